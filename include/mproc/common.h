@@ -1,0 +1,82 @@
+/*
+ * mproc/common.h - conventions shared by every mproc area.
+ *
+ * Errors: functions return >= 0 on success (0, or a count or size) and a
+ * negative errno on failure, as the kernel and liburing do.  mproc's own
+ * conditions have codes of their own (MP_E*, returned negated, e.g.
+ * -MP_EAUTH); mp_strerror() names every code.  Functions returning a pointer
+ * return NULL and report the code through an `int *err`.  mproc never aborts,
+ * exits or prints on bad input, and never uses errno to report.
+ *
+ * Timeouts: one convention everywhere: a relative timeout in nanoseconds
+ * (int64_t), MP_FOREVER to wait without limit, 0 to try once without
+ * blocking.  It is turned into one absolute CLOCK_MONOTONIC deadline on
+ * entry, so signals (EINTR) and spurious wake-ups neither stretch nor shorten
+ * it.  Any other negative timeout is -EINVAL.
+ *
+ * Fixed meanings of standard codes across the API:
+ *   -EAGAIN           a try-once (timeout 0) call would have blocked
+ *   -ETIMEDOUT        the timeout passed
+ *   -EOWNERDEAD       the lock is yours but its previous owner died
+ *   -ENOTRECOVERABLE  an owner died and nobody repaired the state
+ *   -EINVAL           bad argument (NULL, out of range, misaligned object)
+ *   -ENOSYS, -EOPNOTSUPP  the kernel lacks a needed feature
+ */
+#ifndef MPROC_COMMON_H
+#define MPROC_COMMON_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MP_API __attribute__((visibility("default")))
+#else
+#define MP_API
+#endif
+
+#define MPROC_VERSION_MAJOR 0
+#define MPROC_VERSION_MINOR 1
+#define MPROC_VERSION_PATCH 0
+
+/* Wait without a time limit. */
+#define MP_FOREVER ((int64_t)-1)
+/* Convenience: relative timeouts in nanoseconds. */
+#define MP_USEC(n) ((int64_t)(n) * 1000)
+#define MP_MSEC(n) ((int64_t)(n) * 1000000)
+#define MP_SEC(n)  ((int64_t)(n) * 1000000000)
+
+/*
+ * mproc's own error codes.  Positive numbers well above the kernel's errno
+ * range (< 4096); functions return them negated.
+ */
+enum {
+	MP_EBASE = 10000,
+	MP_ESTARTED,     /* the process was already started */
+	MP_ENOTSTARTED,  /* the process has not been started */
+	MP_ECLOSED,      /* the object was closed */
+	MP_EDAEMONIC,    /* a daemonic process may not start children */
+	MP_EAUTH,        /* authentication failed (wrong key or bad handshake) */
+	MP_EWORKERDIED,  /* the worker running a task died */
+	MP_ESANDBOX,     /* a task made a system call its sandbox forbids */
+	MP_EBROKEN,      /* the barrier is broken */
+	MP_ETASK,        /* a task reported failure */
+	MP_ELAST
+};
+
+/*
+ * mp_strerror - a static, human-readable name for any code mproc returns.
+ * code may be given negated (as returned) or positive.  Never NULL.
+ */
+MP_API const char *mp_strerror(int code);
+
+/* The library's version as "major.minor.patch". */
+MP_API const char *mp_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,42 @@
+/* error.c - names for every code mproc returns. */
+#include "internal.h"
+
+#include <string.h>
+
+static const char *const own_names[MP_ELAST - MP_EBASE] = {
+	[MP_ESTARTED - MP_EBASE] = "process already started",
+	[MP_ENOTSTARTED - MP_EBASE] = "process not started",
+	[MP_ECLOSED - MP_EBASE] = "object is closed",
+	[MP_EDAEMONIC - MP_EBASE] = "daemonic processes may not have children",
+	[MP_EAUTH - MP_EBASE] = "authentication failed",
+	[MP_EWORKERDIED - MP_EBASE] = "worker process died",
+	[MP_ESANDBOX - MP_EBASE] = "system call forbidden by the sandbox",
+	[MP_EBROKEN - MP_EBASE] = "barrier is broken",
+	[MP_ETASK - MP_EBASE] = "task failed",
+};
+
+const char *mp_strerror(int code)
+{
+	if (code < 0)
+		code = -code;
+	if (code == 0)
+		return "success";
+	if (code > MP_EBASE && code < MP_ELAST)
+		return own_names[code - MP_EBASE];
+	if (code < 4096) {
+		/* strerrorname_np would give "EAGAIN"; the description reads
+		 * better and strerror() of glibc returns static strings for
+		 * known codes (the locale is not ours to change). */
+		const char *s = strerror(code);
+		return s ? s : "unknown error";
+	}
+	return "unknown error";
+}
+
+const char *mp_version(void)
+{
+#define MP__STR2(x) #x
+#define MP__STR(x) MP__STR2(x)
+	return MP__STR(MPROC_VERSION_MAJOR) "." MP__STR(MPROC_VERSION_MINOR)
+	       "." MP__STR(MPROC_VERSION_PATCH);
+}
