@@ -1,0 +1,155 @@
+/*
+ * mpsys.h - the only layer of mproc that talks to the kernel directly.
+ *
+ * Thin wrappers, no policy.  Every function returns >= 0 on success and a
+ * negative errno on failure, as the kernel and liburing do; none of them
+ * aborts or prints.  Private to the library: not installed.
+ *
+ * Constants newer than Debian 12's headers (glibc 2.36, linux-libc-dev 6.1,
+ * liburing 2.3) are defined here under MP_SYS_* names, so that a newer header
+ * that defines the real ones (sometimes as enum members, which #ifndef cannot
+ * see) never clashes with ours.
+ */
+#ifndef MPROC_SYS_MPSYS_H
+#define MPROC_SYS_MPSYS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <time.h>
+#include <linux/futex.h>
+#include <liburing.h>
+
+/* io_uring futex opcodes: Linux 6.7, liburing 2.5; Debian 12 has neither. */
+#define MP_SYS_IORING_OP_FUTEX_WAIT  51
+#define MP_SYS_IORING_OP_FUTEX_WAKE  52
+#define MP_SYS_IORING_OP_FUTEX_WAITV 53
+/* futex2 flags for the io_uring futex ops (linux/futex.h of 6.7).  No
+ * FUTEX2_PRIVATE (128): our words are shared between processes. */
+#define MP_SYS_FUTEX2_SIZE_U32 0x02u
+/* pidfd_open() flag for a thread pidfd: Linux 6.9 (equal to O_EXCL). */
+#define MP_SYS_PIDFD_THREAD 00000200
+
+/* ---- clocks ------------------------------------------------------------ */
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t mp_sys_now_ns(void);
+/* Absolute nanoseconds -> timespec (for futex and ppoll deadlines). */
+void mp_sys_ns_to_timespec(int64_t ns, struct timespec *ts);
+
+/* ---- futex ------------------------------------------------------------- */
+
+/*
+ * Sleep while *word == expected, until woken or the absolute CLOCK_MONOTONIC
+ * deadline (NULL: no deadline).  Shared (not FUTEX_PRIVATE) so that words in
+ * MAP_SHARED memory work between processes.  Uses FUTEX_WAIT_BITSET, whose
+ * timeout is absolute, so retrying after EINTR never stretches it.
+ * Returns 0 (woken, possibly spuriously), -EAGAIN (value differed),
+ * -ETIMEDOUT, -EINTR.
+ */
+int mp_sys_futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                      const struct timespec *deadline);
+/* Wake up to n sleepers on word; returns how many were woken. */
+int mp_sys_futex_wake(_Atomic uint32_t *word, int n);
+/*
+ * futex_waitv (Linux 5.16): sleep on up to FUTEX_WAITV_MAX (128) words at
+ * once.  Fill entries with mp_sys_waitv_set().  Returns the index of a woken
+ * entry, -EAGAIN when some word already differed, -ETIMEDOUT, -EINTR.
+ */
+void mp_sys_waitv_set(struct futex_waitv *w, _Atomic uint32_t *word,
+                      uint32_t expected);
+int mp_sys_futex_waitv(struct futex_waitv *w, unsigned n,
+                       const struct timespec *deadline);
+
+/*
+ * A process-private mutex for mproc's own bookkeeping (the lists of rings
+ * and of children): 0 unlocked, 1 locked, 2 locked with sleepers.  Unlike a
+ * pthread mutex its state can be read, so an atfork child handler writes
+ * to it (and so copies its page) only when a parent thread held it.
+ */
+void mp_sys_mutex_lock(_Atomic uint32_t *m);
+void mp_sys_mutex_unlock(_Atomic uint32_t *m);
+/* In a fork child: free the mutex if a thread of the parent held it. */
+static inline void mp_sys_mutex_reset(_Atomic uint32_t *m)
+{
+	if (atomic_load_explicit(m, memory_order_relaxed))
+		atomic_store_explicit(m, 0, memory_order_relaxed);
+}
+
+/* ---- pidfd and processes ---------------------------------------------- */
+
+/*
+ * fork() and a pidfd for the child.  Returns the child's pid in the parent
+ * (with *pidfd set, close-on-exec), 0 in the child, -errno on failure.
+ *
+ * Why not clone3(CLONE_PIDFD): a raw clone3 bypasses glibc's fork, which
+ * resets the thread-id cache, re-registers the robust-futex list, runs
+ * pthread_atfork handlers and takes the malloc locks so a child of a
+ * threaded parent finds malloc consistent.  glibc 2.36 has no pidfd fork, so
+ * we fork with glibc and open the pidfd in the parent: the child cannot be
+ * reaped before that (we are its only waiter) unless SIGCHLD is ignored, in
+ * which case the kernel reaps it itself and pidfd_open fails with -ESRCH.
+ */
+pid_t mp_sys_fork_pidfd(int *pidfd);
+/* pidfd_open(2) (Linux 5.3; MP_SYS_PIDFD_THREAD needs 6.9). */
+int mp_sys_pidfd_open(pid_t pid, unsigned flags);
+/* pidfd_send_signal(2) (Linux 5.1). */
+int mp_sys_pidfd_signal(int pidfd, int sig);
+/*
+ * waitid(P_PIDFD) (Linux 5.4) for WEXITED, with WNOHANG when !block.
+ * Returns 1 and sets *exitcode (the exit status, or -signal when killed),
+ * 0 when !block and the child is still running, -errno otherwise.
+ */
+int mp_sys_pidfd_reap(int pidfd, bool block, int *exitcode);
+/*
+ * Block until the child has exited, without reaping it (WNOWAIT): any
+ * number of threads may wait so at once.  0 or -errno (-ECHILD once it has
+ * been reaped).
+ */
+int mp_sys_pidfd_wait_exit(int pidfd);
+
+/*
+ * Wait until fd reports any of events or the absolute deadline (NULL: none)
+ * passes.  Returns the revents (> 0), 0 on timeout; EINTR is retried.
+ */
+int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
+
+/* ---- shared mappings --------------------------------------------------- */
+
+/*
+ * A MAP_SHARED anonymous mapping of len bytes, inherited by every child
+ * forked afterwards at the same address.  MAP_NORESERVE: pages are allocated
+ * on first touch only, so a large reservation costs address space, not memory.
+ */
+void *mp_sys_map_shared(size_t len, int *err);
+/* A MAP_SHARED mapping of fd (a memfd or a shm file). */
+void *mp_sys_map_fd(int fd, size_t len, int *err);
+int mp_sys_unmap(void *addr, size_t len);
+/* Give the pages of a shared range back: they read as zero afterwards. */
+int mp_sys_discard(void *addr, size_t len);
+/* memfd_create(2) with MFD_CLOEXEC, sized to size bytes.  Returns the fd. */
+int mp_sys_memfd(const char *name, size_t size);
+
+/* ---- io_uring ---------------------------------------------------------- */
+
+/*
+ * The calling thread's ring, created on first use and rebuilt after fork (a
+ * ring is never used by two processes: the child closes its inherited copy).
+ * Freed when the thread exits.  Returns NULL and sets *err on failure.
+ */
+struct io_uring *mp_sys_ring(int *err);
+/* Cached probe: does this kernel's io_uring know the given opcode? */
+bool mp_sys_uring_has_op(int opcode);
+
+/* SQE preparation for the futex opcodes (liburing 2.3 has no helpers). */
+void mp_sys_prep_futex_wait(struct io_uring_sqe *sqe, _Atomic uint32_t *word,
+                            uint32_t expected);
+void mp_sys_prep_futex_wake(struct io_uring_sqe *sqe, _Atomic uint32_t *word,
+                            uint32_t n);
+void mp_sys_prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *w,
+                             unsigned n);
+
+#endif

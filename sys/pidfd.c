@@ -1,0 +1,89 @@
+/* pidfd.c - processes as file descriptors: fork, signal, reap, poll. */
+#include "mpsys.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int mp_sys_pidfd_open(pid_t pid, unsigned flags)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, flags);
+	return fd >= 0 ? fd : -errno;
+}
+
+pid_t mp_sys_fork_pidfd(int *pidfd)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		return 0;
+	int fd = mp_sys_pidfd_open(pid, 0);
+	if (fd < 0) {
+		/* Only possible when the child was reaped behind our back
+		 * (SIGCHLD ignored): it is gone, nothing to kill or wait. */
+		return fd;
+	}
+	*pidfd = fd;
+	return pid;
+}
+
+int mp_sys_pidfd_signal(int pidfd, int sig)
+{
+	return pidfd_send_signal(pidfd, sig, NULL, 0) == 0 ? 0 : -errno;
+}
+
+int mp_sys_pidfd_reap(int pidfd, bool block, int *exitcode)
+{
+	siginfo_t si;
+	int r;
+
+	do {
+		si.si_pid = 0;
+		r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+		           WEXITED | (block ? 0 : WNOHANG));
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return 0; /* WNOHANG and still running */
+	*exitcode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+	return 1;
+}
+
+int mp_sys_pidfd_wait_exit(int pidfd)
+{
+	siginfo_t si;
+	int r;
+
+	do {
+		r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si,
+		           WEXITED | WNOWAIT);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+int mp_sys_poll_one(int fd, short events, const struct timespec *deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		struct timespec rel, *tsp = NULL;
+		if (deadline) {
+			int64_t left = (int64_t)deadline->tv_sec * 1000000000 +
+			               deadline->tv_nsec - mp_sys_now_ns();
+			mp_sys_ns_to_timespec(left, &rel);
+			tsp = &rel;
+		}
+		int r = ppoll(&p, 1, tsp, NULL);
+		if (r > 0)
+			return p.revents;
+		if (r == 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}

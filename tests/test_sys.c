@@ -1,0 +1,345 @@
+/* test_sys.c - the kernel wrappers in sys/, each against the real kernel. */
+#include "testutil.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Fork a child running fn(arg); returns its pidfd (the test owns it). */
+static int spawn(int (*fn)(void *), void *arg)
+{
+	int fd = -1;
+	fflush(stdout);
+	pid_t pid = mp_sys_fork_pidfd(&fd);
+	if (pid == 0)
+		_exit(fn(arg));
+	CU_ASSERT_FATAL(pid > 0);
+	return fd;
+}
+
+static int reap_code(int fd)
+{
+	int code = -1000;
+	int r = mp_sys_pidfd_reap(fd, true, &code);
+	close(fd);
+	return r == 1 ? code : r;
+}
+
+static void test_clock(void)
+{
+	int64_t a = mp_sys_now_ns(), b = mp_sys_now_ns();
+	struct timespec ts;
+	MPT_CMP(a, >, 0);
+	MPT_CMP(b, >=, a);
+	mp_sys_ns_to_timespec(MP_SEC(3) + 7, &ts);
+	MPT_EQ(ts.tv_sec, 3);
+	MPT_EQ(ts.tv_nsec, 7);
+	mp_sys_ns_to_timespec(-5, &ts);
+	MPT_EQ(ts.tv_sec, 0);
+	MPT_EQ(ts.tv_nsec, 0);
+}
+
+static _Atomic uint32_t *shared_words;
+
+static int child_wakes(void *arg)
+{
+	(void)arg;
+	usleep(50000);
+	atomic_store(&shared_words[0], 1);
+	return mp_sys_futex_wake(&shared_words[0], 1) == 1 ? 0 : 3;
+}
+
+static void test_futex_cross_process(void)
+{
+	atomic_store(&shared_words[0], 0);
+	int fd = spawn(child_wakes, NULL);
+	int64_t deadline;
+	struct timespec ts;
+	mp__deadline(TEST_WAIT_NS, &deadline);
+	int r;
+	while (atomic_load(&shared_words[0]) == 0 &&
+	       (r = mp_sys_futex_wait(&shared_words[0], 0,
+	                              mp__deadline_ts(deadline, &ts))) !=
+	               -ETIMEDOUT)
+		;
+	MPT_EQ(atomic_load(&shared_words[0]), 1);
+	MPT_EQ(reap_code(fd), 0);
+}
+
+static void test_futex_mismatch_and_timeout(void)
+{
+	_Atomic uint32_t w = 5;
+	struct timespec ts;
+	MPT_ERR(mp_sys_futex_wait(&w, 4, NULL), -EAGAIN);
+	int64_t t0 = mp_sys_now_ns();
+	mp_sys_ns_to_timespec(t0 + MP_MSEC(30), &ts);
+	MPT_ERR(mp_sys_futex_wait(&w, 5, &ts), -ETIMEDOUT);
+	/* The deadline is absolute: never early. */
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(30));
+	/* A deadline in the past times out at once. */
+	mp_sys_ns_to_timespec(t0 - MP_SEC(1), &ts);
+	MPT_ERR(mp_sys_futex_wait(&w, 5, &ts), -ETIMEDOUT);
+	MPT_EQ(mp_sys_futex_wake(&w, 1), 0);
+}
+
+static int child_wakes_second(void *arg)
+{
+	(void)arg;
+	usleep(50000);
+	atomic_store(&shared_words[1], 9);
+	mp_sys_futex_wake(&shared_words[1], 1);
+	return 0;
+}
+
+static void test_futex_waitv(void)
+{
+	struct futex_waitv v[2];
+	struct timespec ts;
+
+	atomic_store(&shared_words[0], 0);
+	atomic_store(&shared_words[1], 0);
+	mp_sys_waitv_set(&v[0], &shared_words[0], 0);
+	mp_sys_waitv_set(&v[1], &shared_words[1], 0);
+	int fd = spawn(child_wakes_second, NULL);
+	mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS, &ts);
+	int r;
+	do {
+		r = mp_sys_futex_waitv(v, 2, &ts);
+	} while (r == 0 || (r == -EINTR));
+	/* Woken on entry 1, or it changed before we slept. */
+	CU_ASSERT(r == 1 || r == -EAGAIN);
+	MPT_EQ(atomic_load(&shared_words[1]), 9);
+	MPT_EQ(reap_code(fd), 0);
+	/* A word already different: -EAGAIN at once. */
+	mp_sys_waitv_set(&v[1], &shared_words[1], 0);
+	MPT_ERR(mp_sys_futex_waitv(v, 2, &ts), -EAGAIN);
+	/* Timeout. */
+	mp_sys_waitv_set(&v[1], &shared_words[1], 9);
+	mp_sys_ns_to_timespec(mp_sys_now_ns() + MP_MSEC(20), &ts);
+	MPT_ERR(mp_sys_futex_waitv(v, 2, &ts), -ETIMEDOUT);
+}
+
+static int child_sleeps(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return 0;
+}
+
+static int child_exits_7(void *arg)
+{
+	(void)arg;
+	return 7;
+}
+
+static void test_pidfd(void)
+{
+	int code = 0;
+	int fd = spawn(child_sleeps, NULL);
+	MPT_EQ(mp_sys_pidfd_reap(fd, false, &code), 0); /* still running */
+	struct timespec now = { 0 };
+	MPT_EQ(mp_sys_poll_one(fd, POLLIN, &now), 0);
+	MPT_OK(mp_sys_pidfd_signal(fd, SIGKILL));
+	struct timespec ts;
+	mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS, &ts);
+	MPT_CMP(mp_sys_poll_one(fd, POLLIN, &ts) & POLLIN, !=, 0);
+	MPT_EQ(mp_sys_pidfd_reap(fd, true, &code), 1);
+	MPT_EQ(code, -SIGKILL);
+	/* Reaped: no more signals, no second reap. */
+	MPT_ERR(mp_sys_pidfd_signal(fd, SIGTERM), -ESRCH);
+	MPT_ERR(mp_sys_pidfd_reap(fd, true, &code), -ECHILD);
+	close(fd);
+
+	fd = spawn(child_exits_7, NULL);
+	MPT_EQ(reap_code(fd), 7);
+	MPT_ERR(mp_sys_pidfd_open(-1, 0), -EINVAL);
+	MPT_ERR(mp_sys_pidfd_signal(-1, SIGTERM), -EBADF);
+}
+
+static int child_writes_map(void *arg)
+{
+	char *p = arg;
+	return p[0] == 'a' ? (p[1] = 'b', 0) : 3;
+}
+
+static void test_shared_mappings(void)
+{
+	int err = 0;
+	char *p = mp_sys_map_shared(1 << 20, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	p[0] = 'a';
+	int fd = spawn(child_writes_map, p);
+	MPT_EQ(reap_code(fd), 0);
+	MPT_EQ(p[1], 'b');
+	/* Discarded pages read back as zero, in every process. */
+	memset(p, 0x5a, 8192);
+	MPT_OK(mp_sys_discard(p, 8192));
+	MPT_EQ(p[0], 0);
+	MPT_EQ(p[8191], 0);
+	MPT_OK(mp_sys_unmap(p, 1 << 20));
+
+	int mfd = mp_sys_memfd("mproc-test", 4096);
+	MPT_OK(mfd);
+	char *a = mp_sys_map_fd(mfd, 4096, &err);
+	char *b = mp_sys_map_fd(mfd, 4096, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	CU_ASSERT(a != b);
+	strcpy(a, "same pages");
+	CU_ASSERT_STRING_EQUAL(b, "same pages");
+	mp_sys_unmap(a, 4096);
+	mp_sys_unmap(b, 4096);
+	close(mfd);
+	MPT_CMP(mp_sys_map_shared((size_t)1 << 62, &err) == NULL, ==, 1);
+	MPT_ERR(err, -ENOMEM);
+}
+
+static int child_uses_ring(void *arg)
+{
+	struct io_uring *parent_ring = arg;
+	int err = 0;
+	struct io_uring *r = mp_sys_ring(&err);
+	if (!r)
+		return 3;
+	/* Same object address (it is this thread's slot), but rebuilt: a new
+	 * ring fd, and it works. */
+	if (r != parent_ring)
+		return 4;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+	io_uring_prep_nop(sqe);
+	sqe->user_data = 42;
+	struct io_uring_cqe *cqe;
+	if (io_uring_submit_and_wait(r, 1) < 0 || io_uring_peek_cqe(r, &cqe))
+		return 5;
+	int ok = cqe->user_data == 42;
+	io_uring_cqe_seen(r, cqe);
+	return ok ? 0 : 6;
+}
+
+static void *thread_ring(void *arg)
+{
+	int err;
+	*(struct io_uring **)arg = mp_sys_ring(&err);
+	return NULL;
+}
+
+static void test_ring_per_thread_and_fork(void)
+{
+	int err = 0;
+	struct io_uring *r = mp_sys_ring(&err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT(mp_sys_ring(&err) == r);
+	int fd_before = r->ring_fd;
+
+	pthread_t t;
+	struct io_uring *other = NULL;
+	pthread_create(&t, NULL, thread_ring, &other);
+	pthread_join(t, NULL);
+	CU_ASSERT_PTR_NOT_NULL(other);
+	CU_ASSERT(other != r);
+
+	int fd = spawn(child_uses_ring, r);
+	MPT_EQ(reap_code(fd), 0);
+	/* The parent's ring is untouched by the child's rebuild. */
+	MPT_EQ(mp_sys_ring(&err)->ring_fd, fd_before);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+	io_uring_prep_nop(sqe);
+	struct io_uring_cqe *cqe;
+	MPT_OK(io_uring_submit_and_wait(r, 1));
+	MPT_EQ(io_uring_peek_cqe(r, &cqe), 0);
+	io_uring_cqe_seen(r, cqe);
+}
+
+static int child_changes_word_then_exits(void *arg)
+{
+	(void)arg;
+	usleep(30000);
+	atomic_store(&shared_words[2], 1);
+	mp_sys_futex_wake(&shared_words[2], 1);
+	usleep(30000);
+	return 0;
+}
+
+/* One ring, a futex wait on a shared word and a poll on a child's pidfd,
+ * both pending; each completes on its own event. */
+static void test_ring_futex_and_pidfd(void)
+{
+	if (!mp_sys_uring_has_op(MP_SYS_IORING_OP_FUTEX_WAIT)) {
+		MPT_SKIP("io_uring futex ops need Linux 6.7");
+		return;
+	}
+	int err = 0;
+	struct io_uring *r = mp_sys_ring(&err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	atomic_store(&shared_words[2], 0);
+	int fd = spawn(child_changes_word_then_exits, NULL);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
+	mp_sys_prep_futex_wait(sqe, &shared_words[2], 0);
+	sqe->user_data = 1;
+	sqe = io_uring_get_sqe(r);
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	sqe->user_data = 2;
+	MPT_EQ(io_uring_submit(r), 2);
+	bool got[3] = { false };
+	for (int i = 0; i < 2; i++) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec kts = { .tv_sec = 10 };
+		int e = io_uring_wait_cqe_timeout(r, &cqe, &kts);
+		MPT_EQ(e, 0);
+		if (e)
+			break;
+		if (cqe->user_data == 1)
+			MPT_CMP(cqe->res, >=, 0);
+		else
+			MPT_CMP(cqe->res & POLLIN, !=, 0);
+		got[cqe->user_data == 2 ? 2 : 1] = true;
+		io_uring_cqe_seen(r, cqe);
+	}
+	CU_ASSERT(got[1] && got[2]);
+	MPT_EQ(reap_code(fd), 0);
+
+	/* FUTEX_WAKE and FUTEX_WAITV through the ring as well. */
+	struct futex_waitv v[1];
+	mp_sys_waitv_set(&v[0], &shared_words[3], 0);
+	atomic_store(&shared_words[3], 0);
+	sqe = io_uring_get_sqe(r);
+	mp_sys_prep_futex_waitv(sqe, v, 1);
+	sqe->user_data = 3;
+	io_uring_submit(r);
+	atomic_store(&shared_words[3], 1);
+	sqe = io_uring_get_sqe(r);
+	mp_sys_prep_futex_wake(sqe, &shared_words[3], 1);
+	sqe->user_data = 4;
+	io_uring_submit(r);
+	int seen = 0;
+	for (int i = 0; i < 2; i++) {
+		struct io_uring_cqe *cqe;
+		struct __kernel_timespec kts = { .tv_sec = 10 };
+		if (io_uring_wait_cqe_timeout(r, &cqe, &kts))
+			break;
+		MPT_CMP(cqe->res, >=, 0);
+		seen |= 1 << (cqe->user_data - 3);
+		io_uring_cqe_seen(r, cqe);
+	}
+	MPT_EQ(seen, 3);
+}
+
+int main(void)
+{
+	shared_words = mpt_shared(4096);
+	static CU_TestInfo tests[] = {
+		{ "clock", test_clock },
+		{ "futex wait/wake across processes", test_futex_cross_process },
+		{ "futex mismatch and timeout", test_futex_mismatch_and_timeout },
+		{ "futex_waitv", test_futex_waitv },
+		{ "pidfd open/signal/reap/poll", test_pidfd },
+		{ "shared and memfd mappings", test_shared_mappings },
+		{ "ring per thread, rebuilt after fork", test_ring_per_thread_and_fork },
+		{ "ring futex ops and pidfd poll", test_ring_futex_and_pidfd },
+		CU_TEST_INFO_NULL,
+	};
+	return mpt_main("sys", tests);
+}

@@ -1,0 +1,128 @@
+/*
+ * testutil.h - helpers shared by the CUnit suites.
+ *
+ * Every cross-process wait has a deadline (TEST_WAIT_NS), so a broken
+ * primitive fails a test instead of hanging it; meson's timeout is the last
+ * resort.  Assertions print both values.
+ */
+#ifndef MPROC_TESTUTIL_H
+#define MPROC_TESTUTIL_H
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "internal.h"
+
+#define TEST_WAIT_NS MP_SEC(10)
+
+#define MPT_EQ(a, b)                                                        \
+	do {                                                                \
+		long long a_ = (long long)(a), b_ = (long long)(b);         \
+		char m_[512];                                               \
+		snprintf(m_, sizeof(m_), "%s == %s (%lld vs %lld)", #a, #b, \
+		         a_, b_);                                           \
+		CU_assertImplementation(a_ == b_, __LINE__, m_, __FILE__,   \
+		                        __func__, CU_FALSE);                \
+	} while (0)
+
+#define MPT_CMP(a, op, b)                                                   \
+	do {                                                                \
+		long long a_ = (long long)(a), b_ = (long long)(b);         \
+		char m_[512];                                               \
+		snprintf(m_, sizeof(m_), "%s %s %s (%lld vs %lld)", #a, #op,\
+		         #b, a_, b_);                                       \
+		CU_assertImplementation(a_ op b_, __LINE__, m_, __FILE__,   \
+		                        __func__, CU_FALSE);                \
+	} while (0)
+
+/* expr returns >= 0; on failure print the code's name. */
+#define MPT_OK(expr)                                                        \
+	do {                                                                \
+		long long r_ = (long long)(expr);                           \
+		char m_[512];                                               \
+		snprintf(m_, sizeof(m_), "%s >= 0 (got %lld: %s)", #expr,   \
+		         r_, mp_strerror((int)r_));                         \
+		CU_assertImplementation(r_ >= 0, __LINE__, m_, __FILE__,    \
+		                        __func__, CU_FALSE);                \
+	} while (0)
+
+/* expr returns exactly the (negative) code want. */
+#define MPT_ERR(expr, want)                                                 \
+	do {                                                                \
+		long long r_ = (long long)(expr), w_ = (long long)(want);   \
+		char m_[512];                                               \
+		snprintf(m_, sizeof(m_), "%s == %s (got %lld: %s)", #expr,  \
+		         #want, r_, mp_strerror((int)r_));                  \
+		CU_assertImplementation(r_ == w_, __LINE__, m_, __FILE__,   \
+		                        __func__, CU_FALSE);                \
+	} while (0)
+
+/* Loudly note a test that cannot run here (the kernel or a peer lacks a
+ * feature); it is not counted as a failure. */
+#define MPT_SKIP(why)                                                       \
+	fprintf(stderr, "\n*** SKIPPED %s: %s ***\n", __func__, (why))
+
+/* A one-word flag in shared memory, for making processes take turns. */
+static inline void mpt_flag_set(_Atomic uint32_t *f, uint32_t v)
+{
+	atomic_store_explicit(f, v, memory_order_release);
+	mp_sys_futex_wake(f, INT32_MAX);
+}
+
+/* Wait until *f == v, at most TEST_WAIT_NS.  0, or -ETIMEDOUT. */
+static inline int mpt_flag_wait(_Atomic uint32_t *f, uint32_t v)
+{
+	int64_t deadline;
+	struct timespec ts;
+	mp__deadline(TEST_WAIT_NS, &deadline);
+	for (;;) {
+		uint32_t cur = atomic_load_explicit(f, memory_order_acquire);
+		if (cur == v)
+			return 0;
+		int r = mp_sys_futex_wait(f, cur, mp__deadline_ts(deadline, &ts));
+		if (r == -ETIMEDOUT)
+			return r;
+	}
+}
+
+/* Zeroed shared memory for a test, inherited by its children. */
+static inline void *mpt_shared(size_t len)
+{
+	int err;
+	void *p = mp_sys_map_shared(len, &err);
+	if (!p) {
+		fprintf(stderr, "mmap: %s\n", mp_strerror(err));
+		exit(2);
+	}
+	return p;
+}
+
+typedef void (*mpt_register_fn)(void);
+
+/* The suite's main: run every registered test; exit 1 on any failure. */
+static inline int mpt_main(const char *suite, const CU_TestInfo *tests)
+{
+	CU_SuiteInfo suites[] = {
+		{ (char *)suite, NULL, NULL, NULL, NULL, (CU_TestInfo *)tests },
+		CU_SUITE_INFO_NULL,
+	};
+	/* Orphaned grandchildren come back to us, so they can be reaped and
+	 * their fate checked. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	if (CU_register_suites(suites) != CUE_SUCCESS)
+		return 2;
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	unsigned fails = CU_get_number_of_failures();
+	unsigned run = CU_get_number_of_tests_run();
+	CU_cleanup_registry();
+	return fails || run == 0 ? 1 : 0;
+}
+
+#endif
