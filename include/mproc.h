@@ -1,0 +1,14 @@
+/*
+ * mproc.h - Python's multiprocessing, natively in C for Linux.
+ *
+ * The umbrella header: includes every area.  Each area header under mproc/
+ * compiles on its own and documents its objects' lifecycle.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include <mproc/common.h>
+#include <mproc/heap.h>
+#include <mproc/process.h>
+
+#endif
