@@ -1,0 +1,62 @@
+/*
+ * mpbench.h - the benchmark registry.
+ *
+ * A case measures one mproc primitive and one baseline, each returning a
+ * value in the case's unit for one repetition of `iters` operations.  The
+ * driver warms both up, then alternates them rep by rep (swapping which goes
+ * first) and reports medians with min-max, and the speedup (> 1 means mproc
+ * is better, whatever the unit's direction).
+ *
+ * Adding an area: write bench_<area>.c defining `const struct mpb_case
+ * mpb_<area>_cases[]` ending with an empty entry, and list it in main.c.
+ */
+#ifndef MPBENCH_H
+#define MPBENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mpb_case;
+
+/*
+ * One repetition.  Returns 0 with *value set, or a negative errno; a
+ * baseline may instead return MPB_SKIP with a reason in *why (static string)
+ * when it cannot run on this machine (no python3, ...).
+ */
+#define MPB_SKIP 1
+typedef int (*mpb_run_fn)(const struct mpb_case *c, long iters, double *value,
+                          const char **why);
+
+struct mpb_case {
+	const char *name;     /* "area.case/baseline" */
+	const char *unit;     /* "us/op", "ops/s", "GB/s", ... */
+	bool higher_better;   /* true for rates, false for times */
+	const char *baseline; /* what the baseline is, in a few words */
+	double goal;          /* required speedup, 0 when none */
+	long iters;           /* operations per repetition (full run) */
+	long quick_iters;     /* ... with --quick */
+	mpb_run_fn run_mproc;
+	mpb_run_fn run_baseline;
+	const char *python;   /* python baseline: body of bench(n) (see py.c) */
+	/* Optional: a note printed under the row (e.g. hand-off rate), filled
+	 * by the last mproc repetition. */
+	void (*note)(const struct mpb_case *c, char *buf, size_t len);
+};
+
+/* Monotonic time in ns. */
+int64_t mpb_now(void);
+
+/*
+ * Python baselines: a persistent python3 per case, fed iteration counts on
+ * stdin, so its start-up is paid once and reps still alternate with ours.
+ * c->python is the body of `def bench(n):` returning the case's value.
+ * Returns MPB_SKIP (with *why) when python3 is missing.
+ */
+int mpb_python_run(const struct mpb_case *c, long iters, double *value,
+                   const char **why);
+void mpb_python_stop(void);
+
+extern const struct mpb_case mpb_process_cases[];
+
+#endif

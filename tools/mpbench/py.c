@@ -1,0 +1,111 @@
+/*
+ * py.c - run python3 baselines in a long-lived interpreter.
+ *
+ * The script defines bench(n) from the case, then answers each line "n" on
+ * stdin with one line: the value, or "ERR <reason>".  Python's own clock
+ * measures it, so interpreter start-up and our pipe round trip stay out.
+ */
+#include "mpbench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const struct mpb_case *py_case;
+static pid_t py_pid;
+static FILE *py_in, *py_out;
+
+static const char driver[] =
+	"import sys, time\n"
+	"def _serve():\n"
+	"    for line in sys.stdin:\n"
+	"        try:\n"
+	"            v = bench(int(line))\n"
+	"            print(repr(float(v)), flush=True)\n"
+	"        except Exception as e:\n"
+	"            print('ERR', type(e).__name__, e, flush=True)\n"
+	"if __name__ == '__main__':\n"
+	"    _serve()\n";
+
+void mpb_python_stop(void)
+{
+	if (!py_pid)
+		return;
+	fclose(py_in);
+	fclose(py_out);
+	waitpid(py_pid, NULL, 0);
+	py_pid = 0;
+	py_case = NULL;
+}
+
+static int py_start(const struct mpb_case *c)
+{
+	const char *exe = getenv("MPBENCH_PYTHON");
+	int in[2], out[2];
+	size_t len = strlen(c->python) + sizeof(driver) + 64;
+	char *script = malloc(len);
+
+	if (!script)
+		return -ENOMEM;
+	snprintf(script, len, "%s\n%s", c->python, driver);
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0) {
+		free(script);
+		return -errno;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	char *argv[] = { (char *)(exe ? exe : "python3"), "-c", script, NULL };
+	int r = posix_spawnp(&py_pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	free(script);
+	close(in[0]);
+	close(out[1]);
+	if (r != 0) {
+		close(in[1]);
+		close(out[0]);
+		py_pid = 0;
+		return -r;
+	}
+	py_in = fdopen(in[1], "w");
+	py_out = fdopen(out[0], "r");
+	py_case = c;
+	return 0;
+}
+
+int mpb_python_run(const struct mpb_case *c, long iters, double *value,
+                   const char **why)
+{
+	char line[512];
+
+	if (py_case != c) {
+		mpb_python_stop();
+		if (py_start(c) < 0) {
+			*why = "python3 not found";
+			return MPB_SKIP;
+		}
+	}
+	fprintf(py_in, "%ld\n", iters);
+	fflush(py_in);
+	if (!fgets(line, sizeof(line), py_out)) {
+		mpb_python_stop();
+		*why = "python3 not found or failed to start";
+		return MPB_SKIP;
+	}
+	if (strncmp(line, "ERR", 3) == 0) {
+		fprintf(stderr, "mpbench: %s: python: %s", c->name, line);
+		*why = "python3 baseline failed";
+		return MPB_SKIP;
+	}
+	*value = strtod(line, NULL);
+	return 0;
+}
