@@ -13,6 +13,8 @@ static const char *const own_names[MP_ELAST - MP_EBASE] = {
 	[MP_ESANDBOX - MP_EBASE] = "system call forbidden by the sandbox",
 	[MP_EBROKEN - MP_EBASE] = "barrier is broken",
 	[MP_ETASK - MP_EBASE] = "task failed",
+	[MP_EEOF - MP_EBASE] = "end of file: the peer closed the connection",
+	[MP_ETOOSHORT - MP_EBASE] = "buffer too short for the message",
 };
 
 const char *mp_strerror(int code)

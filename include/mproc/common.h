@@ -63,6 +63,8 @@ enum {
 	MP_ESANDBOX,     /* a task made a system call its sandbox forbids */
 	MP_EBROKEN,      /* the barrier is broken */
 	MP_ETASK,        /* a task reported failure */
+	MP_EEOF,         /* end of file: the peer closed the connection */
+	MP_ETOOSHORT,    /* the buffer is too short for the message */
 	MP_ELAST
 };
 
