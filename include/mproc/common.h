@@ -25,6 +25,7 @@
 #ifndef MPROC_COMMON_H
 #define MPROC_COMMON_H
 
+#include <errno.h> /* the codes are -errno values: -EAGAIN, -ETIMEDOUT, ... */
 #include <stdint.h>
 
 #ifdef __cplusplus
