@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "mproc.h"
@@ -50,3 +51,60 @@ int mp__heap_ensure(void);
 void mp__process_after_fork(void);
 
 #endif
+
+/* ---- adaptive spinning (spin.c) ------------------------------------------ */
+
+/*
+ * How long (ns) a waiter may spin before sleeping on an object whose spin
+ * estimate is *est: 0 when spinning is off (one CPU, or MPROC_SPIN_NS=0),
+ * otherwise about twice what spinning recently needed, capped by
+ * MPROC_SPIN_NS (default 4000 ns).
+ */
+int64_t mp__spin_budget(_Atomic uint32_t *est);
+/*
+ * Feed back a spin: `spent` ns, and whether the awaited state came (won) or
+ * the waiter went to sleep anyway.  Losing shrinks the estimate, so an
+ * object whose waiters keep losing (an oversubscribed machine, long critical
+ * sections) soon stops spinning.
+ */
+void mp__spin_result(_Atomic uint32_t *est, int64_t spent, bool won);
+
+static inline void mp__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * Spin until cond (an expression re-read every round) holds or the object's
+ * budget runs out; evaluates to whether it holds.  Reads the clock every 32
+ * rounds only.
+ */
+#define MP__SPIN_UNTIL(est, cond) __extension__                              \
+	({                                                                   \
+		bool ok_ = (cond);                                           \
+		int64_t budget_ = ok_ ? 0 : mp__spin_budget(est);            \
+		if (budget_ > 0) {                                           \
+			int64_t t0_ = mp_sys_now_ns(), spent_ = 0;           \
+			for (unsigned i_ = 1; !(ok_ = (cond)); i_++) {       \
+				mp__cpu_relax();                             \
+				if (i_ % 32 == 0 &&                          \
+				    (spent_ = mp_sys_now_ns() - t0_) > budget_) \
+					break;                               \
+			}                                                    \
+			mp__spin_result(est, ok_ ? mp_sys_now_ns() - t0_     \
+			                         : spent_, ok_);             \
+		}                                                            \
+		ok_;                                                         \
+	})
+
+/* ---- validation ------------------------------------------------------------ */
+
+/* An object pointer mproc can use: non-NULL and 8-byte aligned. */
+static inline bool mp__aligned(const void *p)
+{
+	return p && ((uintptr_t)p & 7) == 0;
+}

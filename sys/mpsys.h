@@ -79,6 +79,27 @@ static inline void mp_sys_mutex_reset(_Atomic uint32_t *m)
 		atomic_store_explicit(m, 0, memory_order_relaxed);
 }
 
+/* The caller's thread id (gettid(2)); not cached here. */
+pid_t mp_sys_gettid(void);
+
+/*
+ * The robust-futex list head the kernel knows for the calling thread
+ * (get_robust_list(2)), i.e. the one glibc registered; NULL if none.  Never
+ * set_robust_list(): replacing glibc's head would break its robust mutexes.
+ */
+struct mp_sys_robust_head {
+	void *list;            /* first entry (a pointer to an entry's `next`) */
+	long futex_offset;     /* entry + futex_offset = the futex word */
+	void *list_op_pending; /* the entry being locked or unlocked */
+};
+struct mp_sys_robust_head *mp_sys_robust_head(void);
+
+/*
+ * Is thread `tid` alive?  1 yes, 0 no, -errno when it cannot be told.  A
+ * recycled tid reads as alive: only use it where that is the safe answer.
+ */
+int mp_sys_thread_alive(pid_t tid);
+
 /* ---- pidfd and processes ---------------------------------------------- */
 
 /*
