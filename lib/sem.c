@@ -1,0 +1,139 @@
+/*
+ * sem.c - Semaphore and BoundedSemaphore: a futex on the value itself.
+ *
+ * `value` is the count; `waiters` the number of threads that are or may be
+ * asleep.  Release adds to the value, then wakes only when waiters is
+ * non-zero: both sides use sequentially consistent operations on the two
+ * words (waiter: waiters++ then read value; releaser: add value then read
+ * waiters), so at least one of them sees the other's write - no lost
+ * wake-up, and no system call when nobody sleeps.
+ */
+#include "internal.h"
+
+struct sem {
+	_Atomic uint32_t value;
+	_Atomic uint32_t waiters;
+	uint32_t magic;
+	uint32_t max;            /* BoundedSemaphore: the initial value */
+	uint32_t bounded;
+	_Atomic uint32_t spin;
+	uint32_t reserved[2];
+};
+
+_Static_assert(sizeof(struct sem) == sizeof(mp_sem_t), "sem size");
+
+#define SEM_MAGIC 0x6d707365u /* "mpse" */
+
+static struct sem *sem_of(const mp_sem_t *us)
+{
+	struct sem *s = (struct sem *)us;
+	return mp__aligned(us) && s->magic == SEM_MAGIC ? s : NULL;
+}
+
+int mp_sem_init(mp_sem_t *us, long value, bool bounded)
+{
+	struct sem *s = (struct sem *)us;
+
+	if (!mp__aligned(us) || value < 0 || value > (long)MP_SEM_VALUE_MAX)
+		return -EINVAL;
+	memset(s, 0, sizeof(*s));
+	s->value = (uint32_t)value;
+	s->max = bounded ? (uint32_t)value : MP_SEM_VALUE_MAX;
+	s->bounded = bounded;
+	s->magic = SEM_MAGIC;
+	return 0;
+}
+
+int mp_sem_destroy(mp_sem_t *us)
+{
+	struct sem *s = sem_of(us);
+	if (!s)
+		return -EINVAL;
+	if (atomic_load(&s->waiters))
+		return -EBUSY;
+	s->magic = 0;
+	return 0;
+}
+
+mp_sem_t *mp_sem_new(long value, bool bounded, int *err)
+{
+	if (value < 0 || value > (long)MP_SEM_VALUE_MAX) {
+		if (err)
+			*err = -EINVAL;
+		return NULL;
+	}
+	mp_sem_t *s = mp_heap_alloc(sizeof(*s), err);
+	if (s)
+		mp_sem_init(s, value, bounded);
+	return s;
+}
+
+int mp_sem_free(mp_sem_t *s)
+{
+	int r = mp_sem_destroy(s);
+	return r < 0 ? r : mp_heap_free(s);
+}
+
+static bool try_down(struct sem *s)
+{
+	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+	while (v > 0) {
+		if (atomic_compare_exchange_weak_explicit(&s->value, &v, v - 1,
+		        memory_order_acquire, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+int mp_sem_acquire(mp_sem_t *us, int64_t timeout_ns)
+{
+	struct sem *s = sem_of(us);
+	int64_t deadline;
+	struct timespec ts;
+
+	if (!s || mp__deadline(timeout_ns, &deadline) < 0)
+		return -EINVAL;
+	if (try_down(s))
+		return 0;
+	if (timeout_ns == 0)
+		return -EAGAIN;
+	int r = 0;
+	for (;;) {
+		if (MP__SPIN_UNTIL(&s->spin, atomic_load_explicit(&s->value,
+		                   memory_order_relaxed) > 0) && try_down(s))
+			return 0;
+		atomic_fetch_add(&s->waiters, 1);
+		if (atomic_load(&s->value) == 0)
+			r = mp_sys_futex_wait(&s->value, 0,
+			                      mp__deadline_ts(deadline, &ts));
+		atomic_fetch_sub(&s->waiters, 1);
+		if (try_down(s))
+			return 0;
+		if (r == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
+
+int mp_sem_release(mp_sem_t *us, long n)
+{
+	struct sem *s = sem_of(us);
+
+	if (!s || n < 1)
+		return -EINVAL;
+	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+	do {
+		if ((uint64_t)v + (uint64_t)n > s->max)
+			return -EOVERFLOW;
+	} while (!atomic_compare_exchange_weak_explicit(&s->value, &v,
+	                 v + (uint32_t)n, memory_order_seq_cst,
+	                 memory_order_relaxed));
+	if (atomic_load(&s->waiters))
+		mp_sys_futex_wake(&s->value, (int)(n < INT32_MAX ? n : INT32_MAX));
+	return 0;
+}
+
+long mp_sem_value(const mp_sem_t *us)
+{
+	struct sem *s = sem_of(us);
+	return s ? (long)atomic_load(&s->value) : -EINVAL;
+}
