@@ -9,6 +9,10 @@ int mp__deadline(int64_t timeout_ns, int64_t *deadline)
 	}
 	if (timeout_ns < 0)
 		return -EINVAL;
+	if (timeout_ns == 0) {
+		*deadline = 0; /* try once: already past, and no clock read */
+		return 0;
+	}
 	int64_t now = mp_sys_now_ns();
 	/* Saturate: a timeout of centuries is as good as none. */
 	*deadline = timeout_ns > MP__NO_DEADLINE - now ? MP__NO_DEADLINE

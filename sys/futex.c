@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -99,20 +100,40 @@ int mp_sys_thread_alive(pid_t tid)
 	}
 	if (errno == ESRCH)
 		return 0;
-	/* Older kernels: /proc/<tid>/stat resolves any thread id of our pid
-	 * namespace; its state letter says whether it is a zombie. */
-	char path[40], buf[256];
+	uint64_t start;
+	return mp_sys_thread_start(tid, &start); /* older kernels */
+}
+
+int mp_sys_thread_start(pid_t tid, uint64_t *start)
+{
+	/* /proc/<tid>/stat resolves any thread id of our pid namespace,
+	 * listed in /proc or not. */
+	char path[40], buf[512];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
-	int sfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (sfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	ssize_t n = read(sfd, buf, sizeof(buf) - 1);
-	close(sfd);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = 0;
-	const char *state = strrchr(buf, ')'); /* the name may hold spaces */
-	if (!state || !state[1] || !state[2])
-		return 1;
-	return state[2] != 'Z' && state[2] != 'X';
+	/* "pid (comm) S ...": comm may hold anything, so start after the
+	 * last ')'.  Then field 3 is the state, field 22 the start time. */
+	const char *f = strrchr(buf, ')');
+	if (!f || f[1] != ' ')
+		return -EIO;
+	char state = f[2];
+	if (state == 'Z' || state == 'X')
+		return 0;
+	f += 2;
+	for (int field = 3; field < 22 && f; field++) {
+		f = strchr(f, ' ');
+		if (f)
+			f++;
+	}
+	if (!f)
+		return -EIO;
+	*start = strtoull(f, NULL, 10);
+	return 1;
 }

@@ -95,10 +95,18 @@ struct mp_sys_robust_head {
 struct mp_sys_robust_head *mp_sys_robust_head(void);
 
 /*
- * Is thread `tid` alive?  1 yes, 0 no, -errno when it cannot be told.  A
- * recycled tid reads as alive: only use it where that is the safe answer.
+ * Is thread `tid` alive?  1 yes, 0 no (gone, or a zombie nobody reaped),
+ * -errno when it cannot be told.  A recycled tid reads as alive: only use
+ * it where that is the safe answer, or compare start times.
  */
 int mp_sys_thread_alive(pid_t tid);
+/*
+ * The start time of thread `tid` (clock ticks since boot, /proc's field 22):
+ * with the tid, it names one thread for good, across tid reuse.  1 with
+ * *start set if the thread lives, 0 if it is gone or a zombie, -errno when
+ * /proc cannot tell.
+ */
+int mp_sys_thread_start(pid_t tid, uint64_t *start);
 
 /* ---- pidfd and processes ---------------------------------------------- */
 
