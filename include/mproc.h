@@ -10,6 +10,7 @@
 #include <mproc/common.h>
 #include <mproc/heap.h>
 #include <mproc/process.h>
+#include <mproc/queue.h>
 #include <mproc/sync.h>
 
 #endif

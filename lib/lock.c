@@ -51,9 +51,21 @@ static void lock_after_fork(void)
 	t_nlinked = 0;
 }
 
+static pthread_key_t linked_key;
+
+/* Thread exit: the kernel handles the locks still held (owner died); the
+ * table of them is ours to free. */
+static void free_linked(void *v)
+{
+	free(v);
+	t_linked = NULL;
+	t_nlinked = t_caplinked = 0;
+}
+
 static void register_fork(void)
 {
 	(void)pthread_atfork(NULL, NULL, lock_after_fork);
+	(void)pthread_key_create(&linked_key, free_linked);
 }
 
 pid_t mp__tid(void)
@@ -108,6 +120,7 @@ static bool track(struct lock *l)
 			return false;
 		t_linked = v;
 		t_caplinked = cap;
+		(void)pthread_setspecific(linked_key, v);
 	}
 	t_linked[t_nlinked++] = l;
 	return true;

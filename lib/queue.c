@@ -1,0 +1,774 @@
+/*
+ * queue.c - Queue on a byte ring in shared memory.
+ *
+ * Layout (offsets only; the block can be mapped anywhere):
+ *
+ *   line 0      fixed parameters, the shared `closed` flag
+ *   lines 1-2   producers: their lock and private state; `tail`
+ *   lines 3-4   consumers: their lock and private state; `head`
+ *   line 5      JoinableQueue: `done`, join sleepers
+ *   384..       the ring: records of [header: u32 len, u32 tag][data][pad to 8]
+ *
+ * Commit protocol.  A record is published by one release store of its
+ * 8-byte header, whose tag is the record's byte position + 1 (positions are
+ * free-running u32 byte counts; +1 keeps 0 invalid).  Before that store the
+ * producer writes the data and clears the header slot where the NEXT record
+ * will start, so a consumer at position h finds there either that clear
+ * slot or a record published for h - never stale bytes of an older lap.
+ * That store is the commit: a producer killed before it leaves nothing (the
+ * next producer overwrites the slot), one killed after it has put its
+ * message.  Consumers poll the header at their position, the very line the
+ * data arrives on, so a message costs one cache-line transfer, not two.
+ *
+ * `tail` (producers' bytes | messages put << 32) then follows the commit; it
+ * gives producers their write position, sleepers their futex, qsize its
+ * count.  A producer that finds a published record at `tail` (its
+ * predecessor died between commit and tail update) just steps over it.
+ * `head` (consumers' bytes | messages taken << 32) is the consumer's
+ * commit: one release store after copying the message out, so a consumer
+ * killed before it leaves the message for the next get.  The low half of
+ * each is the futex the other side sleeps on (little-endian).
+ *
+ * A record that does not fit before the end of the ring is preceded by a
+ * WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP is
+ * published after the record it leads to.
+ *
+ * Sleeping: a consumer finding nothing sets cons_sleeping (kept in the
+ * producers' private line, so every put reads it cheaply), issues a full
+ * fence and looks again; a producer publishes, unlocks (a full barrier)
+ * and reads the flag.  One of the two sees the other's write, so no
+ * wake-up is lost and a put makes a system call only when a consumer
+ * sleeps.
+ * Producers waiting for space mirror this on `head`.
+ */
+#include "lock.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "the futex is the low half of a 64-bit word");
+
+#define QUEUE_MAGIC 0x6d707175u /* "mpqu" */
+#define WRAP_LEN 0xffffffffu
+#define HDR 8u
+
+/*
+ * One side (producers or consumers).  `word` is the side's lock: the
+ * holder's tid | FUTEX_WAITERS | FUTEX_OWNER_DIED, as in lock.h, with the
+ * holder thread's start time in `owner_start`.  It is not linked into the
+ * robust list: taken on every put and get for the length of a memcpy, it
+ * must cost one CAS and one store.  Its death detection is the waiters':
+ * one who sleeps looks every LIVENESS_NS whether the holder still lives
+ * (tid and start time, so a recycled tid is not mistaken for it), and if
+ * not, marks the word as the kernel marks a robust one.
+ */
+struct side_line {
+	/* The side's own line: only its lock holder touches it, except the
+	 * other side setting other_sleeping before it sleeps (rare). */
+	_Atomic uint32_t word;
+	_Atomic uint32_t spin;
+	_Atomic uint64_t owner_start;
+	uint32_t cache;                /* the other side's bytes, last seen */
+	_Atomic uint32_t other_sleeping; /* the OTHER side has a sleeper */
+	uint8_t pad0[40];
+	/* The published position, alone on its line: the other side polls
+	 * it, and every poll would otherwise steal the lock's line too. */
+	_Atomic uint64_t pos;          /* bytes (low) | messages (high) */
+	uint8_t pad1[56];
+};
+
+struct queue {
+	uint32_t magic;
+	uint32_t flags;
+	uint32_t capacity;
+	uint32_t max_msg;
+	int64_t maxsize;               /* 0: no count limit */
+	_Atomic uint32_t closed;
+	_Atomic uint32_t sleepers;     /* threads asleep inside put/get/join */
+	uint8_t pad0[32];
+	struct side_line prod;         /* pos = tail; other_sleeping: consumer */
+	struct side_line cons;         /* pos = head; other_sleeping: producer */
+	_Atomic uint32_t done;         /* JoinableQueue: tasks done */
+	_Atomic uint32_t join_sleepers;
+	uint8_t pad1[56];
+	unsigned char ring[];
+};
+
+_Static_assert(sizeof(struct side_line) == 128, "one side is two lines");
+_Static_assert(sizeof(struct queue) == 384, "queue header size");
+
+static inline uint32_t lo(uint64_t v) { return (uint32_t)v; }
+static inline uint32_t hi(uint64_t v) { return (uint32_t)(v >> 32); }
+static inline _Atomic uint32_t *futex_of(_Atomic uint64_t *pos)
+{
+	return (_Atomic uint32_t *)(void *)pos;
+}
+static inline uint32_t rec_size(uint32_t len)
+{
+	return HDR + ((len + 7u) & ~7u);
+}
+
+static struct queue *queue_of(const mp_queue_t *uq)
+{
+	struct queue *q = (struct queue *)uq;
+	return uq && ((uintptr_t)uq & 63) == 0 && q->magic == QUEUE_MAGIC ? q
+	                                                                  : NULL;
+}
+
+/* ---- creation ---------------------------------------------------------- */
+
+static int check_attr(const mp_queue_attr_t *a, size_t *max_msg, size_t *cap)
+{
+	static const mp_queue_attr_t defaults;
+	if (!a)
+		a = &defaults;
+	if (a->flags & ~MP_QUEUE_JOINABLE)
+		return -EINVAL;
+	size_t m = a->max_msg ? a->max_msg : MP_QUEUE_DEFAULT_MAX_MSG;
+	if (m > MP_QUEUE_MAX_CAPACITY / 2 - HDR || a->capacity > MP_QUEUE_MAX_CAPACITY)
+		return -EINVAL;
+	size_t need = 2 * (size_t)rec_size((uint32_t)m) + HDR;
+	size_t c = a->capacity ? a->capacity
+	                       : need > MP_QUEUE_DEFAULT_CAPACITY
+	                         ? need : MP_QUEUE_DEFAULT_CAPACITY;
+	if (c < need)
+		c = need;
+	size_t p2 = 64;
+	while (p2 < c)
+		p2 <<= 1;
+	if (p2 > MP_QUEUE_MAX_CAPACITY)
+		return -EINVAL;
+	*max_msg = m;
+	*cap = p2;
+	return 0;
+}
+
+size_t mp_queue_footprint(const mp_queue_attr_t *attr)
+{
+	size_t m, c;
+	return check_attr(attr, &m, &c) < 0 ? 0 : sizeof(struct queue) + c;
+}
+
+int mp_queue_init(void *mem, size_t len, const mp_queue_attr_t *attr)
+{
+	size_t m, c;
+	int r = check_attr(attr, &m, &c);
+
+	if (r < 0 || !mem || ((uintptr_t)mem & 63))
+		return -EINVAL;
+	if (len < sizeof(struct queue) + c)
+		return -ENOSPC;
+	struct queue *q = mem;
+	memset(q, 0, sizeof(*q));
+	q->flags = attr ? attr->flags : 0;
+	q->capacity = (uint32_t)c;
+	q->max_msg = (uint32_t)m;
+	q->maxsize = attr && attr->maxsize > 0 ? attr->maxsize : 0;
+	q->magic = QUEUE_MAGIC;
+	return 0;
+}
+
+mp_queue_t *mp_queue_new(const mp_queue_attr_t *attr, int *err)
+{
+	int dummy;
+	if (!err)
+		err = &dummy;
+	size_t len = mp_queue_footprint(attr);
+	if (!len) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	void *mem = mp_heap_alloc(len, err);
+	if (!mem)
+		return NULL;
+	*err = mp_queue_init(mem, len, attr);
+	if (*err < 0) {
+		mp_heap_free(mem);
+		return NULL;
+	}
+	return mem;
+}
+
+static void wake_all(struct queue *q)
+{
+	mp_sys_futex_wake(futex_of(&q->prod.pos), INT32_MAX);
+	mp_sys_futex_wake(futex_of(&q->cons.pos), INT32_MAX);
+	mp_sys_futex_wake(&q->done, INT32_MAX);
+}
+
+int mp_queue_close(mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	atomic_store(&q->closed, 1);
+	wake_all(q);
+	return 0;
+}
+
+int mp_queue_closed(const mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	return q ? (int)atomic_load(&q->closed) : -EINVAL;
+}
+
+int mp_queue_destroy(mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	mp_queue_close(uq);
+	/* Sleepers wake, see `closed` and leave; a lock held means someone is
+	 * still inside (and others may sleep on the lock behind it). */
+	for (int i = 0; i < 100; i++) {
+		if (!atomic_load(&q->sleepers) && !atomic_load(&q->prod.word)
+		    && !atomic_load(&q->cons.word)) {
+			q->magic = 0;
+			return 0;
+		}
+		wake_all(q);
+		usleep(1000);
+	}
+	return -EBUSY;
+}
+
+int mp_queue_free(mp_queue_t *q)
+{
+	int r = mp_queue_destroy(q);
+	return r < 0 ? r : mp_heap_free(q);
+}
+
+/* ---- the two side locks ----------------------------------------------------- */
+
+#define LIVENESS_NS MP_MSEC(2)
+
+/* This thread's start time, cached per tid (a fork child gets a new tid). */
+static uint64_t my_start(pid_t me)
+{
+	static _Thread_local pid_t tid;
+	static _Thread_local uint64_t start;
+	if (tid != me) {
+		tid = me;
+		if (mp_sys_thread_start(me, &start) != 1)
+			start = 0;
+	}
+	return start;
+}
+
+/*
+ * After a slice asleep on a held word v: is its holder gone?  Gone if its
+ * tid no longer runs, or if a thread of that tid with another start time
+ * does - but the holder stores owner_start just after taking the word, so a
+ * mismatch counts only when it persists over two checks (*mismatch).
+ */
+static bool holder_gone(struct side_line *s, uint32_t v, bool *mismatch)
+{
+	uint64_t start = 0;
+	int r = mp_sys_thread_start((pid_t)(v & FUTEX_TID_MASK), &start);
+	if (r == 0)
+		return true;
+	uint64_t owner = atomic_load_explicit(&s->owner_start,
+	                                      memory_order_relaxed);
+	if (r < 0 || !owner || start == owner) {
+		*mismatch = false;
+		return false;
+	}
+	if (*mismatch)
+		return true;
+	*mismatch = true;
+	return false;
+}
+
+static int side_wait(struct side_line *s, uint32_t v, int64_t deadline,
+                     bool *mismatch)
+{
+	struct timespec ts;
+	int64_t slice = mp_sys_now_ns() + LIVENESS_NS;
+	int64_t until = slice < deadline ? slice : deadline;
+	int r = mp_sys_futex_wait(&s->word, v, mp__deadline_ts(until, &ts));
+
+	if (r != -ETIMEDOUT)
+		return 0;
+	if (until == deadline)
+		return -ETIMEDOUT;
+	if (holder_gone(s, v, mismatch)) {
+		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+		atomic_compare_exchange_strong(&s->word, &v, dead);
+	}
+	return 0;
+}
+
+/* The contended path of side_lock: as lock.c's, with liveness checks. */
+static int side_lock_slow(struct side_line *s, pid_t me, int64_t deadline,
+                          bool try, bool *died)
+{
+	bool slept = false, mismatch = false;
+
+	MP__SPIN_UNTIL(&s->spin, (atomic_load_explicit(&s->word,
+	                          memory_order_relaxed) & FUTEX_TID_MASK) == 0);
+	for (;;) {
+		uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
+		if ((v & FUTEX_TID_MASK) == 0) {
+			uint32_t nv = (uint32_t)me |
+			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
+			if (atomic_compare_exchange_weak_explicit(&s->word, &v,
+			        nv, memory_order_acquire, memory_order_relaxed)) {
+				*died = v & FUTEX_OWNER_DIED;
+				return 0;
+			}
+			continue;
+		}
+		if (try)
+			return -EAGAIN;
+		if (!(v & FUTEX_WAITERS) &&
+		    !atomic_compare_exchange_weak_explicit(&s->word, &v,
+		            v | FUTEX_WAITERS, memory_order_relaxed,
+		            memory_order_relaxed))
+			continue;
+		if (side_wait(s, v | FUTEX_WAITERS, deadline, &mismatch) < 0)
+			return -ETIMEDOUT;
+		slept = true;
+	}
+}
+
+/*
+ * Take a side's lock.  A dead predecessor left the ring consistent (it
+ * commits with one store); only its "I sleep" flag may be stale.
+ */
+static int side_lock(struct side_line *s, _Atomic uint32_t *my_sleep_flag,
+                     int64_t deadline, bool try)
+{
+	pid_t me = mp__tid();
+	uint32_t zero = 0;
+	bool died = false;
+
+	if (!atomic_compare_exchange_strong_explicit(&s->word, &zero,
+	        (uint32_t)me, memory_order_acquire, memory_order_relaxed)) {
+		int r = side_lock_slow(s, me, deadline, try, &died);
+		if (r < 0)
+			return r;
+	}
+	atomic_store_explicit(&s->owner_start, my_start(me),
+	                      memory_order_relaxed);
+	if (died)
+		atomic_store(my_sleep_flag, 0);
+	return 0;
+}
+
+static void side_unlock(struct side_line *s)
+{
+	/* Release: our ring accesses before the word says "free".  Also a
+	 * full barrier, which unlock_and_wake() relies on. */
+	if (atomic_exchange_explicit(&s->word, 0, memory_order_seq_cst) &
+	    FUTEX_WAITERS)
+		mp_sys_futex_wake(&s->word, 1);
+}
+
+/*
+ * Sleep on the other side's position word while it is `seen`, announcing it
+ * through *flag (see top).  0 woken (or it moved), -ETIMEDOUT.
+ */
+static int sleep_on(struct queue *q, _Atomic uint64_t *pos, uint32_t seen,
+                    _Atomic uint32_t *flag, int64_t deadline)
+{
+	struct timespec ts;
+	int r = 0;
+
+	atomic_store(flag, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (lo(atomic_load(pos)) == seen && !atomic_load(&q->closed)) {
+		atomic_fetch_add(&q->sleepers, 1);
+		r = mp_sys_futex_wait(futex_of(pos), seen,
+		                      mp__deadline_ts(deadline, &ts));
+		atomic_fetch_sub(&q->sleepers, 1);
+	}
+	atomic_store_explicit(flag, 0, memory_order_relaxed);
+	return r == -ETIMEDOUT ? r : 0;
+}
+
+/* After a commit: wake the other side if it sleeps (see top). */
+/*
+ * Release a side's lock after a commit, then wake the other side if it
+ * sleeps.  The unlock is a sequentially consistent exchange - a full
+ * barrier - so it also orders our commit before the read of the flag: the
+ * store-load fence the sleep protocol needs (see top) comes for free.
+ */
+static void unlock_and_wake(struct side_line *s, _Atomic uint64_t *pos,
+                            _Atomic uint32_t *flag)
+{
+	side_unlock(s);
+	if (atomic_load_explicit(flag, memory_order_seq_cst))
+		mp_sys_futex_wake(futex_of(pos), 1);
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+static inline _Atomic uint64_t *hdr_at(struct queue *q, uint32_t pos)
+{
+	return (_Atomic uint64_t *)(void *)(q->ring + (pos & (q->capacity - 1)));
+}
+
+static inline uint64_t hdr_make(uint32_t pos, uint32_t len)
+{
+	return (uint64_t)(pos + 1) << 32 | len;
+}
+
+/* The published header at pos, or 0 when nothing is published there. */
+static inline uint64_t hdr_valid(struct queue *q, uint32_t pos)
+{
+	uint64_t h = atomic_load_explicit(hdr_at(q, pos), memory_order_acquire);
+	return hi(h) == pos + 1 ? h : 0;
+}
+
+/* Where the record after a WRAP at pos starts: the next lap. */
+static inline uint32_t next_lap(const struct queue *q, uint32_t pos)
+{
+	return pos + (q->capacity - (pos & (q->capacity - 1)));
+}
+
+/* ---- put -------------------------------------------------------------------- */
+
+/* Bytes a record of len needs at tail t, counting a WRAP before it. */
+static uint32_t need_at(const struct queue *q, uint32_t t, uint32_t len)
+{
+	uint32_t off = t & (q->capacity - 1), rec = rec_size(len);
+	return off + rec > q->capacity ? (q->capacity - off) + rec : rec;
+}
+
+/* Room for a record of len at tail - and for the next record's header
+ * slot, which publish() clears?  The cached head first (when there is no
+ * count limit to check), then a fresh look at it. */
+static bool has_room(struct queue *q, uint64_t tail, uint32_t len)
+{
+	uint32_t need = need_at(q, lo(tail), len) + HDR;
+
+	if (!q->maxsize && need <= q->capacity - (lo(tail) - q->prod.cache))
+		return true;
+	uint64_t h = atomic_load_explicit(&q->cons.pos, memory_order_acquire);
+	q->prod.cache = lo(h);
+	if (q->maxsize && (int64_t)(hi(tail) - hi(h)) >= q->maxsize)
+		return false;
+	return need <= q->capacity - (lo(tail) - lo(h));
+}
+
+/*
+ * The true tail: `tail`, stepped over records a dead producer published
+ * without updating it (see top).  Lock held.
+ */
+static uint64_t settle_tail(struct queue *q)
+{
+	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
+	uint64_t h;
+
+	while ((h = hdr_valid(q, lo(tail))) != 0) {
+		uint32_t t = lo(tail);
+		if (lo(h) == WRAP_LEN) {
+			uint32_t r = next_lap(q, t);
+			uint64_t rh = hdr_valid(q, r);
+			if (!rh)
+				break; /* a WRAP is published after its record */
+			t = r;
+			h = rh;
+		}
+		tail = (uint64_t)(hi(tail) + 1) << 32 | (t + rec_size(lo(h)));
+		atomic_store_explicit(&q->prod.pos, tail, memory_order_release);
+	}
+	return tail;
+}
+
+/* Write and publish a record of len at tail t (room checked).  Returns the
+ * position after it. */
+static uint32_t publish(struct queue *q, uint32_t t, const void *msg,
+                        uint32_t len)
+{
+	uint32_t wrap_at = t, end;
+	bool wrap = (t & (q->capacity - 1)) + rec_size(len) > q->capacity;
+
+	if (wrap)
+		t = next_lap(q, t);
+	end = t + rec_size(len);
+	if (len)
+		memcpy(q->ring + (t & (q->capacity - 1)) + HDR, msg, len);
+	atomic_store_explicit(hdr_at(q, end), 0, memory_order_relaxed);
+	/* Release: the data and the cleared next slot before the header. */
+	atomic_store_explicit(hdr_at(q, t), hdr_make(t, len),
+	                      memory_order_release);
+	if (wrap)
+		atomic_store_explicit(hdr_at(q, wrap_at),
+		                      hdr_make(wrap_at, WRAP_LEN),
+		                      memory_order_release);
+	return end;
+}
+
+/* Wait (lock held) for room; 0 or an error. */
+static int await_room(struct queue *q, uint64_t tail, uint32_t len,
+                      int64_t deadline, bool try)
+{
+	while (!has_room(q, tail, len)) {
+		if (atomic_load(&q->closed))
+			return -MP_ECLOSED;
+		if (try)
+			return -EAGAIN;
+		if (MP__SPIN_UNTIL(&q->prod.spin, has_room(q, tail, len)))
+			return 0;
+		if (sleep_on(q, &q->cons.pos, q->prod.cache,
+		             &q->cons.other_sleeping, deadline) < 0)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
+                 int64_t timeout_ns)
+{
+	struct queue *q = queue_of(uq);
+	int64_t deadline;
+
+	if (!q || (!msg && len) || mp__deadline(timeout_ns, &deadline) < 0)
+		return -EINVAL;
+	if (len > q->max_msg)
+		return -EMSGSIZE;
+	if (atomic_load_explicit(&q->closed, memory_order_relaxed))
+		return -MP_ECLOSED;
+	bool try = timeout_ns == 0;
+	int r = side_lock(&q->prod, &q->cons.other_sleeping, deadline, try);
+	if (r < 0)
+		return r;
+	uint64_t tail = settle_tail(q);
+	r = await_room(q, tail, (uint32_t)len, deadline, try);
+	if (r == 0 && atomic_load_explicit(&q->closed, memory_order_relaxed))
+		r = -MP_ECLOSED;
+	if (r < 0) {
+		side_unlock(&q->prod);
+		return r;
+	}
+	uint32_t end = publish(q, lo(tail), msg, (uint32_t)len);
+	/* Release: after the header, for sleepers' futex and qsize. */
+	atomic_store_explicit(&q->prod.pos, (uint64_t)(hi(tail) + 1) << 32 | end,
+	                      memory_order_release);
+	unlock_and_wake(&q->prod, &q->prod.pos, &q->prod.other_sleeping);
+	return 0;
+}
+
+/* ---- get -------------------------------------------------------------------- */
+
+/* The record at head (skipping a WRAP): its header, position in *at; 0 if
+ * none is published yet. */
+static uint64_t find_msg(struct queue *q, uint32_t head, uint32_t *at)
+{
+	uint64_t h = hdr_valid(q, head);
+	*at = head;
+	if (h && lo(h) == WRAP_LEN) {
+		*at = next_lap(q, head);
+		h = hdr_valid(q, *at);
+	}
+	return h;
+}
+
+/*
+ * Spin for a message, polling less and less often.  A consumer that polls
+ * the header line the producer is writing takes that line away from it on
+ * every poll, so the producer's next store waits for it to come back; by
+ * looking at growing intervals (up to the spin budget) the consumer lets a
+ * streaming producer fill several records per transfer.
+ */
+static bool poll_backoff(struct queue *q, uint32_t head, uint32_t *at)
+{
+	int64_t budget = mp__spin_budget(&q->cons.spin);
+	if (budget <= 0)
+		return false;
+	int64_t t0 = mp_sys_now_ns(), spent = 0;
+	for (unsigned gap = 1; spent < budget; gap = gap < 512 ? gap * 2 : gap) {
+		for (unsigned i = 0; i < gap; i++)
+			mp__cpu_relax();
+		if (find_msg(q, head, at)) {
+			mp__spin_result(&q->cons.spin, mp_sys_now_ns() - t0, true);
+			return true;
+		}
+		spent = mp_sys_now_ns() - t0;
+	}
+	mp__spin_result(&q->cons.spin, spent, false);
+	return false;
+}
+
+/* Wait (lock held) until a record is published at head; its header. */
+static int await_msg(struct queue *q, uint32_t head, int64_t deadline,
+                     bool try, uint64_t *hdr, uint32_t *at)
+{
+	while (!(*hdr = find_msg(q, head, at))) {
+		if (atomic_load(&q->closed))
+			return (*hdr = find_msg(q, head, at)) ? 0 : -MP_ECLOSED;
+		if (try)
+			return -EAGAIN;
+		if (poll_backoff(q, head, at))
+			continue;
+		uint32_t seen = lo(atomic_load(&q->prod.pos));
+		atomic_store(&q->prod.other_sleeping, 1);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (!find_msg(q, head, at) &&
+		    sleep_on(q, &q->prod.pos, seen, &q->prod.other_sleeping,
+		             deadline) < 0)
+			return -ETIMEDOUT;
+		atomic_store_explicit(&q->prod.other_sleeping, 0,
+		                      memory_order_relaxed);
+	}
+	return 0;
+}
+
+/*
+ * Take the record (header hdr, at `at`) into buf, or into a malloc'd
+ * buffer when out_alloc is set, and commit.  Lock held.  1 taken, or an
+ * error (the record stays).
+ */
+static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
+                void *buf, size_t cap, void **out_alloc, size_t *len)
+{
+	uint32_t n = lo(hdr);
+	*len = n;
+	if (out_alloc) {
+		buf = malloc(n ? n : 1);
+		if (!buf)
+			return -ENOMEM;
+		*out_alloc = buf;
+	} else if (n > cap) {
+		return -MP_ETOOSHORT; /* left in place */
+	}
+	if (n)
+		memcpy(buf, q->ring + (at & (q->capacity - 1)) + HDR, n);
+	/* Release: our reads of the record before its space is reused. */
+	atomic_store_explicit(&q->cons.pos, (uint64_t)(hi(head) + 1) << 32 |
+	                      (at + rec_size(n)), memory_order_release);
+	return 1;
+}
+
+static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
+                      size_t *len, int64_t timeout_ns)
+{
+	struct queue *q = queue_of(uq);
+	int64_t deadline;
+
+	if (!q || !len || (!out && !buf && cap) ||
+	    mp__deadline(timeout_ns, &deadline) < 0)
+		return -EINVAL;
+	bool try = timeout_ns == 0;
+	int r = side_lock(&q->cons, &q->prod.other_sleeping, deadline, try);
+	if (r < 0)
+		return r;
+	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
+	uint64_t hdr = 0;
+	uint32_t at = 0;
+	r = await_msg(q, lo(head), deadline, try, &hdr, &at);
+	if (r == 0)
+		r = take(q, head, hdr, at, buf, cap, out, len);
+	if (r == 1) { /* taken: space freed, a producer may wait for it */
+		unlock_and_wake(&q->cons, &q->cons.pos, &q->cons.other_sleeping);
+		return 0;
+	}
+	side_unlock(&q->cons);
+	return r;
+}
+
+int mp_queue_get(mp_queue_t *q, void *buf, size_t cap, size_t *len,
+                 int64_t timeout_ns)
+{
+	return get_common(q, buf, cap, NULL, len, timeout_ns);
+}
+
+int mp_queue_get_alloc(mp_queue_t *q, void **msg, size_t *len,
+                       int64_t timeout_ns)
+{
+	if (!msg)
+		return -EINVAL;
+	return get_common(q, NULL, 0, msg, len, timeout_ns);
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+long mp_queue_qsize(const mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	uint64_t h = atomic_load(&q->cons.pos), t = atomic_load(&q->prod.pos);
+	long n = (long)(int32_t)(hi(t) - hi(h));
+	return n < 0 ? 0 : n;
+}
+
+int mp_queue_empty(const mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	return lo(atomic_load(&q->cons.pos)) == lo(atomic_load(&q->prod.pos));
+}
+
+int mp_queue_full(const mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	uint64_t h = atomic_load(&q->cons.pos), t = atomic_load(&q->prod.pos);
+	if (q->maxsize && (int64_t)(hi(t) - hi(h)) >= q->maxsize)
+		return 1;
+	/* Full when not even an empty message fits. */
+	return need_at(q, lo(t), 0) + HDR > q->capacity - (lo(t) - lo(h));
+}
+
+long mp_queue_max_msg(const mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	return q ? (long)q->max_msg : -EINVAL;
+}
+
+/* ---- JoinableQueue ------------------------------------------------------------ */
+
+int mp_queue_task_done(mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	if (!(q->flags & MP_QUEUE_JOINABLE))
+		return -EOPNOTSUPP;
+	uint32_t d = atomic_load(&q->done);
+	do {
+		/* More done than handed out by get: ValueError in Python. */
+		if (d == hi(atomic_load_explicit(&q->cons.pos,
+		                                 memory_order_acquire)))
+			return -EOVERFLOW;
+	} while (!atomic_compare_exchange_weak(&q->done, &d, d + 1));
+	if (atomic_load(&q->join_sleepers))
+		mp_sys_futex_wake(&q->done, INT32_MAX);
+	return 0;
+}
+
+int mp_queue_join(mp_queue_t *uq, int64_t timeout_ns)
+{
+	struct queue *q = queue_of(uq);
+	int64_t deadline;
+	struct timespec ts;
+
+	if (!q || mp__deadline(timeout_ns, &deadline) < 0)
+		return -EINVAL;
+	if (!(q->flags & MP_QUEUE_JOINABLE))
+		return -EOPNOTSUPP;
+	for (;;) {
+		atomic_fetch_add(&q->join_sleepers, 1);
+		uint32_t d = atomic_load(&q->done);
+		bool all = d == hi(atomic_load(&q->prod.pos));
+		int r = 0;
+		if (!all && timeout_ns != 0) {
+			atomic_fetch_add(&q->sleepers, 1);
+			r = mp_sys_futex_wait(&q->done, d,
+			                      mp__deadline_ts(deadline, &ts));
+			atomic_fetch_sub(&q->sleepers, 1);
+		}
+		atomic_fetch_sub(&q->join_sleepers, 1);
+		if (all)
+			return 0;
+		if (timeout_ns == 0)
+			return -EAGAIN;
+		if (r == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	}
+}
