@@ -1,0 +1,495 @@
+/* test_queue.c - Queue: semantics, wrap-around, processes x threads, close,
+ * JoinableQueue, and SIGKILL of producers and consumers. */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+static mp_queue_t *new_queue(long maxsize, size_t max_msg, size_t cap,
+                             unsigned flags)
+{
+	mp_queue_attr_t a = { .maxsize = maxsize, .max_msg = max_msg,
+	                      .capacity = cap, .flags = flags };
+	int err = 0;
+	mp_queue_t *q = mp_queue_new(&a, &err);
+	if (!q)
+		fprintf(stderr, "mp_queue_new: %s\n", mp_strerror(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	return q;
+}
+
+static void test_basic(void)
+{
+	mp_queue_t *q = new_queue(0, 100, 0, 0);
+	char buf[200];
+	size_t len = 0;
+	MPT_EQ(mp_queue_empty(q), 1);
+	MPT_EQ(mp_queue_qsize(q), 0);
+	MPT_ERR(mp_queue_get(q, buf, sizeof(buf), &len, 0), -EAGAIN);
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(mp_queue_get(q, buf, sizeof(buf), &len, MP_MSEC(20)),
+	        -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(20));
+	MPT_OK(mp_queue_put(q, "one", 3, MP_FOREVER));
+	MPT_OK(mp_queue_put(q, "", 0, MP_FOREVER));
+	MPT_OK(mp_queue_put_nowait(q, "three", 5));
+	MPT_EQ(mp_queue_qsize(q), 3);
+	MPT_EQ(mp_queue_empty(q), 0);
+	MPT_OK(mp_queue_get(q, buf, sizeof(buf), &len, 0));
+	MPT_EQ(len, 3);
+	CU_ASSERT(memcmp(buf, "one", 3) == 0);
+	MPT_OK(mp_queue_get(q, buf, sizeof(buf), &len, 0));
+	MPT_EQ(len, 0);
+	/* Too short: told the size, the message stays. */
+	MPT_ERR(mp_queue_get(q, buf, 2, &len, 0), -MP_ETOOSHORT);
+	MPT_EQ(len, 5);
+	void *m = NULL;
+	MPT_OK(mp_queue_get_alloc(q, &m, &len, 0));
+	MPT_EQ(len, 5);
+	CU_ASSERT(memcmp(m, "three", 5) == 0);
+	free(m);
+	/* Limits. */
+	char big[101] = { 0 };
+	MPT_ERR(mp_queue_put(q, big, 101, 0), -EMSGSIZE);
+	MPT_OK(mp_queue_put(q, big, 100, 0));
+	MPT_EQ(mp_queue_max_msg(q), 100);
+	MPT_ERR(mp_queue_put(q, NULL, 5, 0), -EINVAL);
+	MPT_ERR(mp_queue_put(q, "x", 1, -3), -EINVAL);
+	MPT_ERR(mp_queue_get(q, buf, sizeof(buf), NULL, 0), -EINVAL);
+	MPT_ERR(mp_queue_task_done(q), -EOPNOTSUPP);
+	MPT_ERR(mp_queue_join(q, 0), -EOPNOTSUPP);
+	MPT_OK(mp_queue_free(q));
+	MPT_ERR(mp_queue_put(NULL, "x", 1, 0), -EINVAL);
+	MPT_ERR(mp_queue_qsize(NULL), -EINVAL);
+}
+
+static void test_bad_attr(void)
+{
+	mp_queue_attr_t a = { .flags = 0x80 };
+	int err = 0;
+	CU_ASSERT_PTR_NULL(mp_queue_new(&a, &err));
+	MPT_ERR(err, -EINVAL);
+	a = (mp_queue_attr_t){ .max_msg = (size_t)1 << 40 };
+	CU_ASSERT_PTR_NULL(mp_queue_new(&a, &err));
+	MPT_ERR(err, -EINVAL);
+	MPT_EQ(mp_queue_footprint(&a), 0);
+	/* maxsize 0 or negative: no count limit, as in Python. */
+	a = (mp_queue_attr_t){ .maxsize = -5, .max_msg = 8, .capacity = 4096 };
+	mp_queue_t *q = mp_queue_new(&a, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	int n = 0;
+	while (mp_queue_put(q, "12345678", 8, 0) == 0)
+		n++;
+	/* The ring's bytes are the bound (one header slot stays free). */
+	MPT_EQ(n, 4096 / 16 - 1);
+	/* full(): not even an empty message fits. */
+	while (mp_queue_put(q, "", 0, 0) == 0)
+		n++;
+	MPT_EQ(mp_queue_full(q), 1);
+	mp_queue_free(q);
+	/* In place, in memory of our own, checked. */
+	char mem[1024] __attribute__((aligned(64)));
+	a = (mp_queue_attr_t){ .max_msg = 16, .capacity = 256 };
+	MPT_EQ(mp_queue_footprint(&a), 384 + 256);
+	a.capacity = 64; /* too small for two records: rounded up */
+	MPT_EQ(mp_queue_footprint(&a), 384 + 64);
+	a.max_msg = 40;
+	MPT_EQ(mp_queue_footprint(&a), 384 + 128);
+	a = (mp_queue_attr_t){ .max_msg = 16, .capacity = 256 };
+	MPT_ERR(mp_queue_init(mem, 500, &a), -ENOSPC);
+	MPT_ERR(mp_queue_init(mem + 8, 1000, &a), -EINVAL);
+	MPT_OK(mp_queue_init(mem, sizeof(mem), &a));
+	MPT_OK(mp_queue_put((mp_queue_t *)mem, "hi", 2, 0));
+	MPT_OK(mp_queue_destroy((mp_queue_t *)mem));
+	MPT_ERR(mp_queue_put((mp_queue_t *)mem, "hi", 2, 0), -EINVAL);
+}
+
+static void test_maxsize(void)
+{
+	mp_queue_t *q = new_queue(3, 64, 0, 0);
+	for (int i = 0; i < 3; i++)
+		MPT_OK(mp_queue_put(q, &i, sizeof(i), 0));
+	MPT_EQ(mp_queue_full(q), 1);
+	MPT_ERR(mp_queue_put(q, "x", 1, 0), -EAGAIN);
+	MPT_ERR(mp_queue_put(q, "x", 1, MP_MSEC(10)), -ETIMEDOUT);
+	int v;
+	size_t len;
+	MPT_OK(mp_queue_get(q, &v, sizeof(v), &len, 0));
+	MPT_EQ(v, 0);
+	MPT_OK(mp_queue_put(q, "x", 1, 0));
+	mp_queue_free(q);
+}
+
+/* Variable sizes through a small ring: every byte arrives, in order. */
+static void test_wraparound(void)
+{
+	mp_queue_t *q = new_queue(0, 200, 512, 0);
+	unsigned char out[200], in[200];
+	unsigned seed = 7, seed2 = 7;
+	int sent = 0, got = 0;
+	while (got < 5000) {
+		for (;;) {
+			size_t len = rand_r(&seed) % 201;
+			for (size_t i = 0; i < len; i++)
+				out[i] = (unsigned char)(sent + i);
+			if (sent >= 5000 || mp_queue_put(q, out, len, 0) != 0) {
+				seed = seed2; /* replay the length next time */
+				break;
+			}
+			seed2 = seed;
+			sent++;
+		}
+		size_t len;
+		while (mp_queue_get(q, in, sizeof(in), &len, 0) == 0) {
+			unsigned s = 7;
+			(void)s;
+			for (size_t i = 0; i < len; i++)
+				if (in[i] != (unsigned char)(got + i)) {
+					CU_FAIL("corrupted message");
+					mp_queue_free(q);
+					return;
+				}
+			got++;
+		}
+	}
+	MPT_EQ(sent, 5000);
+	MPT_EQ(mp_queue_empty(q), 1);
+	mp_queue_free(q);
+}
+
+/* ---- many producers and consumers, processes and threads ---------------- */
+
+enum { NPROD = 4, NCONS = 3, PER_PROD = 20000, CTHREADS = 2 };
+
+struct msg {
+	uint32_t producer, seq, sum;
+	uint32_t pad[5];
+};
+
+struct mpmc {
+	mp_queue_t *q;
+	_Atomic uint8_t seen[NPROD][PER_PROD];
+	_Atomic uint32_t bad;
+};
+static struct mpmc *mm;
+
+static int producer(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	for (uint32_t s = 0; s < PER_PROD; s++) {
+		struct msg m = { id, s, id * 7919u + s };
+		if (mp_queue_put(mm->q, &m, sizeof(m), TEST_WAIT_NS) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void *consumer_thread(void *arg)
+{
+	(void)arg;
+	int64_t last[NPROD];
+	for (int i = 0; i < NPROD; i++)
+		last[i] = -1;
+	for (;;) {
+		struct msg m;
+		size_t len;
+		int r = mp_queue_get(mm->q, &m, sizeof(m), &len, TEST_WAIT_NS);
+		if (r == -MP_ECLOSED)
+			return NULL;
+		if (r != 0 || len != sizeof(m) || m.producer >= NPROD ||
+		    m.seq >= PER_PROD || m.sum != m.producer * 7919u + m.seq ||
+		    (int64_t)m.seq <= last[m.producer]) {
+			atomic_fetch_add(&mm->bad, 1);
+			return NULL;
+		}
+		last[m.producer] = m.seq; /* FIFO per producer */
+		atomic_fetch_add(&mm->seen[m.producer][m.seq], 1);
+	}
+}
+
+static int consumer(void *arg)
+{
+	(void)arg;
+	pthread_t t[CTHREADS];
+	for (int i = 0; i < CTHREADS; i++)
+		pthread_create(&t[i], NULL, consumer_thread, NULL);
+	for (int i = 0; i < CTHREADS; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+
+static void test_mpmc(void)
+{
+	memset(mm, 0, sizeof(*mm));
+	mm->q = new_queue(0, sizeof(struct msg), 8192, 0);
+	mp_process_t *p[NPROD], *c[NCONS];
+	for (int i = 0; i < NCONS; i++) {
+		c[i] = mp_process_new(consumer, NULL, NULL, 0, NULL);
+		MPT_OK(mp_process_start(c[i]));
+	}
+	for (int i = 0; i < NPROD; i++) {
+		p[i] = mp_process_new(producer, (void *)(uintptr_t)i, NULL, 0, NULL);
+		MPT_OK(mp_process_start(p[i]));
+	}
+	for (int i = 0; i < NPROD; i++) {
+		int code = -1;
+		MPT_OK(mp_process_join(p[i], MP_SEC(60)));
+		MPT_OK(mp_process_exitcode(p[i], &code));
+		MPT_EQ(code, 0);
+		mp_process_free(p[i]);
+	}
+	MPT_OK(mp_queue_close(mm->q)); /* consumers drain, then see the end */
+	for (int i = 0; i < NCONS; i++) {
+		MPT_OK(mp_process_join(c[i], MP_SEC(60)));
+		mp_process_free(c[i]);
+	}
+	MPT_EQ(atomic_load(&mm->bad), 0);
+	long dup = 0, lost = 0;
+	for (int i = 0; i < NPROD; i++)
+		for (int s = 0; s < PER_PROD; s++) {
+			dup += mm->seen[i][s] > 1;
+			lost += mm->seen[i][s] == 0;
+		}
+	MPT_EQ(dup, 0);
+	MPT_EQ(lost, 0);
+	MPT_OK(mp_queue_free(mm->q));
+}
+
+/* ---- close and destroy wake blocked callers ------------------------------ */
+
+static void *blocked_get(void *arg)
+{
+	char b[8];
+	size_t len;
+	return (void *)(intptr_t)mp_queue_get(arg, b, sizeof(b), &len,
+	                                      TEST_WAIT_NS);
+}
+
+static void test_close(void)
+{
+	mp_queue_t *q = new_queue(0, 8, 0, 0);
+	MPT_OK(mp_queue_put(q, "a", 1, 0));
+	MPT_OK(mp_queue_close(q));
+	MPT_EQ(mp_queue_closed(q), 1);
+	MPT_ERR(mp_queue_put(q, "b", 1, 0), -MP_ECLOSED);
+	char b[8];
+	size_t len;
+	MPT_OK(mp_queue_get(q, b, sizeof(b), &len, MP_FOREVER)); /* drains */
+	MPT_ERR(mp_queue_get(q, b, sizeof(b), &len, MP_FOREVER), -MP_ECLOSED);
+	MPT_OK(mp_queue_free(q));
+
+	/* A blocked consumer is woken by close, and by destroy. */
+	for (int k = 0; k < 2; k++) {
+		q = new_queue(0, 8, 0, 0);
+		pthread_t t;
+		pthread_create(&t, NULL, blocked_get, q);
+		usleep(20000);
+		if (k == 0)
+			MPT_OK(mp_queue_close(q));
+		else
+			MPT_OK(mp_queue_destroy(q));
+		void *r;
+		pthread_join(t, &r);
+		MPT_EQ((intptr_t)r, -MP_ECLOSED);
+		if (k == 0)
+			MPT_OK(mp_queue_free(q));
+		else
+			mp_heap_free(q);
+	}
+}
+
+/* ---- JoinableQueue -------------------------------------------------------- */
+
+static int joinable_worker(void *arg)
+{
+	mp_queue_t *q = arg;
+	char b[16];
+	size_t len;
+	while (mp_queue_get(q, b, sizeof(b), &len, TEST_WAIT_NS) == 0) {
+		usleep(1000);
+		if (mp_queue_task_done(q) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void test_joinable(void)
+{
+	mp_queue_t *q = new_queue(0, 16, 0, MP_QUEUE_JOINABLE);
+	MPT_ERR(mp_queue_task_done(q), -EOVERFLOW);
+	MPT_OK(mp_queue_join(q, 0)); /* nothing pending */
+	for (int i = 0; i < 20; i++)
+		MPT_OK(mp_queue_put(q, "task", 4, 0));
+	MPT_ERR(mp_queue_join(q, 0), -EAGAIN);
+	MPT_ERR(mp_queue_join(q, MP_MSEC(5)), -ETIMEDOUT);
+	mp_process_t *w[2];
+	for (int i = 0; i < 2; i++) {
+		w[i] = mp_process_new(joinable_worker, q, NULL, 0, NULL);
+		MPT_OK(mp_process_start(w[i]));
+	}
+	MPT_OK(mp_queue_join(q, TEST_WAIT_NS));
+	MPT_EQ(mp_queue_qsize(q), 0);
+	MPT_ERR(mp_queue_task_done(q), -EOVERFLOW);
+	mp_queue_close(q);
+	for (int i = 0; i < 2; i++) {
+		int code = -1;
+		MPT_OK(mp_process_join(w[i], TEST_WAIT_NS));
+		mp_process_exitcode(w[i], &code);
+		MPT_EQ(code, 0);
+		mp_process_free(w[i]);
+	}
+	mp_queue_free(q);
+}
+
+/* ---- SIGKILL producers and consumers at random -------------------------- */
+
+enum { KIDS = 1 << 22 };
+
+/* Every message has an id used once (claimed before its put, so a killed
+ * producer's successor never sends it again). */
+struct killrun {
+	mp_queue_t *q;
+	_Atomic uint32_t next_id;
+	_Atomic uint8_t returned[KIDS];   /* its put returned */
+	_Atomic uint8_t seen[KIDS];       /* times a get delivered it */
+	_Atomic uint32_t in_get;          /* consumers between get and record */
+	_Atomic uint32_t killed_in_get;
+	_Atomic uint32_t bad;
+};
+static struct killrun *kr;
+
+static int kill_producer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint32_t id = atomic_fetch_add(&kr->next_id, 1);
+		if (id >= KIDS)
+			return 0;
+		struct msg m = { 0, id, id * 7919u + 13 };
+		int r = mp_queue_put(kr->q, &m, sizeof(m), TEST_WAIT_NS);
+		if (r == -MP_ECLOSED)
+			return 0;
+		if (r != 0)
+			return 1;
+		atomic_store(&kr->returned[id], 1);
+	}
+}
+
+static int record(const struct msg *m, size_t len)
+{
+	if (len != sizeof(*m) || m->seq >= KIDS || m->sum != m->seq * 7919u + 13)
+		return -1;
+	atomic_fetch_add(&kr->seen[m->seq], 1);
+	return 0;
+}
+
+static int kill_consumer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct msg m;
+		size_t len;
+		/* in_get marks the window in which a kill may take a message
+		 * with it (after the get's commit, before we record it). */
+		atomic_fetch_add(&kr->in_get, 1);
+		int r = mp_queue_get(kr->q, &m, sizeof(m), &len, TEST_WAIT_NS);
+		if (r == 0 && record(&m, len) < 0)
+			atomic_fetch_add(&kr->bad, 1);
+		atomic_fetch_sub(&kr->in_get, 1);
+		if (r == -MP_ECLOSED)
+			return 0;
+		if (r != 0)
+			return 1;
+	}
+}
+
+static mp_process_t *restart(mp_target_t fn)
+{
+	mp_process_t *p = mp_process_new(fn, NULL, NULL, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	MPT_OK(mp_process_start(p));
+	return p;
+}
+
+static void stop(mp_process_t *p)
+{
+	MPT_OK(mp_process_kill(p));
+	MPT_OK(mp_process_join(p, TEST_WAIT_NS));
+	mp_process_free(p);
+}
+
+static void test_kill_at_random(void)
+{
+	kr = mpt_shared(sizeof(*kr));
+	kr->q = new_queue(0, sizeof(struct msg), 4096, 0);
+	unsigned seed = 99;
+	mp_process_t *prod[2], *cons[2];
+	for (int i = 0; i < 2; i++) {
+		prod[i] = restart(kill_producer);
+		cons[i] = restart(kill_consumer);
+	}
+	int kills = 80;
+	for (int round = 0; round < kills; round++) {
+		usleep(1000 + rand_r(&seed) % 4000);
+		bool is_prod = rand_r(&seed) % 2;
+		int i = rand_r(&seed) % 2;
+		if (is_prod) {
+			stop(prod[i]);
+			prod[i] = restart(kill_producer);
+			continue;
+		}
+		uint32_t in_get = atomic_load(&kr->in_get);
+		stop(cons[i]);
+		if (in_get) {
+			/* It may have died inside the window: allow for it,
+			 * and take its mark out of the count. */
+			atomic_fetch_add(&kr->killed_in_get, 1);
+			atomic_fetch_sub(&kr->in_get, 1);
+		}
+		cons[i] = restart(kill_consumer);
+	}
+	/* The kills must have landed while messages flowed. */
+	MPT_CMP(atomic_load(&kr->next_id), <, KIDS);
+	for (int i = 0; i < 2; i++)
+		stop(prod[i]);
+	/* The consumers drain what was put, then see the end. */
+	MPT_OK(mp_queue_close(kr->q));
+	for (int i = 0; i < 2; i++) {
+		MPT_OK(mp_process_join(cons[i], MP_SEC(30)));
+		mp_process_free(cons[i]);
+	}
+	MPT_EQ(atomic_load(&kr->bad), 0); /* nothing half-written or corrupt */
+	long dup = 0, lost = 0, total = 0;
+	for (uint32_t s = 0; s < KIDS; s++) {
+		uint8_t n = atomic_load(&kr->seen[s]);
+		dup += n > 1;
+		lost += atomic_load(&kr->returned[s]) && n == 0;
+		total += n;
+	}
+	MPT_EQ(dup, 0);
+	/* Only a consumer killed between its get and its record may take a
+	 * message with it. */
+	MPT_CMP(lost, <=, (long)atomic_load(&kr->killed_in_get));
+	fprintf(stderr, " [%d kills, %ld delivered, %ld lost to killed "
+	        "consumers (allowed %u)] ", kills, total, lost,
+	        atomic_load(&kr->killed_in_get));
+	mp_queue_free(kr->q);
+}
+
+int main(void)
+{
+	mm = mpt_shared(sizeof(*mm));
+	static CU_TestInfo tests[] = {
+		{ "put/get basics", test_basic },
+		{ "bad attributes, in place", test_bad_attr },
+		{ "maxsize", test_maxsize },
+		{ "wrap-around", test_wraparound },
+		{ "processes x threads, FIFO per producer", test_mpmc },
+		{ "close and destroy wake waiters", test_close },
+		{ "joinable", test_joinable },
+		{ "SIGKILL producers and consumers", test_kill_at_random },
+		CU_TEST_INFO_NULL,
+	};
+	return mpt_main("queue", tests);
+}
