@@ -32,10 +32,45 @@ static void test_process_run_start(void)
 	MPT_EQ(count_lines(r.out, ".....end"), 1);
 }
 
+/* Seed: 4 workers take (func, args) tasks from a queue until 'STOP' and put
+ * "<name> says that <func><args> = <result>" on a done queue: 20 mul
+ * results, then 10 plus results, each exactly once, unordered. */
+static void test_queue_workers(void)
+{
+	struct run_result r;
+	run_example("queue_workers", NULL, MP_SEC(30), &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(count_lines(r.out, "Unordered results:"), 1);
+	MPT_EQ(count_lines(r.out, " says that "), 30);
+	for (int i = 0; i < 20; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), " says that mul(%d, 7) = %d", i,
+		         i * 7);
+		MPT_EQ(count_lines(r.out, want), 1);
+	}
+	for (int i = 0; i < 10; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), " says that plus(%d, 8) = %d", i,
+		         i + 8);
+		MPT_EQ(count_lines(r.out, want), 1);
+	}
+	/* Every result names one of the four workers. */
+	int by_workers = 0;
+	for (int w = 1; w <= 4; w++) {
+		char name[32];
+		snprintf(name, sizeof(name), "Process-%d says", w);
+		by_workers += count_lines(r.out, name);
+	}
+	MPT_EQ(by_workers, 30);
+	/* The mul results all come before any plus result. */
+	CU_ASSERT(strstr(r.out, "plus(") > strstr(r.out, "mul(19, 7)"));
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "process run/start", test_process_run_start },
+		{ "queue workers", test_queue_workers },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("examples", tests);
