@@ -1,0 +1,304 @@
+/* bench_queue.c - Queue throughput beside POSIX mq, a framed pipe, and
+ * python3's multiprocessing.Queue. */
+#include "mpbench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+struct qjob {
+	mp_queue_t *q;
+	long n;
+	size_t size;
+};
+
+static int q_producer(void *arg)
+{
+	struct qjob *j = arg;
+	char buf[4096];
+	memset(buf, 'x', sizeof(buf));
+	for (long i = 0; i < j->n; i++)
+		if (mp_queue_put(j->q, buf, j->size, MP_FOREVER) < 0)
+			return 1;
+	return 0;
+}
+
+static int q_consumer(void *arg)
+{
+	struct qjob *j = arg;
+	char buf[4096];
+	size_t len;
+	for (long i = 0; i < j->n; i++)
+		if (mp_queue_get(j->q, buf, sizeof(buf), &len, MP_FOREVER) < 0)
+			return 1;
+	return 0;
+}
+
+/* Messages per second through a queue, timed from the first message the
+ * consumer (this process) receives, so the fork is not counted. */
+static int queue_1p1c(size_t size, long n, double *value)
+{
+	mp_queue_attr_t a = { .max_msg = size };
+	int err;
+	struct qjob j = { mp_queue_new(&a, &err), n, size };
+	if (!j.q)
+		return err;
+	mp_process_t *p = mp_process_new(q_producer, &j, NULL, 0, &err);
+	if (!p || (err = mp_process_start(p)) < 0)
+		return err;
+	char buf[4096];
+	size_t len;
+	mp_queue_get(j.q, buf, sizeof(buf), &len, MP_FOREVER);
+	int64_t t0 = mpb_now();
+	for (long i = 1; i < n; i++)
+		mp_queue_get(j.q, buf, sizeof(buf), &len, MP_FOREVER);
+	*value = (double)(n - 1) / ((double)(mpb_now() - t0) / 1e9);
+	mp_process_join(p, MP_FOREVER);
+	mp_process_free(p);
+	mp_queue_free(j.q);
+	return 0;
+}
+
+static int m_1p1c64(const struct mpb_case *c, long n, double *v, const char **w)
+{
+	(void)c, (void)w;
+	return queue_1p1c(64, n, v);
+}
+
+static int m_1p1c4k(const struct mpb_case *c, long n, double *v, const char **w)
+{
+	(void)c, (void)w;
+	return queue_1p1c(4096, n, v);
+}
+
+/* Two producer and two consumer processes; wall time including starts. */
+static int m_2p2c64(const struct mpb_case *c, long n, double *value,
+                    const char **why)
+{
+	(void)c, (void)why;
+	mp_queue_attr_t a = { .max_msg = 64 };
+	int err;
+	struct qjob j = { mp_queue_new(&a, &err), n / 2, 64 };
+	if (!j.q)
+		return err;
+	mp_process_t *p[4];
+	int64_t t0 = mpb_now();
+	for (int i = 0; i < 4; i++) {
+		p[i] = mp_process_new(i < 2 ? q_producer : q_consumer, &j, NULL,
+		                      0, &err);
+		if (!p[i] || (err = mp_process_start(p[i])) < 0)
+			return err;
+	}
+	for (int i = 0; i < 4; i++) {
+		mp_process_join(p[i], MP_FOREVER);
+		mp_process_free(p[i]);
+	}
+	*value = (double)(j.n * 2) / ((double)(mpb_now() - t0) / 1e9);
+	mp_queue_free(j.q);
+	return 0;
+}
+
+/* ---- POSIX message queue --------------------------------------------------- */
+
+static mqd_t mq_make(char *name, size_t len)
+{
+	struct mq_attr attr = { .mq_maxmsg = 10, .mq_msgsize = 64 };
+	snprintf(name, len, "/mpbench-%d", (int)getpid());
+	mq_unlink(name);
+	return mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
+}
+
+static void mq_sender(mqd_t mq, long n)
+{
+	char buf[64];
+	memset(buf, 'x', sizeof(buf));
+	for (long i = 0; i < n; i++)
+		mq_send(mq, buf, sizeof(buf), 0);
+}
+
+static void mq_receiver(mqd_t mq, long n)
+{
+	char buf[64];
+	for (long i = 0; i < n; i++)
+		mq_receive(mq, buf, sizeof(buf), NULL);
+}
+
+static int mq_1p1c(const struct mpb_case *c, long n, double *value,
+                   const char **why)
+{
+	(void)c;
+	char name[64];
+	mqd_t mq = mq_make(name, sizeof(name));
+	if (mq == (mqd_t)-1) {
+		*why = "POSIX mq unavailable";
+		return MPB_SKIP;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		mq_sender(mq, n);
+		_exit(0);
+	}
+	char buf[64];
+	mq_receive(mq, buf, sizeof(buf), NULL);
+	int64_t t0 = mpb_now();
+	mq_receiver(mq, n - 1);
+	*value = (double)(n - 1) / ((double)(mpb_now() - t0) / 1e9);
+	waitpid(pid, NULL, 0);
+	mq_close(mq);
+	mq_unlink(name);
+	return 0;
+}
+
+static int mq_2p2c(const struct mpb_case *c, long n, double *value,
+                   const char **why)
+{
+	(void)c;
+	char name[64];
+	mqd_t mq = mq_make(name, sizeof(name));
+	if (mq == (mqd_t)-1) {
+		*why = "POSIX mq unavailable";
+		return MPB_SKIP;
+	}
+	pid_t pid[4];
+	int64_t t0 = mpb_now();
+	for (int i = 0; i < 4; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			if (i < 2)
+				mq_sender(mq, n / 2);
+			else
+				mq_receiver(mq, n / 2);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		waitpid(pid[i], NULL, 0);
+	*value = (double)(n / 2 * 2) / ((double)(mpb_now() - t0) / 1e9);
+	mq_close(mq);
+	mq_unlink(name);
+	return 0;
+}
+
+/* ---- 4 KiB messages framed over a pipe ------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int pipe_4k(const struct mpb_case *c, long n, double *value,
+                   const char **why)
+{
+	(void)c, (void)why;
+	int fds[2];
+	if (pipe(fds) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid == 0) {
+		char buf[4096];
+		uint32_t len = sizeof(buf);
+		memset(buf, 'x', sizeof(buf));
+		struct iovec iov[2] = { { &len, 4 }, { buf, sizeof(buf) } };
+		close(fds[0]);
+		for (long i = 0; i < n; i++)
+			if (writev(fds[1], iov, 2) < 0)
+				_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	char buf[4096];
+	uint32_t len;
+	int64_t t0 = 0;
+	for (long i = 0; i < n; i++) {
+		if (read_full(fds[0], &len, 4) < 0 ||
+		    read_full(fds[0], buf, len) < 0)
+			break;
+		if (i == 0)
+			t0 = mpb_now();
+	}
+	*value = (double)(n - 1) / ((double)(mpb_now() - t0) / 1e9);
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+	return 0;
+}
+
+#define PY_QUEUE_1P1C                                                       \
+	"import multiprocessing as mp\n"                                    \
+	"_ctx = mp.get_context('fork')\n"                                   \
+	"def _prod(q, n):\n"                                                \
+	"    b = b'x' * 64\n"                                               \
+	"    for _ in range(n):\n"                                          \
+	"        q.put(b)\n"                                                \
+	"def bench(n):\n"                                                   \
+	"    q = _ctx.Queue()\n"                                            \
+	"    p = _ctx.Process(target=_prod, args=(q, n))\n"                 \
+	"    p.start()\n"                                                   \
+	"    q.get()\n"                                                     \
+	"    t = time.perf_counter()\n"                                     \
+	"    for _ in range(n - 1):\n"                                      \
+	"        q.get()\n"                                                 \
+	"    dt = time.perf_counter() - t\n"                                \
+	"    p.join()\n"                                                    \
+	"    return (n - 1) / dt\n"
+
+const struct mpb_case mpb_queue_cases[] = {
+	{
+		.name = "queue.1p1c64/python",
+		.unit = "msgs/s",
+		.higher_better = true,
+		.baseline = "python3 multiprocessing.Queue, 64 B, 1 producer -> 1 consumer process",
+		.goal = 100,
+		.iters = 400000,
+		.quick_iters = 200000,
+		.run_mproc = m_1p1c64,
+		.python = PY_QUEUE_1P1C,
+	},
+	{
+		.name = "queue.1p1c64/posix_mq",
+		.unit = "msgs/s",
+		.higher_better = true,
+		.baseline = "POSIX message queue, 64 B, 1 producer -> 1 consumer process",
+		.goal = 10,
+		.iters = 2000000,
+		.quick_iters = 500000,
+		.run_mproc = m_1p1c64,
+		.run_baseline = mq_1p1c,
+	},
+	{
+		.name = "queue.2p2c64/posix_mq",
+		.unit = "msgs/s",
+		.higher_better = true,
+		.baseline = "POSIX message queue, 64 B, 2 producer and 2 consumer processes",
+		.goal = 5,
+		.iters = 2000000,
+		.quick_iters = 500000,
+		.run_mproc = m_2p2c64,
+		.run_baseline = mq_2p2c,
+	},
+	{
+		.name = "queue.1p1c4k/pipe",
+		.unit = "msgs/s",
+		.higher_better = true,
+		.baseline = "4 KiB messages framed (u32 length + payload) over a pipe",
+		.goal = 2,
+		.iters = 400000,
+		.quick_iters = 100000,
+		.run_mproc = m_1p1c4k,
+		.run_baseline = pipe_4k,
+	},
+	{ 0 },
+};
