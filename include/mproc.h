@@ -12,5 +12,6 @@
 #include <mproc/process.h>
 #include <mproc/queue.h>
 #include <mproc/sync.h>
+#include <mproc/wait.h>
 
 #endif

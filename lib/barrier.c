@@ -219,3 +219,23 @@ int mp_barrier_broken(const mp_barrier_t *ub)
 	struct barrier *b = barrier_of(ub);
 	return b ? (int)atomic_load(&b->broken) : -EINVAL;
 }
+
+int mp__barrier_gen(mp_barrier_t *ub, uint32_t *gen)
+{
+	struct barrier *b = barrier_of(ub);
+	if (!b)
+		return -EINVAL;
+	*gen = atomic_load_explicit(&b->gen, memory_order_acquire);
+	return 0;
+}
+
+int mp__barrier_watch(mp_barrier_t *ub, uint32_t since, struct mp__watch *w)
+{
+	struct barrier *b = barrier_of(ub);
+	if (!b)
+		return -EINVAL;
+	w->word = &b->gen;
+	w->value = atomic_load_explicit(&b->gen, memory_order_acquire);
+	w->sleepers = NULL; /* every generation change wakes all */
+	return w->value != since || atomic_load(&b->broken);
+}

@@ -109,3 +109,14 @@ int mp_event_wait(mp_event_t *ue, int64_t timeout_ns)
 	atomic_fetch_sub(&e->waiters, 1);
 	return (int)atomic_load_explicit(&e->flag, memory_order_acquire);
 }
+
+int mp__event_watch(mp_event_t *ue, struct mp__watch *w)
+{
+	struct event *e = event_of(ue);
+	if (!e)
+		return -EINVAL;
+	w->word = &e->flag;
+	w->value = 0;
+	w->sleepers = &e->waiters; /* set() wakes all when it is non-zero */
+	return atomic_load(&e->flag) != 0;
+}

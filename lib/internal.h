@@ -108,3 +108,28 @@ static inline bool mp__aligned(const void *p)
 {
 	return p && ((uintptr_t)p & 7) == 0;
 }
+
+/* ---- readiness hooks for mp_wait (in each object's file) -------------------- */
+
+/*
+ * How to sleep until an object may have become ready: while *word == value.
+ * While asleep, mp_wait counts itself in *sleepers (when not NULL), which
+ * makes the object's wakers wake everybody, watchers included.
+ */
+struct mp__watch {
+	_Atomic uint32_t *word;
+	uint32_t value;
+	_Atomic uint32_t *sleepers;
+};
+
+/*
+ * Each: 1 when the object is ready now, 0 when not (w filled, its value
+ * read before the check so a change cannot be missed), -EINVAL for a bad
+ * object.
+ */
+int mp__queue_watch(mp_queue_t *q, struct mp__watch *w);
+int mp__event_watch(mp_event_t *e, struct mp__watch *w);
+int mp__sem_watch(mp_sem_t *s, struct mp__watch *w);
+int mp__barrier_watch(mp_barrier_t *b, uint32_t since, struct mp__watch *w);
+/* The barrier's current generation (for mp_wait_barrier). */
+int mp__barrier_gen(mp_barrier_t *b, uint32_t *gen);

@@ -33,12 +33,13 @@
  * WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP is
  * published after the record it leads to.
  *
- * Sleeping: a consumer finding nothing sets cons_sleeping (kept in the
- * producers' private line, so every put reads it cheaply), issues a full
- * fence and looks again; a producer publishes, unlocks (a full barrier)
- * and reads the flag.  One of the two sees the other's write, so no
- * wake-up is lost and a put makes a system call only when a consumer
- * sleeps.
+ * Sleeping: a consumer finding nothing counts itself in the producers'
+ * other_sleeping (kept in their private line, so every put reads it
+ * cheaply) with a sequentially consistent increment, and looks again; a
+ * producer publishes, unlocks (a full barrier) and reads the count.  One of
+ * the two sees the other's write, so no wake-up is lost and a put makes a
+ * system call only when somebody sleeps.  mp_wait() callers watching the
+ * queue count themselves in the same way.
  * Producers waiting for space mirror this on `head`.
  */
 #include "lock.h"
@@ -65,12 +66,16 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
  */
 struct side_line {
 	/* The side's own line: only its lock holder touches it, except the
-	 * other side setting other_sleeping before it sleeps (rare). */
+	 * other side counting itself in other_sleeping to sleep (rare). */
 	_Atomic uint32_t word;
 	_Atomic uint32_t spin;
 	_Atomic uint64_t owner_start;
 	uint32_t cache;                /* the other side's bytes, last seen */
-	_Atomic uint32_t other_sleeping; /* the OTHER side has a sleeper */
+	/* How many of the OTHER side (and mp_wait callers, for the producers'
+	 * line) sleep on this side's pos.  A count, not a flag: they come
+	 * and go independently.  One killed asleep leaves it too high, which
+	 * costs needless wake-ups, never a lost one. */
+	_Atomic uint32_t other_sleeping;
 	uint8_t pad0[40];
 	/* The published position, alone on its line: the other side polls
 	 * it, and every poll would otherwise steal the lock's line too. */
@@ -333,11 +338,10 @@ static int side_lock_slow(struct side_line *s, pid_t me, int64_t deadline,
 }
 
 /*
- * Take a side's lock.  A dead predecessor left the ring consistent (it
- * commits with one store); only its "I sleep" flag may be stale.
+ * Take a side's lock.  A dead predecessor left the ring consistent: it
+ * commits with one store (see top).
  */
-static int side_lock(struct side_line *s, _Atomic uint32_t *my_sleep_flag,
-                     int64_t deadline, bool try)
+static int side_lock(struct side_line *s, int64_t deadline, bool try)
 {
 	pid_t me = mp__tid();
 	uint32_t zero = 0;
@@ -351,8 +355,7 @@ static int side_lock(struct side_line *s, _Atomic uint32_t *my_sleep_flag,
 	}
 	atomic_store_explicit(&s->owner_start, my_start(me),
 	                      memory_order_relaxed);
-	if (died)
-		atomic_store(my_sleep_flag, 0);
+	(void)died; /* the ring is consistent whatever the holder was doing */
 	return 0;
 }
 
@@ -369,37 +372,45 @@ static void side_unlock(struct side_line *s)
  * Sleep on the other side's position word while it is `seen`, announcing it
  * through *flag (see top).  0 woken (or it moved), -ETIMEDOUT.
  */
+/*
+ * Sleep on the other side's pos while its bytes are `seen` and `still(q,
+ * arg)` holds, counted in *sleepers (see top).  0 woken (or it moved),
+ * -ETIMEDOUT.
+ */
 static int sleep_on(struct queue *q, _Atomic uint64_t *pos, uint32_t seen,
-                    _Atomic uint32_t *flag, int64_t deadline)
+                    _Atomic uint32_t *sleepers, int64_t deadline,
+                    bool (*still)(struct queue *q, void *arg), void *arg)
 {
 	struct timespec ts;
 	int r = 0;
 
-	atomic_store(flag, 1);
-	atomic_thread_fence(memory_order_seq_cst);
-	if (lo(atomic_load(pos)) == seen && !atomic_load(&q->closed)) {
+	/* A sequentially consistent RMW: the count is visible before we look
+	 * again - the full barrier of the sleep protocol. */
+	atomic_fetch_add(sleepers, 1);
+	if (lo(atomic_load(pos)) == seen && still(q, arg) &&
+	    !atomic_load(&q->closed)) {
 		atomic_fetch_add(&q->sleepers, 1);
 		r = mp_sys_futex_wait(futex_of(pos), seen,
 		                      mp__deadline_ts(deadline, &ts));
 		atomic_fetch_sub(&q->sleepers, 1);
 	}
-	atomic_store_explicit(flag, 0, memory_order_relaxed);
+	atomic_fetch_sub(sleepers, 1);
 	return r == -ETIMEDOUT ? r : 0;
 }
 
-/* After a commit: wake the other side if it sleeps (see top). */
 /*
- * Release a side's lock after a commit, then wake the other side if it
- * sleeps.  The unlock is a sequentially consistent exchange - a full
- * barrier - so it also orders our commit before the read of the flag: the
- * store-load fence the sleep protocol needs (see top) comes for free.
+ * Release a side's lock after a commit, then wake whoever sleeps on our
+ * pos (all of them: the other side's lock holder and any mp_wait callers).
+ * The unlock is a sequentially consistent exchange - a full barrier - so it
+ * also orders our commit before the read of the count: the store-load fence
+ * the sleep protocol needs (see top) comes for free.
  */
 static void unlock_and_wake(struct side_line *s, _Atomic uint64_t *pos,
-                            _Atomic uint32_t *flag)
+                            _Atomic uint32_t *sleepers)
 {
 	side_unlock(s);
-	if (atomic_load_explicit(flag, memory_order_seq_cst))
-		mp_sys_futex_wake(futex_of(pos), 1);
+	if (atomic_load_explicit(sleepers, memory_order_seq_cst))
+		mp_sys_futex_wake(futex_of(pos), INT32_MAX);
 }
 
 /* ---- records ---------------------------------------------------------------- */
@@ -501,6 +512,17 @@ static uint32_t publish(struct queue *q, uint32_t t, const void *msg,
 	return end;
 }
 
+struct room {
+	uint64_t tail;
+	uint32_t len;
+};
+
+static bool no_room(struct queue *q, void *arg)
+{
+	struct room *r = arg;
+	return !has_room(q, r->tail, r->len);
+}
+
 /* Wait (lock held) for room; 0 or an error. */
 static int await_room(struct queue *q, uint64_t tail, uint32_t len,
                       int64_t deadline, bool try)
@@ -512,8 +534,10 @@ static int await_room(struct queue *q, uint64_t tail, uint32_t len,
 			return -EAGAIN;
 		if (MP__SPIN_UNTIL(&q->prod.spin, has_room(q, tail, len)))
 			return 0;
+		uint64_t t = tail;
 		if (sleep_on(q, &q->cons.pos, q->prod.cache,
-		             &q->cons.other_sleeping, deadline) < 0)
+		             &q->cons.other_sleeping, deadline, no_room,
+		             &(struct room){ t, len }) < 0)
 			return -ETIMEDOUT;
 	}
 	return 0;
@@ -532,7 +556,7 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 	if (atomic_load_explicit(&q->closed, memory_order_relaxed))
 		return -MP_ECLOSED;
 	bool try = timeout_ns == 0;
-	int r = side_lock(&q->prod, &q->cons.other_sleeping, deadline, try);
+	int r = side_lock(&q->prod, deadline, try);
 	if (r < 0)
 		return r;
 	uint64_t tail = settle_tail(q);
@@ -564,6 +588,14 @@ static uint64_t find_msg(struct queue *q, uint32_t head, uint32_t *at)
 		h = hdr_valid(q, *at);
 	}
 	return h;
+}
+
+static uint64_t find_msg(struct queue *q, uint32_t head, uint32_t *at);
+
+static bool no_msg(struct queue *q, void *arg)
+{
+	uint32_t at;
+	return !find_msg(q, *(uint32_t *)arg, &at);
 }
 
 /*
@@ -604,14 +636,9 @@ static int await_msg(struct queue *q, uint32_t head, int64_t deadline,
 		if (poll_backoff(q, head, at))
 			continue;
 		uint32_t seen = lo(atomic_load(&q->prod.pos));
-		atomic_store(&q->prod.other_sleeping, 1);
-		atomic_thread_fence(memory_order_seq_cst);
-		if (!find_msg(q, head, at) &&
-		    sleep_on(q, &q->prod.pos, seen, &q->prod.other_sleeping,
-		             deadline) < 0)
+		if (sleep_on(q, &q->prod.pos, seen, &q->prod.other_sleeping,
+		             deadline, no_msg, &head) < 0)
 			return -ETIMEDOUT;
-		atomic_store_explicit(&q->prod.other_sleeping, 0,
-		                      memory_order_relaxed);
 	}
 	return 0;
 }
@@ -652,7 +679,7 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 	    mp__deadline(timeout_ns, &deadline) < 0)
 		return -EINVAL;
 	bool try = timeout_ns == 0;
-	int r = side_lock(&q->cons, &q->prod.other_sleeping, deadline, try);
+	int r = side_lock(&q->cons, deadline, try);
 	if (r < 0)
 		return r;
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
@@ -771,4 +798,23 @@ int mp_queue_join(mp_queue_t *uq, int64_t timeout_ns)
 		if (r == -ETIMEDOUT)
 			return -ETIMEDOUT;
 	}
+}
+
+/* ---- mp_wait ---------------------------------------------------------------- */
+
+int mp__queue_watch(mp_queue_t *uq, struct mp__watch *w)
+{
+	struct queue *q = queue_of(uq);
+	uint32_t at;
+
+	if (!q)
+		return -EINVAL;
+	w->word = futex_of(&q->prod.pos);
+	w->value = lo(atomic_load(&q->prod.pos));
+	w->sleepers = &q->prod.other_sleeping;
+	/* Ready: a message at head (seen without the consumers' lock: a hint,
+	 * as Python's), or closed - a get would not block either way. */
+	uint32_t head = lo(atomic_load_explicit(&q->cons.pos,
+	                                        memory_order_acquire));
+	return find_msg(q, head, &at) != 0 || atomic_load(&q->closed);
 }

@@ -17,7 +17,8 @@ struct sem {
 	uint32_t max;            /* BoundedSemaphore: the initial value */
 	uint32_t bounded;
 	_Atomic uint32_t spin;
-	uint32_t reserved[2];
+	_Atomic uint32_t watchers;   /* mp_wait callers asleep on value */
+	uint32_t reserved;
 };
 
 _Static_assert(sizeof(struct sem) == sizeof(mp_sem_t), "sem size");
@@ -127,7 +128,11 @@ int mp_sem_release(mp_sem_t *us, long n)
 	} while (!atomic_compare_exchange_weak_explicit(&s->value, &v,
 	                 v + (uint32_t)n, memory_order_seq_cst,
 	                 memory_order_relaxed));
-	if (atomic_load(&s->waiters))
+	/* A watcher in the futex queue could take the wake-up meant for an
+	 * acquirer and not acquire: with watchers about, wake everyone. */
+	if (atomic_load(&s->watchers))
+		mp_sys_futex_wake(&s->value, INT32_MAX);
+	else if (atomic_load(&s->waiters))
 		mp_sys_futex_wake(&s->value, (int)(n < INT32_MAX ? n : INT32_MAX));
 	return 0;
 }
@@ -136,4 +141,15 @@ long mp_sem_value(const mp_sem_t *us)
 {
 	struct sem *s = sem_of(us);
 	return s ? (long)atomic_load(&s->value) : -EINVAL;
+}
+
+int mp__sem_watch(mp_sem_t *us, struct mp__watch *w)
+{
+	struct sem *s = sem_of(us);
+	if (!s)
+		return -EINVAL;
+	w->word = &s->value;
+	w->value = 0;
+	w->sleepers = &s->watchers;
+	return atomic_load(&s->value) > 0;
 }
