@@ -20,6 +20,7 @@
 static const struct mpb_case *const areas[] = {
 	mpb_process_cases,
 	mpb_queue_cases,
+	mpb_wait_cases,
 };
 
 struct side {
