@@ -159,8 +159,22 @@ void *mp_sys_map_fd(int fd, size_t len, int *err);
 int mp_sys_unmap(void *addr, size_t len);
 /* Give the pages of a shared range back: they read as zero afterwards. */
 int mp_sys_discard(void *addr, size_t len);
+/* The calling process's mapped address space in bytes (0 if unknown). */
+size_t mp_sys_mapped_bytes(void);
 /* memfd_create(2) with MFD_CLOEXEC, sized to size bytes.  Returns the fd. */
 int mp_sys_memfd(const char *name, size_t size);
+
+/* ---- seccomp (pool workers' sandbox) ---------------------------------- */
+
+/*
+ * Load the compute sandbox into the calling process, plus what `rules`
+ * (may be NULL) adds to the libseccomp context.  Disallowed calls raise
+ * SIGSYS (SECCOMP_RET_TRAP).  Sets no_new_privs.  0 or -errno.
+ */
+int mp_sys_sandbox_install(int (*rules)(void *ctx, void *arg), void *arg,
+                           pid_t self);
+/* The name of system call nr on this architecture ("openat"). */
+void mp_sys_syscall_name(int nr, char *buf, size_t len);
 
 /* ---- io_uring ---------------------------------------------------------- */
 

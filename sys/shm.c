@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <unistd.h>
 
 void *mp_sys_map_shared(size_t len, int *err)
@@ -49,4 +50,16 @@ int mp_sys_memfd(const char *name, size_t size)
 		return e;
 	}
 	return fd;
+}
+
+size_t mp_sys_mapped_bytes(void)
+{
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
 }
