@@ -9,6 +9,7 @@
 
 #include <mproc/common.h>
 #include <mproc/heap.h>
+#include <mproc/pool.h>
 #include <mproc/process.h>
 #include <mproc/queue.h>
 #include <mproc/sync.h>

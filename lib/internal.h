@@ -131,5 +131,20 @@ int mp__queue_watch(mp_queue_t *q, struct mp__watch *w);
 int mp__event_watch(mp_event_t *e, struct mp__watch *w);
 int mp__sem_watch(mp_sem_t *s, struct mp__watch *w);
 int mp__barrier_watch(mp_barrier_t *b, uint32_t since, struct mp__watch *w);
+/* An mp_wait kind for mproc's own use: ready when *(uint32_t *)obj !=
+ * since; whoever changes the word must futex-wake it. */
+#define MP__WAIT_WORD 0x1000
 /* The barrier's current generation (for mp_wait_barrier). */
 int mp__barrier_gen(mp_barrier_t *b, uint32_t *gen);
+
+/* ---- queue internals for the pool (queue.c) -------------------------------- */
+
+/*
+ * Ready the calling thread for queue calls in a sandbox: look up now what
+ * the queue would otherwise read from /proc later.  probes false: never
+ * look at /proc again to see whether a lock holder lives (the pool's
+ * supervisor watches the workers and calls mp__queue_holder_died).
+ */
+void mp__queue_prepare_thread(bool probes);
+/* Thread `tid` is dead: free whichever of q's locks it held. */
+void mp__queue_holder_died(mp_queue_t *q, pid_t tid);

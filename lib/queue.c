@@ -261,6 +261,38 @@ static uint64_t my_start(pid_t me)
 	return start;
 }
 
+/* Whether waiters may look at /proc to see if a holder lives (see
+ * mp__queue_prepare_thread). */
+static _Atomic bool probe_liveness = true;
+
+void mp__queue_prepare_thread(bool probes)
+{
+	(void)my_start(mp__tid());
+	atomic_store(&probe_liveness, probes);
+}
+
+/* Mark a side's word as its dead holder's kernel would, and wake. */
+static void side_holder_died(struct side_line *s, pid_t tid)
+{
+	uint32_t v = atomic_load(&s->word);
+	while ((v & FUTEX_TID_MASK) == (uint32_t)tid) {
+		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+		if (atomic_compare_exchange_weak(&s->word, &v, dead)) {
+			mp_sys_futex_wake(&s->word, 1);
+			return;
+		}
+	}
+}
+
+void mp__queue_holder_died(mp_queue_t *uq, pid_t tid)
+{
+	struct queue *q = queue_of(uq);
+	if (!q || tid <= 0)
+		return;
+	side_holder_died(&q->prod, tid);
+	side_holder_died(&q->cons, tid);
+}
+
 /*
  * After a slice asleep on a held word v: is its holder gone?  Gone if its
  * tid no longer runs, or if a thread of that tid with another start time
@@ -270,6 +302,8 @@ static uint64_t my_start(pid_t me)
 static bool holder_gone(struct side_line *s, uint32_t v, bool *mismatch)
 {
 	uint64_t start = 0;
+	if (!atomic_load_explicit(&probe_liveness, memory_order_relaxed))
+		return false;
 	int r = mp_sys_thread_start((pid_t)(v & FUTEX_TID_MASK), &start);
 	if (r == 0)
 		return true;

@@ -64,6 +64,13 @@ static int watch_one(const mp_waitable_t *o, struct mp__watch *w)
 		return mp__sem_watch(o->obj, w);
 	case MP_WAIT_BARRIER:
 		return mp__barrier_watch(o->obj, o->since, w);
+	case MP__WAIT_WORD:
+		if (!o->obj)
+			return -EINVAL;
+		w->word = o->obj;
+		w->value = o->since;
+		w->sleepers = NULL;
+		return atomic_load((_Atomic uint32_t *)o->obj) != o->since;
 	default:
 		return -EINVAL;
 	}

@@ -1,0 +1,341 @@
+/*
+ * pool.c - the parent side of a pool: workers, the supervisor thread, and
+ * the life of a pool.  Jobs (AsyncResult, map, imap) are in pool_jobs.c.
+ *
+ * The supervisor thread forks every worker (so the workers' death signal,
+ * which the kernel ties to the forking thread, lasts as long as the pool),
+ * then sleeps in one mp_wait on: its wake event, every worker's pidfd, and
+ * - when no caller is waiting for a result itself - the result queue.  A
+ * worker's death wakes it at once: it takes what the worker committed,
+ * fails the chunk the worker was running, frees any queue lock the worker
+ * held, and starts a replacement.  Callers waiting for results take them
+ * from the result queue themselves (no thread hop on the way back); the
+ * supervisor runs the callbacks.
+ */
+#include "pool.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define TASK_QUEUE_BYTES ((size_t)4 << 20)
+#define RESULT_QUEUE_BYTES ((size_t)4 << 20)
+
+static int start_worker(mp_pool_t *p, int i)
+{
+	struct slot *s = &p->slots[i];
+	char name[32];
+	int err = 0;
+
+	atomic_store(&s->running, 0);
+	atomic_store(&s->violation, -1);
+	atomic_store(&s->stopped, 0);
+	atomic_store(&s->retired, 0);
+	snprintf(name, sizeof(name), "ForkPoolWorker-%d", ++p->spawned);
+	mp_process_t *w = mp_process_new(mp__pool_worker_main, &p->cfg[i], name,
+	                                 MP_PROCESS_DAEMON, &err);
+	if (!w)
+		return err;
+	err = mp_process_start(w);
+	if (err < 0) {
+		mp_process_free(w);
+		return err;
+	}
+	pthread_mutex_lock(&p->mu); /* terminate() reads the array */
+	p->workers[i] = w;
+	pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+/* What a worker's death says, for the chunk it was running. */
+static int death_cause(struct slot *s, int code, char *detail, size_t len,
+                       int *signo)
+{
+	int nr = atomic_load(&s->violation);
+	*signo = 0;
+	if (nr >= 0) {
+		mp_sys_syscall_name(nr, detail, len);
+		return -MP_ESANDBOX;
+	}
+	if (code < 0) {
+		*signo = -code;
+		snprintf(detail, len, "killed by signal %d (%s)", -code,
+		         sigabbrev_np(-code) ? sigabbrev_np(-code) : "?");
+	} else {
+		snprintf(detail, len, "exited with status %d", code);
+	}
+	return -MP_EWORKERDIED;
+}
+
+static void handle_death(mp_pool_t *p, int i)
+{
+	mp_process_t *w = p->workers[i];
+	struct slot *s = &p->slots[i];
+	int code = 0;
+	pid_t pid = mp_process_pid(w);
+
+	mp_process_exitcode(w, &code); /* reaps */
+	pthread_mutex_lock(&p->mu);
+	p->workers[i] = NULL;
+	pthread_mutex_unlock(&p->mu);
+	mp_process_free(w);
+	/* What it committed before dying counts: take it first. */
+	mp__pool_drain(p);
+	if (atomic_load_explicit(&s->running, memory_order_acquire)) {
+		char detail[64];
+		int signo, err = death_cause(s, code, detail, sizeof(detail),
+		                             &signo);
+		mp__pool_fail_chunk(p, (struct mp_result *)(uintptr_t)
+		                    atomic_load(&s->job), atomic_load(&s->chunk),
+		                    err, detail, signo);
+	}
+	/* It may have died holding a queue's lock (sandboxed workers cannot
+	 * look at /proc to find that out themselves). */
+	mp__queue_holder_died(p->tasks, pid);
+	mp__queue_holder_died(p->results, pid);
+	bool on_purpose = atomic_load(&s->stopped) ||
+	                  (code == 3 && !atomic_load(&s->running));
+	if (code == 3 && !atomic_load(&s->stopped))
+		p->broken = true; /* its initialisation failed: it would again */
+	pthread_mutex_lock(&p->mu);
+	bool respawn = p->state != POOL_TERMINATED && !on_purpose && !p->broken;
+	pthread_mutex_unlock(&p->mu);
+	if (respawn && start_worker(p, i) < 0)
+		p->broken = true;
+}
+
+static size_t live_workers(mp_pool_t *p)
+{
+	size_t n = 0;
+	for (int i = 0; i < p->nproc; i++)
+		n += p->workers[i] != NULL;
+	return n;
+}
+
+/* One round of the supervisor: sleep, then handle what woke it. */
+static void supervise_once(mp_pool_t *p, mp_waitable_t *objs, int *who,
+                           size_t *ready)
+{
+	size_t n = 0;
+	objs[n] = mp_wait_event(&p->wake);
+	who[n++] = -1;
+	for (int i = 0; i < p->nproc; i++) {
+		if (p->workers[i]) {
+			objs[n] = mp_wait_process(p->workers[i]);
+			who[n++] = i;
+		}
+	}
+	if (!atomic_load(&p->getters)) {
+		objs[n] = mp_wait_queue(p->results);
+		who[n++] = -2;
+	}
+	int r = mp_wait(objs, n, MP_FOREVER, ready);
+	mp_event_clear(&p->wake);
+	mp__pool_drain(p);
+	for (int k = 0; k < r; k++)
+		if (who[ready[k]] >= 0)
+			handle_death(p, who[ready[k]]);
+	if (p->broken)
+		mp__pool_fail_all(p, -MP_EWORKERDIED, "workers fail to start");
+	mp__pool_run_callbacks(p);
+}
+
+static void *supervisor(void *arg)
+{
+	mp_pool_t *p = arg;
+	size_t cap = (size_t)p->nproc + 2;
+	mp_waitable_t *objs = calloc(cap, sizeof(*objs));
+	int *who = calloc(cap, sizeof(*who));
+	size_t *ready = calloc(cap, sizeof(*ready));
+
+	for (int i = 0; i < p->nproc && p->start_err == 0; i++)
+		p->start_err = start_worker(p, i);
+	mp_event_set(&p->started);
+	if (!objs || !who || !ready)
+		p->broken = true;
+	while (live_workers(p) > 0 && objs && who && ready)
+		supervise_once(p, objs, who, ready);
+	/* Every worker is gone: nothing will complete any more. */
+	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
+	mp__pool_run_callbacks(p);
+	free(objs);
+	free(who);
+	free(ready);
+	mp_event_set(&p->finished);
+	return NULL;
+}
+
+/* ---- the pool's life ----------------------------------------------------- */
+
+static int check_attr(const mp_pool_attr_t *a)
+{
+	if (a->processes < 0 || a->maxtasksperchild < 0 ||
+	    a->sandbox < MP_SANDBOX_NONE || a->sandbox > MP_SANDBOX_CUSTOM ||
+	    (a->sandbox == MP_SANDBOX_CUSTOM && !a->sandbox_rules))
+		return -EINVAL;
+	return 0;
+}
+
+static int make_shared(mp_pool_t *p)
+{
+	mp_queue_attr_t qa = { .max_msg = sizeof(struct task),
+	                       .capacity = TASK_QUEUE_BYTES };
+	int err = 0;
+	p->tasks = mp_queue_new(&qa, &err);
+	qa.max_msg = sizeof(struct result);
+	qa.capacity = RESULT_QUEUE_BYTES;
+	if (p->tasks)
+		p->results = mp_queue_new(&qa, &err);
+	if (p->results)
+		p->slots = mp_heap_alloc((size_t)p->nproc * sizeof(*p->slots),
+		                         &err);
+	p->workers = calloc((size_t)p->nproc, sizeof(*p->workers));
+	p->cfg = calloc((size_t)p->nproc, sizeof(*p->cfg));
+	if (!p->workers || !p->cfg)
+		err = -ENOMEM;
+	return p->slots ? err : (err ? err : -ENOMEM);
+}
+
+static void free_shared(mp_pool_t *p)
+{
+	/* Every worker is reaped: nobody else is inside the queues. */
+	mp_heap_free(p->tasks);
+	mp_heap_free(p->results);
+	mp_heap_free(p->slots);
+	free(p->workers);
+	free(p->cfg);
+}
+
+mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
+{
+	static const mp_pool_attr_t defaults;
+	int dummy;
+	if (!err)
+		err = &dummy;
+	if (!attr)
+		attr = &defaults;
+	if ((*err = check_attr(attr)) < 0)
+		return NULL;
+	if (mp_process_daemon(mp_current_process()) == 1) {
+		*err = -MP_EDAEMONIC;
+		return NULL;
+	}
+	mp_pool_t *p = calloc(1, sizeof(*p));
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->attr = *attr;
+	p->nproc = attr->processes ? attr->processes : mp_cpu_count();
+	pthread_mutex_init(&p->mu, NULL);
+	mp_event_init(&p->wake);
+	mp_event_init(&p->started);
+	mp_event_init(&p->finished);
+	if ((*err = make_shared(p)) < 0) {
+		free_shared(p);
+		free(p);
+		return NULL;
+	}
+	for (int i = 0; i < p->nproc; i++)
+		p->cfg[i] = (struct worker_cfg){
+			p->tasks, p->results, &p->slots[i], attr->initializer,
+			attr->initarg, attr->maxtasksperchild, attr->sandbox,
+			attr->sandbox_rules, attr->sandbox_arg, attr->memory_limit,
+			attr->cpu_limit_sec };
+	/* Things a worker would otherwise look up itself, in its sandbox. */
+	mp__queue_prepare_thread(true);
+	(void)mp_cpu_count();
+	if ((*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
+		free_shared(p);
+		free(p);
+		return NULL;
+	}
+	mp_event_wait(&p->started, MP_FOREVER);
+	if (p->start_err < 0) {
+		*err = p->start_err;
+		mp_pool_terminate(p);
+		mp_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+int mp_pool_processes(const mp_pool_t *p)
+{
+	return p ? p->nproc : -EINVAL;
+}
+
+int mp_pool_close(mp_pool_t *p)
+{
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	bool first = p->state == POOL_RUNNING;
+	if (first)
+		p->state = POOL_CLOSED;
+	pthread_mutex_unlock(&p->mu);
+	/* One STOP per worker, behind everything queued: each worker takes
+	 * one and exits; a replacement for one that died takes its STOP. */
+	struct task stop = { .kind = TASK_STOP };
+	for (int i = 0; first && i < p->nproc; i++)
+		mp_queue_put(p->tasks, &stop, sizeof(stop), MP_FOREVER);
+	return 0;
+}
+
+int mp_pool_terminate(mp_pool_t *p)
+{
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	p->state = POOL_TERMINATED;
+	pthread_mutex_unlock(&p->mu);
+	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
+	/* SIGKILL through the pidfds: stuck workers too, at once.  The
+	 * supervisor reaps them and does not replace them. */
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nproc; i++)
+		if (p->workers[i])
+			mp_process_kill(p->workers[i]);
+	pthread_mutex_unlock(&p->mu);
+	mp_queue_close(p->tasks);
+	mp_event_set(&p->wake);
+	return 0;
+}
+
+int mp_pool_join(mp_pool_t *p, int64_t timeout_ns)
+{
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&p->mu);
+	int state = p->state;
+	pthread_mutex_unlock(&p->mu);
+	if (state == POOL_RUNNING)
+		return -EINVAL;
+	int r = mp_event_wait(&p->finished, timeout_ns);
+	if (r == 0)
+		return timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+	if (r < 0)
+		return r;
+	if (!p->joined) {
+		pthread_join(p->sup, NULL);
+		p->joined = true;
+	}
+	return 0;
+}
+
+int mp_pool_free(mp_pool_t *p)
+{
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	bool running = p->state == POOL_RUNNING;
+	pthread_mutex_unlock(&p->mu);
+	if (running)
+		mp_pool_terminate(p);
+	mp_pool_join(p, MP_FOREVER);
+	mp__pool_free_jobs(p);
+	free_shared(p);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+	return 0;
+}

@@ -1,0 +1,117 @@
+/*
+ * pool.h - what pool.c (the parent side) and pool_worker.c share.  Private.
+ *
+ * Shared with the workers (all in the shared heap, so at the same address
+ * everywhere): the task queue (parent -> workers), the result queue
+ * (workers -> parent), one slot per worker, and the input and output
+ * blocks tasks and results point to.  Everything else - jobs, callbacks,
+ * worker processes - lives in the parent's private memory.
+ */
+#ifndef MPROC_LIB_POOL_H
+#define MPROC_LIB_POOL_H
+
+#include "internal.h"
+
+#include <pthread.h>
+
+enum task_kind {
+	TASK_ELEM = 1, /* an element task over a chunk of elements */
+	TASK_BUF,      /* a buffer task */
+	TASK_STOP,     /* the worker is to exit (close) */
+};
+
+/* A message on the task queue. */
+struct task {
+	uint32_t kind;
+	uint32_t chunk;       /* index of the chunk in its job */
+	uint64_t job;         /* the parent's struct mp_result *, echoed back */
+	uint64_t fn;          /* mp_elem_fn or mp_task_fn */
+	uint64_t in;          /* heap block holding the input, 0 if empty */
+	uint64_t count;       /* elements (TASK_ELEM) or bytes (TASK_BUF) */
+	uint32_t in_size, out_size; /* element sizes */
+};
+
+/* A message on the result queue. */
+struct result {
+	uint64_t job;
+	uint32_t chunk;
+	int32_t status;       /* 0, or the first failing element's error */
+	uint64_t out;         /* heap block with the output, 0 if none */
+	uint64_t out_len;     /* bytes */
+	uint64_t statuses;    /* heap block of int32 per element, when some
+	                         element failed (TASK_ELEM), else 0 */
+};
+
+/*
+ * One per worker, written by the worker, read by the parent when the
+ * worker dies.  `job`/`chunk` describe the task being run, valid while
+ * `running` is 1 (stored last, with release).
+ */
+struct slot {
+	_Atomic uint64_t job;
+	_Atomic uint32_t chunk;
+	_Atomic uint32_t running;
+	_Atomic int32_t violation;  /* the system call that trapped, or -1 */
+	_Atomic uint32_t stopped;   /* took a TASK_STOP: exits on purpose */
+	_Atomic uint32_t retired;   /* ran maxtasksperchild: exits on purpose */
+	uint32_t reserved;
+};
+
+/* What a worker needs: read-only after the pool starts it. */
+struct worker_cfg {
+	mp_queue_t *tasks, *results;
+	struct slot *slot;
+	void (*initializer)(void *arg);
+	void *initarg;
+	long maxtasks;
+	int sandbox;
+	int (*rules)(void *ctx, void *arg);
+	void *rules_arg;
+	size_t memory_limit;
+	unsigned cpu_limit_sec;
+};
+
+/* The worker process's body (mp_process target). */
+int mp__pool_worker_main(void *cfg);
+
+#define WORKER_SANDBOX_EXIT 159 /* exit status after a trapped call */
+
+/* ---- the parent side ----------------------------------------------------- */
+
+enum pool_state { POOL_RUNNING, POOL_CLOSED, POOL_TERMINATED };
+
+struct mp_pool {
+	mp_pool_attr_t attr;
+	int nproc;
+	mp_queue_t *tasks, *results;
+	struct slot *slots;           /* shared heap, one per worker */
+	struct worker_cfg *cfg;       /* one per worker */
+	mp_process_t **workers;       /* written by the supervisor, under mu */
+	pthread_t sup;
+	bool joined;
+	/* Guards the jobs, their lists, state and workers[]. */
+	pthread_mutex_t mu;
+	enum pool_state state;
+	struct mp_result *jobs;       /* unfinished, or finished and not freed */
+	struct mp_result *cb_list;    /* finished, callbacks to run */
+	/* Futex: bumped (and woken, if progress_waiters) on every change of
+	 * a job, for callers waiting on results. */
+	_Atomic uint32_t progress;
+	_Atomic uint32_t progress_waiters;
+	_Atomic int getters;          /* callers draining results themselves */
+	mp_event_t wake;              /* the supervisor: something to do */
+	mp_event_t started, finished;
+	int start_err;
+	int spawned;                  /* workers ever started, for names */
+	bool broken;                  /* workers cannot start: fail all */
+};
+
+/* pool_jobs.c */
+void mp__pool_drain(mp_pool_t *p);
+void mp__pool_fail_chunk(mp_pool_t *p, struct mp_result *job, uint32_t chunk,
+                         int err, const char *detail, int signo);
+void mp__pool_fail_all(mp_pool_t *p, int err, const char *detail);
+void mp__pool_run_callbacks(mp_pool_t *p);
+void mp__pool_free_jobs(mp_pool_t *p);
+
+#endif

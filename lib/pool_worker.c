@@ -1,0 +1,182 @@
+/*
+ * pool_worker.c - the worker side of a pool: take a task, run it, put its
+ * result; in a sandbox, with shared memory and futexes as the only way to
+ * the parent.
+ */
+#include "pool.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct mp_out {
+	char *buf;   /* a shared-heap block */
+	size_t len, cap;
+	int err;
+};
+
+static struct slot *my_slot;
+
+/* SIGSYS from the sandbox: record which call, and leave.  exit_group is
+ * allowed by every policy; nothing here may make any other system call. */
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig, (void)ctx;
+	atomic_store(&my_slot->violation, si->si_syscall);
+	syscall(SYS_exit_group, WORKER_SANDBOX_EXIT);
+}
+
+static int grow(mp_out_t *o, size_t need)
+{
+	if (need <= o->cap)
+		return 0;
+	size_t cap = o->cap ? o->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	int err = 0;
+	char *b = mp_heap_alloc(cap, &err);
+	if (!b)
+		return err;
+	if (o->len)
+		memcpy(b, o->buf, o->len);
+	mp_heap_free(o->buf);
+	o->buf = b;
+	o->cap = cap;
+	return 0;
+}
+
+void *mp_out_alloc(mp_out_t *o, size_t len)
+{
+	if (!o || grow(o, o->len + len) < 0)
+		return NULL;
+	void *p = o->buf + o->len;
+	o->len += len;
+	return p;
+}
+
+int mp_out_write(mp_out_t *o, const void *data, size_t len)
+{
+	if (!o || (!data && len))
+		return -EINVAL;
+	void *p = mp_out_alloc(o, len);
+	if (!p && len)
+		return -ENOMEM;
+	if (len)
+		memcpy(p, data, len);
+	return 0;
+}
+
+static void run_buf(const struct task *t, struct result *r)
+{
+	mp_out_t out = { 0 };
+	mp_task_fn fn = (mp_task_fn)(uintptr_t)t->fn;
+	r->status = fn((const void *)(uintptr_t)t->in, t->count, &out);
+	if (r->status > 0)
+		r->status = 0;
+	r->out = (uint64_t)(uintptr_t)out.buf;
+	r->out_len = out.len;
+}
+
+static void run_elem(const struct task *t, struct result *r)
+{
+	mp_elem_fn fn = (mp_elem_fn)(uintptr_t)t->fn;
+	const char *in = (const char *)(uintptr_t)t->in;
+	int err = 0;
+	char *out = mp_heap_alloc(t->count * t->out_size + 1, &err);
+	int32_t *st = NULL;
+	if (!out) {
+		r->status = err;
+		return;
+	}
+	for (uint64_t i = 0; i < t->count; i++) {
+		int s = fn(in + i * t->in_size, out + i * t->out_size);
+		if (s < 0 && !st) {
+			st = mp_heap_alloc(t->count * sizeof(*st), NULL);
+			if (!st) {
+				r->status = -ENOMEM;
+				break;
+			}
+		}
+		if (st)
+			st[i] = s < 0 ? s : 0;
+		if (s < 0 && r->status == 0)
+			r->status = s;
+	}
+	r->out = (uint64_t)(uintptr_t)out;
+	r->out_len = t->count * t->out_size;
+	r->statuses = (uint64_t)(uintptr_t)st;
+}
+
+/* Before the sandbox: limits, the SIGSYS handler, and every lazily
+ * initialised value whose first use would make a forbidden call. */
+static int prepare(struct worker_cfg *c)
+{
+	struct rlimit rl;
+	mp__queue_prepare_thread(false);
+	if (c->memory_limit) {
+		/* The limit counts what the worker maps beyond what it
+		 * inherited (the shared heap's reservation included). */
+		rl.rlim_cur = rl.rlim_max = mp_sys_mapped_bytes() +
+		                            c->memory_limit;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			return -errno;
+	}
+	if (c->cpu_limit_sec) {
+		rl.rlim_cur = c->cpu_limit_sec;
+		rl.rlim_max = c->cpu_limit_sec + 1; /* SIGXCPU, then SIGKILL */
+		if (setrlimit(RLIMIT_CPU, &rl) < 0)
+			return -errno;
+	}
+	if (c->sandbox == MP_SANDBOX_NONE)
+		return 0;
+	struct sigaction sa = { .sa_sigaction = on_sigsys,
+	                        .sa_flags = SA_SIGINFO };
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	return mp_sys_sandbox_install(c->sandbox == MP_SANDBOX_CUSTOM ? c->rules
+	                                                              : NULL,
+	                              c->rules_arg, getpid());
+}
+
+int mp__pool_worker_main(void *arg)
+{
+	struct worker_cfg *c = arg;
+	long done = 0;
+
+	my_slot = c->slot;
+	if (c->initializer)
+		c->initializer(c->initarg);
+	if (prepare(c) < 0)
+		return 3;
+	for (;;) {
+		struct task t;
+		size_t len;
+		if (mp_queue_get(c->tasks, &t, sizeof(t), &len, MP_FOREVER) < 0)
+			return 0; /* the pool is gone */
+		if (t.kind == TASK_STOP) {
+			atomic_store(&c->slot->stopped, 1);
+			return 0;
+		}
+		atomic_store_explicit(&c->slot->job, t.job, memory_order_relaxed);
+		atomic_store_explicit(&c->slot->chunk, t.chunk, memory_order_relaxed);
+		/* Release: job and chunk before "running". */
+		atomic_store_explicit(&c->slot->running, 1, memory_order_release);
+		struct result r = { .job = t.job, .chunk = t.chunk };
+		if (t.kind == TASK_BUF)
+			run_buf(&t, &r);
+		else
+			run_elem(&t, &r);
+		mp_queue_put(c->results, &r, sizeof(r), MP_FOREVER);
+		atomic_store_explicit(&c->slot->running, 0, memory_order_release);
+		if (c->maxtasks && ++done >= c->maxtasks) {
+			atomic_store(&c->slot->retired, 1);
+			return 0;
+		}
+	}
+}
