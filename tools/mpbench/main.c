@@ -21,6 +21,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_process_cases,
 	mpb_queue_cases,
 	mpb_wait_cases,
+	mpb_pool_cases,
 };
 
 struct side {

@@ -60,5 +60,6 @@ void mpb_python_stop(void);
 extern const struct mpb_case mpb_process_cases[];
 extern const struct mpb_case mpb_queue_cases[];
 extern const struct mpb_case mpb_wait_cases[];
+extern const struct mpb_case mpb_pool_cases[];
 
 #endif
