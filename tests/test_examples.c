@@ -66,11 +66,80 @@ static void test_queue_workers(void)
 	CU_ASSERT(strstr(r.out, "plus(") > strstr(r.out, "mul(19, 7)"));
 }
 
+/* The "task N ran a..b" lines of a pool example, as seconds. */
+static int spans(const char *out, double span[][2], int max)
+{
+	int n = 0;
+	for (const char *l = out; l && n < max; l = strchr(l, '\n')) {
+		int i;
+		double a, b;
+		if (*l == '\n')
+			l++;
+		if (sscanf(l, "task %d ran %lf..%lf", &i, &a, &b) == 3) {
+			span[n][0] = a;
+			span[n][1] = b;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Seed: two apply calls run one after the other (the second starts after
+ * the first ended), so together they take at least two sleeps. */
+static void test_pool_apply(void)
+{
+	struct run_result r;
+	const char *args[] = { "0.2", NULL };
+	double s[2][2];
+	run_example("pool_apply", args, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(spans(r.out, s, 2), 2);
+	CU_ASSERT(s[1][0] >= s[0][1]);
+	CU_ASSERT(s[0][1] - s[0][0] >= 0.2 && s[1][1] - s[1][0] >= 0.2);
+}
+
+/* Seed: two apply_async calls run side by side: each started before the
+ * other ended. */
+static void test_pool_apply_async(void)
+{
+	struct run_result r;
+	const char *args[] = { "0.2", NULL };
+	double s[2][2];
+	run_example("pool_apply_async", args, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(spans(r.out, s, 2), 2);
+	CU_ASSERT(s[0][0] < s[1][1] && s[1][0] < s[0][1]);
+}
+
+/* Seed: map returns the results in input order, whatever order the tasks
+ * finished in; starmap unpacks each tuple (each task prints its y). */
+static void test_pool_map_starmap(void)
+{
+	struct run_result r;
+	const char *args[] = { "0.05", NULL };
+	run_example("pool_map", args, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(count_lines(r.out, "[3, 1, 2]"), 1);
+	run_example("pool_starmap", args, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	for (int y = 1; y <= 3; y++) {
+		char want[32];
+		snprintf(want, sizeof(want), "当前任务：%d", y);
+		MPT_EQ(count_lines(r.out, want), 1);
+	}
+	MPT_EQ(count_lines(r.out, "[1, 2, 3]"), 1);
+	/* Task 1 sleeps least: it prints first. */
+	CU_ASSERT(strstr(r.out, "当前任务：1") < strstr(r.out, "当前任务：3"));
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "process run/start", test_process_run_start },
 		{ "queue workers", test_queue_workers },
+		{ "pool apply", test_pool_apply },
+		{ "pool apply_async", test_pool_apply_async },
+		{ "pool map and starmap", test_pool_map_starmap },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("examples", tests);

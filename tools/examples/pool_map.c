@@ -1,0 +1,64 @@
+/*
+ * pool_map - the seed's Pool.map example: all tasks handed out at once,
+ * the results returned as one list, in the order of the input.
+ *
+ * Python:
+ *     with Pool(processes=4) as pool:
+ *         start = time.time()
+ *         pool.map(f, [1, 2, 3])                # f(x) sleeps x seconds
+ *         print(time.time() - start)          # about 3: the longest task
+ *
+ * Sleeps x * unit seconds (unit default 0.1) instead of x seconds, and
+ * prints the results, which say which input each came from.
+ *
+ *   pool_map [unit]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <mproc.h>
+
+static double unit = 0.1;
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* f(x): sleep x units; the result is x itself, so order can be checked. */
+static int f(const void *in, void *out)
+{
+	int x = *(const int *)in;
+	double s = x * unit;
+	struct timespec ts = { (time_t)s, (long)((s - (long)s) * 1e9) };
+	nanosleep(&ts, NULL);
+	*(int *)out = x;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		unit = atof(argv[1]);
+	mp_pool_attr_t attr = { .processes = 4, .sandbox = MP_SANDBOX_COMPUTE };
+	int err;
+	mp_pool_t *pool = mp_pool_new(&attr, &err);
+	if (!pool) {
+		fprintf(stderr, "pool: %s\n", mp_strerror(err));
+		return 1;
+	}
+	int in[3] = { 3, 1, 2 }, out[3]; /* the slowest first */
+	double start = now();
+	err = mp_pool_map(pool, f, in, sizeof(int), 3, out, sizeof(int), NULL,
+	                  1);
+	if (err < 0) {
+		fprintf(stderr, "map: %s\n", mp_strerror(err));
+		return 1;
+	}
+	printf("[%d, %d, %d]\n", out[0], out[1], out[2]);
+	printf("%.3f\n", now() - start);
+	return mp_pool_free(pool) < 0;
+}
