@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 struct mp_out {
@@ -25,7 +24,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
 	(void)sig, (void)ctx;
 	atomic_store(&my_slot->violation, si->si_syscall);
-	syscall(SYS_exit_group, WORKER_SANDBOX_EXIT);
+	mp_sys_exit_now(WORKER_SANDBOX_EXIT);
 }
 
 static int grow(mp_out_t *o, size_t need)
@@ -113,32 +112,24 @@ static void run_elem(const struct task *t, struct result *r)
  * initialised value whose first use would make a forbidden call. */
 static int prepare(struct worker_cfg *c)
 {
-	struct rlimit rl;
+	int r;
 	mp__queue_prepare_thread(false);
 	if (c->memory_limit) {
 		/* The limit counts what the worker maps beyond what it
 		 * inherited (the shared heap's reservation included). */
-		rl.rlim_cur = rl.rlim_max = mp_sys_mapped_bytes() +
-		                            c->memory_limit;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			return -errno;
+		uint64_t as = mp_sys_mapped_bytes() + c->memory_limit;
+		if ((r = mp_sys_set_limit(RLIMIT_AS, as, as)) < 0)
+			return r;
 	}
-	if (c->cpu_limit_sec) {
-		rl.rlim_cur = c->cpu_limit_sec;
-		rl.rlim_max = c->cpu_limit_sec + 1; /* SIGXCPU, then SIGKILL */
-		if (setrlimit(RLIMIT_CPU, &rl) < 0)
-			return -errno;
-	}
+	/* At the soft limit SIGXCPU (which kills), a second later SIGKILL. */
+	if (c->cpu_limit_sec &&
+	    (r = mp_sys_set_limit(RLIMIT_CPU, c->cpu_limit_sec,
+	                          c->cpu_limit_sec + 1)) < 0)
+		return r;
 	if (c->sandbox == MP_SANDBOX_NONE)
 		return 0;
-	struct sigaction sa = { .sa_sigaction = on_sigsys,
-	                        .sa_flags = SA_SIGINFO };
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGSYS);
-	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	if (sigaction(SIGSYS, &sa, NULL) < 0)
-		return -errno;
+	if ((r = mp_sys_trap_sigsys(on_sigsys)) < 0)
+		return r;
 	return mp_sys_sandbox_install(c->sandbox == MP_SANDBOX_CUSTOM ? c->rules
 	                                                              : NULL,
 	                              c->rules_arg, getpid());

@@ -14,12 +14,10 @@
 
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #define NAME_MAX_LEN 255
@@ -378,13 +376,8 @@ static void flush_pending(FILE *f)
  */
 static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 {
-	if (p->daemon) {
-		/* Die with the parent.  If it died before the prctl, nobody
-		 * will send the signal: check, and follow it now. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			raise(SIGKILL);
-	}
+	if (p->daemon)
+		(void)mp_sys_die_with_parent(parent);
 	ps.parent_src = ps.current;
 	ps.parent_pid = parent;
 	ps.current = p;
@@ -715,19 +708,5 @@ static void exit_cleanup(void)
 
 int mp_cpu_count(void)
 {
-	for (int ncpu = 1024; ncpu <= (1 << 16); ncpu *= 2) {
-		cpu_set_t *set = CPU_ALLOC(ncpu);
-		size_t sz = CPU_ALLOC_SIZE(ncpu);
-		if (!set)
-			break;
-		int r = sched_getaffinity(0, sz, set);
-		int count = r == 0 ? CPU_COUNT_S(sz, set) : 0;
-		CPU_FREE(set);
-		if (r == 0)
-			return count > 0 ? count : 1;
-		if (errno != EINVAL)
-			break;
-	}
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
+	return mp_sys_cpu_count();
 }

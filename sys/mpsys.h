@@ -146,6 +146,20 @@ int mp_sys_pidfd_wait_exit(int pidfd);
  */
 int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
 
+/* ---- the calling process (proc.c) ---------------------------------------- */
+
+/* Be SIGKILLed when the parent (thread) that forked us dies; if `parent`
+ * is already gone, die now.  0 or -errno. */
+int mp_sys_die_with_parent(pid_t parent);
+/* CPUs in the affinity mask (at least 1). */
+int mp_sys_cpu_count(void);
+/* setrlimit(resource, soft, hard).  0 or -errno. */
+int mp_sys_set_limit(int resource, uint64_t soft, uint64_t hard);
+/* Unblock SIGSYS and send it to handler (SA_SIGINFO).  0 or -errno. */
+int mp_sys_trap_sigsys(void (*handler)(int, siginfo_t *, void *));
+/* exit_group(status), async-signal-safe, nothing of libc's exit run. */
+_Noreturn void mp_sys_exit_now(int status);
+
 /* ---- shared mappings --------------------------------------------------- */
 
 /*
