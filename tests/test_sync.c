@@ -460,6 +460,7 @@ static int cond_waiter(void *arg)
 	if (mp_cond_acquire(&sh->cond, MP_FOREVER) < 0)
 		return 1;
 	atomic_fetch_add(&sh->ready, 1);
+	mp_sys_futex_wake(&sh->ready, INT32_MAX);
 	int r = mp_cond_wait(&sh->cond, TEST_WAIT_NS);
 	atomic_fetch_add(&sh->counter, r == 0 ? 1 : 1000);
 	mp_cond_release(&sh->cond);
@@ -502,6 +503,28 @@ static void test_cond(void)
 	for (int i = 0; i < 3; i++)
 		MPT_EQ(finish(p[i]), 0);
 	MPT_EQ(atomic_load(&sh->counter), 3);
+}
+
+/* A notify belongs to the waiters that were waiting when it was made: a
+ * thread that starts waiting afterwards must not take it (the notified one
+ * would then miss its wake-up).  The notified waiter is stopped (SIGSTOP)
+ * so it cannot collect its wake-up before the late one tries. */
+static void test_cond_no_stealing(void)
+{
+	reset();
+	MPT_OK(mp_cond_init(&sh->cond, NULL, false));
+	mp_process_t *p = start(cond_waiter, NULL);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	/* Holding the lock again proves the waiter is inside mp_cond_wait. */
+	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(kill(mp_process_pid(p), SIGSTOP));
+	MPT_EQ(mp_cond_notify(&sh->cond, 1), 1);
+	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(50)), -ETIMEDOUT);
+	MPT_OK(mp_cond_release(&sh->cond));
+	MPT_OK(kill(mp_process_pid(p), SIGCONT));
+	MPT_EQ(finish(p), 0);
+	MPT_EQ(atomic_load(&sh->counter), 1); /* the stopped one: notified */
+	MPT_OK(mp_cond_destroy(&sh->cond));
 }
 
 static bool counter_reached(void *arg)
@@ -627,6 +650,7 @@ int main(void)
 		{ "semaphore", test_semaphore },
 		{ "semaphore(2) admits two", test_semaphore_admits_two },
 		{ "condition", test_cond },
+		{ "condition: no stolen wake-up", test_cond_no_stealing },
 		{ "condition wait_for", test_cond_wait_for },
 		{ "event", test_event },
 		{ "barrier", test_barrier },

@@ -167,8 +167,11 @@ MP_API int mp_cond_release(mp_cond_t *c);
  * Returns 0 when notified, -ETIMEDOUT (or -EAGAIN for 0) when not; the lock
  * is held again in both cases - and -EOWNERDEAD if, while we slept, a holder
  * died: the lock is ours, repair and mark it consistent.
+ * A notify wakes only threads that were waiting when it was made: one that
+ * starts waiting later never takes another's wake-up.
  * Errors (lock not held again): -EPERM the caller does not hold the lock;
- * -ENOTRECOVERABLE; -EINVAL.
+ * -ENOTRECOVERABLE; -EINVAL.  (Lock still held:) -EOVERFLOW 2^21-1
+ * threads already wait on the condition.
  */
 MP_API int mp_cond_wait(mp_cond_t *c, int64_t timeout_ns);
 /* Predicate for mp_cond_wait_for: true when the awaited state holds. */
