@@ -99,15 +99,36 @@ static void set_pending(struct mp_sys_robust_head *h, struct lock *l)
 
 /* ---- the node in the list ------------------------------------------------ */
 
+/* The array dies with its thread: a key's destructor frees it. */
+static pthread_key_t linked_key;
+static pthread_once_t linked_key_once = PTHREAD_ONCE_INIT;
+static bool linked_key_ok;
+
+static void free_linked(void *v)
+{
+	free(v);
+	t_linked = NULL;
+	t_nlinked = t_caplinked = 0;
+}
+
+static void make_linked_key(void)
+{
+	linked_key_ok = pthread_key_create(&linked_key, free_linked) == 0;
+}
+
 static bool track(struct lock *l)
 {
 	if (t_nlinked == t_caplinked) {
 		size_t cap = t_caplinked ? t_caplinked * 2 : 8;
+		pthread_once(&linked_key_once, make_linked_key);
+		if (!linked_key_ok)
+			return false;
 		struct lock **v = realloc(t_linked, cap * sizeof(*v));
 		if (!v)
 			return false;
 		t_linked = v;
 		t_caplinked = cap;
+		pthread_setspecific(linked_key, v);
 	}
 	t_linked[t_nlinked++] = l;
 	return true;

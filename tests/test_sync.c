@@ -197,6 +197,44 @@ static void test_lock_foreign_release(void)
 	MPT_OK(mp_lock_destroy(l));
 }
 
+/* ---- threads that come and go ------------------------------------------ */
+
+static void *take_both(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++) {
+		if (mp_lock_acquire(&sh->lock, TEST_WAIT_NS) != 0 ||
+		    mp_rlock_acquire(&sh->rlock, TEST_WAIT_NS) != 1)
+			return (void *)1;
+		sh->plain++;
+		mp_rlock_release(&sh->rlock);
+		mp_lock_release(&sh->lock);
+	}
+	return NULL;
+}
+
+/* Short-lived threads that used locks leave nothing behind (LeakSanitizer
+ * checks the sanitizer build) and the locks stay whole. */
+static void test_lock_threads_exit(void)
+{
+	reset();
+	for (int round = 0; round < 4; round++) {
+		pthread_t t[8];
+		void *r;
+		for (int i = 0; i < 8; i++)
+			pthread_create(&t[i], NULL, take_both, NULL);
+		for (int i = 0; i < 8; i++) {
+			pthread_join(t[i], &r);
+			MPT_EQ((intptr_t)r, 0);
+		}
+	}
+	MPT_EQ(sh->plain, 4 * 8 * 100);
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_OK(mp_lock_release(&sh->lock));
+	MPT_OK(mp_lock_destroy(&sh->lock));
+	MPT_OK(mp_rlock_destroy(&sh->rlock));
+}
+
 /* ---- RLock ------------------------------------------------------------------ */
 
 static void *rlock_other(void *arg)
@@ -642,6 +680,7 @@ int main(void)
 		{ "bad objects", test_bad_objects },
 		{ "lock: processes x threads", test_lock_stress },
 		{ "lock: foreign release", test_lock_foreign_release },
+		{ "lock: threads come and go", test_lock_threads_exit },
 		{ "rlock", test_rlock },
 		{ "lock: owner dies, waiter blocked", test_lock_owner_dies },
 		{ "rlock: owner dies", test_rlock_owner_dies },
