@@ -11,5 +11,6 @@
 #include <mproc/heap.h>
 #include <mproc/process.h>
 #include <mproc/sync.h>
+#include <mproc/value.h>
 
 #endif
