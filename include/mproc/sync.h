@@ -29,12 +29,16 @@
  *    Why this way: it costs no system call and a few stores on the fast
  *    path, the kernel does the detection (no polling, no pid-reuse hazard),
  *    and it measured as fast as glibc's own robust mutex (mpbench lock.*).
- *    Two cases cannot use the list and fall back to the owner's thread
- *    pidfd, waited on together with the futex in one io_uring submission
- *    (wake on release or on the owner's death): a Lock released by a thread
- *    other than its owner (Python allows this for Lock) until its former
- *    owner next takes or releases an mproc lock, and a glibc whose robust
- *    list layout mproc does not recognise (checked at run time).
+ *    Holders whose node is not in their list are waited on in slices of
+ *    2 ms, checking between them that the holder thread still lives (a
+ *    thread pidfd, or /proc on kernels before 6.9): the owner-died result
+ *    then comes within a slice.  That is the case for a Lock released by a
+ *    thread other than its owner (Python allows this for Lock) until its
+ *    former owner next takes or releases an mproc lock, for a thread that
+ *    took the lock in the instant between its release and the unlinking
+ *    of the node, for one that died between taking the word and linking,
+ *    and for every lock when glibc's robust list layout is not the one
+ *    mproc knows (checked at run time).
  *  - Semaphore, Event, Condition waiters and Barrier hold no ownership: a
  *    process that dies holding a semaphore unit takes it with it (as in
  *    Python); a process killed inside mp_cond_wait() may absorb one later
@@ -83,9 +87,9 @@ MP_API int mp_lock_free(mp_lock_t *l);
  * mp_lock_acquire - take the lock, waiting up to timeout_ns.
  * Returns 0, or -EOWNERDEAD: the lock is yours, its previous owner died
  * holding it; repair and call mp_lock_consistent().
- * Errors: -EAGAIN (timeout 0) / -ETIMEDOUT; -ENOTRECOVERABLE; -EDEADLK the
- * calling thread already holds it (a Lock is not recursive: Python would
- * block forever, mproc says so); -EINVAL.
+ * Errors: -EAGAIN (timeout 0) / -ETIMEDOUT; -ENOTRECOVERABLE; -EINVAL.
+ * A Lock is not recursive: a thread that takes it again waits, as in
+ * Python, until somebody releases it (any thread may) or the timeout.
  */
 MP_API int mp_lock_acquire(mp_lock_t *l, int64_t timeout_ns);
 /*
