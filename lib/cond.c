@@ -112,6 +112,13 @@ int mp_cond_destroy(mp_cond_t *uc)
 
 mp_cond_t *mp_cond_new(void *lock, bool rlock, int *err)
 {
+	/* The lock is found by its offset from the condition: a lock outside
+	 * the heap would be at another place in every other process. */
+	if (lock && !mp_heap_contains(lock)) {
+		if (err)
+			*err = -EINVAL;
+		return NULL;
+	}
 	mp_cond_t *c = mp_heap_alloc(sizeof(*c), err);
 	if (!c)
 		return NULL;
@@ -268,8 +275,14 @@ int mp_cond_wait_for(mp_cond_t *uc, mp_pred_t pred, void *arg,
 {
 	int64_t deadline;
 
-	if (!cond_of(uc) || !pred || mp__deadline(timeout_ns, &deadline) < 0)
+	struct cond *c = cond_of(uc);
+
+	if (!c || !pred || mp__deadline(timeout_ns, &deadline) < 0)
 		return -EINVAL;
+	/* Checked here too: pred may already hold, and it must be read under
+	 * the lock. */
+	if (!mp__lock_mine(cond_lock(c)))
+		return -EPERM;
 	while (!pred(arg)) {
 		int64_t left = MP_FOREVER;
 		if (deadline != MP__NO_DEADLINE) {

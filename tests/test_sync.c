@@ -68,7 +68,7 @@ static void test_lock_basic(void)
 	reset();
 	mp_lock_t *l = &sh->lock;
 	MPT_EQ(mp_lock_locked(l), 0);
-	MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 	MPT_EQ(mp_lock_locked(l), 1);
 	MPT_ERR(mp_lock_acquire(l, 0), -EAGAIN);
 	int64_t t0 = mp_sys_now_ns();
@@ -86,7 +86,7 @@ static void test_lock_basic(void)
 	mp_lock_t *h = mp_lock_new(&err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	MPT_EQ(mp_heap_contains(h), 1);
-	MPT_OK(mp_lock_acquire(h, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(h, TEST_WAIT_NS));
 	MPT_ERR(mp_lock_free(h), -EBUSY);
 	MPT_OK(mp_lock_release(h));
 	MPT_OK(mp_lock_free(h));
@@ -119,6 +119,172 @@ static void test_bad_objects(void)
 	MPT_ERR(mp_lock_acquire((mp_lock_t *)buf, -7), -EINVAL);
 }
 
+/* Every entry point, given NULL, a misaligned or a never-initialised
+ * object, says -EINVAL (or NULL) - and nothing aborts. */
+static void test_bad_objects_everywhere(void)
+{
+	_Alignas(8) unsigned char raw[256] = { 0 };
+	void *objs[3] = { NULL, raw + 4, raw }; /* NULL, misaligned, zeroed */
+	int tid, count;
+
+	for (int i = 0; i < 3; i++) {
+		void *o = objs[i];
+		if (i < 2) {
+			MPT_ERR(mp_lock_init(o), -EINVAL);
+			MPT_ERR(mp_rlock_init(o), -EINVAL);
+			MPT_ERR(mp_sem_init(o, 1, false), -EINVAL);
+			MPT_ERR(mp_cond_init(o, NULL, false), -EINVAL);
+			MPT_ERR(mp_event_init(o), -EINVAL);
+			MPT_ERR(mp_barrier_init(o, 2, NULL, NULL), -EINVAL);
+		}
+		MPT_ERR(mp_lock_destroy(o), -EINVAL);
+		MPT_ERR(mp_lock_free(o), -EINVAL);
+		MPT_ERR(mp_lock_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_lock_release(o), -EINVAL);
+		MPT_ERR(mp_lock_consistent(o), -EINVAL);
+		MPT_ERR(mp_lock_locked(o), -EINVAL);
+		MPT_ERR(mp_rlock_destroy(o), -EINVAL);
+		MPT_ERR(mp_rlock_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_rlock_release(o), -EINVAL);
+		MPT_ERR(mp_rlock_consistent(o), -EINVAL);
+		MPT_ERR(mp_rlock_owner(o, &tid, &count), -EINVAL);
+		MPT_ERR(mp_sem_destroy(o), -EINVAL);
+		MPT_ERR(mp_sem_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_sem_release(o, 1), -EINVAL);
+		MPT_ERR(mp_sem_value(o), -EINVAL);
+		MPT_ERR(mp_cond_destroy(o), -EINVAL);
+		CU_ASSERT_PTR_NULL(mp_cond_lock(o));
+		MPT_ERR(mp_cond_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_cond_release(o), -EINVAL);
+		MPT_ERR(mp_cond_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_cond_wait_for(o, NULL, NULL, 0), -EINVAL);
+		MPT_ERR(mp_cond_notify(o, 1), -EINVAL);
+		MPT_ERR(mp_cond_notify_all(o), -EINVAL);
+		MPT_ERR(mp_event_destroy(o), -EINVAL);
+		MPT_ERR(mp_event_set(o), -EINVAL);
+		MPT_ERR(mp_event_clear(o), -EINVAL);
+		MPT_ERR(mp_event_is_set(o), -EINVAL);
+		MPT_ERR(mp_event_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_barrier_destroy(o), -EINVAL);
+		MPT_ERR(mp_barrier_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_barrier_abort(o), -EINVAL);
+		MPT_ERR(mp_barrier_reset(o), -EINVAL);
+		MPT_ERR(mp_barrier_parties(o), -EINVAL);
+		MPT_ERR(mp_barrier_n_waiting(o), -EINVAL);
+		MPT_ERR(mp_barrier_broken(o), -EINVAL);
+	}
+	/* Objects of one kind given where another is expected. */
+	mp_sem_t sem;
+	MPT_OK(mp_sem_init(&sem, 1, false));
+	MPT_ERR(mp_lock_acquire((mp_lock_t *)&sem, 0), -EINVAL);
+	MPT_ERR(mp_event_set((mp_event_t *)&sem), -EINVAL);
+	mp_rlock_t rl;
+	MPT_OK(mp_rlock_init(&rl));
+	MPT_ERR(mp_lock_acquire((mp_lock_t *)&rl, 0), -EINVAL);
+	mp_cond_t c;
+	MPT_ERR(mp_cond_init(&c, &rl, false), -EINVAL); /* says Lock, is RLock */
+	MPT_ERR(mp_cond_init(&c, raw + 4, false), -EINVAL);
+}
+
+/* The misuses the issue lists, each a clear error. */
+static int hold_value;
+
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+/* Holds the Lock until told to let go (a thread that exits holding a
+ * robust lock leaves it owner-dead). */
+static void *hold_lock_until_go(void *arg)
+{
+	intptr_t r = mp_lock_acquire(arg, TEST_WAIT_NS);
+	mpt_flag_set(&sh->ready, 1);
+	if (mpt_flag_wait(&sh->go, 1) != 0)
+		r = -ETIMEDOUT;
+	mp_lock_release(arg);
+	return (void *)r;
+}
+
+static void test_misuse(void)
+{
+	int err = 0;
+	reset();
+	/* Double release: Lock and RLock. */
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_OK(mp_lock_release(&sh->lock));
+	MPT_ERR(mp_lock_release(&sh->lock), -EPERM);
+	MPT_ERR(mp_rlock_release(&sh->rlock), -EPERM); /* never taken */
+	MPT_EQ(mp_rlock_acquire(&sh->rlock, 0), 1);
+	MPT_EQ(mp_rlock_release(&sh->rlock), 0);
+	MPT_ERR(mp_rlock_release(&sh->rlock), -EPERM);
+	/* Consistent without an owner's death, or without holding it. */
+	MPT_ERR(mp_lock_consistent(&sh->lock), -EINVAL);
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_ERR(mp_lock_consistent(&sh->lock), -EINVAL);
+	MPT_OK(mp_lock_release(&sh->lock));
+	/* Negative and zero counts, negative timeouts. */
+	mp_sem_t s;
+	MPT_ERR(mp_sem_init(&s, -1, false), -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_sem_new(-1, true, &err));
+	MPT_EQ(err, -EINVAL);
+	MPT_OK(mp_sem_init(&s, 1, true));
+	MPT_ERR(mp_sem_release(&s, 0), -EINVAL);
+	MPT_ERR(mp_sem_release(&s, -3), -EINVAL);
+	MPT_ERR(mp_sem_acquire(&s, -2), -EINVAL);
+	MPT_ERR(mp_lock_acquire(&sh->lock, -2), -EINVAL);
+	MPT_ERR(mp_rlock_acquire(&sh->rlock, INT64_MIN), -EINVAL);
+	/* Bounded over-release, also by more than one; nothing released. */
+	MPT_ERR(mp_sem_release(&s, 1), -EOVERFLOW);
+	MPT_OK(mp_sem_acquire(&s, 0));
+	MPT_ERR(mp_sem_release(&s, 2), -EOVERFLOW);
+	MPT_EQ(mp_sem_value(&s), 0);
+	MPT_OK(mp_sem_release(&s, 1));
+	/* Condition: wait, wait_for, notify, notify_all without the lock -
+	 * also while another thread holds it. */
+	MPT_OK(mp_cond_init(&sh->cond, &sh->lock, false));
+	pthread_t t;
+	void *r = NULL;
+	for (int held_elsewhere = 0; held_elsewhere < 2; held_elsewhere++) {
+		if (held_elsewhere) {
+			pthread_create(&t, NULL, hold_lock_until_go, &sh->lock);
+			MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+		}
+		MPT_ERR(mp_cond_wait(&sh->cond, 0), -EPERM);
+		MPT_ERR(mp_cond_wait_for(&sh->cond, always, NULL, 0), -EPERM);
+		MPT_ERR(mp_cond_notify(&sh->cond, 1), -EPERM);
+		MPT_ERR(mp_cond_notify_all(&sh->cond), -EPERM);
+	}
+	mpt_flag_set(&sh->go, 1);
+	pthread_join(t, &r);
+	MPT_EQ((intptr_t)r, 0);
+	MPT_OK(mp_cond_acquire(&sh->cond, 0));
+	MPT_ERR(mp_cond_notify(&sh->cond, 0), -EINVAL);
+	MPT_ERR(mp_cond_notify(&sh->cond, -1), -EINVAL);
+	MPT_ERR(mp_cond_wait(&sh->cond, -2), -EINVAL);
+	MPT_ERR(mp_cond_wait_for(&sh->cond, NULL, NULL, 0), -EINVAL);
+	MPT_OK(mp_cond_release(&sh->cond));
+	/* A condition from the heap over a lock that is not in the heap (it
+	 * is found by its offset from the condition), or not a lock. */
+	CU_ASSERT_PTR_NULL(mp_cond_new(&sh->lock, false, &err));
+	MPT_EQ(err, -EINVAL);
+	err = 0;
+	CU_ASSERT_PTR_NULL(mp_cond_new(&hold_value, false, &err));
+	MPT_EQ(err, -EINVAL);
+	/* Barrier: no parties; destroy while a party waits is refused. */
+	MPT_ERR(mp_barrier_init(&sh->bar, 0, NULL, NULL), -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_barrier_new(0, NULL, NULL, &err));
+	MPT_EQ(err, -EINVAL);
+	MPT_OK(mp_barrier_init(&sh->bar, 2, NULL, NULL));
+	MPT_ERR(mp_barrier_wait(&sh->bar, -2), -EINVAL);
+	MPT_OK(mp_barrier_destroy(&sh->bar));
+	MPT_ERR(mp_barrier_wait(&sh->bar, 0), -EINVAL); /* destroyed */
+	/* Event with a bad timeout. */
+	MPT_OK(mp_event_init(&sh->ev));
+	MPT_ERR(mp_event_wait(&sh->ev, -2), -EINVAL);
+}
+
 /* ---- many processes x threads on one lock -------------------------------- */
 
 enum { PROCS = 3, THREADS = 3, ROUNDS = 20000 };
@@ -127,7 +293,7 @@ static void *hammer_thread(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < ROUNDS; i++) {
-		if (mp_lock_acquire(&sh->lock, MP_FOREVER) != 0)
+		if (mp_lock_acquire(&sh->lock, TEST_WAIT_NS) != 0)
 			return (void *)1;
 		int32_t in = atomic_fetch_add(&sh->inside, 1) + 1;
 		if (in > 1)
@@ -182,14 +348,14 @@ static void test_lock_foreign_release(void)
 	pthread_t t;
 	void *r;
 	for (int round = 0; round < 3; round++) {
-		MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+		MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 		pthread_create(&t, NULL, release_other, l);
 		pthread_join(t, &r);
 		MPT_EQ((intptr_t)r, 0);
 		MPT_EQ(mp_lock_locked(l), 0);
 	}
 	/* Another thread can take it while our node is still detached. */
-	MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 	pthread_create(&t, NULL, release_other, l);
 	pthread_join(t, &r);
 	MPT_OK(mp_lock_acquire(l, 0));
@@ -249,7 +415,7 @@ static void test_rlock(void)
 	reset();
 	mp_rlock_t *l = &sh->rlock;
 	int tid = -1, count = -1;
-	MPT_EQ(mp_rlock_acquire(l, MP_FOREVER), 1);
+	MPT_EQ(mp_rlock_acquire(l, TEST_WAIT_NS), 1);
 	MPT_EQ(mp_rlock_acquire(l, 0), 2);
 	MPT_EQ(mp_rlock_acquire(l, MP_MSEC(5)), 3);
 	MPT_OK(mp_rlock_owner(l, &tid, &count));
@@ -275,8 +441,8 @@ static void test_rlock(void)
 static int hold_then_hang(void *arg)
 {
 	void *l = arg;
-	int r = l == (void *)&sh->rlock ? mp_rlock_acquire(l, MP_FOREVER)
-	                                : mp_lock_acquire(l, MP_FOREVER);
+	int r = l == (void *)&sh->rlock ? mp_rlock_acquire(l, TEST_WAIT_NS)
+	                                : mp_lock_acquire(l, TEST_WAIT_NS);
 	if (r < 0)
 		return 1;
 	mpt_flag_set(&sh->ready, 1);
@@ -380,7 +546,7 @@ static int churn_lock(void *arg)
 	unsigned seed = (unsigned)getpid();
 	(void)arg;
 	for (;;) {
-		int r = mp_lock_acquire(&sh->lock, MP_FOREVER);
+		int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
 		if (r == -EOWNERDEAD) {
 			sh->plain = atomic_load(&sh->counter); /* repair */
 			atomic_fetch_add(&sh->results[0], 1);
@@ -499,7 +665,7 @@ static void test_semaphore_admits_two(void)
 static int cond_waiter(void *arg)
 {
 	(void)arg;
-	if (mp_cond_acquire(&sh->cond, MP_FOREVER) < 0)
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0)
 		return 1;
 	atomic_fetch_add(&sh->ready, 1);
 	mp_sys_futex_wake(&sh->ready, INT32_MAX);
@@ -515,7 +681,7 @@ static void test_cond(void)
 	MPT_OK(mp_cond_init(&sh->cond, NULL, false));
 	MPT_ERR(mp_cond_wait(&sh->cond, 0), -EPERM);
 	MPT_ERR(mp_cond_notify(&sh->cond, 1), -EPERM);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	MPT_ERR(mp_cond_notify(&sh->cond, 0), -EINVAL);
 	MPT_EQ(mp_cond_notify(&sh->cond, 1), 0); /* nobody waits */
 	int64_t t0 = mp_sys_now_ns();
@@ -534,12 +700,16 @@ static void test_cond(void)
 	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
 	while (atomic_load(&sh->ready) < 3 && mp_sys_now_ns() < end)
 		usleep(1000);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER)); /* all three wait */
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS)); /* all three wait */
 	MPT_EQ(mp_cond_notify(&sh->cond, 1), 1);
 	MPT_OK(mp_cond_release(&sh->cond));
-	usleep(100000);
+	/* One wakes (deadline), and no other follows it for a while. */
+	end = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (atomic_load(&sh->counter) < 1 && mp_sys_now_ns() < end)
+		usleep(1000);
+	usleep(50000);
 	MPT_EQ(atomic_load(&sh->counter), 1);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	MPT_EQ(mp_cond_notify_all(&sh->cond), 2);
 	MPT_OK(mp_cond_release(&sh->cond));
 	for (int i = 0; i < 3; i++)
@@ -558,7 +728,7 @@ static void test_cond_no_stealing(void)
 	mp_process_t *p = start(cond_waiter, NULL);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	/* Holding the lock again proves the waiter is inside mp_cond_wait. */
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	MPT_OK(kill(mp_process_pid(p), SIGSTOP));
 	MPT_EQ(mp_cond_notify(&sh->cond, 1), 1);
 	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(50)), -ETIMEDOUT);
@@ -578,7 +748,7 @@ static int cond_producer(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 50; i++) {
-		mp_cond_acquire(&sh->cond, MP_FOREVER);
+		mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
 		atomic_fetch_add(&sh->counter, 1);
 		mp_cond_notify(&sh->cond, 1);
 		mp_cond_release(&sh->cond);
@@ -590,7 +760,7 @@ static void test_cond_wait_for(void)
 {
 	reset();
 	MPT_OK(mp_cond_init(&sh->cond, &sh->lock, false));
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	int64_t target = 50;
 	MPT_EQ(mp_cond_wait_for(&sh->cond, counter_reached, &target, 0), 0);
 	mp_process_t *p = start(cond_producer, NULL);
@@ -682,6 +852,8 @@ int main(void)
 	static CU_TestInfo tests[] = {
 		{ "lock basics", test_lock_basic },
 		{ "bad objects", test_bad_objects },
+		{ "bad objects, every function", test_bad_objects_everywhere },
+		{ "misuse", test_misuse },
 		{ "lock: processes x threads", test_lock_stress },
 		{ "lock: foreign release", test_lock_foreign_release },
 		{ "lock: threads come and go", test_lock_threads_exit },

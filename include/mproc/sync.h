@@ -157,7 +157,8 @@ MP_API long mp_sem_value(const mp_sem_t *s);
  */
 MP_API int mp_cond_init(mp_cond_t *c, void *lock, bool rlock);
 MP_API int mp_cond_destroy(mp_cond_t *c);
-/* In the shared heap; lock NULL (its own RLock) or a heap lock. */
+/* In the shared heap; lock NULL (its own RLock) or a heap lock (-EINVAL
+ * for a lock outside the heap). */
 MP_API mp_cond_t *mp_cond_new(void *lock, bool rlock, int *err);
 MP_API int mp_cond_free(mp_cond_t *c);
 /* Its lock (a mp_lock_t * or mp_rlock_t *, per mp_cond_init). */
@@ -182,7 +183,8 @@ MP_API int mp_cond_wait(mp_cond_t *c, int64_t timeout_ns);
 typedef bool (*mp_pred_t)(void *arg);
 /* mp_cond_wait_for - wait until pred(arg), re-checked under the lock after
  * every wake-up; the deadline covers the whole wait.  Returns 1 when pred
- * holds, 0 on timeout (pred still false), or a wait error. */
+ * holds, 0 on timeout (pred still false), or a wait error: -EPERM when the
+ * caller does not hold the lock, even if pred already holds. */
 MP_API int mp_cond_wait_for(mp_cond_t *c, mp_pred_t pred, void *arg,
                             int64_t timeout_ns);
 /* mp_cond_notify - wake up to n waiters (n >= 1); mp_cond_notify_all -
