@@ -771,6 +771,188 @@ static void test_cond_wait_for(void)
 	MPT_EQ(atomic_load(&sh->counter), 50);
 }
 
+/* ---- Condition: death of the lock's holder ----------------------------------- */
+
+/* Condition over its own RLock (rlock) or over sh->lock. */
+static void cond_setup(bool rlock)
+{
+	reset();
+	MPT_OK(mp_cond_init(&sh->cond, rlock ? NULL : (void *)&sh->lock, false));
+}
+
+static int cond_mark_consistent(void)
+{
+	void *l = mp_cond_lock(&sh->cond);
+	return l == (void *)&sh->lock ? mp_lock_consistent(l)
+	                              : mp_rlock_consistent(l);
+}
+
+struct cwaiter {
+	int64_t timeout;
+	int result, consistent, release;
+};
+
+/* Waits on the condition; repairs and releases the lock after it. */
+static void *cond_wait_thread(void *arg)
+{
+	struct cwaiter *w = arg;
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0) {
+		w->result = -1000;
+		return NULL;
+	}
+	mpt_flag_set(&sh->ready, 1);
+	w->result = mp_cond_wait(&sh->cond, w->timeout);
+	if (w->result == -EOWNERDEAD)
+		w->consistent = cond_mark_consistent();
+	w->release = mp_cond_release(&sh->cond);
+	return NULL;
+}
+
+/* Takes the condition's lock, notifies (or not), and hangs holding it. */
+static int cond_hold_then_hang(void *arg)
+{
+	bool notify = arg != NULL;
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0)
+		return 1;
+	if (notify)
+		atomic_store(&sh->counter, mp_cond_notify(&sh->cond, 1));
+	mpt_flag_set(&sh->ready, 2);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/*
+ * A waiter notified while the notifier still holds the lock is blocked in
+ * mp_cond_wait taking the lock back; the notifier is SIGKILLed: the waiter
+ * returns -EOWNERDEAD, holding the lock, and can repair it.
+ */
+static void cond_death_while_reacquiring(bool rlock)
+{
+	cond_setup(rlock);
+	struct cwaiter w = { .timeout = TEST_WAIT_NS };
+	pthread_t t;
+	pthread_create(&t, NULL, cond_wait_thread, &w);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	/* The holder can take the lock only once the waiter is inside
+	 * mp_cond_wait; its notify reports one woken. */
+	mp_process_t *p = start(cond_hold_then_hang, (void *)1);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
+	MPT_EQ(atomic_load(&sh->counter), 1);
+	MPT_OK(await_waiters_bit(mp_cond_lock(&sh->cond)));
+	MPT_OK(mp_process_kill(p));
+	pthread_join(t, NULL);
+	MPT_ERR(w.result, -EOWNERDEAD);
+	MPT_EQ(w.consistent, 0);
+	MPT_EQ(w.release, 0);
+	MPT_EQ(finish(p), -SIGKILL);
+	/* Whole again: a wait/notify cycle works. */
+	MPT_OK(mp_cond_acquire(&sh->cond, 0));
+	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(1)), -ETIMEDOUT);
+	MPT_OK(mp_cond_release(&sh->cond));
+}
+
+/*
+ * A waiter still waiting for a notify when a holder of the lock dies:
+ * when its timeout ends the wait it takes the lock back with -EOWNERDEAD.
+ */
+static void cond_death_while_waiting(bool rlock)
+{
+	cond_setup(rlock);
+	struct cwaiter w = { .timeout = MP_MSEC(1500), .result = 1 };
+	pthread_t t;
+	pthread_create(&t, NULL, cond_wait_thread, &w);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	mp_process_t *p = start(cond_hold_then_hang, NULL);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
+	MPT_OK(mp_process_kill(p));
+	MPT_EQ(finish(p), -SIGKILL);
+	/* The holder got the lock, so the waiter was inside its wait; it
+	 * is still there unless 1.5 s passed since (a hang guard only). */
+	pthread_join(t, NULL);
+	MPT_ERR(w.result, -EOWNERDEAD);
+	MPT_EQ(w.consistent, 0);
+	MPT_EQ(w.release, 0);
+}
+
+static void test_cond_owner_dies(void)
+{
+	cond_death_while_reacquiring(true);
+	cond_death_while_reacquiring(false);
+	cond_death_while_waiting(true);
+	cond_death_while_waiting(false);
+}
+
+/* Two processes take turns through the condition (turn 0 and 1); the one
+ * with turn 1 is SIGKILLed at random points and replaced, many times. */
+static int cond_turns(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	unsigned seed = (unsigned)getpid();
+	for (;;) {
+		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
+		if (r == -EOWNERDEAD) {
+			atomic_fetch_add(&sh->results[1], 1);
+			cond_mark_consistent();
+		} else if (r < 0) {
+			return 1;
+		}
+		while (sh->plain != me) {
+			if (me == 0 && atomic_load(&sh->go))
+				return mp_cond_release(&sh->cond) < 0;
+			r = mp_cond_wait(&sh->cond, TEST_WAIT_NS);
+			if (r == -EOWNERDEAD) {
+				atomic_fetch_add(&sh->results[1], 1);
+				cond_mark_consistent();
+			} else if (r < 0) {
+				return 2; /* stuck: a wake-up was lost */
+			}
+		}
+		usleep(rand_r(&seed) % 50); /* inside */
+		sh->plain = !me;
+		atomic_fetch_add(&sh->counter, 1);
+		mp_cond_notify_all(&sh->cond);
+		mp_cond_release(&sh->cond);
+	}
+}
+
+static void test_cond_kill_at_random(void)
+{
+	cond_setup(true);
+	unsigned seed = 777;
+	int rounds = 40;
+	mp_process_t *a = start(cond_turns, (void *)0);
+	for (int round = 0; round < rounds; round++) {
+		mp_process_t *b = start(cond_turns, (void *)1);
+		usleep(300 + rand_r(&seed) % 3000);
+		MPT_OK(mp_process_kill(b));
+		MPT_EQ(finish(b), -SIGKILL);
+		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
+		CU_ASSERT(r == 1 || r == -EOWNERDEAD);
+		if (r == -EOWNERDEAD) {
+			atomic_fetch_add(&sh->results[0], 1);
+			MPT_OK(cond_mark_consistent());
+		}
+		if (r != 1 && r != -EOWNERDEAD)
+			break;
+		sh->plain = 0; /* the other one is gone: the turn is a's */
+		mp_cond_notify_all(&sh->cond);
+		mp_cond_release(&sh->cond);
+	}
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
+	atomic_store(&sh->go, 1);
+	mp_cond_notify_all(&sh->cond);
+	MPT_OK(mp_cond_release(&sh->cond));
+	MPT_EQ(finish(a), 0); /* never stuck, never an error */
+	fprintf(stderr, " [%d turns; owner died: %d seen here, %d by the "
+	        "survivor] ", (int)atomic_load(&sh->counter),
+	        (int)atomic_load(&sh->results[0]),
+	        (int)atomic_load(&sh->results[1]));
+	MPT_CMP(atomic_load(&sh->results[0]) + atomic_load(&sh->results[1]),
+	        >, 0);
+	MPT_CMP(atomic_load(&sh->counter), >, rounds);
+}
+
 /* ---- Event ------------------------------------------------------------------ */
 
 static int event_setter(void *arg)
@@ -867,6 +1049,8 @@ int main(void)
 		{ "condition", test_cond },
 		{ "condition: no stolen wake-up", test_cond_no_stealing },
 		{ "condition wait_for", test_cond_wait_for },
+		{ "condition: lock holder dies", test_cond_owner_dies },
+		{ "condition: SIGKILL at random", test_cond_kill_at_random },
 		{ "event", test_event },
 		{ "barrier", test_barrier },
 		CU_TEST_INFO_NULL,

@@ -58,7 +58,7 @@ static void test_typecodes(void)
 		mp_value_t v;
 		MPT_OK(mp_value_init(&v, t[i].code, in, 0));
 		MPT_EQ(mp_value_typecode(&v), t[i].code);
-		MPT_OK(mp_value_get(&v, out, MP_FOREVER));
+		MPT_OK(mp_value_get(&v, out, TEST_WAIT_NS));
 		MPT_EQ(memcmp(in, out, (size_t)t[i].size), 0);
 		/* Only its own bytes. */
 		MPT_EQ(out[t[i].size < 8 ? t[i].size : 7], t[i].size < 8 ? 0 : 8);
@@ -77,9 +77,9 @@ static void test_value_numbers(void)
 	int32_t three = 3;
 
 	MPT_OK(mp_value_init(&v, 'i', &three, 0)); /* Value('i', 3) */
-	MPT_OK(mp_value_get_i64(&v, &x, MP_FOREVER));
+	MPT_OK(mp_value_get_i64(&v, &x, TEST_WAIT_NS));
 	MPT_EQ(x, 3);
-	MPT_OK(mp_value_add_i64(&v, -5, &x, MP_FOREVER));
+	MPT_OK(mp_value_add_i64(&v, -5, &x, TEST_WAIT_NS));
 	MPT_EQ(x, -2);
 	MPT_EQ(*(int32_t *)mp_value_get_obj(&v), -2);
 	MPT_ERR(mp_value_set_i64(&v, (int64_t)INT32_MAX + 1, 0), -ERANGE);
@@ -264,7 +264,7 @@ static void test_value_lock(void)
 	MPT_ERR(mp_value_add_i64(&lv, 1, NULL, MP_FOREVER), -EDEADLK);
 	MPT_ERR(mp_value_acquire(&lv, 0), -EAGAIN);
 	MPT_OK(mp_value_release(&lv));
-	MPT_OK(mp_value_add_i64(&lv, 1, &x, MP_FOREVER));
+	MPT_OK(mp_value_add_i64(&lv, 1, &x, TEST_WAIT_NS));
 	MPT_EQ(x, 1);
 	MPT_OK(mp_value_destroy(&lv));
 }
@@ -441,8 +441,8 @@ static void test_processes_threads(void)
 
 static int hold_then_hang(void *arg)
 {
-	int r = arg ? mp_array_acquire(arg, MP_FOREVER)
-	            : mp_value_acquire(&sh->val, MP_FOREVER);
+	int r = arg ? mp_array_acquire(arg, TEST_WAIT_NS)
+	            : mp_value_acquire(&sh->val, TEST_WAIT_NS);
 	if (r < 0)
 		return 1;
 	mpt_flag_set(&sh->ready, 1);
