@@ -58,7 +58,8 @@ void mp__process_after_fork(void);
  * How long (ns) a waiter may spin before sleeping on an object whose spin
  * estimate is *est: 0 when spinning is off (one CPU, or MPROC_SPIN_NS=0),
  * otherwise about twice what spinning recently needed, capped by
- * MPROC_SPIN_NS (default 4000 ns).
+ * MPROC_SPIN_NS (default 4000 ns) - except for an occasional probe, which
+ * may spin 5 times the cap (see spin.c).
  */
 int64_t mp__spin_budget(_Atomic uint32_t *est);
 /*

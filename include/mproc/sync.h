@@ -50,7 +50,11 @@
  * (MPROC_SPIN_NS in the environment, default 4000, 0 to disable) when the
  * process may run on more than one CPU; each object keeps an estimate of how
  * long spinning pays and stops spinning when it does not (e.g. when the
- * machine is oversubscribed).
+ * machine is oversubscribed).  One wait in 8 of each thread probes longer
+ * (5 x MPROC_SPIN_NS), to find out whether spinning pays again - e.g. two
+ * processes in ping-pong that both fell asleep once, and would otherwise
+ * each answer the other only after a wake-up; probes that keep losing
+ * become rarer, down to one wait in 256.
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
