@@ -305,9 +305,12 @@ static inline int take_fast(struct lock *l, pid_t me,
 	if (atomic_load_explicit(&l->state, memory_order_relaxed) ==
 	    LS_NOTRECOVERABLE)
 		return -ENOTRECOVERABLE;
-	/* Acquire: pairs with the release of the word in put; the previous
+	/* Look before the CAS: a CAS on a held lock would take its cache
+	 * line away from the holder in the middle of its critical section.
+	 * Acquire: pairs with the release of the word in put; the previous
 	 * critical section happens before ours. */
-	if (!atomic_compare_exchange_strong_explicit(&l->word, &zero,
+	if (atomic_load_explicit(&l->word, memory_order_relaxed) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&l->word, &zero,
 	        (uint32_t)me, memory_order_acquire, memory_order_relaxed))
 		return 1;
 	claim_node(h, l, me);
