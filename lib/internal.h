@@ -81,8 +81,8 @@ static inline void mp__cpu_relax(void)
 
 /*
  * Spin until cond (an expression re-read every round) holds or the object's
- * budget runs out; evaluates to whether it holds.  Reads the clock every 32
- * rounds only.
+ * budget runs out; evaluates to whether it holds.  Reads the clock every 8
+ * rounds only (a round is one pause, about 20 ns here).
  */
 #define MP__SPIN_UNTIL(est, cond) __extension__                              \
 	({                                                                   \
@@ -92,7 +92,7 @@ static inline void mp__cpu_relax(void)
 			int64_t t0_ = mp_sys_now_ns(), spent_ = 0;           \
 			for (unsigned i_ = 1; !(ok_ = (cond)); i_++) {       \
 				mp__cpu_relax();                             \
-				if (i_ % 32 == 0 &&                          \
+				if (i_ % 8 == 0 &&                           \
 				    (spent_ = mp_sys_now_ns() - t0_) > budget_) \
 					break;                               \
 			}                                                    \

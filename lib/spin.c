@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_SPIN_NS 4000
-#define MIN_PROBE_NS 200 /* even a cold estimate probes this long */
+#define MIN_PROBE_NS 200 /* spin at least this long when spinning at all */
 
 /* -1: not yet read; else the cap in ns (0: off). */
 static _Atomic int64_t spin_cap = -1;
@@ -73,8 +73,11 @@ int64_t mp__spin_budget(_Atomic uint32_t *est)
 		probe.on = true;
 		return PROBE_MULT * cap;
 	}
-	int64_t b = 2 * (int64_t)atomic_load_explicit(est, memory_order_relaxed)
-	            + MIN_PROBE_NS;
+	/* Spinning has not paid lately here: leave it to the probes. */
+	int64_t e = atomic_load_explicit(est, memory_order_relaxed);
+	if (e == 0)
+		return 0;
+	int64_t b = 2 * e + MIN_PROBE_NS;
 	return b < cap ? b : cap;
 }
 
