@@ -44,7 +44,8 @@ struct cond {
 	_Atomic uint32_t seq;
 	_Atomic uint32_t spin;
 	_Atomic uint64_t wt;     /* W | T << 21 | F << 42, see the top */
-	uint8_t reserved[32];
+	_Atomic uint32_t sleepers; /* waiters in (or entering) futex_wait */
+	uint8_t reserved[28];
 	struct lock own;         /* the condition's RLock when none given */
 };
 
@@ -191,8 +192,14 @@ static bool await_token(struct cond *c, uint32_t s0, int64_t deadline,
 		if (MP__SPIN_UNTIL(&c->spin, atomic_load_explicit(&c->seq,
 		                   memory_order_acquire) != s))
 			continue;
+		/* Counted before the futex reads seq, both sequentially
+		 * consistent, against notify's seq bump then count read: one
+		 * of the two sees the other (no wake-up lost), and a notify
+		 * whose waiters all spin makes no system call. */
+		atomic_fetch_add(&c->sleepers, 1);
 		int r = mp_sys_futex_wait(&c->seq, s,
 		                          mp__deadline_ts(deadline, &ts));
+		atomic_fetch_sub(&c->sleepers, 1);
 		if (r == -ETIMEDOUT)
 			return atomic_load_explicit(&c->seq, memory_order_acquire)
 			       != s0 && take_token(c);
@@ -320,9 +327,11 @@ int mp_cond_notify(mp_cond_t *uc, int n)
 		nv = (v & ~((uint64_t)WT_MAX << (2 * WT_BITS))) + k * ONE_T;
 	} while (!atomic_compare_exchange_weak_explicit(&c->wt, &v, nv,
 	                 memory_order_relaxed, memory_order_relaxed));
-	/* Release: the tokens before the new seq (see top). */
-	atomic_fetch_add_explicit(&c->seq, 1, memory_order_release);
-	mp_sys_futex_wake(&c->seq, (int)k);
+	/* The tokens before the new seq (see top; seq_cst: also against
+	 * the sleepers count, see await_token). */
+	atomic_fetch_add(&c->seq, 1);
+	if (atomic_load(&c->sleepers))
+		mp_sys_futex_wake(&c->seq, (int)k);
 	return (int)k;
 }
 
