@@ -258,9 +258,15 @@ static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
 	bool slept = false;
 	struct timespec ts;
 
+	/* Look at the word every 16 pauses (~0.3 us) only: each look pulls
+	 * its cache line away from the holder, which then pays to get it
+	 * back for its release.  Two processes on one lock with ~100 ns of
+	 * work between acquisitions: looking after every pause made 4.2 M
+	 * ops/s with the lock changing owner 85% of the time; every 16th,
+	 * 4.7 M at 65% (glibc's mutex, which never spins: 5.2 M at 68%). */
 	if (!try)
-		MP__SPIN_UNTIL(&l->spin, (atomic_load_explicit(&l->word,
-		               memory_order_relaxed) & FUTEX_TID_MASK) == 0);
+		MP__SPIN_UNTIL_EVERY(&l->spin, 16, (atomic_load_explicit(
+		        &l->word, memory_order_relaxed) & FUTEX_TID_MASK) == 0);
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
 		if ((v & FUTEX_TID_MASK) == 0) {
