@@ -518,8 +518,8 @@ static void test_value_owner_dies(void)
 	MPT_OK(mp_array_add_i64(iarr(), 1, 1, NULL, 0));
 
 	/* Released without repair: unrecoverable, and the helpers say so. */
-	p = start(hold_then_hang, iarr());
 	sh->ready = 0;
+	p = start(hold_then_hang, iarr());
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	MPT_OK(mp_process_kill(p));
 	MPT_EQ(finish(p), -SIGKILL);
