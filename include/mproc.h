@@ -13,6 +13,7 @@
 #include <mproc/process.h>
 #include <mproc/queue.h>
 #include <mproc/sync.h>
+#include <mproc/value.h>
 #include <mproc/wait.h>
 
 #endif

@@ -92,11 +92,12 @@ int mp_event_wait(mp_event_t *ue, int64_t timeout_ns)
 	int64_t deadline;
 	struct timespec ts;
 
-	if (!e || mp__deadline(timeout_ns, &deadline) < 0)
+	if (!e || (timeout_ns < 0 && timeout_ns != MP_FOREVER))
 		return -EINVAL;
 	if (atomic_load_explicit(&e->flag, memory_order_acquire) ||
 	    timeout_ns == 0)
 		return (int)atomic_load_explicit(&e->flag, memory_order_acquire);
+	mp__deadline(timeout_ns, &deadline);
 	if (MP__SPIN_UNTIL(&e->spin, atomic_load_explicit(&e->flag,
 	                   memory_order_acquire)))
 		return 1;

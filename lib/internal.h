@@ -58,7 +58,8 @@ void mp__process_after_fork(void);
  * How long (ns) a waiter may spin before sleeping on an object whose spin
  * estimate is *est: 0 when spinning is off (one CPU, or MPROC_SPIN_NS=0),
  * otherwise about twice what spinning recently needed, capped by
- * MPROC_SPIN_NS (default 4000 ns).
+ * MPROC_SPIN_NS (default 4000 ns) - except for an occasional probe, which
+ * may spin 5 times the cap (see spin.c).
  */
 int64_t mp__spin_budget(_Atomic uint32_t *est);
 /*
@@ -80,18 +81,20 @@ static inline void mp__cpu_relax(void)
 
 /*
  * Spin until cond (an expression re-read every round) holds or the object's
- * budget runs out; evaluates to whether it holds.  Reads the clock every 32
- * rounds only.
+ * budget runs out; evaluates to whether it holds.  A round is `pauses`
+ * pauses (about 20 ns each here) then one look at cond; the clock is read
+ * every 8 rounds only.
  */
-#define MP__SPIN_UNTIL(est, cond) __extension__                              \
+#define MP__SPIN_UNTIL_EVERY(est, pauses, cond) __extension__                \
 	({                                                                   \
 		bool ok_ = (cond);                                           \
 		int64_t budget_ = ok_ ? 0 : mp__spin_budget(est);            \
 		if (budget_ > 0) {                                           \
 			int64_t t0_ = mp_sys_now_ns(), spent_ = 0;           \
 			for (unsigned i_ = 1; !(ok_ = (cond)); i_++) {       \
-				mp__cpu_relax();                             \
-				if (i_ % 32 == 0 &&                          \
+				for (unsigned k_ = 0; k_ < (pauses); k_++)   \
+					mp__cpu_relax();                     \
+				if (i_ % 8 == 0 &&                           \
 				    (spent_ = mp_sys_now_ns() - t0_) > budget_) \
 					break;                               \
 			}                                                    \
@@ -100,6 +103,10 @@ static inline void mp__cpu_relax(void)
 		}                                                            \
 		ok_;                                                         \
 	})
+
+/* Look at cond after every pause: for words that only the party we wait
+ * for writes (a flag, a sequence number, a count). */
+#define MP__SPIN_UNTIL(est, cond) MP__SPIN_UNTIL_EVERY(est, 1, cond)
 
 /* ---- validation ------------------------------------------------------------ */
 

@@ -38,7 +38,7 @@ struct lock {
 	uint32_t count;           /* RLock recursion count (owner only) */
 	void *_Atomic prev;       /* robust-list node: offset 24 */
 	void *_Atomic next;       /* offset 32 */
-	_Atomic int32_t owner_pid;/* the holder's process, for the fallback */
+	uint32_t reserved0;
 	uint32_t reserved[5];
 };
 

@@ -86,19 +86,15 @@ static bool try_down(struct sem *s)
 	return false;
 }
 
-int mp_sem_acquire(mp_sem_t *us, int64_t timeout_ns)
+/* Spin, then sleep on the value until a unit is ours or the deadline. */
+static __attribute__((noinline)) int acquire_slow(struct sem *s,
+                                                  int64_t timeout_ns)
 {
-	struct sem *s = sem_of(us);
 	int64_t deadline;
 	struct timespec ts;
-
-	if (!s || mp__deadline(timeout_ns, &deadline) < 0)
-		return -EINVAL;
-	if (try_down(s))
-		return 0;
-	if (timeout_ns == 0)
-		return -EAGAIN;
 	int r = 0;
+
+	mp__deadline(timeout_ns, &deadline);
 	for (;;) {
 		if (MP__SPIN_UNTIL(&s->spin, atomic_load_explicit(&s->value,
 		                   memory_order_relaxed) > 0) && try_down(s))
@@ -113,6 +109,19 @@ int mp_sem_acquire(mp_sem_t *us, int64_t timeout_ns)
 		if (r == -ETIMEDOUT)
 			return -ETIMEDOUT;
 	}
+}
+
+int mp_sem_acquire(mp_sem_t *us, int64_t timeout_ns)
+{
+	struct sem *s = sem_of(us);
+
+	if (!s || (timeout_ns < 0 && timeout_ns != MP_FOREVER))
+		return -EINVAL;
+	if (try_down(s))
+		return 0;
+	if (timeout_ns == 0)
+		return -EAGAIN;
+	return acquire_slow(s, timeout_ns);
 }
 
 int mp_sem_release(mp_sem_t *us, long n)

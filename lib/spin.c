@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_SPIN_NS 4000
-#define MIN_PROBE_NS 200 /* even a cold estimate probes this long */
+#define MIN_PROBE_NS 200 /* spin at least this long when spinning at all */
 
 /* -1: not yet read; else the cap in ns (0: off). */
 static _Atomic int64_t spin_cap = -1;
@@ -36,6 +36,28 @@ static int64_t read_cap(void)
 	return cap;
 }
 
+/*
+ * Probes.  An estimate that only grows when spinning wins cannot grow back
+ * once it has shrunk: two processes playing ping-pong, once both asleep
+ * (one was preempted, say), each answer the other after a wake-up, which
+ * takes longer than any short spin, so every spin loses and both stay
+ * asleep - 2.5 to 100 us a round trip on this machine, against 0.4 us when
+ * both spin.  So now and then a wait spins longer than the cap (PROBE_MULT
+ * times it), long enough to outlast a wake-up and find out whether the
+ * other side answers at once when it is awake.  A probe that wins resets
+ * the estimate to what it took; a probe that loses makes the next one
+ * twice as rare, so where spinning never pays (one CPU busy with others,
+ * an oversubscribed machine) the probes fade to one wait in PROBE_MAX.
+ */
+#define PROBE_MIN 8
+#define PROBE_MAX 256
+#define PROBE_MULT 5
+
+static _Thread_local struct {
+	unsigned count, every;
+	bool on; /* the current spin is a probe */
+} probe;
+
 int64_t mp__spin_budget(_Atomic uint32_t *est)
 {
 	int64_t cap = atomic_load_explicit(&spin_cap, memory_order_relaxed);
@@ -44,8 +66,18 @@ int64_t mp__spin_budget(_Atomic uint32_t *est)
 		cap = read_cap();
 	if (cap == 0)
 		return 0;
-	int64_t b = 2 * (int64_t)atomic_load_explicit(est, memory_order_relaxed)
-	            + MIN_PROBE_NS;
+	if (probe.every == 0)
+		probe.every = PROBE_MIN;
+	if (++probe.count >= probe.every) {
+		probe.count = 0;
+		probe.on = true;
+		return PROBE_MULT * cap;
+	}
+	/* Spinning has not paid lately here: leave it to the probes. */
+	int64_t e = atomic_load_explicit(est, memory_order_relaxed);
+	if (e == 0)
+		return 0;
+	int64_t b = 2 * e + MIN_PROBE_NS;
 	return b < cap ? b : cap;
 }
 
@@ -55,7 +87,14 @@ void mp__spin_result(_Atomic uint32_t *est, int64_t spent, bool won)
 	 * is only a hint shared by all waiters of the object. */
 	int64_t e = atomic_load_explicit(est, memory_order_relaxed);
 
-	if (won)
+	if (probe.on) {
+		probe.on = false;
+		probe.every = won ? PROBE_MIN : probe.every * 2 > PROBE_MAX
+		                                ? PROBE_MAX : probe.every * 2;
+	}
+	if (won && spent > e)
+		e = spent; /* it needed that long: budget for it at once */
+	else if (won)
 		e += (spent - e) / 8;
 	else
 		e -= e / 4 + 1;
@@ -63,5 +102,11 @@ void mp__spin_result(_Atomic uint32_t *est, int64_t spent, bool won)
 		e = 0;
 	if (e > 1000000)
 		e = 1000000;
-	atomic_store_explicit(est, (uint32_t)e, memory_order_relaxed);
+	/* The estimate shares its cache line with the object's hot word:
+	 * write it only when it moved, not to pull the line over for
+	 * nothing. */
+	int64_t old = atomic_load_explicit(est, memory_order_relaxed);
+	int64_t d = e > old ? e - old : old - e;
+	if (d > old / 8 + 16)
+		atomic_store_explicit(est, (uint32_t)e, memory_order_relaxed);
 }

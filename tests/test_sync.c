@@ -68,7 +68,7 @@ static void test_lock_basic(void)
 	reset();
 	mp_lock_t *l = &sh->lock;
 	MPT_EQ(mp_lock_locked(l), 0);
-	MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 	MPT_EQ(mp_lock_locked(l), 1);
 	MPT_ERR(mp_lock_acquire(l, 0), -EAGAIN);
 	int64_t t0 = mp_sys_now_ns();
@@ -86,7 +86,7 @@ static void test_lock_basic(void)
 	mp_lock_t *h = mp_lock_new(&err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	MPT_EQ(mp_heap_contains(h), 1);
-	MPT_OK(mp_lock_acquire(h, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(h, TEST_WAIT_NS));
 	MPT_ERR(mp_lock_free(h), -EBUSY);
 	MPT_OK(mp_lock_release(h));
 	MPT_OK(mp_lock_free(h));
@@ -119,6 +119,172 @@ static void test_bad_objects(void)
 	MPT_ERR(mp_lock_acquire((mp_lock_t *)buf, -7), -EINVAL);
 }
 
+/* Every entry point, given NULL, a misaligned or a never-initialised
+ * object, says -EINVAL (or NULL) - and nothing aborts. */
+static void test_bad_objects_everywhere(void)
+{
+	_Alignas(8) unsigned char raw[256] = { 0 };
+	void *objs[3] = { NULL, raw + 4, raw }; /* NULL, misaligned, zeroed */
+	int tid, count;
+
+	for (int i = 0; i < 3; i++) {
+		void *o = objs[i];
+		if (i < 2) {
+			MPT_ERR(mp_lock_init(o), -EINVAL);
+			MPT_ERR(mp_rlock_init(o), -EINVAL);
+			MPT_ERR(mp_sem_init(o, 1, false), -EINVAL);
+			MPT_ERR(mp_cond_init(o, NULL, false), -EINVAL);
+			MPT_ERR(mp_event_init(o), -EINVAL);
+			MPT_ERR(mp_barrier_init(o, 2, NULL, NULL), -EINVAL);
+		}
+		MPT_ERR(mp_lock_destroy(o), -EINVAL);
+		MPT_ERR(mp_lock_free(o), -EINVAL);
+		MPT_ERR(mp_lock_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_lock_release(o), -EINVAL);
+		MPT_ERR(mp_lock_consistent(o), -EINVAL);
+		MPT_ERR(mp_lock_locked(o), -EINVAL);
+		MPT_ERR(mp_rlock_destroy(o), -EINVAL);
+		MPT_ERR(mp_rlock_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_rlock_release(o), -EINVAL);
+		MPT_ERR(mp_rlock_consistent(o), -EINVAL);
+		MPT_ERR(mp_rlock_owner(o, &tid, &count), -EINVAL);
+		MPT_ERR(mp_sem_destroy(o), -EINVAL);
+		MPT_ERR(mp_sem_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_sem_release(o, 1), -EINVAL);
+		MPT_ERR(mp_sem_value(o), -EINVAL);
+		MPT_ERR(mp_cond_destroy(o), -EINVAL);
+		CU_ASSERT_PTR_NULL(mp_cond_lock(o));
+		MPT_ERR(mp_cond_acquire(o, 0), -EINVAL);
+		MPT_ERR(mp_cond_release(o), -EINVAL);
+		MPT_ERR(mp_cond_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_cond_wait_for(o, NULL, NULL, 0), -EINVAL);
+		MPT_ERR(mp_cond_notify(o, 1), -EINVAL);
+		MPT_ERR(mp_cond_notify_all(o), -EINVAL);
+		MPT_ERR(mp_event_destroy(o), -EINVAL);
+		MPT_ERR(mp_event_set(o), -EINVAL);
+		MPT_ERR(mp_event_clear(o), -EINVAL);
+		MPT_ERR(mp_event_is_set(o), -EINVAL);
+		MPT_ERR(mp_event_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_barrier_destroy(o), -EINVAL);
+		MPT_ERR(mp_barrier_wait(o, 0), -EINVAL);
+		MPT_ERR(mp_barrier_abort(o), -EINVAL);
+		MPT_ERR(mp_barrier_reset(o), -EINVAL);
+		MPT_ERR(mp_barrier_parties(o), -EINVAL);
+		MPT_ERR(mp_barrier_n_waiting(o), -EINVAL);
+		MPT_ERR(mp_barrier_broken(o), -EINVAL);
+	}
+	/* Objects of one kind given where another is expected. */
+	mp_sem_t sem;
+	MPT_OK(mp_sem_init(&sem, 1, false));
+	MPT_ERR(mp_lock_acquire((mp_lock_t *)&sem, 0), -EINVAL);
+	MPT_ERR(mp_event_set((mp_event_t *)&sem), -EINVAL);
+	mp_rlock_t rl;
+	MPT_OK(mp_rlock_init(&rl));
+	MPT_ERR(mp_lock_acquire((mp_lock_t *)&rl, 0), -EINVAL);
+	mp_cond_t c;
+	MPT_ERR(mp_cond_init(&c, &rl, false), -EINVAL); /* says Lock, is RLock */
+	MPT_ERR(mp_cond_init(&c, raw + 4, false), -EINVAL);
+}
+
+/* The misuses the issue lists, each a clear error. */
+static int hold_value;
+
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+/* Holds the Lock until told to let go (a thread that exits holding a
+ * robust lock leaves it owner-dead). */
+static void *hold_lock_until_go(void *arg)
+{
+	intptr_t r = mp_lock_acquire(arg, TEST_WAIT_NS);
+	mpt_flag_set(&sh->ready, 1);
+	if (mpt_flag_wait(&sh->go, 1) != 0)
+		r = -ETIMEDOUT;
+	mp_lock_release(arg);
+	return (void *)r;
+}
+
+static void test_misuse(void)
+{
+	int err = 0;
+	reset();
+	/* Double release: Lock and RLock. */
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_OK(mp_lock_release(&sh->lock));
+	MPT_ERR(mp_lock_release(&sh->lock), -EPERM);
+	MPT_ERR(mp_rlock_release(&sh->rlock), -EPERM); /* never taken */
+	MPT_EQ(mp_rlock_acquire(&sh->rlock, 0), 1);
+	MPT_EQ(mp_rlock_release(&sh->rlock), 0);
+	MPT_ERR(mp_rlock_release(&sh->rlock), -EPERM);
+	/* Consistent without an owner's death, or without holding it. */
+	MPT_ERR(mp_lock_consistent(&sh->lock), -EINVAL);
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_ERR(mp_lock_consistent(&sh->lock), -EINVAL);
+	MPT_OK(mp_lock_release(&sh->lock));
+	/* Negative and zero counts, negative timeouts. */
+	mp_sem_t s;
+	MPT_ERR(mp_sem_init(&s, -1, false), -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_sem_new(-1, true, &err));
+	MPT_EQ(err, -EINVAL);
+	MPT_OK(mp_sem_init(&s, 1, true));
+	MPT_ERR(mp_sem_release(&s, 0), -EINVAL);
+	MPT_ERR(mp_sem_release(&s, -3), -EINVAL);
+	MPT_ERR(mp_sem_acquire(&s, -2), -EINVAL);
+	MPT_ERR(mp_lock_acquire(&sh->lock, -2), -EINVAL);
+	MPT_ERR(mp_rlock_acquire(&sh->rlock, INT64_MIN), -EINVAL);
+	/* Bounded over-release, also by more than one; nothing released. */
+	MPT_ERR(mp_sem_release(&s, 1), -EOVERFLOW);
+	MPT_OK(mp_sem_acquire(&s, 0));
+	MPT_ERR(mp_sem_release(&s, 2), -EOVERFLOW);
+	MPT_EQ(mp_sem_value(&s), 0);
+	MPT_OK(mp_sem_release(&s, 1));
+	/* Condition: wait, wait_for, notify, notify_all without the lock -
+	 * also while another thread holds it. */
+	MPT_OK(mp_cond_init(&sh->cond, &sh->lock, false));
+	pthread_t t;
+	void *r = NULL;
+	for (int held_elsewhere = 0; held_elsewhere < 2; held_elsewhere++) {
+		if (held_elsewhere) {
+			pthread_create(&t, NULL, hold_lock_until_go, &sh->lock);
+			MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+		}
+		MPT_ERR(mp_cond_wait(&sh->cond, 0), -EPERM);
+		MPT_ERR(mp_cond_wait_for(&sh->cond, always, NULL, 0), -EPERM);
+		MPT_ERR(mp_cond_notify(&sh->cond, 1), -EPERM);
+		MPT_ERR(mp_cond_notify_all(&sh->cond), -EPERM);
+	}
+	mpt_flag_set(&sh->go, 1);
+	pthread_join(t, &r);
+	MPT_EQ((intptr_t)r, 0);
+	MPT_OK(mp_cond_acquire(&sh->cond, 0));
+	MPT_ERR(mp_cond_notify(&sh->cond, 0), -EINVAL);
+	MPT_ERR(mp_cond_notify(&sh->cond, -1), -EINVAL);
+	MPT_ERR(mp_cond_wait(&sh->cond, -2), -EINVAL);
+	MPT_ERR(mp_cond_wait_for(&sh->cond, NULL, NULL, 0), -EINVAL);
+	MPT_OK(mp_cond_release(&sh->cond));
+	/* A condition from the heap over a lock that is not in the heap (it
+	 * is found by its offset from the condition), or not a lock. */
+	CU_ASSERT_PTR_NULL(mp_cond_new(&sh->lock, false, &err));
+	MPT_EQ(err, -EINVAL);
+	err = 0;
+	CU_ASSERT_PTR_NULL(mp_cond_new(&hold_value, false, &err));
+	MPT_EQ(err, -EINVAL);
+	/* Barrier: no parties; destroy while a party waits is refused. */
+	MPT_ERR(mp_barrier_init(&sh->bar, 0, NULL, NULL), -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_barrier_new(0, NULL, NULL, &err));
+	MPT_EQ(err, -EINVAL);
+	MPT_OK(mp_barrier_init(&sh->bar, 2, NULL, NULL));
+	MPT_ERR(mp_barrier_wait(&sh->bar, -2), -EINVAL);
+	MPT_OK(mp_barrier_destroy(&sh->bar));
+	MPT_ERR(mp_barrier_wait(&sh->bar, 0), -EINVAL); /* destroyed */
+	/* Event with a bad timeout. */
+	MPT_OK(mp_event_init(&sh->ev));
+	MPT_ERR(mp_event_wait(&sh->ev, -2), -EINVAL);
+}
+
 /* ---- many processes x threads on one lock -------------------------------- */
 
 enum { PROCS = 3, THREADS = 3, ROUNDS = 20000 };
@@ -127,7 +293,7 @@ static void *hammer_thread(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < ROUNDS; i++) {
-		if (mp_lock_acquire(&sh->lock, MP_FOREVER) != 0)
+		if (mp_lock_acquire(&sh->lock, TEST_WAIT_NS) != 0)
 			return (void *)1;
 		int32_t in = atomic_fetch_add(&sh->inside, 1) + 1;
 		if (in > 1)
@@ -182,19 +348,57 @@ static void test_lock_foreign_release(void)
 	pthread_t t;
 	void *r;
 	for (int round = 0; round < 3; round++) {
-		MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+		MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 		pthread_create(&t, NULL, release_other, l);
 		pthread_join(t, &r);
 		MPT_EQ((intptr_t)r, 0);
 		MPT_EQ(mp_lock_locked(l), 0);
 	}
 	/* Another thread can take it while our node is still detached. */
-	MPT_OK(mp_lock_acquire(l, MP_FOREVER));
+	MPT_OK(mp_lock_acquire(l, TEST_WAIT_NS));
 	pthread_create(&t, NULL, release_other, l);
 	pthread_join(t, &r);
 	MPT_OK(mp_lock_acquire(l, 0));
 	MPT_OK(mp_lock_release(l));
 	MPT_OK(mp_lock_destroy(l));
+}
+
+/* ---- threads that come and go ------------------------------------------ */
+
+static void *take_both(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++) {
+		if (mp_lock_acquire(&sh->lock, TEST_WAIT_NS) != 0 ||
+		    mp_rlock_acquire(&sh->rlock, TEST_WAIT_NS) != 1)
+			return (void *)1;
+		sh->plain++;
+		mp_rlock_release(&sh->rlock);
+		mp_lock_release(&sh->lock);
+	}
+	return NULL;
+}
+
+/* Short-lived threads that used locks leave nothing behind (LeakSanitizer
+ * checks the sanitizer build) and the locks stay whole. */
+static void test_lock_threads_exit(void)
+{
+	reset();
+	for (int round = 0; round < 4; round++) {
+		pthread_t t[8];
+		void *r;
+		for (int i = 0; i < 8; i++)
+			pthread_create(&t[i], NULL, take_both, NULL);
+		for (int i = 0; i < 8; i++) {
+			pthread_join(t[i], &r);
+			MPT_EQ((intptr_t)r, 0);
+		}
+	}
+	MPT_EQ(sh->plain, 4 * 8 * 100);
+	MPT_OK(mp_lock_acquire(&sh->lock, 0));
+	MPT_OK(mp_lock_release(&sh->lock));
+	MPT_OK(mp_lock_destroy(&sh->lock));
+	MPT_OK(mp_rlock_destroy(&sh->rlock));
 }
 
 /* ---- RLock ------------------------------------------------------------------ */
@@ -211,7 +415,7 @@ static void test_rlock(void)
 	reset();
 	mp_rlock_t *l = &sh->rlock;
 	int tid = -1, count = -1;
-	MPT_EQ(mp_rlock_acquire(l, MP_FOREVER), 1);
+	MPT_EQ(mp_rlock_acquire(l, TEST_WAIT_NS), 1);
 	MPT_EQ(mp_rlock_acquire(l, 0), 2);
 	MPT_EQ(mp_rlock_acquire(l, MP_MSEC(5)), 3);
 	MPT_OK(mp_rlock_owner(l, &tid, &count));
@@ -237,8 +441,8 @@ static void test_rlock(void)
 static int hold_then_hang(void *arg)
 {
 	void *l = arg;
-	int r = l == (void *)&sh->rlock ? mp_rlock_acquire(l, MP_FOREVER)
-	                                : mp_lock_acquire(l, MP_FOREVER);
+	int r = l == (void *)&sh->rlock ? mp_rlock_acquire(l, TEST_WAIT_NS)
+	                                : mp_lock_acquire(l, TEST_WAIT_NS);
 	if (r < 0)
 		return 1;
 	mpt_flag_set(&sh->ready, 1);
@@ -342,7 +546,7 @@ static int churn_lock(void *arg)
 	unsigned seed = (unsigned)getpid();
 	(void)arg;
 	for (;;) {
-		int r = mp_lock_acquire(&sh->lock, MP_FOREVER);
+		int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
 		if (r == -EOWNERDEAD) {
 			sh->plain = atomic_load(&sh->counter); /* repair */
 			atomic_fetch_add(&sh->results[0], 1);
@@ -389,6 +593,10 @@ static void test_lock_kill_at_random(void)
 	finish(a);
 	int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
 	CU_ASSERT(r == 0 || r == -EOWNERDEAD);
+	if (r == -EOWNERDEAD)
+		MPT_OK(mp_lock_consistent(&sh->lock));
+	/* Leave it free: the next test's reset() rewrites its memory. */
+	MPT_OK(mp_lock_release(&sh->lock));
 	owner_died = (int)atomic_load(&sh->results[0]);
 	fprintf(stderr, " [%d of %d kills hit a holder] ", owner_died, rounds);
 	MPT_CMP(owner_died, >, 0);
@@ -457,9 +665,10 @@ static void test_semaphore_admits_two(void)
 static int cond_waiter(void *arg)
 {
 	(void)arg;
-	if (mp_cond_acquire(&sh->cond, MP_FOREVER) < 0)
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0)
 		return 1;
 	atomic_fetch_add(&sh->ready, 1);
+	mp_sys_futex_wake(&sh->ready, INT32_MAX);
 	int r = mp_cond_wait(&sh->cond, TEST_WAIT_NS);
 	atomic_fetch_add(&sh->counter, r == 0 ? 1 : 1000);
 	mp_cond_release(&sh->cond);
@@ -472,7 +681,7 @@ static void test_cond(void)
 	MPT_OK(mp_cond_init(&sh->cond, NULL, false));
 	MPT_ERR(mp_cond_wait(&sh->cond, 0), -EPERM);
 	MPT_ERR(mp_cond_notify(&sh->cond, 1), -EPERM);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	MPT_ERR(mp_cond_notify(&sh->cond, 0), -EINVAL);
 	MPT_EQ(mp_cond_notify(&sh->cond, 1), 0); /* nobody waits */
 	int64_t t0 = mp_sys_now_ns();
@@ -491,17 +700,43 @@ static void test_cond(void)
 	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
 	while (atomic_load(&sh->ready) < 3 && mp_sys_now_ns() < end)
 		usleep(1000);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER)); /* all three wait */
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS)); /* all three wait */
 	MPT_EQ(mp_cond_notify(&sh->cond, 1), 1);
 	MPT_OK(mp_cond_release(&sh->cond));
-	usleep(100000);
+	/* One wakes (deadline), and no other follows it for a while. */
+	end = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (atomic_load(&sh->counter) < 1 && mp_sys_now_ns() < end)
+		usleep(1000);
+	usleep(50000);
 	MPT_EQ(atomic_load(&sh->counter), 1);
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	MPT_EQ(mp_cond_notify_all(&sh->cond), 2);
 	MPT_OK(mp_cond_release(&sh->cond));
 	for (int i = 0; i < 3; i++)
 		MPT_EQ(finish(p[i]), 0);
 	MPT_EQ(atomic_load(&sh->counter), 3);
+}
+
+/* A notify belongs to the waiters that were waiting when it was made: a
+ * thread that starts waiting afterwards must not take it (the notified one
+ * would then miss its wake-up).  The notified waiter is stopped (SIGSTOP)
+ * so it cannot collect its wake-up before the late one tries. */
+static void test_cond_no_stealing(void)
+{
+	reset();
+	MPT_OK(mp_cond_init(&sh->cond, NULL, false));
+	mp_process_t *p = start(cond_waiter, NULL);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	/* Holding the lock again proves the waiter is inside mp_cond_wait. */
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
+	MPT_OK(kill(mp_process_pid(p), SIGSTOP));
+	MPT_EQ(mp_cond_notify(&sh->cond, 1), 1);
+	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(50)), -ETIMEDOUT);
+	MPT_OK(mp_cond_release(&sh->cond));
+	MPT_OK(kill(mp_process_pid(p), SIGCONT));
+	MPT_EQ(finish(p), 0);
+	MPT_EQ(atomic_load(&sh->counter), 1); /* the stopped one: notified */
+	MPT_OK(mp_cond_destroy(&sh->cond));
 }
 
 static bool counter_reached(void *arg)
@@ -513,7 +748,7 @@ static int cond_producer(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < 50; i++) {
-		mp_cond_acquire(&sh->cond, MP_FOREVER);
+		mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
 		atomic_fetch_add(&sh->counter, 1);
 		mp_cond_notify(&sh->cond, 1);
 		mp_cond_release(&sh->cond);
@@ -525,7 +760,7 @@ static void test_cond_wait_for(void)
 {
 	reset();
 	MPT_OK(mp_cond_init(&sh->cond, &sh->lock, false));
-	MPT_OK(mp_cond_acquire(&sh->cond, MP_FOREVER));
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	int64_t target = 50;
 	MPT_EQ(mp_cond_wait_for(&sh->cond, counter_reached, &target, 0), 0);
 	mp_process_t *p = start(cond_producer, NULL);
@@ -534,6 +769,188 @@ static void test_cond_wait_for(void)
 	MPT_OK(mp_cond_release(&sh->cond));
 	MPT_EQ(finish(p), 0);
 	MPT_EQ(atomic_load(&sh->counter), 50);
+}
+
+/* ---- Condition: death of the lock's holder ----------------------------------- */
+
+/* Condition over its own RLock (rlock) or over sh->lock. */
+static void cond_setup(bool rlock)
+{
+	reset();
+	MPT_OK(mp_cond_init(&sh->cond, rlock ? NULL : (void *)&sh->lock, false));
+}
+
+static int cond_mark_consistent(void)
+{
+	void *l = mp_cond_lock(&sh->cond);
+	return l == (void *)&sh->lock ? mp_lock_consistent(l)
+	                              : mp_rlock_consistent(l);
+}
+
+struct cwaiter {
+	int64_t timeout;
+	int result, consistent, release;
+};
+
+/* Waits on the condition; repairs and releases the lock after it. */
+static void *cond_wait_thread(void *arg)
+{
+	struct cwaiter *w = arg;
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0) {
+		w->result = -1000;
+		return NULL;
+	}
+	mpt_flag_set(&sh->ready, 1);
+	w->result = mp_cond_wait(&sh->cond, w->timeout);
+	if (w->result == -EOWNERDEAD)
+		w->consistent = cond_mark_consistent();
+	w->release = mp_cond_release(&sh->cond);
+	return NULL;
+}
+
+/* Takes the condition's lock, notifies (or not), and hangs holding it. */
+static int cond_hold_then_hang(void *arg)
+{
+	bool notify = arg != NULL;
+	if (mp_cond_acquire(&sh->cond, TEST_WAIT_NS) < 0)
+		return 1;
+	if (notify)
+		atomic_store(&sh->counter, mp_cond_notify(&sh->cond, 1));
+	mpt_flag_set(&sh->ready, 2);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/*
+ * A waiter notified while the notifier still holds the lock is blocked in
+ * mp_cond_wait taking the lock back; the notifier is SIGKILLed: the waiter
+ * returns -EOWNERDEAD, holding the lock, and can repair it.
+ */
+static void cond_death_while_reacquiring(bool rlock)
+{
+	cond_setup(rlock);
+	struct cwaiter w = { .timeout = TEST_WAIT_NS };
+	pthread_t t;
+	pthread_create(&t, NULL, cond_wait_thread, &w);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	/* The holder can take the lock only once the waiter is inside
+	 * mp_cond_wait; its notify reports one woken. */
+	mp_process_t *p = start(cond_hold_then_hang, (void *)1);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
+	MPT_EQ(atomic_load(&sh->counter), 1);
+	MPT_OK(await_waiters_bit(mp_cond_lock(&sh->cond)));
+	MPT_OK(mp_process_kill(p));
+	pthread_join(t, NULL);
+	MPT_ERR(w.result, -EOWNERDEAD);
+	MPT_EQ(w.consistent, 0);
+	MPT_EQ(w.release, 0);
+	MPT_EQ(finish(p), -SIGKILL);
+	/* Whole again: a wait/notify cycle works. */
+	MPT_OK(mp_cond_acquire(&sh->cond, 0));
+	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(1)), -ETIMEDOUT);
+	MPT_OK(mp_cond_release(&sh->cond));
+}
+
+/*
+ * A waiter still waiting for a notify when a holder of the lock dies:
+ * when its timeout ends the wait it takes the lock back with -EOWNERDEAD.
+ */
+static void cond_death_while_waiting(bool rlock)
+{
+	cond_setup(rlock);
+	struct cwaiter w = { .timeout = MP_MSEC(1500), .result = 1 };
+	pthread_t t;
+	pthread_create(&t, NULL, cond_wait_thread, &w);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
+	mp_process_t *p = start(cond_hold_then_hang, NULL);
+	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
+	MPT_OK(mp_process_kill(p));
+	MPT_EQ(finish(p), -SIGKILL);
+	/* The holder got the lock, so the waiter was inside its wait; it
+	 * is still there unless 1.5 s passed since (a hang guard only). */
+	pthread_join(t, NULL);
+	MPT_ERR(w.result, -EOWNERDEAD);
+	MPT_EQ(w.consistent, 0);
+	MPT_EQ(w.release, 0);
+}
+
+static void test_cond_owner_dies(void)
+{
+	cond_death_while_reacquiring(true);
+	cond_death_while_reacquiring(false);
+	cond_death_while_waiting(true);
+	cond_death_while_waiting(false);
+}
+
+/* Two processes take turns through the condition (turn 0 and 1); the one
+ * with turn 1 is SIGKILLed at random points and replaced, many times. */
+static int cond_turns(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	unsigned seed = (unsigned)getpid();
+	for (;;) {
+		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
+		if (r == -EOWNERDEAD) {
+			atomic_fetch_add(&sh->results[1], 1);
+			cond_mark_consistent();
+		} else if (r < 0) {
+			return 1;
+		}
+		while (sh->plain != me) {
+			if (me == 0 && atomic_load(&sh->go))
+				return mp_cond_release(&sh->cond) < 0;
+			r = mp_cond_wait(&sh->cond, TEST_WAIT_NS);
+			if (r == -EOWNERDEAD) {
+				atomic_fetch_add(&sh->results[1], 1);
+				cond_mark_consistent();
+			} else if (r < 0) {
+				return 2; /* stuck: a wake-up was lost */
+			}
+		}
+		usleep(rand_r(&seed) % 50); /* inside */
+		sh->plain = !me;
+		atomic_fetch_add(&sh->counter, 1);
+		mp_cond_notify_all(&sh->cond);
+		mp_cond_release(&sh->cond);
+	}
+}
+
+static void test_cond_kill_at_random(void)
+{
+	cond_setup(true);
+	unsigned seed = 777;
+	int rounds = 40;
+	mp_process_t *a = start(cond_turns, (void *)0);
+	for (int round = 0; round < rounds; round++) {
+		mp_process_t *b = start(cond_turns, (void *)1);
+		usleep(300 + rand_r(&seed) % 3000);
+		MPT_OK(mp_process_kill(b));
+		MPT_EQ(finish(b), -SIGKILL);
+		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
+		CU_ASSERT(r == 1 || r == -EOWNERDEAD);
+		if (r == -EOWNERDEAD) {
+			atomic_fetch_add(&sh->results[0], 1);
+			MPT_OK(cond_mark_consistent());
+		}
+		if (r != 1 && r != -EOWNERDEAD)
+			break;
+		sh->plain = 0; /* the other one is gone: the turn is a's */
+		mp_cond_notify_all(&sh->cond);
+		mp_cond_release(&sh->cond);
+	}
+	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
+	atomic_store(&sh->go, 1);
+	mp_cond_notify_all(&sh->cond);
+	MPT_OK(mp_cond_release(&sh->cond));
+	MPT_EQ(finish(a), 0); /* never stuck, never an error */
+	fprintf(stderr, " [%d turns; owner died: %d seen here, %d by the "
+	        "survivor] ", (int)atomic_load(&sh->counter),
+	        (int)atomic_load(&sh->results[0]),
+	        (int)atomic_load(&sh->results[1]));
+	MPT_CMP(atomic_load(&sh->results[0]) + atomic_load(&sh->results[1]),
+	        >, 0);
+	MPT_CMP(atomic_load(&sh->counter), >, rounds);
 }
 
 /* ---- Event ------------------------------------------------------------------ */
@@ -617,8 +1034,11 @@ int main(void)
 	static CU_TestInfo tests[] = {
 		{ "lock basics", test_lock_basic },
 		{ "bad objects", test_bad_objects },
+		{ "bad objects, every function", test_bad_objects_everywhere },
+		{ "misuse", test_misuse },
 		{ "lock: processes x threads", test_lock_stress },
 		{ "lock: foreign release", test_lock_foreign_release },
+		{ "lock: threads come and go", test_lock_threads_exit },
 		{ "rlock", test_rlock },
 		{ "lock: owner dies, waiter blocked", test_lock_owner_dies },
 		{ "rlock: owner dies", test_rlock_owner_dies },
@@ -627,7 +1047,10 @@ int main(void)
 		{ "semaphore", test_semaphore },
 		{ "semaphore(2) admits two", test_semaphore_admits_two },
 		{ "condition", test_cond },
+		{ "condition: no stolen wake-up", test_cond_no_stealing },
 		{ "condition wait_for", test_cond_wait_for },
+		{ "condition: lock holder dies", test_cond_owner_dies },
+		{ "condition: SIGKILL at random", test_cond_kill_at_random },
 		{ "event", test_event },
 		{ "barrier", test_barrier },
 		CU_TEST_INFO_NULL,

@@ -29,12 +29,16 @@
  *    Why this way: it costs no system call and a few stores on the fast
  *    path, the kernel does the detection (no polling, no pid-reuse hazard),
  *    and it measured as fast as glibc's own robust mutex (mpbench lock.*).
- *    Two cases cannot use the list and fall back to the owner's thread
- *    pidfd, waited on together with the futex in one io_uring submission
- *    (wake on release or on the owner's death): a Lock released by a thread
- *    other than its owner (Python allows this for Lock) until its former
- *    owner next takes or releases an mproc lock, and a glibc whose robust
- *    list layout mproc does not recognise (checked at run time).
+ *    Holders whose node is not in their list are waited on in slices of
+ *    2 ms, checking between them that the holder thread still lives (a
+ *    thread pidfd, or /proc on kernels before 6.9): the owner-died result
+ *    then comes within a slice.  That is the case for a Lock released by a
+ *    thread other than its owner (Python allows this for Lock) until its
+ *    former owner next takes or releases an mproc lock, for a thread that
+ *    took the lock in the instant between its release and the unlinking
+ *    of the node, for one that died between taking the word and linking,
+ *    and for every lock when glibc's robust list layout is not the one
+ *    mproc knows (checked at run time).
  *  - Semaphore, Event, Condition waiters and Barrier hold no ownership: a
  *    process that dies holding a semaphore unit takes it with it (as in
  *    Python); a process killed inside mp_cond_wait() may absorb one later
@@ -46,7 +50,11 @@
  * (MPROC_SPIN_NS in the environment, default 4000, 0 to disable) when the
  * process may run on more than one CPU; each object keeps an estimate of how
  * long spinning pays and stops spinning when it does not (e.g. when the
- * machine is oversubscribed).
+ * machine is oversubscribed).  One wait in 8 of each thread probes longer
+ * (5 x MPROC_SPIN_NS), to find out whether spinning pays again - e.g. two
+ * processes in ping-pong that both fell asleep once, and would otherwise
+ * each answer the other only after a wake-up; probes that keep losing
+ * become rarer, down to one wait in 256.
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
@@ -83,9 +91,9 @@ MP_API int mp_lock_free(mp_lock_t *l);
  * mp_lock_acquire - take the lock, waiting up to timeout_ns.
  * Returns 0, or -EOWNERDEAD: the lock is yours, its previous owner died
  * holding it; repair and call mp_lock_consistent().
- * Errors: -EAGAIN (timeout 0) / -ETIMEDOUT; -ENOTRECOVERABLE; -EDEADLK the
- * calling thread already holds it (a Lock is not recursive: Python would
- * block forever, mproc says so); -EINVAL.
+ * Errors: -EAGAIN (timeout 0) / -ETIMEDOUT; -ENOTRECOVERABLE; -EINVAL.
+ * A Lock is not recursive: a thread that takes it again waits, as in
+ * Python, until somebody releases it (any thread may) or the timeout.
  */
 MP_API int mp_lock_acquire(mp_lock_t *l, int64_t timeout_ns);
 /*
@@ -153,7 +161,8 @@ MP_API long mp_sem_value(const mp_sem_t *s);
  */
 MP_API int mp_cond_init(mp_cond_t *c, void *lock, bool rlock);
 MP_API int mp_cond_destroy(mp_cond_t *c);
-/* In the shared heap; lock NULL (its own RLock) or a heap lock. */
+/* In the shared heap; lock NULL (its own RLock) or a heap lock (-EINVAL
+ * for a lock outside the heap). */
 MP_API mp_cond_t *mp_cond_new(void *lock, bool rlock, int *err);
 MP_API int mp_cond_free(mp_cond_t *c);
 /* Its lock (a mp_lock_t * or mp_rlock_t *, per mp_cond_init). */
@@ -167,15 +176,19 @@ MP_API int mp_cond_release(mp_cond_t *c);
  * Returns 0 when notified, -ETIMEDOUT (or -EAGAIN for 0) when not; the lock
  * is held again in both cases - and -EOWNERDEAD if, while we slept, a holder
  * died: the lock is ours, repair and mark it consistent.
+ * A notify wakes only threads that were waiting when it was made: one that
+ * starts waiting later never takes another's wake-up.
  * Errors (lock not held again): -EPERM the caller does not hold the lock;
- * -ENOTRECOVERABLE; -EINVAL.
+ * -ENOTRECOVERABLE; -EINVAL.  (Lock still held:) -EOVERFLOW 2^21-1
+ * threads already wait on the condition.
  */
 MP_API int mp_cond_wait(mp_cond_t *c, int64_t timeout_ns);
 /* Predicate for mp_cond_wait_for: true when the awaited state holds. */
 typedef bool (*mp_pred_t)(void *arg);
 /* mp_cond_wait_for - wait until pred(arg), re-checked under the lock after
  * every wake-up; the deadline covers the whole wait.  Returns 1 when pred
- * holds, 0 on timeout (pred still false), or a wait error. */
+ * holds, 0 on timeout (pred still false), or a wait error: -EPERM when the
+ * caller does not hold the lock, even if pred already holds. */
 MP_API int mp_cond_wait_for(mp_cond_t *c, mp_pred_t pred, void *arg,
                             int64_t timeout_ns);
 /* mp_cond_notify - wake up to n waiters (n >= 1); mp_cond_notify_all -

@@ -22,6 +22,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_queue_cases,
 	mpb_wait_cases,
 	mpb_pool_cases,
+	mpb_sync_cases,
 };
 
 struct side {

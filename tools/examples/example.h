@@ -1,0 +1,75 @@
+/*
+ * example.h - what the seed example programs share: line-buffered output
+ * (so lines from several processes reach a pipe whole and in order), a
+ * clock, sleeping in milliseconds, and starting a child.
+ */
+#ifndef MPROC_EXAMPLE_H
+#define MPROC_EXAMPLE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <mproc.h>
+
+static inline void ex_init(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* Python's time.time(), on the monotonic clock: seconds as a double. */
+static inline double ex_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Python's time.sleep(ms / 1000). */
+static inline void ex_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Report a failed call and leave: examples stop at the first error. */
+static inline void ex_check(int r, const char *what)
+{
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", what, mp_strerror(r));
+		exit(1);
+	}
+}
+
+/* Process(target=fn, args=(arg,)).start() */
+static inline mp_process_t *ex_start(mp_target_t fn, void *arg)
+{
+	int err = 0;
+	mp_process_t *p = mp_process_new(fn, arg, NULL, 0, &err);
+	if (!p)
+		ex_check(err, "mp_process_new");
+	ex_check(mp_process_start(p), "mp_process_start");
+	return p;
+}
+
+/* Join and free; the child's exit code must be 0. */
+static inline void ex_join(mp_process_t *p)
+{
+	int code = -1;
+	ex_check(mp_process_join(p, MP_FOREVER), "mp_process_join");
+	mp_process_exitcode(p, &code);
+	mp_process_free(p);
+	if (code != 0) {
+		fprintf(stderr, "a child failed (exit code %d)\n", code);
+		exit(1);
+	}
+}
+
+/* An optional numeric argument, with a default. */
+static inline long ex_arg(int argc, char **argv, int i, long def)
+{
+	return argc > i ? atol(argv[i]) : def;
+}
+
+#endif
