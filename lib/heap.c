@@ -14,9 +14,10 @@
  * in the low 28.  Legal transitions, each a single atomic store or CAS:
  *
  *   UNBORN --(bump of top: the bumper owns it)--> SMALL|class, BUSY
- *   FREE   --(CAS by a claimer)-----------------> BUSY
+ *   FREE, DIRTY --(CAS by a claimer)------------> BUSY
  *   BUSY   --(claimer, store-release)-----------> SMALL|class, HEAD|n, TAIL|k
- *   HEAD|n --(CAS by the freer)------------------> BUSY --> FREE (tails first)
+ *   HEAD|n --(CAS by the freer)------------------> BUSY --> FREE or DIRTY
+ *                                                  (tails first)
  *
  * UNBORN is 0, the content of a fresh mapping, so spans past `top` need no
  * initialisation.  SMALL spans keep their class for the life of the heap;
@@ -49,6 +50,13 @@
 #define ST_HEAD   0x30000000u /* | number of spans in the run */
 #define ST_TAIL   0x40000000u /* | distance from the head */
 #define ST_BUSY   0x50000000u
+#define ST_DIRTY  0x60000000u /* free, its pages kept (not zero) */
+
+/* Freed runs up to this many spans keep their pages (ST_DIRTY), as long as
+ * all such pages stay under DIRTY_MAX: reusing a hot block costs a memset
+ * at most, giving its pages back costs a page fault per page next time. */
+#define KEEP_SPANS 16
+#define DIRTY_MAX ((uint64_t)64 << 20)
 
 #define HEAP_MAGIC 0x6d706870u /* "mphp" */
 #define HEAP_VERSION 1u
@@ -68,6 +76,7 @@ struct heap {
 	_Atomic uint32_t top;           /* spans [0, top) were handed out */
 	_Atomic uint32_t hint[NCLASS];  /* 1 + a span of the class with room */
 	_Atomic uint64_t live;          /* bytes in live blocks */
+	_Atomic uint64_t dirty;         /* bytes in DIRTY spans */
 	struct span desc[];
 };
 
@@ -191,37 +200,63 @@ static long take_block(struct span *d, unsigned cls)
 	return -1;
 }
 
+static inline bool is_free(uint32_t st)
+{
+	return st == ST_FREE || st == ST_DIRTY;
+}
+
+/* Take span i from FREE or DIRTY to BUSY; counts a dirty one in *dirty. */
+static bool claim_span(struct heap *h, uint32_t i, uint32_t *dirty)
+{
+	uint32_t st = atomic_load_explicit(&h->desc[i].state,
+	                                   memory_order_relaxed);
+	if (!is_free(st) || !atomic_compare_exchange_strong_explicit(
+	        &h->desc[i].state, &st, ST_BUSY, memory_order_acquire,
+	        memory_order_relaxed))
+		return false;
+	if (st == ST_DIRTY) {
+		atomic_fetch_sub_explicit(&h->dirty, SPAN_SIZE,
+		                          memory_order_relaxed);
+		++*dirty;
+	}
+	return true;
+}
+
 /*
  * Claim a run of n spans for the caller, leaving them BUSY (or UNBORN past
- * the old top, which only the caller can reach).  First reuse FREE runs
- * below top, then bump top.  Returns the first span's index or -ENOMEM.
+ * the old top, which only the caller can reach).  First reuse free runs
+ * below top, then bump top.  Returns the first span's index or -ENOMEM;
+ * *dirty: whether any span of it still holds old bytes.
  */
-static long claim_run(struct heap *h, uint32_t n)
+static long claim_run(struct heap *h, uint32_t n, bool *dirty)
 {
 	uint32_t top = atomic_load_explicit(&h->top, memory_order_acquire);
 
+	*dirty = false;
 	for (uint32_t i = 0; i + n <= top;) {
-		uint32_t j = 0;
-		while (j < n && atomic_load_explicit(&h->desc[i + j].state,
-		                     memory_order_relaxed) == ST_FREE)
+		uint32_t j = 0, ndirty = 0;
+		while (j < n && is_free(atomic_load_explicit(&h->desc[i + j].state,
+		                                             memory_order_relaxed)))
 			j++;
 		if (j < n) {
 			i += j + 1;
 			continue;
 		}
 		uint32_t k = 0;
-		for (; k < n; k++) {
-			uint32_t want = ST_FREE;
-			if (!atomic_compare_exchange_strong_explicit(
-			        &h->desc[i + k].state, &want, ST_BUSY,
-			        memory_order_acquire, memory_order_relaxed))
-				break;
-		}
-		if (k == n)
+		while (k < n && claim_span(h, i + k, &ndirty))
+			k++;
+		if (k == n) {
+			*dirty = ndirty > 0;
 			return i;
-		while (k--) /* lost a race: give back what we took */
-			atomic_store_explicit(&h->desc[i + k].state, ST_FREE,
+		}
+		/* Lost a race: give back what we took (as dirty: its bytes
+		 * are whatever they were). */
+		while (k--) {
+			atomic_fetch_add_explicit(&h->dirty, SPAN_SIZE,
+			                          memory_order_relaxed);
+			atomic_store_explicit(&h->desc[i + k].state, ST_DIRTY,
 			                      memory_order_release);
+		}
 		i++;
 	}
 	do {
@@ -264,14 +299,15 @@ static long find_block(struct heap *h, unsigned cls, uint32_t *span)
 	return -1;
 }
 
-static void *alloc_small(struct heap *h, unsigned cls)
+static void *alloc_small(struct heap *h, unsigned cls, bool zero)
 {
 	size_t bsz = (size_t)16 << cls;
 	uint32_t s;
 	long b;
 
 	while ((b = find_block(h, cls, &s)) < 0) {
-		long ns = claim_run(h, 1);
+		bool dirty; /* small blocks are zeroed on allocation anyway */
+		long ns = claim_run(h, 1, &dirty);
 		if (ns < 0)
 			return NULL;
 		atomic_store_explicit(&h->desc[ns].state, ST_SMALL | cls,
@@ -280,21 +316,25 @@ static void *alloc_small(struct heap *h, unsigned cls)
 		                      memory_order_relaxed);
 	}
 	char *p = span_addr(h, s) + (size_t)b * bsz;
-	memset(p, 0, bsz);
+	if (zero)
+		memset(p, 0, bsz);
 	atomic_fetch_add_explicit(&h->live, bsz, memory_order_relaxed);
 	return p;
 }
 
-static void *alloc_large(struct heap *h, size_t size)
+static void *alloc_large(struct heap *h, size_t size, bool zero)
 {
 	if (size > (size_t)h->nspans << SPAN_SHIFT)
 		return NULL;
 	uint32_t n = (uint32_t)((size + SPAN_SIZE - 1) >> SPAN_SHIFT);
-	long s = claim_run(h, n);
+	bool dirty;
+	long s = claim_run(h, n, &dirty);
 	if (s < 0)
 		return NULL;
-	/* Spans come zeroed: fresh ones were never touched, reused ones were
-	 * discarded by free(). */
+	/* Fresh and FREE spans read as zero (never touched, or discarded);
+	 * DIRTY ones are cleared here when the caller wants zeroes. */
+	if (dirty && zero)
+		memset(span_addr(h, (size_t)s), 0, size);
 	for (uint32_t k = 1; k < n; k++)
 		atomic_store_explicit(&h->desc[s + k].state, ST_TAIL | k,
 		                      memory_order_relaxed);
@@ -305,7 +345,7 @@ static void *alloc_large(struct heap *h, size_t size)
 	return span_addr(h, (size_t)s);
 }
 
-void *mp_heap_alloc(size_t size, int *err)
+static void *heap_alloc(size_t size, bool zero, int *err)
 {
 	int dummy;
 	struct heap *h;
@@ -326,13 +366,23 @@ void *mp_heap_alloc(size_t size, int *err)
 		unsigned cls = size <= 16 ? 0 : (unsigned)(64 -
 		               __builtin_clzll((unsigned long long)size - 1)) -
 		               MIN_SHIFT;
-		p = alloc_small(h, cls);
+		p = alloc_small(h, cls, zero);
 	} else {
-		p = alloc_large(h, size);
+		p = alloc_large(h, size, zero);
 	}
 	if (!p)
 		*err = -ENOMEM;
 	return p;
+}
+
+void *mp_heap_alloc(size_t size, int *err)
+{
+	return heap_alloc(size, true, err);
+}
+
+void *mp__heap_alloc_raw(size_t size, int *err)
+{
+	return heap_alloc(size, false, err);
 }
 
 int mp_heap_contains(const void *ptr)
@@ -352,12 +402,21 @@ static int free_large(struct heap *h, size_t s, uint32_t st)
 	        ST_BUSY, memory_order_acquire, memory_order_relaxed))
 		return -EINVAL;
 	char *p = span_addr(h, s);
-	if (mp_sys_discard(p, (size_t)n << SPAN_SHIFT) < 0)
-		memset(p, 0, (size_t)n << SPAN_SHIFT);
-	atomic_fetch_sub_explicit(&h->live, (uint64_t)n << SPAN_SHIFT,
-	                          memory_order_relaxed);
+	uint64_t bytes = (uint64_t)n << SPAN_SHIFT;
+	uint32_t to = ST_FREE;
+	if (n <= KEEP_SPANS && atomic_fetch_add_explicit(&h->dirty, bytes,
+	        memory_order_relaxed) + bytes <= DIRTY_MAX) {
+		to = ST_DIRTY;
+	} else {
+		if (n <= KEEP_SPANS) /* over budget: take the count back */
+			atomic_fetch_sub_explicit(&h->dirty, bytes,
+			                          memory_order_relaxed);
+		if (mp_sys_discard(p, (size_t)bytes) < 0)
+			memset(p, 0, (size_t)bytes);
+	}
+	atomic_fetch_sub_explicit(&h->live, bytes, memory_order_relaxed);
 	for (uint32_t k = n; k-- > 0;)
-		atomic_store_explicit(&h->desc[s + k].state, ST_FREE,
+		atomic_store_explicit(&h->desc[s + k].state, to,
 		                      memory_order_release);
 	return 0;
 }

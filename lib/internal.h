@@ -44,11 +44,15 @@ void mp__atfork_register(void);
 
 /* Make the heap if it does not exist (default size).  0 or -errno. */
 int mp__heap_ensure(void);
+/* As mp_heap_alloc, without zeroing: for blocks about to be overwritten. */
+void *mp__heap_alloc_raw(size_t size, int *err);
 
 /* ---- processes (process.c) ----------------------------------------------- */
 
 /* In a forked child: forget the parent's children (atfork child handler). */
 void mp__process_after_fork(void);
+/* This process has begun its normal exit: start no new processes. */
+bool mp__process_exiting(void);
 
 #endif
 
