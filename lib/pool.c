@@ -98,7 +98,8 @@ static void handle_death(mp_pool_t *p, int i)
 	if (code == 3 && !atomic_load(&s->stopped))
 		p->broken = true; /* its initialisation failed: it would again */
 	pthread_mutex_lock(&p->mu);
-	bool respawn = p->state != POOL_TERMINATED && !on_purpose && !p->broken;
+	bool respawn = p->state != POOL_TERMINATED && !on_purpose &&
+	               !p->broken && !mp__process_exiting();
 	pthread_mutex_unlock(&p->mu);
 	if (respawn && start_worker(p, i) < 0)
 		p->broken = true;
@@ -125,7 +126,14 @@ static void supervise_once(mp_pool_t *p, mp_waitable_t *objs, int *who,
 			who[n++] = i;
 		}
 	}
-	if (!atomic_load(&p->getters)) {
+	/* Results are drained by callers waiting for them; the supervisor
+	 * drains them only when nobody waits and work is out, so that a
+	 * caller waiting for its result is never beaten to it (which would
+	 * cost it a wake-up through the progress word). */
+	bool watch = !atomic_load(&p->getters) &&
+	             atomic_load(&p->pending_jobs) > 0;
+	atomic_store(&p->sup_watching, watch);
+	if (watch) {
 		objs[n] = mp_wait_queue(p->results);
 		who[n++] = -2;
 	}
@@ -155,6 +163,8 @@ static void *supervisor(void *arg)
 		p->broken = true;
 	while (live_workers(p) > 0 && objs && who && ready)
 		supervise_once(p, objs, who, ready);
+	/* Also when the process exits with the pool open: its children are
+	 * terminated then (they are daemonic) and not replaced. */
 	/* Every worker is gone: nothing will complete any more. */
 	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
 	mp__pool_run_callbacks(p);

@@ -99,6 +99,8 @@ struct mp_pool {
 	_Atomic uint32_t progress;
 	_Atomic uint32_t progress_waiters;
 	_Atomic int getters;          /* callers draining results themselves */
+	_Atomic int pending_jobs;     /* submitted, not yet finished */
+	_Atomic bool sup_watching;    /* the supervisor drains results */
 	mp_event_t wake;              /* the supervisor: something to do */
 	mp_event_t started, finished;
 	int start_err;

@@ -126,6 +126,7 @@ static bool finish_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk)
 	if (++j->chunks_done < j->nchunks)
 		return false;
 	j->ready = true;
+	atomic_fetch_sub(&p->pending_jobs, 1);
 	if (j->cb || j->ecb) {
 		j->cb_next = p->cb_list;
 		p->cb_list = j;
@@ -286,6 +287,15 @@ static bool job_ready(mp_pool_t *p, void *arg)
 	return r;
 }
 
+/* The supervisor stops watching results while callers drain them: wake it
+ * when the last of them leaves with work still out. */
+static void getter_leave(mp_pool_t *p)
+{
+	if (atomic_fetch_sub(&p->getters, 1) == 1 &&
+	    atomic_load(&p->pending_jobs) > 0)
+		mp_event_set(&p->wake);
+}
+
 /*
  * Wait until done(job) or the deadline, draining results meanwhile: the
  * result we wait for most often arrives while we look, and taking it
@@ -322,10 +332,7 @@ static int wait_for(mp_pool_t *p, bool (*done)(mp_pool_t *, void *),
 		mp_wait(objs, 2, left > 0 || left == MP_FOREVER ? left : 0, ready);
 		atomic_fetch_sub(&p->progress_waiters, 1);
 	}
-	/* The supervisor stops watching results while we drain them: wake
-	 * it when the last of us leaves, so results keep flowing. */
-	if (atomic_fetch_sub(&p->getters, 1) == 1)
-		mp_event_set(&p->wake);
+	getter_leave(p);
 	return r;
 }
 
@@ -369,8 +376,15 @@ static int submit(mp_pool_t *p, struct mp_result *j, struct task *tasks)
 			p->cb_list = j;
 			mp_event_set(&p->wake);
 		}
+	} else {
+		atomic_fetch_add(&p->pending_jobs, 1);
 	}
 	pthread_mutex_unlock(&p->mu);
+	/* Nobody is waiting to take the results: make sure the supervisor
+	 * does, or they would pile up and the workers stall. */
+	if (j->nchunks && !atomic_load(&p->getters) &&
+	    !atomic_load(&p->sup_watching))
+		mp_event_set(&p->wake);
 	for (size_t c = 0; c < j->nchunks; c++) {
 		int r = mp_queue_put(p->tasks, &tasks[c], sizeof(tasks[c]),
 		                     MP_FOREVER);
@@ -384,7 +398,7 @@ static void *copy_in(const void *src, size_t len, int *err)
 {
 	if (!len)
 		return NULL;
-	void *b = mp_heap_alloc(len, err);
+	void *b = mp__heap_alloc_raw(len, err);
 	if (b)
 		memcpy(b, src, len);
 	return b;
@@ -632,15 +646,20 @@ int mp_result_free(mp_result_t *j)
 
 /* ---- the synchronous forms ---------------------------------------------------- */
 
+/* The synchronous forms count as waiting for their result from before
+ * they submit, so the supervisor leaves the result to them. */
 int mp_pool_apply(mp_pool_t *p, mp_task_fn fn, const void *in, size_t len,
                   void **out, size_t *out_len)
 {
 	int err;
+	if (!p)
+		return -EINVAL;
+	atomic_fetch_add(&p->getters, 1);
 	mp_result_t *j = mp_pool_apply_async(p, fn, in, len, NULL, NULL, NULL,
 	                                     &err);
-	if (!j)
-		return err;
-	err = mp_result_get(j, MP_FOREVER, out, out_len);
+	if (j)
+		err = mp_result_get(j, MP_FOREVER, out, out_len);
+	getter_leave(p);
 	mp_result_free(j);
 	return err;
 }
@@ -650,12 +669,15 @@ int mp_pool_map(mp_pool_t *p, mp_elem_fn fn, const void *in, size_t in_size,
                 size_t chunksize)
 {
 	int err;
+	if (!p)
+		return -EINVAL;
+	atomic_fetch_add(&p->getters, 1);
 	mp_result_t *j = mp_pool_map_async(p, fn, in, in_size, n, out, out_size,
 	                                   status, chunksize, NULL, NULL, NULL,
 	                                   &err);
-	if (!j)
-		return err;
-	err = mp_result_get(j, MP_FOREVER, NULL, NULL);
+	if (j)
+		err = mp_result_get(j, MP_FOREVER, NULL, NULL);
+	getter_leave(p);
 	mp_result_free(j);
 	return err;
 }

@@ -35,7 +35,7 @@ static int grow(mp_out_t *o, size_t need)
 	while (cap < need)
 		cap *= 2;
 	int err = 0;
-	char *b = mp_heap_alloc(cap, &err);
+	char *b = mp__heap_alloc_raw(cap, &err);
 	if (!b)
 		return err;
 	if (o->len)
@@ -83,7 +83,7 @@ static void run_elem(const struct task *t, struct result *r)
 	mp_elem_fn fn = (mp_elem_fn)(uintptr_t)t->fn;
 	const char *in = (const char *)(uintptr_t)t->in;
 	int err = 0;
-	char *out = mp_heap_alloc(t->count * t->out_size + 1, &err);
+	char *out = mp__heap_alloc_raw(t->count * t->out_size + 1, &err);
 	int32_t *st = NULL;
 	if (!out) {
 		r->status = err;

@@ -683,26 +683,40 @@ int mp_active_children(mp_process_t **out, size_t cap)
 	return n;
 }
 
+/* Set once this process has begun to exit (see exit_cleanup). */
+static _Atomic bool exiting;
+
+bool mp__process_exiting(void)
+{
+	return atomic_load_explicit(&exiting, memory_order_relaxed);
+}
+
 /*
  * At normal exit, as Python does: terminate the daemonic children, then wait
- * for every child.  Also run by a child after its target returns.
+ * for every child.  Also run by a child after its target returns.  The
+ * children list stays locked throughout, so that no other thread of ours
+ * (a pool's supervisor, say) frees or replaces a child under us; and
+ * `exiting` tells such threads not to start new ones.
  */
 static void exit_cleanup(void)
 {
+	atomic_store(&exiting, true);
 	if (!ps.children)
 		return; /* the common case, with no lock taken */
-	int n = mp_active_children(NULL, 0);
-	if (n <= 0)
-		return;
-	mp_process_t **kids = calloc((size_t)n, sizeof(*kids));
-	if (!kids)
-		return;
-	n = mp_active_children(kids, (size_t)n);
-	for (int i = 0; i < n; i++)
+	mp_sys_mutex_lock(&ps.lock);
+	size_t n = 0, k = 0;
+	for (mp_process_t *p = ps.children; p; p = p->next_child)
+		n++;
+	mp_process_t **kids = calloc(n ? n : 1, sizeof(*kids));
+	for (mp_process_t *p = ps.children; kids && p; p = p->next_child)
+		if (reap(p, false) == 0)
+			kids[k++] = p;
+	for (size_t i = 0; i < k; i++)
 		if (kids[i]->daemon)
 			(void)mp_process_terminate(kids[i]);
-	for (int i = 0; i < n; i++)
+	for (size_t i = 0; i < k; i++)
 		(void)mp_process_join(kids[i], MP_FOREVER);
+	mp_sys_mutex_unlock(&ps.lock);
 	free(kids);
 }
 

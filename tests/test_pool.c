@@ -567,6 +567,26 @@ static void test_lifecycle(void)
 	MPT_OK(mp_pool_free(p));
 }
 
+static int leave_pool_open(void *arg)
+{
+	(void)arg;
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	return mp_pool_apply(p, echo_upper, "x", 1, NULL, NULL) == 0 ? 0 : 1;
+	/* ... and exit with the pool open: its workers must not hold the
+	 * exit up, nor be replaced while it terminates them. */
+}
+
+static void test_exit_with_open_pool(void)
+{
+	mp_process_t *c = mp_process_new(leave_pool_open, NULL, NULL, 0, NULL);
+	MPT_OK(mp_process_start(c));
+	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
+	int code = -1;
+	MPT_OK(mp_process_exitcode(c, &code));
+	MPT_EQ(code, 0);
+	mp_process_free(c);
+}
+
 static void test_bad_input(void)
 {
 	int err = 0;
@@ -621,6 +641,7 @@ int main(void)
 		{ "sandbox policies", test_sandboxes },
 		{ "memory and CPU limits", test_limits },
 		{ "close, terminate, join", test_lifecycle },
+		{ "exit with a pool open", test_exit_with_open_pool },
 		{ "bad input", test_bad_input },
 		CU_TEST_INFO_NULL,
 	};
