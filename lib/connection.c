@@ -1,0 +1,611 @@
+/*
+ * connection.c - Python's Connection and Pipe: framed messages over a pipe
+ * or a stream socket.
+ *
+ * A transfer (struct xfer) is one message in one direction, bounded by one
+ * absolute deadline.  It remembers whether a byte of the message has moved:
+ * an error before that leaves the connection as it was, an error after it
+ * leaves the stream unframed, so that direction is given up (give_up(), the
+ * rule Python applies after a bad message length).
+ *
+ * Paths.  Blocking transfers (no deadline) use plain read(2)/writev(2):
+ * mpbench's conn.rt64 rows show them ahead of the ring for one small
+ * message, since the ring costs a submission, a completion and, for a
+ * message not there yet, a poll arm on top of the same wake-up.  Timed
+ * transfers go through the thread's ring, where the deadline rides along
+ * as a linked timeout in the same io_uring_enter; plain syscalls would need
+ * a non-blocking attempt and a ppoll per step.  Try-once transfers (timeout
+ * 0) make one non-blocking system call.  Without a ring (io_uring disabled
+ * or forbidden), every transfer falls back to system calls and ppoll.
+ *
+ * Spinning.  Before a receive sleeps, it retries non-blocking reads for up
+ * to c->spin ns (only with more than one CPU).  A sleeping reader is woken
+ * by the scheduler (an IPI, and on a virtual machine an exit to the host):
+ * tens of microseconds here, against ~1 us for a reader that is still
+ * running when the bytes land.  The budget adapts per connection: a spin
+ * that ends without data halves it, one that finds data restores it, and a
+ * connection that stopped spinning starts again when a sleep turns out
+ * shorter than SPIN_REARM times the budget; an idle connection thus stops
+ * burning CPU after a few messages.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SPIN_MIN MP_USEC(1)
+#define SPIN_REARM 4
+/* recv_bytes allocates up to this much at once, then doubles as bytes
+ * actually arrive: never trusts a length header with memory. */
+#define GROW_FIRST ((size_t)1 << 20)
+
+struct mp_conn {
+	int fd;            /* -1 once closed */
+	bool readable, writable;
+	bool sock;         /* a socket: recv/sendmsg with MSG_NOSIGNAL */
+	bool nowait;       /* RWF_NOWAIT/MSG_DONTWAIT work on fd */
+	uint8_t path;      /* MP__IO_* */
+	int64_t spin_max;  /* ns, as set; 0 on one CPU */
+	int64_t spin;      /* ns, the current adaptive budget */
+};
+
+struct xfer {
+	mp_conn_t *c;
+	struct io_uring *ring; /* NULL: system calls */
+	int64_t deadline;      /* absolute, or MP__NO_DEADLINE */
+	bool once;             /* timeout 0: "not ready" is -EAGAIN */
+	bool started;          /* a byte of this message has moved */
+};
+
+static int64_t default_spin(void)
+{
+	/* Spinning for a peer that needs our CPU only delays it. */
+	static _Atomic int ncpu;
+	int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+	if (!n) {
+		n = mp_cpu_count();
+		atomic_store_explicit(&ncpu, n, memory_order_relaxed);
+	}
+	return n > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+}
+
+static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
+{
+	mp_conn_t *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = (mp_conn_t){ .fd = fd, .readable = readable,
+	                  .writable = writable, .sock = sock, .nowait = true,
+	                  .path = MP__IO_AUTO };
+	c->spin = c->spin_max = default_spin();
+	return c;
+}
+
+static int close_fd(mp_conn_t *c)
+{
+	int r = 0;
+
+	if (c->fd >= 0)
+		r = mp_sys_close(c->fd);
+	c->fd = -1;
+	c->readable = c->writable = false;
+	return r;
+}
+
+/* The stream lost its framing in one direction: stop using that direction;
+ * with no other direction left, close (Python's _bad_message_length). */
+static void give_up(mp_conn_t *c, bool reading)
+{
+	if (reading && c->writable)
+		c->readable = false;
+	else if (!reading && c->readable)
+		c->writable = false;
+	else
+		close_fd(c);
+}
+
+static int check(const mp_conn_t *c, bool reading)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->fd < 0)
+		return -MP_ECLOSED;
+	if (reading ? !c->readable : !c->writable)
+		return -EBADF;
+	return 0;
+}
+
+/* ---- one transfer -------------------------------------------------------- */
+
+static int xfer_start(struct xfer *x, mp_conn_t *c, int64_t deadline,
+                      bool once)
+{
+	*x = (struct xfer){ .c = c, .deadline = deadline, .once = once };
+	if (c->path == MP__IO_SYSCALL ||
+	    (c->path == MP__IO_AUTO && (once || deadline == MP__NO_DEADLINE)))
+		return 0;
+	int err = 0;
+	x->ring = mp_sys_ring(&err);
+	if (!x->ring && c->path == MP__IO_RING)
+		return err;
+	return 0; /* no ring: the system-call fallback */
+}
+
+static int xfer_start_timeout(struct xfer *x, mp_conn_t *c, int64_t timeout)
+{
+	int64_t deadline;
+	int r = mp__deadline(timeout, &deadline);
+
+	return r < 0 ? r : xfer_start(x, c, deadline, timeout == 0);
+}
+
+static int finish(struct xfer *x, int r, bool reading)
+{
+	if (r >= 0)
+		return r;
+	if (x->started)
+		give_up(x->c, reading);
+	else if (r == -ETIMEDOUT && x->once)
+		r = -EAGAIN;
+	return r;
+}
+
+/* Wait until fd reports ev or the deadline passes (-ETIMEDOUT). */
+static int wait_fd(struct xfer *x, short ev)
+{
+	struct timespec ts;
+
+	if (x->deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= x->deadline)
+		return -ETIMEDOUT;
+	int r = mp_sys_poll_one(x->c->fd, ev, mp__deadline_ts(x->deadline, &ts));
+	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Should a system call of this transfer avoid blocking?  When it has a
+ * deadline; unless the descriptor cannot, then it polls first. */
+static int syscall_nowait(struct xfer *x, short ev)
+{
+	if (x->deadline == MP__NO_DEADLINE)
+		return 0;
+	if (x->c->nowait)
+		return 1;
+	int r = wait_fd(x, ev);
+	return r < 0 ? r : 0;
+}
+
+/* One read: > 0 bytes, 0 at end of file, or -errno (-ETIMEDOUT). */
+static ssize_t read_some(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+	struct timespec ts;
+	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
+
+	for (;;) {
+		ssize_t n;
+		if (x->ring) {
+			n = mp_sys_ring_read(x->ring, c->fd, buf, len, c->sock,
+			                     dl);
+		} else {
+			int nw = syscall_nowait(x, POLLIN);
+			if (nw < 0)
+				return nw;
+			n = mp_sys_read(c->fd, buf, len, c->sock, nw);
+			if (n == -EOPNOTSUPP && nw) {
+				c->nowait = false;
+				continue;
+			}
+		}
+		if (n != -EAGAIN)
+			return n;
+		/* Not ready, or an O_NONBLOCK descriptor: wait for it. */
+		int r = wait_fd(x, POLLIN);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Non-blocking reads for up to c->spin ns.  -EAGAIN: nothing came. */
+static ssize_t spin_read(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+	int64_t now = mp_sys_now_ns(), end = now + c->spin;
+
+	if (end > x->deadline)
+		end = x->deadline;
+	do {
+		ssize_t n = mp_sys_read(c->fd, buf, len, c->sock, true);
+		if (n == -EOPNOTSUPP) {
+			c->nowait = false;
+			c->spin = c->spin_max = 0;
+			return -EAGAIN;
+		}
+		if (n != -EAGAIN) {
+			c->spin = c->spin_max;
+			return n;
+		}
+	} while ((now = mp_sys_now_ns()) < end);
+	c->spin = c->spin / 2 < SPIN_MIN ? 0 : c->spin / 2;
+	return -EAGAIN;
+}
+
+/* The first read of a message: where a receive waits, so where it spins. */
+static ssize_t read_first(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+
+	if (x->once || c->spin_max == 0)
+		return read_some(x, buf, len);
+	if (c->spin > 0) {
+		ssize_t n = spin_read(x, buf, len);
+		return n != -EAGAIN ? n : read_some(x, buf, len);
+	}
+	int64_t t0 = mp_sys_now_ns();
+	ssize_t n = read_some(x, buf, len);
+	if (mp_sys_now_ns() - t0 < SPIN_REARM * c->spin_max)
+		c->spin = c->spin_max; /* a spin would have caught it */
+	return n;
+}
+
+/* Exactly len bytes.  End of file before the message: -MP_EEOF; inside
+ * it: -ECONNRESET. */
+static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
+{
+	uint8_t *p = buf;
+
+	for (size_t got = 0; got < len;) {
+		ssize_t n = first && got == 0 ? read_first(x, p, len)
+		                              : read_some(x, p + got, len - got);
+		if (n == 0)
+			return x->started ? -ECONNRESET : -MP_EEOF;
+		if (n < 0)
+			return (int)n;
+		x->started = true;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* One gathered write: the count, or -errno (-ETIMEDOUT). */
+static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
+{
+	mp_conn_t *c = x->c;
+	struct timespec ts;
+	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
+
+	for (;;) {
+		ssize_t w;
+		if (x->ring) {
+			w = mp_sys_ring_writev(x->ring, c->fd, iov, n, c->sock,
+			                       dl);
+		} else {
+			int nw = syscall_nowait(x, POLLOUT);
+			if (nw < 0)
+				return nw;
+			w = mp_sys_writev(c->fd, iov, n, c->sock, nw);
+			if (w == -EOPNOTSUPP && nw) {
+				c->nowait = false;
+				continue;
+			}
+		}
+		if (w != -EAGAIN)
+			return w;
+		int r = wait_fd(x, POLLOUT);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int write_all(struct xfer *x, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = write_some(x, iov, n);
+		if (w < 0)
+			return (int)w;
+		if (w > 0)
+			x->started = true;
+		/* Step over what went out: whole iovecs, then part of one. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+static int send_msg(struct xfer *x, const void *buf, size_t size)
+{
+	uint8_t hdr[MP__FRAME_HDR_MAX];
+	struct iovec iov[2] = {
+		{ hdr, mp__frame_encode(size, hdr) },
+		{ (void *)buf, size },
+	};
+	struct mp_sys_sigpipe g;
+	bool pipe = !x->c->sock;
+
+	if (pipe)
+		mp_sys_sigpipe_block(&g);
+	/* An empty message is its header alone (Python never writes an
+	 * empty buffer either). */
+	int r = write_all(x, iov, size ? 2 : 1);
+	if (pipe)
+		mp_sys_sigpipe_restore(&g, r == -EPIPE);
+	return finish(x, r, false);
+}
+
+static int recv_header(struct xfer *x, uint64_t *len)
+{
+	uint8_t h[MP__FRAME_HDR_MAX];
+	int r = read_exact(x, h, MP__FRAME_HDR_SHORT, true);
+
+	if (r < 0)
+		return r;
+	r = mp__frame_decode(h, MP__FRAME_HDR_SHORT, len);
+	if (r == 0) { /* the -1 marker: an 8-byte length follows */
+		r = read_exact(x, h + MP__FRAME_HDR_SHORT,
+		               MP__FRAME_HDR_MAX - MP__FRAME_HDR_SHORT, false);
+		if (r < 0)
+			return r;
+		r = mp__frame_decode(h, MP__FRAME_HDR_MAX, len);
+	}
+	if (r < 0)
+		return r;
+	return *len > (uint64_t)PTRDIFF_MAX ? -EMSGSIZE : 0;
+}
+
+/* The payload into a buffer that grows with the bytes that arrive. */
+static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
+{
+	size_t cap = len < GROW_FIRST ? len : GROW_FIRST, got = 0;
+	uint8_t *p = malloc(cap + 1);
+
+	if (!p)
+		return -ENOMEM;
+	while (got < len) {
+		if (got == cap) {
+			size_t ncap = cap > len / 2 ? len : cap * 2;
+			uint8_t *q = realloc(p, ncap + 1);
+			if (!q) {
+				free(p);
+				return -ENOMEM;
+			}
+			p = q;
+			cap = ncap;
+		}
+		ssize_t n = read_some(x, p + got, cap - got);
+		if (n <= 0) {
+			free(p);
+			return n == 0 ? -ECONNRESET : (int)n;
+		}
+		got += (size_t)n;
+	}
+	p[len] = 0;
+	out->data = p;
+	out->len = len;
+	return 0;
+}
+
+/*
+ * One message: into buf when it fits in room, else (when maxlength allows
+ * it) into a new buffer in *whole with -MP_ETOOSHORT; buf NULL: always the
+ * latter.  Returns its length.
+ */
+static int64_t recv_msg(struct xfer *x, void *buf, size_t room,
+                        size_t maxlength, mp_bytes_t *whole)
+{
+	uint64_t len;
+	int r = recv_header(x, &len);
+
+	bool fits = buf && len <= room;
+
+	if (r == 0 && len > maxlength)
+		r = -EMSGSIZE;
+	if (r == 0 && fits)
+		r = read_exact(x, buf, (size_t)len, false);
+	else if (r == 0)
+		r = recv_grow(x, (size_t)len, whole);
+	if (r < 0)
+		return finish(x, r, true);
+	return fits ? (int64_t)len : -MP_ETOOSHORT;
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+int mp_pipe(bool duplex, mp_conn_t **c1, mp_conn_t **c2)
+{
+	int fds[2], r;
+
+	if (!c1 || !c2)
+		return -EINVAL;
+	*c1 = *c2 = NULL;
+	r = duplex ? mp_sys_socketpair(fds) : mp_sys_pipe(fds);
+	if (r < 0)
+		return r;
+	/* As Python: a pipe's first end reads, its second writes. */
+	mp_conn_t *a = conn_new(fds[0], true, duplex, duplex);
+	mp_conn_t *b = conn_new(fds[1], duplex, true, duplex);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		mp_sys_close(fds[0]);
+		mp_sys_close(fds[1]);
+		return -ENOMEM;
+	}
+	*c1 = a;
+	*c2 = b;
+	return 0;
+}
+
+mp_conn_t *mp_conn_open(int fd, bool readable, bool writable, int *err)
+{
+	int e = -EINVAL, sock = 0;
+	mp_conn_t *c = NULL;
+
+	if (fd >= 0 && (readable || writable) &&
+	    (e = sock = mp_sys_is_socket(fd)) >= 0) {
+		c = conn_new(fd, readable, writable, sock == 1);
+		e = c ? 0 : -ENOMEM;
+	}
+	if (err)
+		*err = e;
+	return c;
+}
+
+int mp_conn_close(mp_conn_t *c)
+{
+	if (!c)
+		return 0;
+	int r = close_fd(c);
+	free(c);
+	return r;
+}
+
+int mp_conn_send_bytes(mp_conn_t *c, const void *buf, size_t size,
+                       int64_t timeout_ns)
+{
+	struct xfer x;
+	int r = check(c, false);
+
+	if (r < 0)
+		return r;
+	if (!buf && size)
+		return -EINVAL;
+	if (size > (size_t)PTRDIFF_MAX)
+		return -EMSGSIZE;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	return r < 0 ? r : send_msg(&x, buf, size);
+}
+
+int mp_conn_recv_bytes(mp_conn_t *c, size_t maxlength, mp_bytes_t *out,
+                       int64_t timeout_ns)
+{
+	struct xfer x;
+
+	if (out)
+		*out = (mp_bytes_t){ NULL, 0 };
+	int r = check(c, true);
+	if (r < 0 || !out)
+		return r < 0 ? r : -EINVAL;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	if (r < 0)
+		return r;
+	int64_t n = recv_msg(&x, NULL, 0, maxlength, out);
+	return n < 0 && n != -MP_ETOOSHORT ? (int)n : 0;
+}
+
+int64_t mp_conn_recv_bytes_into(mp_conn_t *c, void *buf, size_t buflen,
+                                size_t offset, mp_bytes_t *whole,
+                                int64_t timeout_ns)
+{
+	struct xfer x;
+	mp_bytes_t m = { NULL, 0 };
+
+	if (whole)
+		*whole = m;
+	int r = check(c, true);
+	if (r < 0)
+		return r;
+	if ((!buf && buflen) || offset > buflen)
+		return -EINVAL;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	if (r < 0)
+		return r;
+	/* buf may be NULL for an empty buffer, which still takes an empty
+	 * message. */
+	uint8_t none;
+	int64_t n = recv_msg(&x, buf ? (uint8_t *)buf + offset : &none,
+	                     buflen - offset, MP_CONN_NOLIMIT, &m);
+	if (n == -MP_ETOOSHORT) {
+		if (whole)
+			*whole = m;
+		else
+			free(m.data);
+	}
+	return n;
+}
+
+int mp_conn_poll(mp_conn_t *c, int64_t timeout_ns)
+{
+	int64_t deadline;
+	struct timespec ts;
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
+		return r;
+	r = mp_sys_poll_one(c->fd, POLLIN, mp__deadline_ts(deadline, &ts));
+	return r < 0 ? r : r > 0;
+}
+
+int mp_conn_fileno(const mp_conn_t *c)
+{
+	if (!c)
+		return -EINVAL;
+	return c->fd >= 0 ? c->fd : -MP_ECLOSED;
+}
+
+bool mp_conn_closed(const mp_conn_t *c)
+{
+	return !c || c->fd < 0;
+}
+
+bool mp_conn_readable(const mp_conn_t *c)
+{
+	return c && c->fd >= 0 && c->readable;
+}
+
+bool mp_conn_writable(const mp_conn_t *c)
+{
+	return c && c->fd >= 0 && c->writable;
+}
+
+int mp_conn_set_spin(mp_conn_t *c, int64_t ns)
+{
+	if (!c || ns < 0 || ns > MP_SEC(1))
+		return -EINVAL;
+	c->spin = c->spin_max = default_spin() ? ns : 0;
+	return 0;
+}
+
+/* ---- for the handshakes, tests and mpbench --------------------------------- */
+
+int mp__conn_set_path(mp_conn_t *c, int path)
+{
+	if (!c || path < MP__IO_AUTO || path > MP__IO_RING)
+		return -EINVAL;
+	c->path = (uint8_t)path;
+	return 0;
+}
+
+int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
+                  int64_t deadline)
+{
+	struct xfer x;
+	int r = check(c, false);
+
+	if (r < 0)
+		return r;
+	r = xfer_start(&x, c, deadline, false);
+	return r < 0 ? r : send_msg(&x, buf, len);
+}
+
+int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
+                            int64_t deadline)
+{
+	struct xfer x;
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	r = xfer_start(&x, c, deadline, false);
+	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */
+	return r < 0 ? r : recv_msg(&x, buf, cap, cap, NULL);
+}
