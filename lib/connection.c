@@ -8,25 +8,41 @@
  * leaves the stream unframed, so that direction is given up (give_up(), the
  * rule Python applies after a bad message length).
  *
- * Paths.  Blocking transfers (no deadline) use plain read(2)/writev(2):
- * mpbench's conn.rt64 rows show them ahead of the ring for one small
- * message, since the ring costs a submission, a completion and, for a
- * message not there yet, a poll arm on top of the same wake-up.  Timed
- * transfers go through the thread's ring, where the deadline rides along
- * as a linked timeout in the same io_uring_enter; plain syscalls would need
- * a non-blocking attempt and a ppoll per step.  Try-once transfers (timeout
- * 0) make one non-blocking system call.  Without a ring (io_uring disabled
- * or forbidden), every transfer falls back to system calls and ppoll.
+ * Paths.  Every transfer can run on the calling thread's ring: the header
+ * and payload go in one IORING_OP_WRITEV/SENDMSG, a read is one
+ * IORING_OP_READ/RECV, and a deadline rides along as a linked timeout in
+ * the same io_uring_enter (sys/ringio.c).  Or on plain system calls:
+ * writev/sendmsg and read/recv, non-blocking plus ppoll when there is a
+ * deadline.  mpbench's conn.rt64, conn.rt64.timed and conn.tput64k rows
+ * put the two side by side, and on the kernels we measured (6.1, 6.18)
+ * the system calls win every case: for one message that is not there yet,
+ * the ring adds a poll arm, task work and (timed) an hrtimer to the same
+ * scheduler wake-up, and for 64 KiB messages the copy dominates both.  So
+ * the automatic path is the system calls; the ring path is kept, tested on
+ * every I/O test, and pinned by mp__conn_set_path (a later mp_wait
+ * submits its polls there).  Without a ring (io_uring disabled, or
+ * forbidden by seccomp) nothing changes for the automatic path.
  *
  * Spinning.  Before a receive sleeps, it retries non-blocking reads for up
  * to c->spin ns (only with more than one CPU).  A sleeping reader is woken
- * by the scheduler (an IPI, and on a virtual machine an exit to the host):
- * tens of microseconds here, against ~1 us for a reader that is still
- * running when the bytes land.  The budget adapts per connection: a spin
- * that ends without data halves it, one that finds data restores it, and a
- * connection that stopped spinning starts again when a sleep turns out
- * shorter than SPIN_REARM times the budget; an idle connection thus stops
- * burning CPU after a few messages.
+ * by the scheduler, and when the other CPU is idle (on a virtual machine:
+ * halted, so waking it exits to the host) that costs tens of microseconds,
+ * against ~1 us for a reader still running when the bytes land.  But when
+ * the CPUs are all busy, a spinner keeps its peer (or another program)
+ * from running and is itself preempted: every spin is lost time, and the
+ * round trip gets slower than without.  So the budget adapts per
+ * connection, and starts at 0:
+ *  - a spin that finds data doubles the budget (up to spin_max);
+ *  - a spin that sees a gap of SPIN_PREEMPTED between two of its reads was
+ *    preempted: the CPUs are contended, the budget drops to 0;
+ *  - a spin that ends empty cuts it to a quarter (to 0 within a few);
+ *  - at 0, REARM_COUNT sleeps in a row that each lasted REARM_LO..REARM_HI
+ *    bring back a small budget: such a sleep is the costly wake-up a spin
+ *    avoids.  A shorter one means wake-ups are cheap (busy CPUs: do not
+ *    spin); a longer one, a quiet peer (spinning would be wasted); either
+ *    starts the count again.
+ * An idle connection, or a busy machine, thus stops spinning after a few
+ * messages; a ping-pong between two otherwise idle CPUs keeps spinning.
  */
 #include "internal.h"
 
@@ -34,7 +50,11 @@
 #include <string.h>
 
 #define SPIN_MIN MP_USEC(1)
-#define SPIN_REARM 4
+#define SPIN_REARM MP_USEC(8)
+#define SPIN_PREEMPTED MP_USEC(30)
+#define REARM_LO MP_USEC(10)
+#define REARM_HI MP_USEC(200)
+#define REARM_COUNT 4
 /* recv_bytes allocates up to this much at once, then doubles as bytes
  * actually arrive: never trusts a length header with memory. */
 #define GROW_FIRST ((size_t)1 << 20)
@@ -47,6 +67,7 @@ struct mp_conn {
 	uint8_t path;      /* MP__IO_* */
 	int64_t spin_max;  /* ns, as set; 0 on one CPU */
 	int64_t spin;      /* ns, the current adaptive budget */
+	int rearm;         /* costly wake-ups in a row, while spin is 0 */
 };
 
 struct xfer {
@@ -78,7 +99,7 @@ static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
 	*c = (mp_conn_t){ .fd = fd, .readable = readable,
 	                  .writable = writable, .sock = sock, .nowait = true,
 	                  .path = MP__IO_AUTO };
-	c->spin = c->spin_max = default_spin();
+	c->spin_max = default_spin();
 	return c;
 }
 
@@ -122,14 +143,11 @@ static int xfer_start(struct xfer *x, mp_conn_t *c, int64_t deadline,
                       bool once)
 {
 	*x = (struct xfer){ .c = c, .deadline = deadline, .once = once };
-	if (c->path == MP__IO_SYSCALL ||
-	    (c->path == MP__IO_AUTO && (once || deadline == MP__NO_DEADLINE)))
+	if (c->path != MP__IO_RING)
 		return 0;
 	int err = 0;
 	x->ring = mp_sys_ring(&err);
-	if (!x->ring && c->path == MP__IO_RING)
-		return err;
-	return 0; /* no ring: the system-call fallback */
+	return x->ring ? 0 : err;
 }
 
 static int xfer_start_timeout(struct xfer *x, mp_conn_t *c, int64_t timeout)
@@ -213,7 +231,7 @@ static ssize_t spin_read(struct xfer *x, void *buf, size_t len)
 
 	if (end > x->deadline)
 		end = x->deadline;
-	do {
+	for (;;) {
 		ssize_t n = mp_sys_read(c->fd, buf, len, c->sock, true);
 		if (n == -EOPNOTSUPP) {
 			c->nowait = false;
@@ -221,11 +239,20 @@ static ssize_t spin_read(struct xfer *x, void *buf, size_t len)
 			return -EAGAIN;
 		}
 		if (n != -EAGAIN) {
-			c->spin = c->spin_max;
+			c->spin = c->spin * 2 > c->spin_max ? c->spin_max
+			                                    : c->spin * 2;
 			return n;
 		}
-	} while ((now = mp_sys_now_ns()) < end);
-	c->spin = c->spin / 2 < SPIN_MIN ? 0 : c->spin / 2;
+		int64_t prev = now;
+		now = mp_sys_now_ns();
+		if (now - prev > SPIN_PREEMPTED) {
+			c->spin = 0;
+			return -EAGAIN;
+		}
+		if (now >= end)
+			break;
+	}
+	c->spin = c->spin / 4 < SPIN_MIN ? 0 : c->spin / 4;
 	return -EAGAIN;
 }
 
@@ -242,8 +269,13 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 	}
 	int64_t t0 = mp_sys_now_ns();
 	ssize_t n = read_some(x, buf, len);
-	if (mp_sys_now_ns() - t0 < SPIN_REARM * c->spin_max)
-		c->spin = c->spin_max; /* a spin would have caught it */
+	int64_t slept = mp_sys_now_ns() - t0;
+	c->rearm = slept >= REARM_LO && slept <= REARM_HI ? c->rearm + 1 : 0;
+	if (c->rearm == REARM_COUNT) {
+		/* Wake-ups are what these waits cost: spin again. */
+		c->spin = SPIN_REARM < c->spin_max ? SPIN_REARM : c->spin_max;
+		c->rearm = 0;
+	}
 	return n;
 }
 
@@ -571,7 +603,8 @@ int mp_conn_set_spin(mp_conn_t *c, int64_t ns)
 {
 	if (!c || ns < 0 || ns > MP_SEC(1))
 		return -EINVAL;
-	c->spin = c->spin_max = default_spin() ? ns : 0;
+	c->spin_max = default_spin() ? ns : 0;
+	c->spin = c->spin < c->spin_max ? c->spin : c->spin_max;
 	return 0;
 }
 
@@ -595,6 +628,11 @@ int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
 		return r;
 	r = xfer_start(&x, c, deadline, false);
 	return r < 0 ? r : send_msg(&x, buf, len);
+}
+
+void mp__conn_spin_now(mp_conn_t *c)
+{
+	c->spin = c->spin_max;
 }
 
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,

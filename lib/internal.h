@@ -156,11 +156,13 @@ void mp__address_from_sockaddr(const struct sockaddr_storage *ss,
 
 /* Which I/O path a connection takes (tests and mpbench pin one). */
 enum {
-	MP__IO_AUTO,    /* syscalls for blocking calls, the ring for timed */
+	MP__IO_AUTO,    /* what measured fastest: today, MP__IO_SYSCALL */
 	MP__IO_SYSCALL, /* plain system calls (and poll for deadlines) */
 	MP__IO_RING,    /* every read and write on the thread's ring */
 };
 int mp__conn_set_path(mp_conn_t *c, int path);
+/* Start spinning now, at the full budget, as if it had paid (tests). */
+void mp__conn_spin_now(mp_conn_t *c);
 /* Send one message, or receive one of at most cap bytes into buf (returns
  * its length), by an absolute deadline (MP__NO_DEADLINE: none).  For the
  * handshakes. */

@@ -3,8 +3,9 @@
  * authkey handshake: real processes, real pipes and sockets, and CPython's
  * own multiprocessing.connection as the peer for wire compatibility.
  *
- * The I/O tests run three times: on the automatic path, pinned to plain
- * system calls, and pinned to the io_uring ring.
+ * The I/O tests run four times: on the automatic path, pinned to plain
+ * system calls, pinned to the io_uring ring, and on system calls with the
+ * receive spin forced on (1 ms budget).
  */
 #include "pyutil.h"
 
@@ -17,12 +18,19 @@
 
 #include <openssl/hmac.h>
 
-static const char *const path_names[] = { "auto", "syscall", "ring" };
+#define PATH_SPIN (MP__IO_RING + 1)
+static const char *const path_names[] = { "auto", "syscall", "ring", "spin" };
 static int g_path = MP__IO_AUTO;
 
 static void setp(mp_conn_t *c)
 {
-	MPT_OK(mp__conn_set_path(c, g_path));
+	if (g_path == PATH_SPIN) {
+		MPT_OK(mp__conn_set_path(c, MP__IO_SYSCALL));
+		MPT_OK(mp_conn_set_spin(c, MP_MSEC(1)));
+		mp__conn_spin_now(c);
+	} else {
+		MPT_OK(mp__conn_set_path(c, g_path));
+	}
 }
 
 static mp_process_t *spawn(mp_target_t fn, void *arg)
@@ -1486,7 +1494,7 @@ static void test_python313(void)
 
 static void run_paths(void (*fn)(void))
 {
-	for (g_path = MP__IO_AUTO; g_path <= MP__IO_RING; g_path++) {
+	for (g_path = MP__IO_AUTO; g_path <= PATH_SPIN; g_path++) {
 		fprintf(stderr, "[%s] ", path_names[g_path]);
 		fn();
 	}

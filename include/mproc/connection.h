@@ -29,12 +29,14 @@
  * it, or put mp_conn_fileno() in any poll set, with no buffered state to
  * consult.
  *
- * I/O runs on the calling thread's io_uring ring (header and payload in one
- * gathered write), except where plain system calls measured faster: a
- * blocking call (timeout MP_FOREVER) uses read(2)/write(2) directly, and a
- * receive first spins briefly on non-blocking reads (mp_conn_set_spin) when
- * the machine has more than one CPU, which turns a round trip between two
- * busy processes from two scheduler wake-ups into two cache misses.
+ * I/O: the header and payload of a message always leave in one gathered
+ * write.  It can run on the calling thread's io_uring ring, with a deadline
+ * as a linked timeout, or on plain system calls; mpbench measured the
+ * system calls faster in every case (blocking and timed, 64 B and 64 KiB),
+ * so they are the default (lib/connection.c has the numbers' story).  A
+ * receive may first spin briefly on non-blocking reads (mp_conn_set_spin)
+ * when that has been seen to pay: between two otherwise idle CPUs it turns
+ * a round trip from two scheduler wake-ups into two cache misses.
  *
  * Timeouts bound a whole message.  If one passes before any byte of it was
  * sent or received, the call fails with -ETIMEDOUT (-EAGAIN when it was 0)
@@ -205,13 +207,16 @@ MP_API bool mp_conn_readable(const mp_conn_t *c);
 MP_API bool mp_conn_writable(const mp_conn_t *c);
 
 /*
- * mp_conn_set_spin - how long a receive may spin on non-blocking reads
- * before it sleeps in the kernel.  The spin adapts: it halves each time it
- * ends without data, and comes back when waits turn short again, so an
- * idle connection soon stops spinning.  0 disables it.  On a machine with
- * one CPU there is no spinning whatever this says.  Default:
- * MP_CONN_SPIN_DEFAULT.  Returns 0, or -EINVAL (c NULL, ns < 0 or above
- * one second).
+ * mp_conn_set_spin - the longest a receive may spin on non-blocking reads
+ * before it sleeps in the kernel.  Within that bound the spin adapts (see
+ * lib/connection.c): it starts off, comes on after a few sleeps in a row
+ * that each cost a slow wake-up (10 to 200 us), grows while it finds data,
+ * shrinks when it does not, and stops at once when the spinning thread is
+ * preempted (the CPUs are busy: spinning would only slow the peer down).
+ * An idle connection, or one on a busy machine, does not spin.  0
+ * disables it; with one CPU there is no spinning whatever this says.
+ * Default: MP_CONN_SPIN_DEFAULT.  Returns 0, or -EINVAL (c NULL, ns < 0 or
+ * above one second).
  */
 MP_API int mp_conn_set_spin(mp_conn_t *c, int64_t ns);
 
