@@ -19,6 +19,7 @@
 
 static const struct mpb_case *const areas[] = {
 	mpb_process_cases,
+	mpb_conn_cases,
 };
 
 struct side {

@@ -58,5 +58,6 @@ int mpb_python_run(const struct mpb_case *c, long iters, double *value,
 void mpb_python_stop(void);
 
 extern const struct mpb_case mpb_process_cases[];
+extern const struct mpb_case mpb_conn_cases[];
 
 #endif
