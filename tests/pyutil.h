@@ -7,8 +7,8 @@
  * and keeps the first whose sys.version_info says so.  A test that cannot
  * find one skips loudly (MPT_SKIP); it never passes in its place.
  *
- * mpt_py_start() runs a script with arguments, its stdout and stderr on a
- * pipe; mpt_py_line() waits (at most TEST_WAIT_NS) for a line with a given
+ * mpt_py_start() runs a script with arguments (mpt_proc_start() any
+ * program), its stdout and stderr on a pipe; mpt_py_line() waits (at most TEST_WAIT_NS) for a line with a given
  * prefix; mpt_py_finish() collects the rest and the exit status, killing a
  * peer that outlives the deadline.
  */
@@ -57,16 +57,13 @@ static inline char **mpt_py_env(const char *pyenv, char *slot, size_t cap)
 	return envp;
 }
 
-static inline int mpt_py_start(const struct mpt_py *py, const char *script,
-                               const char *const *args,
-                               struct mpt_pyproc *pp)
+/* Run argv (PATH searched) with PYENV_VERSION=pyenv unless "", its output
+ * on a pipe: any program, not only python. */
+static inline int mpt_proc_start(const char *const *argv, const char *pyenv,
+                                 struct mpt_pyproc *pp)
 {
-	const char *argv[24] = { py->exe, "-c", script };
-	int n = 3, fds[2];
+	int fds[2];
 	char slot[128];
-	for (int i = 0; args && args[i] && n < 23; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
 	memset(pp, 0, sizeof(*pp));
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
@@ -74,8 +71,8 @@ static inline int mpt_py_start(const struct mpt_py *py, const char *script,
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-	int r = posix_spawnp(&pp->pid, py->exe, &fa, NULL, (char **)argv,
-	                     mpt_py_env(py->pyenv, slot, sizeof(slot)));
+	int r = posix_spawnp(&pp->pid, argv[0], &fa, NULL, (char **)argv,
+	                     mpt_py_env(pyenv, slot, sizeof(slot)));
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (r != 0) {
@@ -85,6 +82,18 @@ static inline int mpt_py_start(const struct mpt_py *py, const char *script,
 	pp->out = fds[0];
 	pp->deadline = mp_sys_now_ns() + TEST_WAIT_NS;
 	return 0;
+}
+
+static inline int mpt_py_start(const struct mpt_py *py, const char *script,
+                               const char *const *args,
+                               struct mpt_pyproc *pp)
+{
+	const char *argv[24] = { py->exe, "-c", script };
+	int n = 3;
+	for (int i = 0; args && args[i] && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return mpt_proc_start(argv, py->pyenv, pp);
 }
 
 /* Read more output, until the deadline.  0 at end of file, -ETIMEDOUT. */

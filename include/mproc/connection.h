@@ -64,6 +64,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* AF_INET, AF_INET6, AF_UNIX for mp_address_t */
 
 #include <mproc/common.h>
 
