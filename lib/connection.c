@@ -75,6 +75,8 @@ struct xfer {
 	struct io_uring *ring; /* NULL: system calls */
 	int64_t deadline;      /* absolute, or MP__NO_DEADLINE */
 	bool once;             /* timeout 0: "not ready" is -EAGAIN */
+	bool poll_first;       /* the message is not expected to be there
+	                          yet: wait, then read (saves an EAGAIN) */
 	bool started;          /* a byte of this message has moved */
 };
 
@@ -169,13 +171,11 @@ static int finish(struct xfer *x, int r, bool reading)
 	return r;
 }
 
-/* Wait until fd reports ev or the deadline passes (-ETIMEDOUT). */
+/* Wait until fd reports ev or the deadline passes (-ETIMEDOUT).  A
+ * deadline already past still polls once: what is there is taken. */
 static int wait_fd(struct xfer *x, short ev)
 {
 	struct timespec ts;
-
-	if (x->deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= x->deadline)
-		return -ETIMEDOUT;
 	int r = mp_sys_poll_one(x->c->fd, ev, mp__deadline_ts(x->deadline, &ts));
 	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
 }
@@ -261,6 +261,11 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 {
 	mp_conn_t *c = x->c;
 
+	if (x->poll_first && !x->ring && x->deadline != MP__NO_DEADLINE) {
+		int r = wait_fd(x, POLLIN);
+		if (r < 0)
+			return r;
+	}
 	if (x->once || c->spin_max == 0)
 		return read_some(x, buf, len);
 	if (c->spin > 0) {
@@ -352,24 +357,35 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 
 /* ---- messages ------------------------------------------------------------ */
 
-static int send_msg(struct xfer *x, const void *buf, size_t size)
+/* n messages (n <= MP__SEND_MAX) in one gathered write. */
+static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 {
-	uint8_t hdr[MP__FRAME_HDR_MAX];
-	struct iovec iov[2] = {
-		{ hdr, mp__frame_encode(size, hdr) },
-		{ (void *)buf, size },
-	};
+	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
+	struct iovec iov[2 * MP__SEND_MAX];
 	struct mp_sys_sigpipe g;
 	bool pipe = !x->c->sock;
+	int k = 0;
 
+	for (int i = 0; i < n; i++) {
+		iov[k++] = (struct iovec){ hdr[i], mp__frame_encode(
+		                                      msgs[i].iov_len, hdr[i]) };
+		/* An empty message is its header alone (Python never writes an
+		 * empty buffer either). */
+		if (msgs[i].iov_len)
+			iov[k++] = msgs[i];
+	}
 	if (pipe)
 		mp_sys_sigpipe_block(&g);
-	/* An empty message is its header alone (Python never writes an
-	 * empty buffer either). */
-	int r = write_all(x, iov, size ? 2 : 1);
+	int r = write_all(x, iov, k);
 	if (pipe)
 		mp_sys_sigpipe_restore(&g, r == -EPIPE);
 	return finish(x, r, false);
+}
+
+static int send_msg(struct xfer *x, const void *buf, size_t size)
+{
+	struct iovec m = { (void *)buf, size };
+	return send_msgs(x, &m, 1);
 }
 
 static int recv_header(struct xfer *x, uint64_t *len)
@@ -621,13 +637,29 @@ int mp__conn_set_path(mp_conn_t *c, int path)
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline)
 {
+	struct iovec m = { (void *)buf, len };
+	return mp__conn_send_many(c, &m, 1, deadline);
+}
+
+int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
+                       int64_t deadline)
+{
 	struct xfer x;
 	int r = check(c, false);
 
 	if (r < 0)
 		return r;
+	if (n < 1 || n > MP__SEND_MAX)
+		return -EINVAL;
 	r = xfer_start(&x, c, deadline, false);
-	return r < 0 ? r : send_msg(&x, buf, len);
+	return r < 0 ? r : send_msgs(&x, msgs, n);
+}
+
+mp_conn_t *mp__conn_socket(int fd, int *err)
+{
+	mp_conn_t *c = conn_new(fd, true, true, true);
+	*err = c ? 0 : -ENOMEM;
+	return c;
 }
 
 void mp__conn_spin_now(mp_conn_t *c)
@@ -636,7 +668,7 @@ void mp__conn_spin_now(mp_conn_t *c)
 }
 
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
-                            int64_t deadline)
+                            int64_t deadline, bool expect_wait)
 {
 	struct xfer x;
 	int r = check(c, true);
@@ -644,6 +676,9 @@ int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
 	if (r < 0)
 		return r;
 	r = xfer_start(&x, c, deadline, false);
+	if (r < 0)
+		return r;
+	x.poll_first = expect_wait;
 	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */
-	return r < 0 ? r : recv_msg(&x, buf, cap, cap, NULL);
+	return recv_msg(&x, buf, cap, cap, NULL);
 }

@@ -15,6 +15,10 @@
  * the last, the client may already be sending application messages.  Our
  * own handshake messages are a few dozen bytes on a fresh socket, so they
  * are written without waiting; a socket that cannot take them is dropped.
+ * Replies are queued while more of the client's frames are at hand and
+ * sent together when it has none left to read: to our clients, which send
+ * their challenge right behind their answer, "#WELCOME#" and our answer
+ * then leave in one write and arrive with one wake-up.
  */
 #include "internal.h"
 
@@ -36,6 +40,8 @@ struct pending {
 	socklen_t peerlen;
 	size_t chal_len;
 	uint8_t chal[MP__AUTH_CHALLENGE_MAX];
+	size_t outlen;        /* replies queued in out */
+	uint8_t out[2 * MP__FRAME_HDR_SHORT + 16 + MP__AUTH_RESPONSE_MAX];
 	struct mp__frame_rx rx;
 };
 
@@ -220,7 +226,7 @@ static mp_conn_t *hand_over(mp_listener_t *l, int fd,
                             const struct sockaddr_storage *peer,
                             socklen_t peerlen, int *err)
 {
-	mp_conn_t *c = mp_conn_open(fd, true, true, err);
+	mp_conn_t *c = mp__conn_socket(fd, err);
 
 	if (!c) {
 		mp_sys_close(fd);
@@ -235,9 +241,6 @@ static int wait_listener(mp_listener_t *l, int64_t deadline)
 {
 	struct timespec ts;
 	struct pollfd p = { .fd = l->fd, .events = POLLIN };
-
-	if (deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= deadline)
-		return -ETIMEDOUT;
 	int r = mp_sys_poll(&p, 1, mp__deadline_ts(deadline, &ts));
 	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
 }
@@ -270,8 +273,29 @@ static int send_small(int fd, const void *msg, size_t len)
 	return (size_t)w == iov[0].iov_len + len ? 0 : -EAGAIN;
 }
 
-/* A complete frame in the state it was awaited in.  Returns 0 (next state),
- * 1 (authenticated), -MP_EAUTH, or a send error (the slot is dropped). */
+/* Queue a reply (a few dozen bytes; out always has room for the two a
+ * state machine step can produce). */
+static void queue(struct pending *p, const void *msg, size_t len)
+{
+	p->outlen += mp__frame_encode(len, p->out + p->outlen);
+	memcpy(p->out + p->outlen, msg, len);
+	p->outlen += len;
+}
+
+/* Send what is queued, without waiting: 0, or an error (drop the slot). */
+static int flush(struct pending *p)
+{
+	struct iovec v = { p->out, p->outlen };
+	ssize_t w = p->outlen ? mp_sys_writev(p->fd, &v, 1, true, true) : 0;
+	size_t n = p->outlen;
+	p->outlen = 0;
+	if (w < 0)
+		return (int)w;
+	return (size_t)w == n ? 0 : -EAGAIN;
+}
+
+/* A complete frame in the state it was awaited in.  Returns 0 (next
+ * state), 1 (authenticated), or -MP_EAUTH. */
 static int advance(mp_listener_t *l, struct pending *p, const uint8_t *m,
                    size_t len)
 {
@@ -283,15 +307,16 @@ static int advance(mp_listener_t *l, struct pending *p, const uint8_t *m,
 		r = mp__auth_verify(l->key, l->keylen, p->chal + MP__CHALLENGE_LEN,
 		                    p->chal_len - MP__CHALLENGE_LEN, m, len);
 		const char *verdict = r == 0 ? MP__WELCOME : MP__FAILURE;
-		n = send_small(p->fd, verdict, strlen(verdict));
+		queue(p, verdict, strlen(verdict));
 		p->state = P_CHALLENGE;
-		return r < 0 ? r : n;
+		return r;
 	case P_CHALLENGE:
 		n = mp__auth_respond(l->key, l->keylen, m, len, out);
 		if (n < 0)
 			return n;
+		queue(p, out, (size_t)n);
 		p->state = P_WELCOME;
-		return send_small(p->fd, out, (size_t)n);
+		return 0;
 	case P_WELCOME:
 		return mp__auth_is_welcome(m, len) ? 1 : -MP_EAUTH;
 	default:
@@ -299,14 +324,16 @@ static int advance(mp_listener_t *l, struct pending *p, const uint8_t *m,
 	}
 }
 
-/* Read what a slot's client sent, frame by frame, without waiting. */
+/* Read what a slot's client sent, frame by frame, without waiting; send
+ * the replies when there is nothing more to read (or on failure: Python
+ * says "#FAILURE#" before it gives up). */
 static int step(mp_listener_t *l, struct pending *p)
 {
 	for (;;) {
 		ssize_t n = mp_sys_read(p->fd, mp__frame_rx_space(&p->rx),
 		                        mp__frame_rx_need(&p->rx), true, true);
 		if (n == -EAGAIN)
-			return 0;
+			return flush(p);
 		if (n <= 0)
 			return n == 0 ? -MP_EEOF : (int)n;
 		p->heard = true;
@@ -318,8 +345,10 @@ static int step(mp_listener_t *l, struct pending *p)
 		size_t len;
 		const uint8_t *m = mp__frame_rx_payload(&p->rx, &len);
 		int r = advance(l, p, m, len);
-		if (r != 0)
-			return r;
+		if (r != 0) {
+			int w = flush(p);
+			return r < 0 || w == 0 ? r : w;
+		}
 		mp__frame_rx_init(&p->rx);
 	}
 }
@@ -484,26 +513,19 @@ static int connect_conn(mp_conn_t **c, int family,
                         int64_t deadline)
 {
 	struct timespec ts;
-	int fd = mp_sys_socket(family, 0);
+	int fd = mp_sys_socket(family, SOCK_NONBLOCK); /* as connect wants */
 
 	if (fd < 0)
 		return fd;
 	int r = mp_sys_connect(fd, (const struct sockaddr *)ss, len,
 	                       mp__deadline_ts(deadline, &ts));
 	if (r == 0)
-		*c = mp_conn_open(fd, true, true, &r);
+		*c = mp__conn_socket(fd, &r);
 	if (r < 0)
 		mp_sys_close(fd);
 	return r;
 }
 
-/* Python's Client: answer the listener's challenge, then deliver ours. */
-static int client_auth(mp_conn_t *c, const mp_conn_opts_t *o, int64_t deadline)
-{
-	int r = mp__auth_answer(c, o->authkey, o->authkey_len, deadline);
-	return r < 0 ? r : mp__auth_deliver(c, o->authkey, o->authkey_len,
-	                                    o->digest, deadline);
-}
 
 mp_conn_t *mp_client(const mp_address_t *address, const mp_conn_opts_t *opts,
                      int64_t timeout_ns, int *err)
@@ -521,7 +543,8 @@ mp_conn_t *mp_client(const mp_address_t *address, const mp_conn_opts_t *opts,
 	if (r == 0)
 		r = connect_conn(&c, address->family, &ss, len, deadline);
 	if (r == 0 && opts && opts->authkey)
-		r = client_auth(c, opts, deadline);
+		r = mp__auth_client(c, opts->authkey, opts->authkey_len,
+		                    opts->digest, deadline);
 	if (r < 0) {
 		mp_conn_close(c);
 		c = NULL;

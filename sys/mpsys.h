@@ -219,10 +219,11 @@ int mp_sys_bind_listen(int fd, const struct sockaddr *sa, socklen_t len,
  * (non-blocking) listener has nothing queued. */
 int mp_sys_accept(int fd, struct sockaddr_storage *peer, socklen_t *len);
 /*
- * connect(2) until the absolute deadline (NULL: none).  TCP connects without
- * blocking and polls for POLLOUT; AF_UNIX (whose non-blocking connect only
- * says EAGAIN when the backlog is full) blocks with SO_SNDTIMEO set to the
- * time left.  -ETIMEDOUT when the deadline passes.
+ * connect(2) until the absolute deadline (NULL: none).  fd must be
+ * non-blocking (SOCK_NONBLOCK); it blocks once connected.  TCP polls for
+ * POLLOUT; AF_UNIX connects at once unless the backlog is full (EAGAIN),
+ * and then blocks with SO_SNDTIMEO set to the time left.  -ETIMEDOUT when
+ * the deadline passes.
  */
 int mp_sys_connect(int fd, const struct sockaddr *sa, socklen_t len,
                    const struct timespec *deadline);

@@ -68,9 +68,16 @@ static int64_t ns_left(const struct timespec *deadline)
 	       mp_sys_now_ns();
 }
 
-/* AF_UNIX: block in connect(2), bounded by SO_SNDTIMEO. */
-static int connect_unix(int fd, const struct sockaddr *sa, socklen_t len,
-                        const struct timespec *deadline)
+static int set_blocking(int fd)
+{
+	/* F_SETFL changes only O_NONBLOCK among the flags we ever set. */
+	return fcntl(fd, F_SETFL, 0) == 0 ? 0 : -errno;
+}
+
+/* AF_UNIX with a full backlog: block in connect(2), bounded by
+ * SO_SNDTIMEO (the one timeout a local connect honours). */
+static int connect_unix_wait(int fd, const struct sockaddr *sa,
+                             socklen_t len, const struct timespec *deadline)
 {
 	for (;;) {
 		if (deadline) {
@@ -93,46 +100,36 @@ static int connect_unix(int fd, const struct sockaddr *sa, socklen_t len,
 		return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
 		                                               : -errno;
 	}
-	if (deadline) {
-		struct timeval none = { 0, 0 };
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none,
-		               sizeof(none)) < 0)
-			return -errno;
-	}
-	return 0;
+	struct timeval none = { 0, 0 };
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) == 0
+	       ? 0 : -errno;
 }
 
-/* TCP: connect without blocking, then wait for the handshake's outcome. */
-static int connect_inet(int fd, const struct sockaddr *sa, socklen_t len,
-                        const struct timespec *deadline)
+/* TCP: the handshake is under way; wait for its outcome. */
+static int connect_inet_wait(int fd, const struct timespec *deadline)
 {
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -errno;
-	int r = connect(fd, sa, len) == 0 ? 0 : -errno;
-	if (r == -EINPROGRESS || r == -EINTR) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		r = mp_sys_poll(&p, 1, deadline);
-		if (r == 0) {
-			r = -ETIMEDOUT;
-		} else if (r > 0) {
-			int e = 0;
-			socklen_t el = sizeof(e);
-			r = getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0
-			    ? -errno : -e;
-		}
-	}
-	if (fcntl(fd, F_SETFL, fl) < 0 && r == 0)
-		r = -errno;
-	return r;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int r = mp_sys_poll(&p, 1, deadline);
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (r < 0)
+		return r;
+	int e = 0;
+	socklen_t el = sizeof(e);
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0 ? -errno : -e;
 }
 
 int mp_sys_connect(int fd, const struct sockaddr *sa, socklen_t len,
                    const struct timespec *deadline)
 {
-	if (sa->sa_family == AF_UNIX)
-		return connect_unix(fd, sa, len, deadline);
-	return connect_inet(fd, sa, len, deadline);
+	int r = connect(fd, sa, len) == 0 ? 0 : -errno;
+	if (r == -EINPROGRESS)
+		r = connect_inet_wait(fd, deadline);
+	if (r == -EAGAIN && sa->sa_family == AF_UNIX) {
+		r = set_blocking(fd);
+		return r < 0 ? r : connect_unix_wait(fd, sa, len, deadline);
+	}
+	return r < 0 ? r : set_blocking(fd);
 }
 
 int mp_sys_sockname(int fd, struct sockaddr_storage *sa, socklen_t *len)

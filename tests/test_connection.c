@@ -1020,6 +1020,62 @@ static void test_listener_misuse(void)
 	}
 }
 
+/* ---- the public handshake functions, as Python's ------------------------- */
+
+struct hs_arg {
+	mp_conn_t *c, *drop;
+	const char *key;
+	int digest;
+};
+
+/* Child: Python's Client order - answer, then deliver. */
+static int hs_child(void *arg)
+{
+	struct hs_arg *a = arg;
+	mp_conn_close(a->drop);
+	int r = mp_answer_challenge(a->c, a->key, strlen(a->key), TEST_WAIT_NS);
+	if (r < 0)
+		return r == -MP_EAUTH ? 60 : 61;
+	r = mp_deliver_challenge(a->c, a->key, strlen(a->key), a->digest,
+	                         TEST_WAIT_NS);
+	return r < 0 ? 62 : 0;
+}
+
+static void test_public_handshake(void)
+{
+	mp_conn_t *a, *b;
+	for (int d = 0; d < MP_DIGEST_COUNT; d++) {
+		MPT_OK(mp_pipe(true, &a, &b));
+		struct hs_arg ha = { b, a, key, (d + 1) % MP_DIGEST_COUNT };
+		mp_process_t *p = spawn(hs_child, &ha);
+		MPT_OK(mp_deliver_challenge(a, key, strlen(key), d, TEST_WAIT_NS));
+		MPT_OK(mp_answer_challenge(a, key, strlen(key), TEST_WAIT_NS));
+		MPT_EQ(reap(p), 0);
+		mp_conn_close(a);
+		mp_conn_close(b);
+	}
+	/* Wrong key: both sides say so. */
+	MPT_OK(mp_pipe(true, &a, &b));
+	struct hs_arg ha = { b, a, "other key", 0 };
+	mp_process_t *p = spawn(hs_child, &ha);
+	MPT_ERR(mp_deliver_challenge(a, key, strlen(key), 0, TEST_WAIT_NS),
+	        -MP_EAUTH);
+	MPT_EQ(reap(p), 60);
+	/* Misuse. */
+	MPT_ERR(mp_deliver_challenge(NULL, key, 3, 0, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, NULL, 3, 0, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, key, 3, MP_DIGEST_COUNT, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, key, 3, 0, -9), -EINVAL);
+	MPT_ERR(mp_answer_challenge(NULL, key, 3, 0), -EINVAL);
+	MPT_ERR(mp_answer_challenge(a, NULL, 1, 0), -EINVAL);
+	/* Nothing said within the timeout. */
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(mp_answer_challenge(a, key, 3, MP_MSEC(50)), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50));
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
 /* ---- handshakes that go wrong ---------------------------------------------- */
 
 static int raw_connect(const mp_address_t *a)
@@ -1535,6 +1591,7 @@ int main(void)
 		{ "listener families", test_listener_families },
 		{ "every digest", test_auth_digests },
 		{ "wrong key, both sides", test_wrong_key },
+		{ "deliver/answer_challenge", test_public_handshake },
 		{ "listener misuse and timeouts", test_listener_misuse },
 		{ "listener: garbage handshakes", test_listener_garbage },
 		{ "listener: bad second half", test_listener_bad_second_half },
