@@ -207,6 +207,8 @@ void mp_sys_sigpipe_restore(struct mp_sys_sigpipe *g, bool got_epipe);
 
 /* Descriptors made here are close-on-exec, as Python's are. */
 int mp_sys_pipe(int fds[2]);
+/* F_SETPIPE_SZ: the pipe's capacity in bytes (rounded up by the kernel). */
+int mp_sys_pipe_size(int fd, int bytes);
 int mp_sys_socketpair(int fds[2]); /* AF_UNIX, SOCK_STREAM */
 /* socket(2): family, SOCK_STREAM | extra (e.g. SOCK_NONBLOCK). */
 int mp_sys_socket(int family, int extra);

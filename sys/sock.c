@@ -11,6 +11,11 @@ int mp_sys_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
 }
 
+int mp_sys_pipe_size(int fd, int bytes)
+{
+	return fcntl(fd, F_SETPIPE_SZ, bytes) >= 0 ? 0 : -errno;
+}
+
 int mp_sys_socketpair(int fds[2])
 {
 	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0

@@ -94,7 +94,9 @@ typedef struct mp_bytes {
  * mp_pipe - Python's Pipe(duplex): a pair of connected connections.
  *
  * duplex: a socketpair (AF_UNIX, SOCK_STREAM), both ends readable and
- * writable.  Otherwise a pipe: *c1 can only receive and *c2 only send.
+ * writable.  Otherwise a pipe: *c1 can only receive and *c2 only send; it
+ * is given 256 KiB of capacity when the user's pipe budget allows (Linux's
+ * default of 64 KiB cannot hold a 64 KiB message and its header).
  *
  * Returns 0, -EINVAL (NULL pointer), -EMFILE, -ENFILE, -ENOMEM.
  */
