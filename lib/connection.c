@@ -373,7 +373,8 @@ static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
 	struct iovec iov[2 * MP__SEND_MAX];
 	struct mp_sys_sigpipe g;
-	bool pipe = !x->c->sock;
+	/* Only a pipe raises SIGPIPE, and not with RWF_NOSIGNAL (6.18). */
+	bool pipe = !x->c->sock && !mp_sys_nosignal();
 	int k = 0;
 
 	for (int i = 0; i < n; i++) {

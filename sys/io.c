@@ -2,6 +2,7 @@
 #include "mpsys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -27,9 +28,44 @@ ssize_t mp_sys_read(int fd, void *buf, size_t len, bool sock, bool nowait)
 	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
+/* 0 unknown, 1 RWF_NOSIGNAL works, 2 it does not (or is not to be used). */
+static _Atomic int nosignal_state;
+
+static int probe_nosignal(void)
+{
+	int fds[2];
+	struct iovec v = { "x", 1 };
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return 2;
+	close(fds[0]);
+	ssize_t w = pwritev2(fds[1], &v, 1, -1, MP_SYS_RWF_NOSIGNAL);
+	int r = w < 0 && errno == EPIPE ? 1 : 2;
+	close(fds[1]);
+	return r;
+}
+
+bool mp_sys_nosignal(void)
+{
+	int s = atomic_load_explicit(&nosignal_state, memory_order_relaxed);
+	if (!s) {
+		s = probe_nosignal();
+		atomic_store_explicit(&nosignal_state, s, memory_order_relaxed);
+	}
+	return s == 1;
+}
+
+void mp_sys_set_nosignal(bool use)
+{
+	atomic_store_explicit(&nosignal_state, use ? 0 : 2,
+	                      memory_order_relaxed);
+}
+
 ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
                       bool nowait)
 {
+	int rwf = (nowait ? RWF_NOWAIT : 0) |
+	          (!sock && mp_sys_nosignal() ? MP_SYS_RWF_NOSIGNAL : 0);
 	ssize_t w;
 
 	do {
@@ -38,8 +74,8 @@ ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
 			                    .msg_iovlen = (size_t)n };
 			w = sendmsg(fd, &m, MSG_NOSIGNAL |
 			                    (nowait ? MSG_DONTWAIT : 0));
-		} else if (nowait) {
-			w = pwritev2(fd, iov, n, -1, RWF_NOWAIT);
+		} else if (rwf) {
+			w = pwritev2(fd, iov, n, -1, rwf);
 		} else {
 			w = writev(fd, iov, n);
 		}

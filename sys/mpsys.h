@@ -33,6 +33,8 @@
 /* futex2 flags for the io_uring futex ops (linux/futex.h of 6.7).  No
  * FUTEX2_PRIVATE (128): our words are shared between processes. */
 #define MP_SYS_FUTEX2_SIZE_U32 0x02u
+/* pwritev2() flag: no SIGPIPE from a pipe without readers (Linux 6.18). */
+#define MP_SYS_RWF_NOSIGNAL 0x00000100
 /* pidfd_open() flag for a thread pidfd: Linux 6.9 (equal to O_EXCL). */
 #define MP_SYS_PIDFD_THREAD 00000200
 
@@ -167,13 +169,22 @@ void mp_sys_prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *w,
 ssize_t mp_sys_read(int fd, void *buf, size_t len, bool sock, bool nowait);
 /*
  * One gathered write.  sock: sendmsg(2) with MSG_NOSIGNAL, so a closed peer
- * gives -EPIPE and no SIGPIPE; else writev(2) (pwritev2 RWF_NOWAIT when
- * nowait), which raises SIGPIPE on a pipe without readers: wrap it in
- * mp_sys_sigpipe_block/restore.  Returns the count, -EAGAIN, -errno; EINTR
- * is retried.
+ * gives -EPIPE and no SIGPIPE; else pwritev2 with RWF_NOSIGNAL where the
+ * kernel has it (mp_sys_nosignal()), and otherwise writev(2), which raises
+ * SIGPIPE on a pipe without readers: wrap that in mp_sys_sigpipe_block/
+ * restore.  nowait adds RWF_NOWAIT.  Returns the count, -EAGAIN, -errno;
+ * EINTR is retried.
  */
 ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
                       bool nowait);
+/*
+ * Does pwritev2 take RWF_NOSIGNAL (Linux 6.18)?  Probed once per process
+ * (a 1-byte write to a pipe without readers: -EPIPE says yes, -EOPNOTSUPP
+ * no; neither raises SIGPIPE).  mp_sys_set_nosignal(false) makes it say no
+ * from then on, so tests can run the fallback too.
+ */
+bool mp_sys_nosignal(void);
+void mp_sys_set_nosignal(bool use);
 /* ppoll(2) on n descriptors until the absolute deadline (NULL: none).
  * Returns how many have revents (> 0), 0 on timeout; EINTR is retried. */
 int mp_sys_poll(struct pollfd *fds, unsigned n,
@@ -238,8 +249,9 @@ int mp_sys_sockname(int fd, struct sockaddr_storage *sa, socklen_t *len);
  * a deadline (absolute CLOCK_MONOTONIC, NULL: none) the operation carries a
  * linked IORING_OP_LINK_TIMEOUT, so a single io_uring_enter both submits
  * and bounds it.  sock: IORING_OP_RECV / IORING_OP_SENDMSG with
- * MSG_NOSIGNAL; else IORING_OP_READ / IORING_OP_WRITEV (a pipe write raises
- * SIGPIPE in the submitting thread, as write(2) does: guard it).  Returns the
+ * MSG_NOSIGNAL; else IORING_OP_READ / IORING_OP_WRITEV, with RWF_NOSIGNAL
+ * when mp_sys_nosignal() (without it a pipe write raises SIGPIPE in the
+ * submitting thread, as write(2) does: guard it).  Returns the
  * count, -ETIMEDOUT, or -errno (-EAGAIN on an O_NONBLOCK descriptor that is
  * not ready).  Both completions are reaped before returning: nothing of ours
  * is left in flight, and every user of the ring must do the same.

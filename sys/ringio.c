@@ -116,9 +116,12 @@ ssize_t mp_sys_ring_writev(struct io_uring *r, int fd,
 
 	if (!sqe)
 		return -EBUSY;
-	if (sock)
+	if (sock) {
 		io_uring_prep_sendmsg(sqe, fd, &m, MSG_NOSIGNAL);
-	else
+	} else {
 		io_uring_prep_writev(sqe, fd, iov, (unsigned)n, (__u64)-1);
+		if (mp_sys_nosignal())
+			sqe->rw_flags = MP_SYS_RWF_NOSIGNAL;
+	}
 	return submit_op(r, sqe, deadline);
 }

@@ -681,6 +681,18 @@ static void test_sigpipe(void)
 	sigaction(SIGPIPE, &old, NULL);
 }
 
+/* With RWF_NOSIGNAL (Linux 6.18) and with the guard that replaces it. */
+static void test_sigpipe_both(void)
+{
+	mp_sys_set_nosignal(true);
+	if (!mp_sys_nosignal())
+		MPT_SKIP("no RWF_NOSIGNAL (Linux < 6.18): the guard only");
+	test_sigpipe();
+	mp_sys_set_nosignal(false);
+	test_sigpipe();
+	mp_sys_set_nosignal(true);
+}
+
 static void test_send_timeout(void)
 {
 	mp_conn_t *r, *w;
@@ -1565,7 +1577,7 @@ PATHS(test_conn_open_nonblocking)
 PATHS(test_too_short)
 PATHS(test_bad_headers)
 PATHS(test_peer_death)
-PATHS(test_sigpipe)
+PATHS(test_sigpipe_both)
 PATHS(test_send_timeout)
 
 int main(void)
@@ -1584,7 +1596,7 @@ int main(void)
 		{ "poll", test_poll },
 		{ "bad length headers", test_bad_headers_paths },
 		{ "peer dies mid-message", test_peer_death_paths },
-		{ "no SIGPIPE, ever", test_sigpipe_paths },
+		{ "no SIGPIPE, ever", test_sigpipe_both_paths },
 		{ "send timeouts", test_send_timeout_paths },
 		{ "2 GiB message, long header", test_huge_message },
 		{ "addresses", test_address },

@@ -46,9 +46,10 @@
  * duplex connection stops being readable, or writable; a one-way connection
  * is closed).  The same holds for any error in the middle of a message.
  *
- * Signals: no call ever raises SIGPIPE (sockets use MSG_NOSIGNAL; a pipe
- * write blocks SIGPIPE in the calling thread and takes back the one it
- * caused), and the application's signal dispositions are never changed.
+ * Signals: no call ever raises SIGPIPE (sockets use MSG_NOSIGNAL, pipes
+ * RWF_NOSIGNAL on Linux 6.18 and later; before that a pipe write blocks
+ * SIGPIPE in the calling thread and takes back the one it caused), and the
+ * application's signal dispositions are never changed.
  * EINTR is retried inside; timeouts are absolute deadlines, so it never
  * stretches them.
  *
