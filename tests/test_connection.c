@@ -240,6 +240,14 @@ static void test_auth_malformed(void)
 		MPT_OK(mp__auth_verify(k, 1, m + 11, (size_t)n + 29, out,
 		                       (size_t)r));
 	}
+}
+
+static void test_auth_verifier(void)
+{
+	uint8_t m[300];
+	const char *k = "k";
+
+	memset(m, 'x', sizeof(m));
 	/* Verifier: garbage, empty, too long, unknown digest. */
 	MPT_ERR(mp__auth_verify(k, 1, m, 48, (const uint8_t *)"", 0), -MP_EAUTH);
 	MPT_ERR(mp__auth_verify(k, 1, m, 48, (const uint8_t *)"hello", 5),
@@ -814,6 +822,12 @@ static void test_address(void)
 	MPT_EQ(a.family, AF_INET);
 	MPT_OK(mp_address_inet(&a, 0, "fe80::1", 5));
 	MPT_EQ(a.family, AF_INET6);
+}
+
+static void test_address_errors(void)
+{
+	mp_address_t a;
+	char buf[300];
 
 	MPT_ERR(mp_address_parse(&a, "host:70000"), -EINVAL);
 	MPT_ERR(mp_address_parse(&a, ""), -EINVAL);
@@ -1015,11 +1029,15 @@ static void test_listener_misuse(void)
 	mp_listener_close(l);
 	CU_ASSERT(mp_client(&a, NULL, TEST_WAIT_NS, &err) == NULL);
 	MPT_ERR(err, -ECONNREFUSED);
+}
 
-	/* accept's own timeouts, with and without a key. */
+/* accept's own timeouts, with and without a key. */
+static void test_accept_timeouts(void)
+{
 	mp_conn_opts_t o = { .authkey = key, .authkey_len = 3 };
+	int err = 0;
 	for (int k = 0; k < 2; k++) {
-		l = mp_listener_open(NULL, k ? &o : NULL, &err);
+		mp_listener_t *l = mp_listener_open(NULL, k ? &o : NULL, &err);
 		CU_ASSERT_FATAL(l != NULL);
 		CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
 		MPT_ERR(err, -EAGAIN);
@@ -1587,6 +1605,7 @@ int main(void)
 		{ "frame reader, no read-ahead", test_frame_rx },
 		{ "handshake: CPython's vectors", test_auth_vectors },
 		{ "handshake: malformed messages", test_auth_malformed },
+		{ "handshake: verifier, challenges", test_auth_verifier },
 		{ "duplex pipe round trips", test_pipe_duplex_paths },
 		{ "simplex pipe round trips", test_pipe_simplex_paths },
 		{ "adopted O_NONBLOCK socket", test_conn_open_nonblocking_paths },
@@ -1600,11 +1619,13 @@ int main(void)
 		{ "send timeouts", test_send_timeout_paths },
 		{ "2 GiB message, long header", test_huge_message },
 		{ "addresses", test_address },
+		{ "address errors", test_address_errors },
 		{ "listener families", test_listener_families },
 		{ "every digest", test_auth_digests },
 		{ "wrong key, both sides", test_wrong_key },
 		{ "deliver/answer_challenge", test_public_handshake },
-		{ "listener misuse and timeouts", test_listener_misuse },
+		{ "listener and client misuse", test_listener_misuse },
+		{ "accept timeouts", test_accept_timeouts },
 		{ "listener: garbage handshakes", test_listener_garbage },
 		{ "listener: bad second half", test_listener_bad_second_half },
 		{ "listener: silent client", test_listener_silent },
