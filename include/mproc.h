@@ -8,6 +8,7 @@
 #define MPROC_H
 
 #include <mproc/common.h>
+#include <mproc/connection.h>
 #include <mproc/heap.h>
 #include <mproc/pool.h>
 #include <mproc/process.h>

@@ -54,6 +54,144 @@ void mp__process_after_fork(void);
 /* This process has begun its normal exit: start no new processes. */
 bool mp__process_exiting(void);
 
+/* ---- wire format (frame.c) ----------------------------------------------- */
+
+/*
+ * CPython's framing: a 4-byte big-endian signed length, or -1 and an 8-byte
+ * big-endian length for messages of 2 GiB and more.  Pure functions over
+ * bytes: the fuzz harness and the crafted-input tests call them directly.
+ */
+#define MP__FRAME_HDR_SHORT 4
+#define MP__FRAME_HDR_MAX 12
+/* Python sends the long form from this length on. */
+#define MP__FRAME_LONG_MIN ((uint64_t)0x80000000u)
+
+/* Write the header for a message of len bytes; returns its size, 4 or 12. */
+size_t mp__frame_encode(uint64_t len, uint8_t hdr[MP__FRAME_HDR_MAX]);
+/*
+ * Decode the header at p, of which avail bytes are there.  Returns its size
+ * (4 or 12) with *len set; 0 when more bytes are needed (fewer than 4, or
+ * the -1 marker and fewer than 12); -EBADMSG for a negative length other
+ * than -1, or a long length of 2^63 or more.
+ */
+int mp__frame_decode(const uint8_t *p, size_t avail, uint64_t *len);
+
+/* Handshake messages are read with Python's cap: recv_bytes(256). */
+#define MP__AUTH_MSG_MAX 256
+
+/*
+ * A small frame gathered from a non-blocking stream a few bytes at a time,
+ * never reading past its end: read exactly mp__frame_rx_need() bytes into
+ * mp__frame_rx_space(), then report them with mp__frame_rx_feed().
+ */
+struct mp__frame_rx {
+	size_t got;   /* bytes in buf */
+	size_t hdr;   /* header size, once known; 0 before */
+	uint64_t len; /* payload length, once hdr is known */
+	uint8_t buf[MP__FRAME_HDR_MAX + MP__AUTH_MSG_MAX];
+};
+void mp__frame_rx_init(struct mp__frame_rx *f);
+size_t mp__frame_rx_need(const struct mp__frame_rx *f);
+uint8_t *mp__frame_rx_space(struct mp__frame_rx *f);
+/* n more bytes arrived.  1: the frame is complete; 0: need more;
+ * -EMSGSIZE: longer than cap (<= MP__AUTH_MSG_MAX); -EBADMSG: bad header;
+ * -EINVAL: n exceeds what was asked for. */
+int mp__frame_rx_feed(struct mp__frame_rx *f, size_t n, size_t cap);
+/* The complete frame's payload. */
+const uint8_t *mp__frame_rx_payload(const struct mp__frame_rx *f,
+                                    size_t *len);
+
+/* ---- authentication messages (auth.c) ------------------------------------ */
+
+#define MP__CHALLENGE "#CHALLENGE#"
+#define MP__WELCOME "#WELCOME#"
+#define MP__FAILURE "#FAILURE#"
+#define MP__CHALLENGE_LEN 11
+/* Python >= 3.12 sends this many random bytes, <= 3.11 (legacy) 20. */
+#define MP__AUTH_RANDOM 40
+#define MP__AUTH_LEGACY_RANDOM 20
+/* "#CHALLENGE#" + "{sha3_384}" + 40 random bytes, the longest we send. */
+#define MP__AUTH_CHALLENGE_MAX 64
+/* "{sha3_384}" + a 48-byte MAC, the longest answer we make. */
+#define MP__AUTH_RESPONSE_MAX 64
+
+/*
+ * Build a challenge frame payload ("#CHALLENGE#" + message) for digest
+ * (enum mp_digest) into out (MP__AUTH_CHALLENGE_MAX bytes).  Returns its
+ * length; the message the answer must MAC is out + MP__CHALLENGE_LEN.
+ * -EINVAL (bad digest), or getrandom's error.
+ */
+int mp__auth_challenge(int digest, uint8_t *out);
+/*
+ * Answer a received challenge payload: check it is "#CHALLENGE#" + at
+ * least 20 bytes, pick the digest as Python >= 3.12 does (exactly 20
+ * bytes: legacy bare HMAC-MD5; else a "{name}" prefix naming an allowed
+ * digest), and write the response into out (MP__AUTH_RESPONSE_MAX).
+ * Returns its length, or -MP_EAUTH.
+ */
+int mp__auth_respond(const void *key, size_t keylen, const uint8_t *msg,
+                     size_t len, uint8_t *out);
+/*
+ * Check resp against the message we sent (without "#CHALLENGE#"), as
+ * Python >= 3.12 does: 16 or 20 bytes is a bare HMAC-MD5, anything else
+ * must be "{name}" + the MAC with that digest.  Constant-time comparison.
+ * Returns 0 or -MP_EAUTH.
+ */
+int mp__auth_verify(const void *key, size_t keylen, const uint8_t *msg,
+                    size_t mlen, const uint8_t *resp, size_t rlen);
+/* Is p[0..len) exactly "#WELCOME#"? */
+bool mp__auth_is_welcome(const uint8_t *p, size_t len);
+/* mp_deliver_challenge / mp_answer_challenge by an absolute deadline,
+ * arguments already checked. */
+int mp__auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
+                     int digest, int64_t deadline);
+int mp__auth_answer(mp_conn_t *c, const void *key, size_t keylen,
+                    int64_t deadline);
+/*
+ * A client's side of the handshake (answer, then deliver), with its
+ * challenge sent right behind its answer instead of after the listener's
+ * "#WELCOME#": the same bytes in the same order, one round trip fewer.  A
+ * listener reads a stream, so CPython's accepts it unchanged; if it says
+ * "#FAILURE#", our challenge is simply never read.
+ */
+int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
+                    int digest, int64_t deadline);
+
+/* ---- addresses (address.c) ----------------------------------------------- */
+
+/* The socket address of a (resolving host names).  0, -EINVAL, -ENXIO... */
+int mp__address_to_sockaddr(const mp_address_t *a, struct sockaddr_storage *ss,
+                            socklen_t *len);
+/* An address from what accept(2) or getsockname(2) reported. */
+void mp__address_from_sockaddr(const struct sockaddr_storage *ss,
+                               socklen_t len, mp_address_t *a);
+
+/* ---- connections (connection.c) ------------------------------------------ */
+
+/* Which I/O path a connection takes (tests and mpbench pin one). */
+enum {
+	MP__IO_AUTO,    /* what measured fastest: today, MP__IO_SYSCALL */
+	MP__IO_SYSCALL, /* plain system calls (and poll for deadlines) */
+	MP__IO_RING,    /* every read and write on the thread's ring */
+};
+int mp__conn_set_path(mp_conn_t *c, int path);
+/* Start spinning now, at the full budget, as if it had paid (tests). */
+void mp__conn_spin_now(mp_conn_t *c);
+/* Send one message, or receive one of at most cap bytes into buf (returns
+ * its length), by an absolute deadline (MP__NO_DEADLINE: none).  For the
+ * handshakes.  expect_wait: the message answers one just sent, so it is
+ * not there yet: poll before reading instead of after a failed read. */
+int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
+                  int64_t deadline);
+/* Up to MP__SEND_MAX messages in one gathered write. */
+#define MP__SEND_MAX 4
+int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
+                       int64_t deadline);
+/* A duplex connection on a stream socket we made (no fstat). */
+mp_conn_t *mp__conn_socket(int fd, int *err);
+int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
+                            int64_t deadline, bool expect_wait);
+
 #endif
 
 /* ---- adaptive spinning (spin.c) ------------------------------------------ */

@@ -18,7 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <linux/futex.h>
 #include <liburing.h>
@@ -30,6 +33,8 @@
 /* futex2 flags for the io_uring futex ops (linux/futex.h of 6.7).  No
  * FUTEX2_PRIVATE (128): our words are shared between processes. */
 #define MP_SYS_FUTEX2_SIZE_U32 0x02u
+/* pwritev2() flag: no SIGPIPE from a pipe without readers (Linux 6.18). */
+#define MP_SYS_RWF_NOSIGNAL 0x00000100
 /* pidfd_open() flag for a thread pidfd: Linux 6.9 (equal to O_EXCL). */
 #define MP_SYS_PIDFD_THREAD 00000200
 
@@ -208,5 +213,110 @@ void mp_sys_prep_futex_wake(struct io_uring_sqe *sqe, _Atomic uint32_t *word,
                             uint32_t n);
 void mp_sys_prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *w,
                              unsigned n);
+
+/* ---- byte I/O on pipes and sockets (io.c) ------------------------------ */
+
+/*
+ * One read of up to len bytes.  sock: recv(2), else read(2).  nowait: do not
+ * block even on a blocking descriptor (MSG_DONTWAIT, or preadv2 RWF_NOWAIT
+ * for pipes, Linux 4.14+), so the descriptor's shared O_NONBLOCK flag is
+ * never touched.  Returns the count (0 at end of file), -EAGAIN, -errno;
+ * EINTR is retried.  -EOPNOTSUPP: the file type cannot read without waiting.
+ */
+ssize_t mp_sys_read(int fd, void *buf, size_t len, bool sock, bool nowait);
+/*
+ * One gathered write.  sock: sendmsg(2) with MSG_NOSIGNAL, so a closed peer
+ * gives -EPIPE and no SIGPIPE; else pwritev2 with RWF_NOSIGNAL where the
+ * kernel has it (mp_sys_nosignal()), and otherwise writev(2), which raises
+ * SIGPIPE on a pipe without readers: wrap that in mp_sys_sigpipe_block/
+ * restore.  nowait adds RWF_NOWAIT.  Returns the count, -EAGAIN, -errno;
+ * EINTR is retried.
+ */
+ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
+                      bool nowait);
+/*
+ * Does pwritev2 take RWF_NOSIGNAL (Linux 6.18)?  Probed once per process
+ * (a 1-byte write to a pipe without readers: -EPIPE says yes, -EOPNOTSUPP
+ * no; neither raises SIGPIPE).  mp_sys_set_nosignal(false) makes it say no
+ * from then on, so tests can run the fallback too.
+ */
+bool mp_sys_nosignal(void);
+void mp_sys_set_nosignal(bool use);
+/* ppoll(2) on n descriptors until the absolute deadline (NULL: none).
+ * Returns how many have revents (> 0), 0 on timeout; EINTR is retried. */
+int mp_sys_poll(struct pollfd *fds, unsigned n,
+                const struct timespec *deadline);
+int mp_sys_close(int fd);
+/* fstat(2): 1 when fd is a socket, 0 when not, -errno. */
+int mp_sys_is_socket(int fd);
+/* getrandom(2), looping until len bytes are filled. */
+int mp_sys_getrandom(void *buf, size_t len);
+
+/*
+ * Writing to a pipe whose readers are gone raises SIGPIPE, whose default
+ * action kills the process; a library must neither die of it nor change
+ * the application's disposition.  So the calling thread blocks SIGPIPE for
+ * the duration of the write, and when the write failed with EPIPE it takes
+ * back the one SIGPIPE it caused with sigtimedwait(0), unless a SIGPIPE was
+ * already pending before (the application's own, left alone: standard
+ * signals do not queue, so the two would be one).  Only a thread-directed
+ * SIGPIPE is raised by the kernel, so no other thread can see ours.  The
+ * cost is two rt_sigprocmask calls per guarded write.
+ */
+struct mp_sys_sigpipe {
+	sigset_t old;
+	bool was_blocked; /* the application blocks SIGPIPE itself */
+	bool was_pending; /* ... and one was already pending */
+};
+void mp_sys_sigpipe_block(struct mp_sys_sigpipe *g);
+void mp_sys_sigpipe_restore(struct mp_sys_sigpipe *g, bool got_epipe);
+
+/* ---- sockets and pipes (sock.c) ----------------------------------------- */
+
+/* Descriptors made here are close-on-exec, as Python's are. */
+int mp_sys_pipe(int fds[2]);
+/* F_SETPIPE_SZ: the pipe's capacity in bytes (rounded up by the kernel). */
+int mp_sys_pipe_size(int fd, int bytes);
+int mp_sys_socketpair(int fds[2]); /* AF_UNIX, SOCK_STREAM */
+/* socket(2): family, SOCK_STREAM | extra (e.g. SOCK_NONBLOCK). */
+int mp_sys_socket(int family, int extra);
+int mp_sys_fchmod(int fd, mode_t mode);
+int mp_sys_unlink(const char *path);
+/* SO_REUSEADDR (inet only), bind(2), listen(2). */
+int mp_sys_bind_listen(int fd, const struct sockaddr *sa, socklen_t len,
+                       int backlog);
+/* accept4(2), close-on-exec; the new socket blocks.  -EAGAIN when the
+ * (non-blocking) listener has nothing queued. */
+int mp_sys_accept(int fd, struct sockaddr_storage *peer, socklen_t *len);
+/*
+ * connect(2) until the absolute deadline (NULL: none).  fd must be
+ * non-blocking (SOCK_NONBLOCK); it blocks once connected.  TCP polls for
+ * POLLOUT; AF_UNIX connects at once unless the backlog is full (EAGAIN),
+ * and then blocks with SO_SNDTIMEO set to the time left.  -ETIMEDOUT when
+ * the deadline passes.
+ */
+int mp_sys_connect(int fd, const struct sockaddr *sa, socklen_t len,
+                   const struct timespec *deadline);
+int mp_sys_sockname(int fd, struct sockaddr_storage *sa, socklen_t *len);
+
+/* ---- I/O on the thread's ring (ringio.c) ------------------------------- */
+
+/*
+ * One read or gathered write on the calling thread's ring, waited for; with
+ * a deadline (absolute CLOCK_MONOTONIC, NULL: none) the operation carries a
+ * linked IORING_OP_LINK_TIMEOUT, so a single io_uring_enter both submits
+ * and bounds it.  sock: IORING_OP_RECV / IORING_OP_SENDMSG with
+ * MSG_NOSIGNAL; else IORING_OP_READ / IORING_OP_WRITEV, with RWF_NOSIGNAL
+ * when mp_sys_nosignal() (without it a pipe write raises SIGPIPE in the
+ * submitting thread, as write(2) does: guard it).  Returns the
+ * count, -ETIMEDOUT, or -errno (-EAGAIN on an O_NONBLOCK descriptor that is
+ * not ready).  Both completions are reaped before returning: nothing of ours
+ * is left in flight, and every user of the ring must do the same.
+ */
+ssize_t mp_sys_ring_read(struct io_uring *r, int fd, void *buf, size_t len,
+                         bool sock, const struct timespec *deadline);
+ssize_t mp_sys_ring_writev(struct io_uring *r, int fd,
+                           const struct iovec *iov, int n, bool sock,
+                           const struct timespec *deadline);
 
 #endif

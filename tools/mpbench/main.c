@@ -23,6 +23,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_wait_cases,
 	mpb_pool_cases,
 	mpb_sync_cases,
+	mpb_conn_cases,
 };
 
 struct side {

@@ -1,0 +1,697 @@
+/*
+ * connection.c - Python's Connection and Pipe: framed messages over a pipe
+ * or a stream socket.
+ *
+ * A transfer (struct xfer) is one message in one direction, bounded by one
+ * absolute deadline.  It remembers whether a byte of the message has moved:
+ * an error before that leaves the connection as it was, an error after it
+ * leaves the stream unframed, so that direction is given up (give_up(), the
+ * rule Python applies after a bad message length).
+ *
+ * Paths.  Every transfer can run on the calling thread's ring: the header
+ * and payload go in one IORING_OP_WRITEV/SENDMSG, a read is one
+ * IORING_OP_READ/RECV, and a deadline rides along as a linked timeout in
+ * the same io_uring_enter (sys/ringio.c).  Or on plain system calls:
+ * writev/sendmsg and read/recv, non-blocking plus ppoll when there is a
+ * deadline.  mpbench's conn.rt64, conn.rt64.timed and conn.tput64k rows
+ * put the two side by side, and on the kernels we measured (6.1, 6.18)
+ * the system calls win every case: for one message that is not there yet,
+ * the ring adds a poll arm, task work and (timed) an hrtimer to the same
+ * scheduler wake-up, and for 64 KiB messages the copy dominates both.  So
+ * the automatic path is the system calls; the ring path is kept, tested on
+ * every I/O test, and pinned by mp__conn_set_path (a later mp_wait
+ * submits its polls there).  Without a ring (io_uring disabled, or
+ * forbidden by seccomp) nothing changes for the automatic path.
+ *
+ * Spinning.  Before a receive sleeps, it retries non-blocking reads for up
+ * to c->spin ns (only with more than one CPU).  A sleeping reader is woken
+ * by the scheduler, and when the other CPU is idle (on a virtual machine:
+ * halted, so waking it exits to the host) that costs tens of microseconds,
+ * against ~1 us for a reader still running when the bytes land.  But when
+ * the CPUs are all busy, a spinner keeps its peer (or another program)
+ * from running and is itself preempted: every spin is lost time, and the
+ * round trip gets slower than without.  So the budget adapts per
+ * connection, and starts at 0:
+ *  - a spin that finds data doubles the budget (up to spin_max);
+ *  - a spin that sees a gap of SPIN_PREEMPTED between two of its reads was
+ *    preempted: the CPUs are contended, the budget drops to 0;
+ *  - a spin that ends empty cuts it to a quarter (to 0 within a few);
+ *  - at 0, REARM_COUNT sleeps in a row that each lasted REARM_LO..REARM_HI
+ *    bring back a small budget: such a sleep is the costly wake-up a spin
+ *    avoids.  A shorter one means wake-ups are cheap (busy CPUs: do not
+ *    spin); a longer one, a quiet peer (spinning would be wasted); either
+ *    starts the count again.
+ * An idle connection, or a busy machine, thus stops spinning after a few
+ * messages; a ping-pong between two otherwise idle CPUs keeps spinning.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SPIN_MIN MP_USEC(1)
+#define SPIN_REARM MP_USEC(8)
+#define SPIN_PREEMPTED MP_USEC(30)
+#define REARM_LO MP_USEC(10)
+#define REARM_HI MP_USEC(200)
+#define REARM_COUNT 4
+/* recv_bytes allocates up to this much at once, then doubles as bytes
+ * actually arrive: never trusts a length header with memory. */
+#define GROW_FIRST ((size_t)1 << 20)
+/*
+ * mp_pipe's pipes hold 256 KiB, not Linux's default 64: a 64 KiB message
+ * is 65540 bytes with its header, one more page than a default pipe has,
+ * so every such message took the writer and the reader two sleeps and
+ * wake-ups instead of one (mpbench conn.tput64k/pipe: 0.35x of a raw pipe
+ * before, see the commit).  Best effort: past the user's pipe page budget
+ * (/proc/sys/fs/pipe-user-pages-soft, 64 MiB by default, so 256 such
+ * pipes) the kernel refuses and the pipe keeps its size.
+ */
+#define PIPE_BYTES (256 * 1024)
+
+struct mp_conn {
+	int fd;            /* -1 once closed */
+	bool readable, writable;
+	bool sock;         /* a socket: recv/sendmsg with MSG_NOSIGNAL */
+	bool nowait;       /* RWF_NOWAIT/MSG_DONTWAIT work on fd */
+	uint8_t path;      /* MP__IO_* */
+	int64_t spin_max;  /* ns, as set; 0 on one CPU */
+	int64_t spin;      /* ns, the current adaptive budget */
+	int rearm;         /* costly wake-ups in a row, while spin is 0 */
+};
+
+struct xfer {
+	mp_conn_t *c;
+	struct io_uring *ring; /* NULL: system calls */
+	int64_t deadline;      /* absolute, or MP__NO_DEADLINE */
+	bool once;             /* timeout 0: "not ready" is -EAGAIN */
+	bool poll_first;       /* the message is not expected to be there
+	                          yet: wait, then read (saves an EAGAIN) */
+	bool started;          /* a byte of this message has moved */
+};
+
+static int64_t default_spin(void)
+{
+	/* Spinning for a peer that needs our CPU only delays it. */
+	static _Atomic int ncpu;
+	int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
+	if (!n) {
+		n = mp_cpu_count();
+		atomic_store_explicit(&ncpu, n, memory_order_relaxed);
+	}
+	return n > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+}
+
+static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
+{
+	mp_conn_t *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	*c = (mp_conn_t){ .fd = fd, .readable = readable,
+	                  .writable = writable, .sock = sock, .nowait = true,
+	                  .path = MP__IO_AUTO };
+	c->spin_max = default_spin();
+	return c;
+}
+
+static int close_fd(mp_conn_t *c)
+{
+	int r = 0;
+
+	if (c->fd >= 0)
+		r = mp_sys_close(c->fd);
+	c->fd = -1;
+	c->readable = c->writable = false;
+	return r;
+}
+
+/* The stream lost its framing in one direction: stop using that direction;
+ * with no other direction left, close (Python's _bad_message_length). */
+static void give_up(mp_conn_t *c, bool reading)
+{
+	if (reading && c->writable)
+		c->readable = false;
+	else if (!reading && c->readable)
+		c->writable = false;
+	else
+		close_fd(c);
+}
+
+static int check(const mp_conn_t *c, bool reading)
+{
+	if (!c)
+		return -EINVAL;
+	if (c->fd < 0)
+		return -MP_ECLOSED;
+	if (reading ? !c->readable : !c->writable)
+		return -EBADF;
+	return 0;
+}
+
+/* ---- one transfer -------------------------------------------------------- */
+
+static int xfer_start(struct xfer *x, mp_conn_t *c, int64_t deadline,
+                      bool once)
+{
+	*x = (struct xfer){ .c = c, .deadline = deadline, .once = once };
+	if (c->path != MP__IO_RING)
+		return 0;
+	int err = 0;
+	x->ring = mp_sys_ring(&err);
+	return x->ring ? 0 : err;
+}
+
+static int xfer_start_timeout(struct xfer *x, mp_conn_t *c, int64_t timeout)
+{
+	int64_t deadline;
+	int r = mp__deadline(timeout, &deadline);
+
+	return r < 0 ? r : xfer_start(x, c, deadline, timeout == 0);
+}
+
+static int finish(struct xfer *x, int r, bool reading)
+{
+	if (r >= 0)
+		return r;
+	if (x->started)
+		give_up(x->c, reading);
+	else if (r == -ETIMEDOUT && x->once)
+		r = -EAGAIN;
+	return r;
+}
+
+/* Wait until fd reports ev or the deadline passes (-ETIMEDOUT).  A
+ * deadline already past still polls once: what is there is taken. */
+static int wait_fd(struct xfer *x, short ev)
+{
+	struct timespec ts;
+	int r = mp_sys_poll_one(x->c->fd, ev, mp__deadline_ts(x->deadline, &ts));
+	return r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Should a system call of this transfer avoid blocking?  When it has a
+ * deadline; unless the descriptor cannot, then it polls first. */
+static int syscall_nowait(struct xfer *x, short ev)
+{
+	if (x->deadline == MP__NO_DEADLINE)
+		return 0;
+	if (x->c->nowait)
+		return 1;
+	int r = wait_fd(x, ev);
+	return r < 0 ? r : 0;
+}
+
+/* One read: > 0 bytes, 0 at end of file, or -errno (-ETIMEDOUT). */
+static ssize_t read_some(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+	struct timespec ts;
+	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
+
+	for (;;) {
+		ssize_t n;
+		if (x->ring) {
+			n = mp_sys_ring_read(x->ring, c->fd, buf, len, c->sock,
+			                     dl);
+		} else {
+			int nw = syscall_nowait(x, POLLIN);
+			if (nw < 0)
+				return nw;
+			n = mp_sys_read(c->fd, buf, len, c->sock, nw);
+			if (n == -EOPNOTSUPP && nw) {
+				c->nowait = false;
+				continue;
+			}
+		}
+		if (n != -EAGAIN)
+			return n;
+		/* Not ready, or an O_NONBLOCK descriptor: wait for it. */
+		int r = wait_fd(x, POLLIN);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* Non-blocking reads for up to c->spin ns.  -EAGAIN: nothing came. */
+static ssize_t spin_read(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+	int64_t now = mp_sys_now_ns(), end = now + c->spin;
+
+	if (end > x->deadline)
+		end = x->deadline;
+	for (;;) {
+		ssize_t n = mp_sys_read(c->fd, buf, len, c->sock, true);
+		if (n == -EOPNOTSUPP) {
+			c->nowait = false;
+			c->spin = c->spin_max = 0;
+			return -EAGAIN;
+		}
+		if (n != -EAGAIN) {
+			c->spin = c->spin * 2 > c->spin_max ? c->spin_max
+			                                    : c->spin * 2;
+			return n;
+		}
+		int64_t prev = now;
+		now = mp_sys_now_ns();
+		if (now - prev > SPIN_PREEMPTED) {
+			c->spin = 0;
+			return -EAGAIN;
+		}
+		if (now >= end)
+			break;
+	}
+	c->spin = c->spin / 4 < SPIN_MIN ? 0 : c->spin / 4;
+	return -EAGAIN;
+}
+
+/* The first read of a message: where a receive waits, so where it spins. */
+static ssize_t read_first(struct xfer *x, void *buf, size_t len)
+{
+	mp_conn_t *c = x->c;
+
+	if (x->poll_first && !x->ring && x->deadline != MP__NO_DEADLINE) {
+		int r = wait_fd(x, POLLIN);
+		if (r < 0)
+			return r;
+	}
+	if (x->once || c->spin_max == 0)
+		return read_some(x, buf, len);
+	if (c->spin > 0) {
+		ssize_t n = spin_read(x, buf, len);
+		return n != -EAGAIN ? n : read_some(x, buf, len);
+	}
+	int64_t t0 = mp_sys_now_ns();
+	ssize_t n = read_some(x, buf, len);
+	int64_t slept = mp_sys_now_ns() - t0;
+	c->rearm = slept >= REARM_LO && slept <= REARM_HI ? c->rearm + 1 : 0;
+	if (c->rearm == REARM_COUNT) {
+		/* Wake-ups are what these waits cost: spin again. */
+		c->spin = SPIN_REARM < c->spin_max ? SPIN_REARM : c->spin_max;
+		c->rearm = 0;
+	}
+	return n;
+}
+
+/* Exactly len bytes.  End of file before the message: -MP_EEOF; inside
+ * it: -ECONNRESET. */
+static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
+{
+	uint8_t *p = buf;
+
+	for (size_t got = 0; got < len;) {
+		ssize_t n = first && got == 0 ? read_first(x, p, len)
+		                              : read_some(x, p + got, len - got);
+		if (n == 0)
+			return x->started ? -ECONNRESET : -MP_EEOF;
+		if (n < 0)
+			return (int)n;
+		x->started = true;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* One gathered write: the count, or -errno (-ETIMEDOUT). */
+static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
+{
+	mp_conn_t *c = x->c;
+	struct timespec ts;
+	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
+
+	for (;;) {
+		ssize_t w;
+		if (x->ring) {
+			w = mp_sys_ring_writev(x->ring, c->fd, iov, n, c->sock,
+			                       dl);
+		} else {
+			int nw = syscall_nowait(x, POLLOUT);
+			if (nw < 0)
+				return nw;
+			w = mp_sys_writev(c->fd, iov, n, c->sock, nw);
+			if (w == -EOPNOTSUPP && nw) {
+				c->nowait = false;
+				continue;
+			}
+		}
+		if (w != -EAGAIN)
+			return w;
+		int r = wait_fd(x, POLLOUT);
+		if (r < 0)
+			return r;
+	}
+}
+
+static int write_all(struct xfer *x, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = write_some(x, iov, n);
+		if (w < 0)
+			return (int)w;
+		if (w > 0)
+			x->started = true;
+		/* Step over what went out: whole iovecs, then part of one. */
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* n messages (n <= MP__SEND_MAX) in one gathered write. */
+static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
+{
+	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
+	struct iovec iov[2 * MP__SEND_MAX];
+	struct mp_sys_sigpipe g;
+	/* Only a pipe raises SIGPIPE, and not with RWF_NOSIGNAL (6.18). */
+	bool pipe = !x->c->sock && !mp_sys_nosignal();
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		iov[k++] = (struct iovec){ hdr[i], mp__frame_encode(
+		                                      msgs[i].iov_len, hdr[i]) };
+		/* An empty message is its header alone (Python never writes an
+		 * empty buffer either). */
+		if (msgs[i].iov_len)
+			iov[k++] = msgs[i];
+	}
+	if (pipe)
+		mp_sys_sigpipe_block(&g);
+	int r = write_all(x, iov, k);
+	if (pipe)
+		mp_sys_sigpipe_restore(&g, r == -EPIPE);
+	return finish(x, r, false);
+}
+
+static int send_msg(struct xfer *x, const void *buf, size_t size)
+{
+	struct iovec m = { (void *)buf, size };
+	return send_msgs(x, &m, 1);
+}
+
+static int recv_header(struct xfer *x, uint64_t *len)
+{
+	uint8_t h[MP__FRAME_HDR_MAX];
+	int r = read_exact(x, h, MP__FRAME_HDR_SHORT, true);
+
+	if (r < 0)
+		return r;
+	r = mp__frame_decode(h, MP__FRAME_HDR_SHORT, len);
+	if (r == 0) { /* the -1 marker: an 8-byte length follows */
+		r = read_exact(x, h + MP__FRAME_HDR_SHORT,
+		               MP__FRAME_HDR_MAX - MP__FRAME_HDR_SHORT, false);
+		if (r < 0)
+			return r;
+		r = mp__frame_decode(h, MP__FRAME_HDR_MAX, len);
+	}
+	if (r < 0)
+		return r;
+	return *len > (uint64_t)PTRDIFF_MAX ? -EMSGSIZE : 0;
+}
+
+/* The payload into a buffer that grows with the bytes that arrive. */
+static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
+{
+	size_t cap = len < GROW_FIRST ? len : GROW_FIRST, got = 0;
+	uint8_t *p = malloc(cap + 1);
+
+	if (!p)
+		return -ENOMEM;
+	while (got < len) {
+		if (got == cap) {
+			size_t ncap = cap > len / 2 ? len : cap * 2;
+			uint8_t *q = realloc(p, ncap + 1);
+			if (!q) {
+				free(p);
+				return -ENOMEM;
+			}
+			p = q;
+			cap = ncap;
+		}
+		ssize_t n = read_some(x, p + got, cap - got);
+		if (n <= 0) {
+			free(p);
+			return n == 0 ? -ECONNRESET : (int)n;
+		}
+		got += (size_t)n;
+	}
+	p[len] = 0;
+	out->data = p;
+	out->len = len;
+	return 0;
+}
+
+/*
+ * One message: into buf when it fits in room, else (when maxlength allows
+ * it) into a new buffer in *whole with -MP_ETOOSHORT; buf NULL: always the
+ * latter.  Returns its length.
+ */
+static int64_t recv_msg(struct xfer *x, void *buf, size_t room,
+                        size_t maxlength, mp_bytes_t *whole)
+{
+	uint64_t len;
+	int r = recv_header(x, &len);
+
+	bool fits = buf && len <= room;
+
+	if (r == 0 && len > maxlength)
+		r = -EMSGSIZE;
+	if (r == 0 && fits)
+		r = read_exact(x, buf, (size_t)len, false);
+	else if (r == 0)
+		r = recv_grow(x, (size_t)len, whole);
+	if (r < 0)
+		return finish(x, r, true);
+	return fits ? (int64_t)len : -MP_ETOOSHORT;
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+int mp_pipe(bool duplex, mp_conn_t **c1, mp_conn_t **c2)
+{
+	int fds[2], r;
+
+	if (!c1 || !c2)
+		return -EINVAL;
+	*c1 = *c2 = NULL;
+	r = duplex ? mp_sys_socketpair(fds) : mp_sys_pipe(fds);
+	if (r < 0)
+		return r;
+	if (!duplex)
+		(void)mp_sys_pipe_size(fds[1], PIPE_BYTES);
+	/* As Python: a pipe's first end reads, its second writes. */
+	mp_conn_t *a = conn_new(fds[0], true, duplex, duplex);
+	mp_conn_t *b = conn_new(fds[1], duplex, true, duplex);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		mp_sys_close(fds[0]);
+		mp_sys_close(fds[1]);
+		return -ENOMEM;
+	}
+	*c1 = a;
+	*c2 = b;
+	return 0;
+}
+
+mp_conn_t *mp_conn_open(int fd, bool readable, bool writable, int *err)
+{
+	int e = -EINVAL, sock = 0;
+	mp_conn_t *c = NULL;
+
+	if (fd >= 0 && (readable || writable) &&
+	    (e = sock = mp_sys_is_socket(fd)) >= 0) {
+		c = conn_new(fd, readable, writable, sock == 1);
+		e = c ? 0 : -ENOMEM;
+	}
+	if (err)
+		*err = e;
+	return c;
+}
+
+int mp_conn_close(mp_conn_t *c)
+{
+	if (!c)
+		return 0;
+	int r = close_fd(c);
+	free(c);
+	return r;
+}
+
+int mp_conn_send_bytes(mp_conn_t *c, const void *buf, size_t size,
+                       int64_t timeout_ns)
+{
+	struct xfer x;
+	int r = check(c, false);
+
+	if (r < 0)
+		return r;
+	if (!buf && size)
+		return -EINVAL;
+	if (size > (size_t)PTRDIFF_MAX)
+		return -EMSGSIZE;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	return r < 0 ? r : send_msg(&x, buf, size);
+}
+
+int mp_conn_recv_bytes(mp_conn_t *c, size_t maxlength, mp_bytes_t *out,
+                       int64_t timeout_ns)
+{
+	struct xfer x;
+
+	if (out)
+		*out = (mp_bytes_t){ NULL, 0 };
+	int r = check(c, true);
+	if (r < 0 || !out)
+		return r < 0 ? r : -EINVAL;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	if (r < 0)
+		return r;
+	int64_t n = recv_msg(&x, NULL, 0, maxlength, out);
+	return n < 0 && n != -MP_ETOOSHORT ? (int)n : 0;
+}
+
+int64_t mp_conn_recv_bytes_into(mp_conn_t *c, void *buf, size_t buflen,
+                                size_t offset, mp_bytes_t *whole,
+                                int64_t timeout_ns)
+{
+	struct xfer x;
+	mp_bytes_t m = { NULL, 0 };
+
+	if (whole)
+		*whole = m;
+	int r = check(c, true);
+	if (r < 0)
+		return r;
+	if ((!buf && buflen) || offset > buflen)
+		return -EINVAL;
+	r = xfer_start_timeout(&x, c, timeout_ns);
+	if (r < 0)
+		return r;
+	/* buf may be NULL for an empty buffer, which still takes an empty
+	 * message. */
+	uint8_t none;
+	int64_t n = recv_msg(&x, buf ? (uint8_t *)buf + offset : &none,
+	                     buflen - offset, MP_CONN_NOLIMIT, &m);
+	if (n == -MP_ETOOSHORT) {
+		if (whole)
+			*whole = m;
+		else
+			free(m.data);
+	}
+	return n;
+}
+
+int mp_conn_poll(mp_conn_t *c, int64_t timeout_ns)
+{
+	int64_t deadline;
+	struct timespec ts;
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
+		return r;
+	r = mp_sys_poll_one(c->fd, POLLIN, mp__deadline_ts(deadline, &ts));
+	return r < 0 ? r : r > 0;
+}
+
+int mp_conn_fileno(const mp_conn_t *c)
+{
+	if (!c)
+		return -EINVAL;
+	return c->fd >= 0 ? c->fd : -MP_ECLOSED;
+}
+
+bool mp_conn_closed(const mp_conn_t *c)
+{
+	return !c || c->fd < 0;
+}
+
+bool mp_conn_readable(const mp_conn_t *c)
+{
+	return c && c->fd >= 0 && c->readable;
+}
+
+bool mp_conn_writable(const mp_conn_t *c)
+{
+	return c && c->fd >= 0 && c->writable;
+}
+
+int mp_conn_set_spin(mp_conn_t *c, int64_t ns)
+{
+	if (!c || ns < 0 || ns > MP_SEC(1))
+		return -EINVAL;
+	c->spin_max = default_spin() ? ns : 0;
+	c->spin = c->spin < c->spin_max ? c->spin : c->spin_max;
+	return 0;
+}
+
+/* ---- for the handshakes, tests and mpbench --------------------------------- */
+
+int mp__conn_set_path(mp_conn_t *c, int path)
+{
+	if (!c || path < MP__IO_AUTO || path > MP__IO_RING)
+		return -EINVAL;
+	c->path = (uint8_t)path;
+	return 0;
+}
+
+int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
+                  int64_t deadline)
+{
+	struct iovec m = { (void *)buf, len };
+	return mp__conn_send_many(c, &m, 1, deadline);
+}
+
+int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
+                       int64_t deadline)
+{
+	struct xfer x;
+	int r = check(c, false);
+
+	if (r < 0)
+		return r;
+	if (n < 1 || n > MP__SEND_MAX)
+		return -EINVAL;
+	r = xfer_start(&x, c, deadline, false);
+	return r < 0 ? r : send_msgs(&x, msgs, n);
+}
+
+mp_conn_t *mp__conn_socket(int fd, int *err)
+{
+	mp_conn_t *c = conn_new(fd, true, true, true);
+	*err = c ? 0 : -ENOMEM;
+	return c;
+}
+
+void mp__conn_spin_now(mp_conn_t *c)
+{
+	c->spin = c->spin_max;
+}
+
+int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
+                            int64_t deadline, bool expect_wait)
+{
+	struct xfer x;
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	r = xfer_start(&x, c, deadline, false);
+	if (r < 0)
+		return r;
+	x.poll_first = expect_wait;
+	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */
+	return recv_msg(&x, buf, cap, cap, NULL);
+}

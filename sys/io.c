@@ -1,0 +1,174 @@
+/* io.c - byte I/O on pipes and sockets, polling, randomness, SIGPIPE. */
+#include "mpsys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+ssize_t mp_sys_read(int fd, void *buf, size_t len, bool sock, bool nowait)
+{
+	ssize_t n;
+
+	do {
+		if (sock) {
+			n = recv(fd, buf, len, nowait ? MSG_DONTWAIT : 0);
+		} else if (nowait) {
+			struct iovec v = { buf, len };
+			/* offset -1: the file position, as read(2) uses. */
+			n = preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+		} else {
+			n = read(fd, buf, len);
+		}
+	} while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return n;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* 0 unknown, 1 RWF_NOSIGNAL works, 2 it does not (or is not to be used). */
+static _Atomic int nosignal_state;
+
+static int probe_nosignal(void)
+{
+	int fds[2];
+	struct iovec v = { "x", 1 };
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return 2;
+	close(fds[0]);
+	ssize_t w = pwritev2(fds[1], &v, 1, -1, MP_SYS_RWF_NOSIGNAL);
+	int r = w < 0 && errno == EPIPE ? 1 : 2;
+	close(fds[1]);
+	return r;
+}
+
+bool mp_sys_nosignal(void)
+{
+	int s = atomic_load_explicit(&nosignal_state, memory_order_relaxed);
+	if (!s) {
+		s = probe_nosignal();
+		atomic_store_explicit(&nosignal_state, s, memory_order_relaxed);
+	}
+	return s == 1;
+}
+
+void mp_sys_set_nosignal(bool use)
+{
+	atomic_store_explicit(&nosignal_state, use ? 0 : 2,
+	                      memory_order_relaxed);
+}
+
+ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
+                      bool nowait)
+{
+	int rwf = (nowait ? RWF_NOWAIT : 0) |
+	          (!sock && mp_sys_nosignal() ? MP_SYS_RWF_NOSIGNAL : 0);
+	ssize_t w;
+
+	do {
+		if (sock) {
+			struct msghdr m = { .msg_iov = (struct iovec *)iov,
+			                    .msg_iovlen = (size_t)n };
+			w = sendmsg(fd, &m, MSG_NOSIGNAL |
+			                    (nowait ? MSG_DONTWAIT : 0));
+		} else if (rwf) {
+			w = pwritev2(fd, iov, n, -1, rwf);
+		} else {
+			w = writev(fd, iov, n);
+		}
+	} while (w < 0 && errno == EINTR);
+	if (w >= 0)
+		return w;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+int mp_sys_poll(struct pollfd *fds, unsigned n,
+                const struct timespec *deadline)
+{
+	for (;;) {
+		struct timespec rel, *tsp = NULL;
+		if (deadline) {
+			int64_t left = (int64_t)deadline->tv_sec * 1000000000 +
+			               deadline->tv_nsec - mp_sys_now_ns();
+			mp_sys_ns_to_timespec(left, &rel);
+			tsp = &rel;
+		}
+		int r = ppoll(fds, n, tsp, NULL);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int mp_sys_close(int fd)
+{
+	/* Linux releases the descriptor even when close() reports EINTR:
+	 * retrying could close a descriptor another thread just got. */
+	int r = close(fd);
+	return r == 0 || errno == EINTR ? 0 : -errno;
+}
+
+int mp_sys_is_socket(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISSOCK(st.st_mode) ? 1 : 0;
+}
+
+int mp_sys_getrandom(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		/* Flags 0: the urandom pool, which blocks only until it is
+		 * first initialised at boot. */
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void mp_sys_sigpipe_block(struct mp_sys_sigpipe *g)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	/* Cannot fail with a valid `how`. */
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	g->was_blocked = sigismember(&g->old, SIGPIPE) == 1;
+	g->was_pending = false;
+	if (g->was_blocked) {
+		/* Only while it is blocked can a SIGPIPE be pending: an
+		 * unblocked one is delivered, or discarded when ignored. */
+		sigset_t pend;
+		sigpending(&pend);
+		g->was_pending = sigismember(&pend, SIGPIPE) == 1;
+	}
+}
+
+void mp_sys_sigpipe_restore(struct mp_sys_sigpipe *g, bool got_epipe)
+{
+	if (got_epipe && !g->was_pending) {
+		sigset_t set;
+		struct timespec zero = { 0, 0 };
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	}
+	if (!g->was_blocked)
+		pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}

@@ -1,0 +1,1647 @@
+/*
+ * test_connection.c - connections, pipes, listeners, clients and the
+ * authkey handshake: real processes, real pipes and sockets, and CPython's
+ * own multiprocessing.connection as the peer for wire compatibility.
+ *
+ * The I/O tests run four times: on the automatic path, pinned to plain
+ * system calls, pinned to the io_uring ring, and on system calls with the
+ * receive spin forced on (1 ms budget).
+ */
+#include "pyutil.h"
+
+#include <arpa/inet.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <openssl/hmac.h>
+
+#define PATH_SPIN (MP__IO_RING + 1)
+static const char *const path_names[] = { "auto", "syscall", "ring", "spin" };
+static int g_path = MP__IO_AUTO;
+
+static void setp(mp_conn_t *c)
+{
+	if (g_path == PATH_SPIN) {
+		MPT_OK(mp__conn_set_path(c, MP__IO_SYSCALL));
+		MPT_OK(mp_conn_set_spin(c, MP_MSEC(1)));
+		mp__conn_spin_now(c);
+	} else {
+		MPT_OK(mp__conn_set_path(c, g_path));
+	}
+}
+
+static mp_process_t *spawn(mp_target_t fn, void *arg)
+{
+	int err = 0;
+	mp_process_t *p = mp_process_new(fn, arg, NULL, 0, &err);
+	CU_ASSERT_FATAL(p != NULL);
+	MPT_OK(mp_process_start(p));
+	return p;
+}
+
+/* Join with a deadline; a child that hangs is killed and fails. */
+static int reap(mp_process_t *p)
+{
+	int code = -1000;
+	if (mp_process_join(p, TEST_WAIT_NS) == -ETIMEDOUT) {
+		mp_process_kill(p);
+		mp_process_join(p, MP_FOREVER);
+		mp_process_free(p);
+		return -1000;
+	}
+	mp_process_exitcode(p, &code);
+	mp_process_free(p);
+	return code;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 131 + seed);
+}
+
+static bool check_fill(const uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (uint8_t)(i * 131 + seed))
+			return false;
+	return true;
+}
+
+/* ---- the parsers, over crafted inputs ----------------------------------- */
+
+static void test_frame_decode(void)
+{
+	uint8_t h[MP__FRAME_HDR_MAX];
+	uint64_t len = 0;
+
+	MPT_EQ(mp__frame_encode(0, h), 4);
+	MPT_EQ(memcmp(h, "\0\0\0\0", 4), 0);
+	MPT_EQ(mp__frame_encode(0x7fffffff, h), 4);
+	MPT_EQ(memcmp(h, "\x7f\xff\xff\xff", 4), 0);
+	/* Python: n > 0x7fffffff takes the long form. */
+	MPT_EQ(mp__frame_encode(0x80000000u, h), 12);
+	MPT_EQ(memcmp(h, "\xff\xff\xff\xff\0\0\0\0\x80\0\0\0", 12), 0);
+	MPT_EQ(mp__frame_decode(h, 12, &len), 12);
+	MPT_EQ(len, 0x80000000u);
+	MPT_EQ(mp__frame_decode(h, 11, &len), 0);  /* needs the 8 bytes */
+	MPT_EQ(mp__frame_decode(h, 3, &len), 0);
+	MPT_EQ(mp__frame_decode((const uint8_t *)"\0\0\x01\x02", 4, &len), 4);
+	MPT_EQ(len, 258);
+	/* Negative lengths other than -1. */
+	MPT_ERR(mp__frame_decode((const uint8_t *)"\xff\xff\xff\xfe", 4, &len),
+	        -EBADMSG);
+	MPT_ERR(mp__frame_decode((const uint8_t *)"\x80\0\0\0", 4, &len),
+	        -EBADMSG);
+	/* 2^62 is a length (refused later by maxlength or memory growth);
+	 * 2^63 and more are not. */
+	MPT_EQ(mp__frame_decode((const uint8_t *)"\xff\xff\xff\xff\x40\0\0\0\0\0\0\0",
+	                        12, &len), 12);
+	MPT_EQ(len, (uint64_t)1 << 62);
+	MPT_ERR(mp__frame_decode((const uint8_t *)"\xff\xff\xff\xff\x80\0\0\0\0\0\0\0",
+	                         12, &len), -EBADMSG);
+	/* The long form of a short length is legal (Python reads it). */
+	MPT_EQ(mp__frame_decode((const uint8_t *)"\xff\xff\xff\xff\0\0\0\0\0\0\0\x05",
+	                        12, &len), 12);
+	MPT_EQ(len, 5);
+}
+
+/* Feed bytes to a frame reader in chunks of the size it asks for. */
+static int rx_feed_all(struct mp__frame_rx *f, const uint8_t *p, size_t n,
+                       size_t cap, size_t *used)
+{
+	size_t off = 0;
+	int r = 0;
+	mp__frame_rx_init(f);
+	while (off < n && r == 0) {
+		size_t need = mp__frame_rx_need(f);
+		size_t k = need < n - off ? need : n - off;
+		memcpy(mp__frame_rx_space(f), p + off, k);
+		off += k;
+		r = mp__frame_rx_feed(f, k, cap);
+	}
+	*used = off;
+	return r;
+}
+
+static void test_frame_rx(void)
+{
+	struct mp__frame_rx f;
+	size_t used, len;
+	const uint8_t two[] = "\0\0\0\x03" "abc\0\0\0\x01z";
+
+	/* Stops at the end of the first frame: no read-ahead. */
+	MPT_EQ(rx_feed_all(&f, two, sizeof(two) - 1, 256, &used), 1);
+	MPT_EQ(used, 7);
+	const uint8_t *m = mp__frame_rx_payload(&f, &len);
+	MPT_EQ(len, 3);
+	MPT_EQ(memcmp(m, "abc", 3), 0);
+	/* Empty frame. */
+	MPT_EQ(rx_feed_all(&f, (const uint8_t *)"\0\0\0\0", 4, 256, &used), 1);
+	/* Over the cap: refused at the header, before any payload. */
+	MPT_ERR(rx_feed_all(&f, (const uint8_t *)"\0\0\x01\x01xx", 6, 256,
+	                    &used), -EMSGSIZE);
+	MPT_EQ(used, 4);
+	MPT_ERR(rx_feed_all(&f, (const uint8_t *)"\xff\xff\xff\xff\x40\0\0\0\0\0\0\0",
+	                    12, 256, &used), -EMSGSIZE);
+	MPT_ERR(rx_feed_all(&f, (const uint8_t *)"\xff\xff\xff\x00", 4, 256,
+	                    &used), -EBADMSG);
+	/* Truncated: still wants more. */
+	MPT_EQ(rx_feed_all(&f, (const uint8_t *)"\0\0\0\x09#WEL", 8, 256,
+	                   &used), 0);
+	MPT_EQ(mp__frame_rx_need(&f), 5);
+	/* Feeding more than asked for is refused. */
+	mp__frame_rx_init(&f);
+	MPT_ERR(mp__frame_rx_feed(&f, 5, 256), -EINVAL);
+}
+
+static void hex(const char *s, uint8_t *out)
+{
+	for (size_t i = 0; s[2 * i]; i++) {
+		unsigned v;
+		sscanf(s + 2 * i, "%2x", &v);
+		out[i] = (uint8_t)v;
+	}
+}
+
+/* Vectors made by CPython 3.12's _create_response(b'secret', message). */
+static void test_auth_vectors(void)
+{
+	const char *key = "secret";
+	uint8_t msg[128], out[MP__AUTH_RESPONSE_MAX], want[64];
+	int n;
+
+	/* Legacy: a 20-byte challenge gets a bare HMAC-MD5. */
+	memcpy(msg, MP__CHALLENGE, MP__CHALLENGE_LEN);
+	for (int i = 0; i < 20; i++)
+		msg[MP__CHALLENGE_LEN + i] = (uint8_t)i;
+	n = mp__auth_respond(key, 6, msg, MP__CHALLENGE_LEN + 20, out);
+	MPT_EQ(n, 16);
+	hex("7defa9cc46abc3583325d17ccda75190", want);
+	MPT_EQ(memcmp(out, want, 16), 0);
+	MPT_OK(mp__auth_verify(key, 6, msg + 11, 20, out, 16));
+	out[3] ^= 1;
+	MPT_ERR(mp__auth_verify(key, 6, msg + 11, 20, out, 16), -MP_EAUTH);
+
+	/* Current: "{sha256}" + 40 bytes, answered "{sha256}" + MAC of all. */
+	memcpy(msg + 11, "{sha256}", 8);
+	for (int i = 0; i < 40; i++)
+		msg[19 + i] = (uint8_t)i;
+	n = mp__auth_respond(key, 6, msg, 11 + 48, out);
+	MPT_EQ(n, 40);
+	hex("7b7368613235367dfc57fbe650d6124b98215e7b5d197d5807ad69982d275a97"
+	    "35ea2d56f1fa6989", want);
+	MPT_EQ(memcmp(out, want, 40), 0);
+	MPT_OK(mp__auth_verify(key, 6, msg + 11, 48, out, 40));
+	MPT_ERR(mp__auth_verify("secreT", 6, msg + 11, 48, out, 40), -MP_EAUTH);
+	MPT_ERR(mp__auth_verify(key, 6, msg + 11, 48, out, 39), -MP_EAUTH);
+	/* A Python 3.11 client answers a current challenge with bare MD5 of
+	 * the whole message: accepted (legacy fallback by length). */
+	unsigned ml = 0;
+	HMAC(EVP_md5(), key, 6, msg + 11, 48, out, &ml);
+	MPT_OK(mp__auth_verify(key, 6, msg + 11, 48, out, ml));
+}
+
+static void test_auth_malformed(void)
+{
+	uint8_t out[MP__AUTH_RESPONSE_MAX], m[300];
+	const char *k = "k";
+#define S(x) { x, sizeof(x) - 1 }
+	struct { const char *msg; size_t len; } bad[] = {
+		S(""),
+		S("#CHALLENGE"),
+		S("#CHALLENGE#"),
+		S("#CHALLENGE#0123456789012345678"),     /* 19 < 20 */
+		S("#CHALLENGX#01234567890123456789"),
+		S("#CHALLENGE#{sha1}0123456789012345678901234567890123456789"),
+		S("#CHALLENGE#{md5012345678901234567890123456789"),
+		S("#CHALLENGE#{}0123456789012345678901234567890123456789"),
+		S("#CHALLENGE#sha256}0123456789012345678901234567890123"),
+		/* '}' beyond Python's search window of 10 bytes */
+		S("#CHALLENGE#{sha3_3845}012345678901234567890123456789"),
+		S("#CHALLENGE#0123456789012345678901"),   /* 22, no prefix */
+	};
+#undef S
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		MPT_ERR(mp__auth_respond(k, 1, (const uint8_t *)bad[i].msg,
+		                         bad[i].len, out), -MP_EAUTH);
+	/* Every allowed digest is answered with its own prefix. */
+	const char *names[] = { "md5", "sha256", "sha384", "sha3_256",
+	                        "sha3_384" };
+	const int sizes[] = { 16, 32, 48, 32, 48 };
+	for (int i = 0; i < 5; i++) {
+		int n = snprintf((char *)m, sizeof(m), "#CHALLENGE#{%s}", names[i]);
+		memset(m + n, 'x', 40);
+		int r = mp__auth_respond(k, 1, m, (size_t)n + 40, out);
+		MPT_EQ(r, (int)strlen(names[i]) + 2 + sizes[i]);
+		MPT_OK(mp__auth_verify(k, 1, m + 11, (size_t)n + 29, out,
+		                       (size_t)r));
+	}
+}
+
+static void test_auth_verifier(void)
+{
+	uint8_t m[300];
+	const char *k = "k";
+
+	memset(m, 'x', sizeof(m));
+	/* Verifier: garbage, empty, too long, unknown digest. */
+	MPT_ERR(mp__auth_verify(k, 1, m, 48, (const uint8_t *)"", 0), -MP_EAUTH);
+	MPT_ERR(mp__auth_verify(k, 1, m, 48, (const uint8_t *)"hello", 5),
+	        -MP_EAUTH);
+	MPT_ERR(mp__auth_verify(k, 1, m, 48,
+	                        (const uint8_t *)"{sha1}0123456789012345678901234",
+	                        31), -MP_EAUTH);
+	memset(m + 100, 'A', 200);
+	MPT_ERR(mp__auth_verify(k, 1, m, 48, m + 100, 200), -MP_EAUTH);
+	CU_ASSERT(mp__auth_is_welcome((const uint8_t *)"#WELCOME#", 9));
+	CU_ASSERT(!mp__auth_is_welcome((const uint8_t *)"#WELCOME#x", 10));
+	CU_ASSERT(!mp__auth_is_welcome((const uint8_t *)"#FAILURE#", 9));
+	/* Challenges we make: the right shape and fresh randomness. */
+	uint8_t c1[MP__AUTH_CHALLENGE_MAX], c2[MP__AUTH_CHALLENGE_MAX];
+	MPT_EQ(mp__auth_challenge(MP_DIGEST_SHA256, c1), 11 + 8 + 40);
+	MPT_EQ(memcmp(c1, "#CHALLENGE#{sha256}", 19), 0);
+	MPT_EQ(mp__auth_challenge(MP_DIGEST_SHA256, c2), 59);
+	CU_ASSERT(memcmp(c1 + 19, c2 + 19, 40) != 0);
+	MPT_EQ(mp__auth_challenge(MP_DIGEST_LEGACY, c1), 31);
+	MPT_EQ(mp__auth_challenge(MP_DIGEST_SHA3_384, c1), 11 + 10 + 40);
+	MPT_ERR(mp__auth_challenge(MP_DIGEST_COUNT, c1), -EINVAL);
+}
+
+/* ---- pipes: round trips between processes ------------------------------- */
+
+static const size_t sizes[] = { 0, 1, 64, 4095, 4096, 65536, 65541,
+                                1 << 20, 3 << 20 };
+#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+
+struct echo_arg {
+	mp_conn_t *in, *out;
+	mp_conn_t *drop[2]; /* the parent's ends: closed in the child */
+};
+
+/* Child: echo every message back, until end of file. */
+static int echo_child(void *arg)
+{
+	struct echo_arg *a = arg;
+	mp_conn_close(a->drop[0]);
+	mp_conn_close(a->drop[1]);
+	for (;;) {
+		mp_bytes_t m;
+		int r = mp_conn_recv_bytes(a->in, MP_CONN_NOLIMIT, &m, TEST_WAIT_NS);
+		if (r == -MP_EEOF)
+			return 0;
+		if (r < 0)
+			return 10;
+		r = mp_conn_send_bytes(a->out, m.data, m.len, TEST_WAIT_NS);
+		free(m.data);
+		if (r < 0)
+			return 11;
+	}
+}
+
+static void roundtrips(mp_conn_t *to, mp_conn_t *from, bool timed)
+{
+	static uint8_t buf[3 << 20], back[4 << 20];
+	int64_t t = timed ? TEST_WAIT_NS : MP_FOREVER;
+	for (size_t i = 0; i < NSIZES; i++) {
+		fill(buf, sizes[i], (unsigned)i);
+		MPT_OK(mp_conn_send_bytes(to, buf, sizes[i], t));
+		if (i % 2) {
+			mp_bytes_t m;
+			MPT_OK(mp_conn_recv_bytes(from, MP_CONN_NOLIMIT, &m, t));
+			MPT_EQ(m.len, sizes[i]);
+			CU_ASSERT(m.data && ((char *)m.data)[m.len] == 0);
+			CU_ASSERT(check_fill(m.data, m.len, (unsigned)i));
+			free(m.data);
+		} else {
+			MPT_EQ(mp_conn_recv_bytes_into(from, back, sizeof(back),
+			                               7, NULL, t), sizes[i]);
+			CU_ASSERT(check_fill(back + 7, sizes[i], (unsigned)i));
+		}
+	}
+}
+
+static void test_pipe_duplex(void)
+{
+	mp_conn_t *a, *b;
+	MPT_OK(mp_pipe(true, &a, &b));
+	setp(a);
+	setp(b);
+	CU_ASSERT(mp_conn_readable(a) && mp_conn_writable(a));
+	CU_ASSERT(mp_conn_readable(b) && mp_conn_writable(b));
+	struct echo_arg ea = { b, b, { a, NULL } };
+	mp_process_t *p = spawn(echo_child, &ea);
+	roundtrips(a, a, false);
+	roundtrips(a, a, true);
+	MPT_OK(mp_conn_close(a));
+	MPT_EQ(reap(p), 0);
+	MPT_OK(mp_conn_close(b));
+}
+
+static void test_pipe_simplex(void)
+{
+	mp_conn_t *r1, *w1, *r2, *w2;
+	MPT_OK(mp_pipe(false, &r1, &w1));
+	MPT_OK(mp_pipe(false, &r2, &w2));
+	CU_ASSERT(mp_conn_readable(r1) && !mp_conn_writable(r1));
+	CU_ASSERT(!mp_conn_readable(w1) && mp_conn_writable(w1));
+	setp(r1);
+	setp(w2);
+	struct echo_arg ea = { r1, w2, { w1, r2 } };
+	mp_process_t *p = spawn(echo_child, &ea);
+	/* The parent keeps only its ends, so end of file reaches the child. */
+	mp_conn_close(r1);
+	mp_conn_close(w2);
+	setp(w1);
+	setp(r2);
+	roundtrips(w1, r2, false);
+	roundtrips(w1, r2, true);
+	MPT_OK(mp_conn_close(w1));
+	MPT_EQ(reap(p), 0);
+	mp_bytes_t m;
+	MPT_ERR(mp_conn_recv_bytes(r2, MP_CONN_NOLIMIT, &m, TEST_WAIT_NS),
+	        -MP_EEOF);
+	CU_ASSERT(m.data == NULL && m.len == 0);
+	MPT_OK(mp_conn_close(r2));
+}
+
+/* A descriptor made elsewhere, O_NONBLOCK: adopted as it is. */
+static void test_conn_open_nonblocking(void)
+{
+	int fds[2], err;
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	                           SOCK_CLOEXEC, 0, fds) == 0);
+	mp_conn_t *a = mp_conn_open(fds[0], true, true, &err);
+	mp_conn_t *b = mp_conn_open(fds[1], true, true, &err);
+	CU_ASSERT_FATAL(a && b);
+	setp(a);
+	setp(b);
+	struct echo_arg ea = { b, b, { a, NULL } };
+	mp_process_t *p = spawn(echo_child, &ea);
+	roundtrips(a, a, false);
+	MPT_OK(mp_conn_close(a));
+	MPT_EQ(reap(p), 0);
+	MPT_OK(mp_conn_close(b));
+}
+
+/* ---- misuse, limits, end of file ------------------------------------------- */
+
+static void test_misuse(void)
+{
+	mp_conn_t *r, *w;
+	mp_bytes_t m;
+	uint8_t buf[8];
+	int err = 0;
+
+	MPT_ERR(mp_pipe(false, NULL, &w), -EINVAL);
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_ERR(mp_conn_send_bytes(r, "x", 1, 0), -EBADF);
+	MPT_ERR(mp_conn_recv_bytes(w, 10, &m, 0), -EBADF);
+	MPT_ERR(mp_conn_recv_bytes_into(w, buf, 8, 0, NULL, 0), -EBADF);
+	MPT_ERR(mp_conn_poll(w, 0), -EBADF);
+	MPT_ERR(mp_conn_send_bytes(w, NULL, 1, 0), -EINVAL);
+	MPT_ERR(mp_conn_send_bytes(NULL, "x", 1, 0), -EINVAL);
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, -5), -EINVAL);
+	MPT_ERR(mp_conn_recv_bytes(r, 10, NULL, 0), -EINVAL);
+	MPT_ERR(mp_conn_recv_bytes(NULL, 10, &m, 0), -EINVAL);
+	MPT_ERR(mp_conn_recv_bytes_into(r, buf, 8, 9, NULL, 0), -EINVAL);
+	MPT_ERR(mp_conn_recv_bytes_into(r, NULL, 8, 0, NULL, 0), -EINVAL);
+	MPT_ERR(mp_conn_poll(r, -2), -EINVAL);
+	MPT_ERR(mp_conn_poll(NULL, 0), -EINVAL);
+	MPT_ERR(mp_conn_fileno(NULL), -EINVAL);
+	MPT_ERR(mp_conn_set_spin(r, -1), -EINVAL);
+	MPT_ERR(mp_conn_set_spin(r, MP_SEC(2)), -EINVAL);
+	MPT_ERR(mp__conn_set_path(r, 7), -EINVAL);
+	CU_ASSERT(mp_conn_closed(NULL) && !mp_conn_readable(NULL) &&
+	          !mp_conn_writable(NULL));
+	MPT_OK(mp_conn_close(NULL));
+	/* Nothing there: try-once says so, and nothing was consumed. */
+	MPT_ERR(mp_conn_recv_bytes(r, 10, &m, 0), -EAGAIN);
+	MPT_EQ(mp_conn_poll(r, 0), 0);
+	MPT_OK(mp_conn_send_bytes(w, "abc", 3, 0));
+	MPT_EQ(mp_conn_poll(r, 0), 1);
+	MPT_EQ(mp_conn_recv_bytes_into(r, buf, 8, 5, NULL, 0), 3);
+	MPT_EQ(memcmp(buf + 5, "abc", 3), 0);
+	/* Empty buffer, empty message. */
+	MPT_OK(mp_conn_send_bytes(w, NULL, 0, 0));
+	MPT_EQ(mp_conn_recv_bytes_into(r, NULL, 0, 0, NULL, 0), 0);
+	CU_ASSERT(mp_conn_fileno(r) >= 0);
+	mp_conn_close(r);
+	mp_conn_close(w);
+
+	CU_ASSERT(mp_conn_open(-1, true, true, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	CU_ASSERT(mp_conn_open(0, false, false, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	CU_ASSERT(mp_conn_open(999, true, false, &err) == NULL);
+	MPT_ERR(err, -EBADF);
+}
+
+/* Python: a message over maxlength is "bad message length"; a duplex
+ * connection stops being readable, a read-only one is closed. */
+static void test_maxlength(void)
+{
+	mp_conn_t *a, *b, *r, *w;
+	mp_bytes_t m;
+	uint8_t big[100] = { 0 };
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_send_bytes(a, big, 100, 0));
+	MPT_ERR(mp_conn_recv_bytes(b, 99, &m, TEST_WAIT_NS), -EMSGSIZE);
+	CU_ASSERT(m.data == NULL);
+	CU_ASSERT(!mp_conn_closed(b) && !mp_conn_readable(b) &&
+	          mp_conn_writable(b));
+	MPT_ERR(mp_conn_recv_bytes(b, 100, &m, 0), -EBADF);
+	MPT_OK(mp_conn_send_bytes(b, "still", 5, 0));
+	MPT_OK(mp_conn_recv_bytes(a, 5, &m, TEST_WAIT_NS)); /* exactly max */
+	MPT_EQ(m.len, 5);
+	free(m.data);
+	mp_conn_close(a);
+	mp_conn_close(b);
+
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_OK(mp_conn_send_bytes(w, big, 100, 0));
+	MPT_ERR(mp_conn_recv_bytes(r, 0, &m, TEST_WAIT_NS), -EMSGSIZE);
+	CU_ASSERT(mp_conn_closed(r));
+	MPT_ERR(mp_conn_recv_bytes(r, 100, &m, 0), -MP_ECLOSED);
+	MPT_ERR(mp_conn_poll(r, 0), -MP_ECLOSED);
+	MPT_ERR(mp_conn_fileno(r), -MP_ECLOSED);
+	MPT_OK(mp_conn_close(r));
+	/* The reader is gone: the writer gets EPIPE, and lives. */
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, 0), -EPIPE);
+	mp_conn_close(w);
+}
+
+/* Python's BufferTooShort: the message is handed over whole, consumed. */
+static void test_too_short(void)
+{
+	mp_conn_t *r, *w;
+	uint8_t buf[10], msg[25];
+	mp_bytes_t whole;
+
+	fill(msg, sizeof(msg), 3);
+	MPT_OK(mp_pipe(false, &r, &w));
+	setp(r);
+	MPT_OK(mp_conn_send_bytes(w, msg, 25, 0));
+	MPT_OK(mp_conn_send_bytes(w, msg, 25, 0));
+	MPT_OK(mp_conn_send_bytes(w, msg, 6, 0));
+	memset(buf, 0xee, sizeof(buf));
+	MPT_ERR(mp_conn_recv_bytes_into(r, buf, 10, 0, &whole, TEST_WAIT_NS),
+	        -MP_ETOOSHORT);
+	MPT_EQ(whole.len, 25);
+	CU_ASSERT(check_fill(whole.data, 25, 3));
+	CU_ASSERT(buf[0] == 0xee); /* untouched */
+	free(whole.data);
+	/* Without a place for it, it is dropped; the stream stays framed. */
+	MPT_ERR(mp_conn_recv_bytes_into(r, buf, 10, 0, NULL, TEST_WAIT_NS),
+	        -MP_ETOOSHORT);
+	CU_ASSERT(mp_conn_readable(r));
+	/* 6 bytes at offset 5 of 10: too short by one. */
+	MPT_ERR(mp_conn_recv_bytes_into(r, buf, 10, 5, &whole, TEST_WAIT_NS),
+	        -MP_ETOOSHORT);
+	MPT_EQ(whole.len, 6);
+	free(whole.data);
+	mp_conn_close(r);
+	mp_conn_close(w);
+}
+
+static void test_poll(void)
+{
+	mp_conn_t *r, *w;
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_EQ(mp_conn_poll(r, 0), 0);
+	int64_t t0 = mp_sys_now_ns();
+	MPT_EQ(mp_conn_poll(r, MP_MSEC(50)), 0);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50)); /* not early */
+	MPT_OK(mp_conn_send_bytes(w, "x", 1, 0));
+	MPT_EQ(mp_conn_poll(r, MP_FOREVER), 1);
+	MPT_EQ(mp_conn_poll(r, 0), 1); /* polling consumes nothing */
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(r, 1, &m, 0));
+	free(m.data);
+	MPT_EQ(mp_conn_poll(r, 0), 0);
+	mp_conn_close(w);
+	MPT_EQ(mp_conn_poll(r, 0), 1); /* end of file is readable */
+	MPT_ERR(mp_conn_recv_bytes(r, 1, &m, 0), -MP_EEOF);
+	mp_conn_close(r);
+}
+
+struct raw_arg {
+	int fd;             /* the raw descriptor to write to */
+	const void *bytes;
+	size_t len;
+	int after;          /* 0: exit; 1: stall (sleep) */
+	mp_conn_t *drop[2];
+};
+
+/* Child: write raw bytes, then exit or stall. */
+static int raw_child(void *arg)
+{
+	struct raw_arg *a = arg;
+	if (a->drop[0])
+		close(mp_conn_fileno(a->drop[0]));
+	if (write(a->fd, a->bytes, a->len) != (ssize_t)a->len)
+		return 20;
+	if (a->after == 1)
+		usleep(3000000);
+	return 0;
+}
+
+/* Send raw bytes from a child over a fresh pipe or socketpair, then
+ * receive one message from them. */
+static int recv_raw(bool duplex, const void *bytes, size_t len, int after,
+                    size_t maxlength, int64_t timeout, mp_conn_t **keep)
+{
+	mp_conn_t *r, *w;
+	mp_bytes_t m;
+	MPT_OK(mp_pipe(duplex, &r, &w));
+	setp(r);
+	struct raw_arg a = { mp_conn_fileno(w), bytes, len, after, { r, NULL } };
+	mp_process_t *p = spawn(raw_child, &a);
+	mp_conn_close(w);
+	int ret = mp_conn_recv_bytes(r, maxlength, &m, timeout);
+	free(m.data);
+	if (after == 1)
+		mp_process_kill(p);
+	reap(p);
+	if (keep)
+		*keep = r;
+	else
+		mp_conn_close(r);
+	return ret;
+}
+
+static void test_bad_headers(void)
+{
+	static const uint8_t huge[] = "\xff\xff\xff\xff\x40\0\0\0\0\0\0\0abc";
+	static const uint8_t neg[] = "\xff\xff\xff\xfe" "abcd";
+	static const uint8_t top[] = "\xff\xff\xff\xff\x80\0\0\0\0\0\0\0";
+	static const uint8_t lng[] = "\xff\xff\xff\xff\0\0\0\0\0\0\0\x05hello";
+	static const uint8_t cut[] = "\0\0\0\x10" "abc";
+
+	/* 2^62 with a limit: refused from the header alone. */
+	MPT_ERR(recv_raw(false, huge, 15, 0, 1 << 20, TEST_WAIT_NS, NULL),
+	        -EMSGSIZE);
+	/* 2^62 without a limit: memory grows only with what arrives (3
+	 * bytes), so the peer's end of file is the error, not -ENOMEM. */
+	MPT_ERR(recv_raw(false, huge, 15, 0, MP_CONN_NOLIMIT, TEST_WAIT_NS,
+	                 NULL), -ECONNRESET);
+	MPT_ERR(recv_raw(true, neg, 8, 0, MP_CONN_NOLIMIT, TEST_WAIT_NS, NULL),
+	        -EBADMSG);
+	MPT_ERR(recv_raw(false, top, 12, 0, MP_CONN_NOLIMIT, TEST_WAIT_NS,
+	                 NULL), -EBADMSG);
+	MPT_EQ(recv_raw(false, lng, 17, 0, 5, TEST_WAIT_NS, NULL), 0);
+	/* Truncated: in the header, in the long header, in the payload. */
+	MPT_ERR(recv_raw(false, cut, 2, 0, 100, TEST_WAIT_NS, NULL),
+	        -ECONNRESET);
+	MPT_ERR(recv_raw(true, huge, 7, 0, MP_CONN_NOLIMIT, TEST_WAIT_NS,
+	                 NULL), -ECONNRESET);
+	MPT_ERR(recv_raw(false, cut, 7, 0, 100, TEST_WAIT_NS, NULL),
+	        -ECONNRESET);
+	/* A peer that stalls mid-message: the deadline, and the stream is
+	 * given up (a read-only end is closed). */
+	mp_conn_t *r;
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(recv_raw(false, cut, 7, 1, 100, MP_MSEC(100), &r), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(100));
+	CU_ASSERT(mp_conn_closed(r));
+	mp_conn_close(r);
+	MPT_ERR(recv_raw(true, cut, 7, 1, 100, MP_MSEC(50), &r), -ETIMEDOUT);
+	CU_ASSERT(!mp_conn_closed(r) && !mp_conn_readable(r));
+	mp_conn_close(r);
+}
+
+static int die_child(void *arg)
+{
+	mp_conn_t **ends = arg;
+	mp_conn_close(ends[0]);
+	/* Half a message, then death by SIGKILL. */
+	if (write(mp_conn_fileno(ends[1]), "\0\0\0\x20partial", 11) != 11)
+		return 1;
+	raise(SIGKILL);
+	return 0;
+}
+
+static void test_peer_death(void)
+{
+	mp_conn_t *ends[2];
+	mp_bytes_t m;
+	for (int duplex = 0; duplex < 2; duplex++) {
+		MPT_OK(mp_pipe(duplex, &ends[0], &ends[1]));
+		setp(ends[0]);
+		mp_process_t *p = spawn(die_child, ends);
+		mp_conn_close(ends[1]);
+		MPT_ERR(mp_conn_recv_bytes(ends[0], MP_CONN_NOLIMIT, &m,
+		                           TEST_WAIT_NS), -ECONNRESET);
+		MPT_EQ(reap(p), -SIGKILL);
+		mp_conn_close(ends[0]);
+	}
+}
+
+/* ---- SIGPIPE, send timeouts, huge messages -------------------------------- */
+
+static bool sigpipe_pending(void)
+{
+	sigset_t s;
+	sigpending(&s);
+	return sigismember(&s, SIGPIPE) == 1;
+}
+
+static void test_sigpipe(void)
+{
+	mp_conn_t *r, *w, *a, *b;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+
+	/* The default action of SIGPIPE kills: no call may raise it. */
+	sigaction(SIGPIPE, &dfl, &old);
+	MPT_OK(mp_pipe(false, &r, &w));
+	setp(w);
+	mp_conn_close(r);
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, MP_FOREVER), -EPIPE);
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, TEST_WAIT_NS), -EPIPE);
+	CU_ASSERT(mp_conn_writable(w)); /* nothing was written */
+	CU_ASSERT(!sigpipe_pending());
+	/* An application that blocks SIGPIPE and has one pending keeps it. */
+	sigset_t set, prev;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &prev);
+	raise(SIGPIPE);
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, MP_FOREVER), -EPIPE);
+	CU_ASSERT(sigpipe_pending());
+	struct timespec zero = { 0, 0 };
+	MPT_EQ(sigtimedwait(&set, NULL, &zero), SIGPIPE);
+	/* ... and one that blocks it without one pending gets none. */
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, MP_FOREVER), -EPIPE);
+	CU_ASSERT(!sigpipe_pending());
+	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	mp_conn_close(w);
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	setp(a);
+	mp_conn_close(b);
+	int e = mp_conn_send_bytes(a, "x", 1, MP_FOREVER);
+	CU_ASSERT(e == -EPIPE || e == -ECONNRESET);
+	mp_conn_close(a);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
+/* With RWF_NOSIGNAL (Linux 6.18) and with the guard that replaces it. */
+static void test_sigpipe_both(void)
+{
+	mp_sys_set_nosignal(true);
+	if (!mp_sys_nosignal())
+		MPT_SKIP("no RWF_NOSIGNAL (Linux < 6.18): the guard only");
+	test_sigpipe();
+	mp_sys_set_nosignal(false);
+	test_sigpipe();
+	mp_sys_set_nosignal(true);
+}
+
+static void test_send_timeout(void)
+{
+	mp_conn_t *r, *w;
+	static uint8_t big[1 << 20];
+
+	MPT_OK(mp_pipe(false, &r, &w));
+	setp(w);
+	/* Fill the pipe; then a small message cannot start: intact. */
+	int fl = fcntl(mp_conn_fileno(w), F_GETFL);
+	fcntl(mp_conn_fileno(w), F_SETFL, fl | O_NONBLOCK);
+	while (write(mp_conn_fileno(w), big, 4096) > 0)
+		;
+	fcntl(mp_conn_fileno(w), F_SETFL, fl);
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, 0), -EAGAIN);
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(mp_conn_send_bytes(w, "x", 1, MP_MSEC(60)), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(60));
+	CU_ASSERT(mp_conn_writable(w));
+	/* Room for part of a big one: it starts, times out, and the
+	 * write-only end is given up (closed). */
+	uint8_t drain[8192];
+	MPT_EQ(read(mp_conn_fileno(r), drain, sizeof(drain)), sizeof(drain));
+	MPT_ERR(mp_conn_send_bytes(w, big, sizeof(big), MP_MSEC(60)),
+	        -ETIMEDOUT);
+	CU_ASSERT(mp_conn_closed(w));
+	mp_conn_close(w);
+	mp_conn_close(r);
+}
+
+static long mem_available_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	long kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb / 1024;
+}
+
+#define HUGE_LEN (((size_t)1 << 31) + 5)
+
+static int huge_child(void *arg)
+{
+	mp_conn_t **ends = arg;
+	mp_conn_close(ends[0]);
+	/* Mostly the zero page: only the marked pages take memory. */
+	uint8_t *src = mmap(NULL, HUGE_LEN, PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (src == MAP_FAILED)
+		return 30;
+	src[0] = 0x11;
+	src[HUGE_LEN / 2] = 0x22;
+	src[HUGE_LEN - 1] = 0x33;
+	int r = mp_conn_send_bytes(ends[1], src, HUGE_LEN, MP_FOREVER);
+	return r < 0 ? 31 : 0;
+}
+
+/* 2 GiB and more: the -1 marker and the 8-byte length, end to end. */
+static void test_huge_message(void)
+{
+	if (mem_available_mb() < 6144) {
+		MPT_SKIP("needs 6 GiB of free memory for a 2 GiB message");
+		return;
+	}
+	mp_conn_t *ends[2];
+	MPT_OK(mp_pipe(false, &ends[0], &ends[1]));
+	setp(ends[0]);
+	mp_process_t *p = spawn(huge_child, ends);
+	mp_conn_close(ends[1]);
+	uint8_t *dst = mmap(NULL, HUGE_LEN + 1, PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	CU_ASSERT_FATAL(dst != MAP_FAILED);
+	MPT_EQ(mp_conn_recv_bytes_into(ends[0], dst, HUGE_LEN + 1, 1, NULL,
+	                               MP_SEC(60)), HUGE_LEN);
+	MPT_EQ(dst[1], 0x11);
+	MPT_EQ(dst[1 + HUGE_LEN / 2], 0x22);
+	MPT_EQ(dst[HUGE_LEN], 0x33);
+	MPT_EQ(dst[2], 0);
+	munmap(dst, HUGE_LEN + 1);
+	MPT_EQ(reap(p), 0);
+	mp_conn_close(ends[0]);
+}
+
+/* ---- addresses --------------------------------------------------------------- */
+
+static void test_address(void)
+{
+	mp_address_t a;
+	char buf[300];
+
+	MPT_OK(mp_address_parse(&a, "127.0.0.1:6000"));
+	MPT_EQ(a.family, AF_INET);
+	MPT_EQ(a.port, 6000);
+	MPT_EQ(strcmp(a.name, "127.0.0.1"), 0);
+	MPT_OK(mp_address_parse(&a, "localhost:0"));
+	MPT_EQ(a.family, AF_INET);
+	MPT_OK(mp_address_parse(&a, "[::1]:80"));
+	MPT_EQ(a.family, AF_INET6);
+	MPT_EQ(strcmp(a.name, "::1"), 0);
+	MPT_EQ(mp_address_format(&a, buf, sizeof(buf)), 8);
+	MPT_EQ(strcmp(buf, "[::1]:80"), 0);
+	MPT_OK(mp_address_parse(&a, "/tmp/x.sock"));
+	MPT_EQ(a.family, AF_UNIX);
+	MPT_EQ(a.len, 11);
+	MPT_OK(mp_address_parse(&a, "relative:name")); /* not a port: a path */
+	MPT_EQ(a.family, AF_UNIX);
+	MPT_OK(mp_address_parse(&a, "@abc\x01"));
+	MPT_EQ(a.family, AF_UNIX);
+	MPT_EQ(a.len, 5);
+	MPT_EQ(a.name[0], 0);
+	MPT_EQ(mp_address_format(&a, buf, sizeof(buf)), 8);
+	MPT_EQ(strcmp(buf, "@abc\\x01"), 0);
+	MPT_EQ(mp_address_format(&a, buf, 3), 8); /* truncated, counted */
+	MPT_EQ(strcmp(buf, "@a"), 0);
+	MPT_OK(mp_address_inet(&a, 0, NULL, 5));
+	MPT_EQ(a.family, AF_INET);
+	MPT_OK(mp_address_inet(&a, 0, "fe80::1", 5));
+	MPT_EQ(a.family, AF_INET6);
+}
+
+static void test_address_errors(void)
+{
+	mp_address_t a;
+	char buf[300];
+
+	MPT_ERR(mp_address_parse(&a, "host:70000"), -EINVAL);
+	MPT_ERR(mp_address_parse(&a, ""), -EINVAL);
+	MPT_ERR(mp_address_parse(NULL, "x"), -EINVAL);
+	MPT_ERR(mp_address_inet(&a, AF_UNIX, "h", 1), -EINVAL);
+	MPT_ERR(mp_address_unix(&a, ""), -EINVAL);
+	memset(buf, 'p', 200);
+	buf[0] = '/';
+	buf[200] = 0;
+	MPT_ERR(mp_address_unix(&a, buf), -ENAMETOOLONG);
+	MPT_ERR(mp_address_parse(&a, buf), -ENAMETOOLONG);
+	MPT_ERR(mp_address_abstract(&a, buf, 108), -ENAMETOOLONG);
+	a.family = 12345;
+	MPT_ERR(mp_address_format(&a, buf, sizeof(buf)), -EINVAL);
+}
+
+/* ---- listeners and clients between our two ends ------------------------- */
+
+static const char key[] = "secret password";
+
+struct client_arg {
+	mp_address_t addr;
+	mp_conn_opts_t opts;
+	mp_listener_t *drop;  /* the parent's listener, closed in the child */
+	int want_err;         /* the mp_client result expected */
+};
+
+/* Child: connect, send "ping", expect "pong". */
+static int client_child(void *arg)
+{
+	struct client_arg *a = arg;
+	int err = 0;
+	mp_listener_close(a->drop); /* not the file: we did not open it */
+	mp_conn_t *c = mp_client(&a->addr, &a->opts, TEST_WAIT_NS, &err);
+	if (!c)
+		return err == a->want_err ? 0 : 40;
+	if (a->want_err)
+		return 41;
+	mp_bytes_t m;
+	if (mp_conn_send_bytes(c, "ping", 4, TEST_WAIT_NS) < 0 ||
+	    mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS) < 0)
+		return 42;
+	int ok = m.len == 4 && !memcmp(m.data, "pong", 4);
+	free(m.data);
+	mp_conn_close(c);
+	return ok ? 0 : 43;
+}
+
+static void serve_one(mp_listener_t *l, int want_family)
+{
+	int err = 0;
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	MPT_OK(err);
+	if (!c)
+		return;
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
+	CU_ASSERT(m.len == 4 && !memcmp(m.data, "ping", 4));
+	free(m.data);
+	MPT_OK(mp_conn_send_bytes(c, "pong", 4, TEST_WAIT_NS));
+	const mp_address_t *last = mp_listener_last_accepted(l);
+	CU_ASSERT_FATAL(last != NULL);
+	MPT_EQ(last->family, want_family);
+	mp_conn_close(c);
+}
+
+/* Listener and client on address a, with and without an authkey. */
+static void pair_at(const mp_address_t *a, const mp_conn_opts_t *opts)
+{
+	int err = 0;
+	mp_listener_t *l = mp_listener_open(a, opts, &err);
+	MPT_OK(err);
+	if (!l)
+		return;
+	const mp_address_t *bound = mp_listener_address(l);
+	MPT_EQ(bound->family, a ? a->family : AF_UNIX);
+	if (a && a->family != AF_UNIX)
+		CU_ASSERT(bound->port != 0);
+	struct client_arg ca = { *bound, opts ? *opts : (mp_conn_opts_t){ 0 },
+	                         l, 0 };
+	mp_process_t *p = spawn(client_child, &ca);
+	serve_one(l, bound->family);
+	MPT_EQ(reap(p), 0);
+	if (bound->family == AF_UNIX && bound->name[0]) {
+		struct stat st;
+		char path[MP_ADDRESS_MAX];
+		snprintf(path, sizeof(path), "%s", bound->name);
+		/* Owner-only, and still there after the child closed its copy. */
+		MPT_EQ(stat(path, &st), 0);
+		MPT_EQ(st.st_mode & 0777, 0600);
+		MPT_OK(mp_listener_close(l));
+		MPT_ERR(stat(path, &st), -1); /* removed */
+	} else {
+		MPT_OK(mp_listener_close(l));
+	}
+}
+
+static void test_listener_families(void)
+{
+	mp_conn_opts_t auth = { .authkey = key, .authkey_len = strlen(key) };
+	mp_address_t a;
+	char text[128];
+
+	for (int k = 0; k < 2; k++) {
+		const mp_conn_opts_t *o = k ? &auth : NULL;
+		mp_address_parse(&a, "127.0.0.1:0");
+		pair_at(&a, o);
+		mp_address_parse(&a, "localhost:0");
+		pair_at(&a, o);
+		snprintf(text, sizeof(text), "/tmp/mproc-test-%d.sock", getpid());
+		mp_address_parse(&a, text);
+		pair_at(&a, o);
+		snprintf(text, sizeof(text), "@mproc-test-%d", getpid());
+		mp_address_parse(&a, text);
+		pair_at(&a, o);
+		pair_at(NULL, o); /* Python's arbitrary AF_UNIX address */
+		int fd = socket(AF_INET6, SOCK_STREAM, 0);
+		struct sockaddr_in6 lo = { .sin6_family = AF_INET6,
+		                           .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		if (fd < 0 || bind(fd, (struct sockaddr *)&lo, sizeof(lo)) < 0) {
+			MPT_SKIP("no IPv6 loopback here");
+		} else {
+			mp_address_parse(&a, "[::1]:0");
+			pair_at(&a, o);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+static void test_auth_digests(void)
+{
+	mp_address_t a;
+	for (int d = 0; d < MP_DIGEST_COUNT; d++) {
+		mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key),
+		                     .digest = d };
+		mp_address_parse(&a, "127.0.0.1:0");
+		pair_at(&a, &o);
+	}
+	/* An empty key still authenticates (Python 3.13's rule). */
+	mp_conn_opts_t empty = { .authkey = "", .authkey_len = 0 };
+	pair_at(NULL, &empty);
+}
+
+static void test_wrong_key(void)
+{
+	int err = 0;
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+	mp_listener_t *l = mp_listener_open(NULL, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	struct client_arg ca = { *mp_listener_address(l), o, l, -MP_EAUTH };
+	ca.opts.authkey = "not the password";
+	ca.opts.authkey_len = 16;
+	mp_process_t *p = spawn(client_child, &ca);
+	CU_ASSERT(mp_listener_accept(l, TEST_WAIT_NS, &err) == NULL);
+	MPT_ERR(err, -MP_EAUTH);
+	MPT_EQ(reap(p), 0); /* the client saw -MP_EAUTH too */
+	/* The listener goes on serving. */
+	ca.opts = o;
+	ca.want_err = 0;
+	p = spawn(client_child, &ca);
+	serve_one(l, AF_UNIX);
+	MPT_EQ(reap(p), 0);
+	mp_listener_close(l);
+}
+
+static void test_listener_misuse(void)
+{
+	int err = 0;
+	mp_address_t a;
+	mp_conn_opts_t bad = { .digest = 99 };
+
+	CU_ASSERT(mp_listener_open(NULL, &bad, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	bad = (mp_conn_opts_t){ .authkey_len = 3 };
+	CU_ASSERT(mp_listener_open(NULL, &bad, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	bad = (mp_conn_opts_t){ .handshake_timeout = -7 };
+	CU_ASSERT(mp_listener_open(NULL, &bad, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	CU_ASSERT(mp_listener_accept(NULL, 0, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	MPT_ERR(mp_listener_fileno(NULL), -EINVAL);
+	CU_ASSERT(mp_listener_address(NULL) == NULL);
+	MPT_OK(mp_listener_close(NULL));
+	CU_ASSERT(mp_client(NULL, NULL, 0, &err) == NULL);
+	MPT_ERR(err, -EINVAL);
+	mp_address_parse(&a, "/nonexistent/mproc.sock");
+	CU_ASSERT(mp_client(&a, NULL, TEST_WAIT_NS, &err) == NULL);
+	MPT_ERR(err, -ENOENT);
+
+	/* A port in use; then a port with nobody listening. */
+	mp_address_parse(&a, "127.0.0.1:0");
+	mp_listener_t *l = mp_listener_open(&a, NULL, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	a = *mp_listener_address(l);
+	CU_ASSERT(mp_listener_open(&a, NULL, &err) == NULL);
+	MPT_ERR(err, -EADDRINUSE);
+	mp_listener_close(l);
+	CU_ASSERT(mp_client(&a, NULL, TEST_WAIT_NS, &err) == NULL);
+	MPT_ERR(err, -ECONNREFUSED);
+}
+
+/* accept's own timeouts, with and without a key. */
+static void test_accept_timeouts(void)
+{
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = 3 };
+	int err = 0;
+	for (int k = 0; k < 2; k++) {
+		mp_listener_t *l = mp_listener_open(NULL, k ? &o : NULL, &err);
+		CU_ASSERT_FATAL(l != NULL);
+		CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+		MPT_ERR(err, -EAGAIN);
+		int64_t t0 = mp_sys_now_ns();
+		CU_ASSERT(mp_listener_accept(l, MP_MSEC(50), &err) == NULL);
+		MPT_ERR(err, -ETIMEDOUT);
+		MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50));
+		CU_ASSERT(mp_listener_last_accepted(l) == NULL);
+		mp_listener_close(l);
+	}
+}
+
+/* ---- the public handshake functions, as Python's ------------------------- */
+
+struct hs_arg {
+	mp_conn_t *c, *drop;
+	const char *key;
+	int digest;
+};
+
+/* Child: Python's Client order - answer, then deliver. */
+static int hs_child(void *arg)
+{
+	struct hs_arg *a = arg;
+	mp_conn_close(a->drop);
+	int r = mp_answer_challenge(a->c, a->key, strlen(a->key), TEST_WAIT_NS);
+	if (r < 0)
+		return r == -MP_EAUTH ? 60 : 61;
+	r = mp_deliver_challenge(a->c, a->key, strlen(a->key), a->digest,
+	                         TEST_WAIT_NS);
+	return r < 0 ? 62 : 0;
+}
+
+static void test_public_handshake(void)
+{
+	mp_conn_t *a, *b;
+	for (int d = 0; d < MP_DIGEST_COUNT; d++) {
+		MPT_OK(mp_pipe(true, &a, &b));
+		struct hs_arg ha = { b, a, key, (d + 1) % MP_DIGEST_COUNT };
+		mp_process_t *p = spawn(hs_child, &ha);
+		MPT_OK(mp_deliver_challenge(a, key, strlen(key), d, TEST_WAIT_NS));
+		MPT_OK(mp_answer_challenge(a, key, strlen(key), TEST_WAIT_NS));
+		MPT_EQ(reap(p), 0);
+		mp_conn_close(a);
+		mp_conn_close(b);
+	}
+	/* Wrong key: both sides say so. */
+	MPT_OK(mp_pipe(true, &a, &b));
+	struct hs_arg ha = { b, a, "other key", 0 };
+	mp_process_t *p = spawn(hs_child, &ha);
+	MPT_ERR(mp_deliver_challenge(a, key, strlen(key), 0, TEST_WAIT_NS),
+	        -MP_EAUTH);
+	MPT_EQ(reap(p), 60);
+	/* Misuse. */
+	MPT_ERR(mp_deliver_challenge(NULL, key, 3, 0, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, NULL, 3, 0, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, key, 3, MP_DIGEST_COUNT, 0), -EINVAL);
+	MPT_ERR(mp_deliver_challenge(a, key, 3, 0, -9), -EINVAL);
+	MPT_ERR(mp_answer_challenge(NULL, key, 3, 0), -EINVAL);
+	MPT_ERR(mp_answer_challenge(a, NULL, 1, 0), -EINVAL);
+	/* Nothing said within the timeout. */
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(mp_answer_challenge(a, key, 3, MP_MSEC(50)), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50));
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
+/* ---- handshakes that go wrong ---------------------------------------------- */
+
+static int raw_connect(const mp_address_t *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	CU_ASSERT_FATAL(mp__address_to_sockaddr(a, &ss, &len) == 0);
+	int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&ss, len) == 0);
+	return fd;
+}
+
+static void raw_send(int fd, const void *payload, size_t len)
+{
+	uint8_t hdr[MP__FRAME_HDR_MAX];
+	size_t h = mp__frame_encode(len, hdr);
+	CU_ASSERT(send(fd, hdr, h, MSG_NOSIGNAL) == (ssize_t)h);
+	if (len)
+		CU_ASSERT(send(fd, payload, len, MSG_NOSIGNAL) == (ssize_t)len);
+}
+
+/* One frame (<= cap bytes) within TEST_WAIT_NS; its length, -1 at end of
+ * file, -2 on timeout. */
+static int raw_recv(int fd, uint8_t *buf, size_t cap)
+{
+	struct mp__frame_rx f;
+	mp__frame_rx_init(&f);
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		if (poll(&p, 1, (int)(TEST_WAIT_NS / 1000000)) <= 0)
+			return -2;
+		ssize_t n = read(fd, mp__frame_rx_space(&f), mp__frame_rx_need(&f));
+		if (n <= 0)
+			return -1;
+		int r = mp__frame_rx_feed(&f, (size_t)n, MP__AUTH_MSG_MAX);
+		if (r < 0)
+			return -3;
+		if (r == 1) {
+			size_t len;
+			const uint8_t *m = mp__frame_rx_payload(&f, &len);
+			if (len > cap)
+				return -3;
+			memcpy(buf, m, len);
+			return (int)len;
+		}
+	}
+}
+
+static mp_listener_t *auth_listener(int64_t hs_timeout, int backlog)
+{
+	int err = 0;
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key),
+	                     .handshake_timeout = hs_timeout,
+	                     .backlog = backlog };
+	mp_listener_t *l = mp_listener_open(NULL, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	return l;
+}
+
+/* A client that sends junk where the answer should be, sent ahead. */
+static void test_listener_garbage(void)
+{
+	static const uint8_t huge[] = "\0\0\x03\xe8";       /* 1000 */
+	static const uint8_t neg[] = "\xff\xff\xff\xf0";
+	uint8_t buf[MP__AUTH_MSG_MAX];
+	int err = 0;
+	mp_listener_t *l = auth_listener(0, 8);
+
+	int fd = raw_connect(mp_listener_address(l));
+	raw_send(fd, "hello", 5);
+	CU_ASSERT(mp_listener_accept(l, TEST_WAIT_NS, &err) == NULL);
+	MPT_ERR(err, -MP_EAUTH);
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), 59); /* the challenge */
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), 9);
+	MPT_EQ(memcmp(buf, MP__FAILURE, 9), 0);
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), -1); /* then closed */
+	close(fd);
+
+	const uint8_t *hdrs[] = { huge, neg };
+	for (int i = 0; i < 2; i++) {
+		fd = raw_connect(mp_listener_address(l));
+		CU_ASSERT(send(fd, hdrs[i], 4, 0) == 4);
+		CU_ASSERT(mp_listener_accept(l, TEST_WAIT_NS, &err) == NULL);
+		MPT_ERR(err, -MP_EAUTH);
+		close(fd);
+	}
+	mp_listener_close(l);
+}
+
+/* A client that answers right, then breaks the second half. */
+static void test_listener_bad_second_half(void)
+{
+	uint8_t chal[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
+	int err = 0;
+	mp_listener_t *l = auth_listener(0, 8);
+	for (int k = 0; k < 2; k++) {
+		int fd = raw_connect(mp_listener_address(l));
+		/* accept(0) admits it and sends the challenge. */
+		CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+		MPT_ERR(err, -EAGAIN);
+		int n = raw_recv(fd, chal, sizeof(chal));
+		int rn = mp__auth_respond(key, strlen(key), chal, (size_t)n, out);
+		CU_ASSERT_FATAL(rn > 0);
+		raw_send(fd, out, (size_t)rn);
+		if (k == 0) {
+			raw_send(fd, "#CHALLENGX#01234567890123456789", 31);
+		} else {
+			const char *c = "#CHALLENGE#01234567890123456789";
+			raw_send(fd, c, 31);
+		}
+		if (k == 1) {
+			/* Our answer comes back; say #FAILURE# to it. */
+			CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+			MPT_EQ(raw_recv(fd, chal, sizeof(chal)), 9); /* WELCOME */
+			MPT_EQ(raw_recv(fd, chal, sizeof(chal)), 16);
+			raw_send(fd, MP__FAILURE, 9);
+		}
+		CU_ASSERT(mp_listener_accept(l, TEST_WAIT_NS, &err) == NULL);
+		MPT_ERR(err, -MP_EAUTH);
+		close(fd);
+	}
+	mp_listener_close(l);
+}
+
+/* A client that never speaks is dropped at the handshake deadline; others
+ * are served meanwhile. */
+static void test_listener_silent(void)
+{
+	uint8_t buf[MP__AUTH_MSG_MAX];
+	int err = 0;
+	mp_listener_t *l = auth_listener(MP_MSEC(200), 8);
+	int fd = raw_connect(mp_listener_address(l));
+	int64_t t0 = mp_sys_now_ns();
+	CU_ASSERT(mp_listener_accept(l, MP_MSEC(400), &err) == NULL);
+	MPT_ERR(err, -ETIMEDOUT);
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), 59);
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), -1); /* dropped */
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(200));
+	close(fd);
+	mp_listener_close(l);
+}
+
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Everything there is to read now; true when it ends in end of file. */
+static bool saw_eof(int fd)
+{
+	uint8_t buf[512];
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			return n == 0;
+	}
+}
+
+/* More silent connections than slots, then a real client. */
+static void test_listener_flood(void)
+{
+	enum { SILENT = 100 };
+	int fds[SILENT];
+	mp_listener_t *l = auth_listener(MP_SEC(30), SILENT + 8);
+	const mp_address_t *a = mp_listener_address(l);
+	int before = count_fds();
+
+	for (int i = 0; i < SILENT; i++)
+		fds[i] = raw_connect(a);
+	struct client_arg ca = { *a, { .authkey = key,
+	                               .authkey_len = strlen(key) }, l, 0 };
+	mp_process_t *p = spawn(client_child, &ca);
+	serve_one(l, AF_UNIX);
+	MPT_EQ(reap(p), 0);
+	/* Slots are bounded: the oldest silent ones were evicted. */
+	MPT_CMP(count_fds() - before, <=, SILENT + MP_LISTENER_PENDING_MAX);
+	int evicted = 0;
+	for (int i = 0; i < SILENT; i++) {
+		evicted += saw_eof(fds[i]);
+		close(fds[i]);
+	}
+	MPT_CMP(evicted, >=, SILENT - MP_LISTENER_PENDING_MAX);
+	mp_listener_close(l);
+}
+
+struct server_arg {
+	int lfd;
+	const void *frame;
+	size_t len;
+	int mode; /* 0: send frame; 1: silent; 2: real challenge, then frame;
+	             3: send raw bytes */
+};
+
+/* Child: a hand-made listener that misbehaves, once. */
+static int raw_server_child(void *arg)
+{
+	struct server_arg *a = arg;
+	uint8_t buf[MP__AUTH_MSG_MAX], chal[MP__AUTH_CHALLENGE_MAX];
+	int fd = accept(a->lfd, NULL, NULL);
+	if (fd < 0)
+		return 50;
+	if (a->mode == 2) {
+		int n = mp__auth_challenge(MP_DIGEST_LEGACY, chal);
+		raw_send(fd, chal, (size_t)n);
+		if (raw_recv(fd, buf, sizeof(buf)) != 16)
+			return 51;
+	}
+	if (a->mode == 3)
+		send(fd, a->frame, a->len, MSG_NOSIGNAL);
+	else if (a->mode != 1)
+		raw_send(fd, a->frame, a->len);
+	/* Hold the connection until the client gives up. */
+	raw_recv(fd, buf, sizeof(buf));
+	close(fd);
+	return 0;
+}
+
+static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
+{
+	char path[108];
+	mp_address_t a;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "@mproc-raw-%d", getpid());
+	mp_address_parse(&a, path);
+	mp__address_to_sockaddr(&a, &ss, &sl);
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&ss, sl) == 0);
+	listen(lfd, 1);
+	struct server_arg sa = { lfd, frame, len, mode };
+	mp_process_t *p = spawn(raw_server_child, &sa);
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+	mp_conn_t *c = mp_client(&a, &o, timeout, &err);
+	CU_ASSERT(c == NULL);
+	mp_conn_close(c);
+	MPT_EQ(reap(p), 0);
+	close(lfd);
+	return err;
+}
+
+static void test_client_vs_bad_listener(void)
+{
+	static const uint8_t huge_hdr[] = "\xff\xff\xff\xff\x40\0\0\0\0\0\0\0";
+	uint8_t big[300];
+	memset(big, 'x', sizeof(big));
+	memcpy(big, MP__CHALLENGE, MP__CHALLENGE_LEN);
+
+	MPT_ERR(client_vs("#CHALLENGE#short", 16, 0, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs(big, sizeof(big), 0, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs("hello", 5, 0, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs(huge_hdr, 12, 3, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs("", 0, 0, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs(MP__FAILURE, 9, 2, TEST_WAIT_NS), -MP_EAUTH);
+	/* A listener that never speaks: the client's timeout, not early. */
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(client_vs(NULL, 0, 1, MP_MSEC(150)), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(150));
+	/* A listener without a key: ours waits for a challenge in vain. */
+	int err = 0;
+	mp_listener_t *l = mp_listener_open(NULL, NULL, &err);
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = 3 };
+	CU_ASSERT(mp_client(mp_listener_address(l), &o, MP_MSEC(100), &err) == NULL);
+	MPT_ERR(err, -ETIMEDOUT);
+	mp_listener_close(l);
+}
+
+/* ---- interop with CPython's multiprocessing.connection ------------------- */
+
+/* Python serves: argv = family ("inet"/"unix"), key, unix path. */
+static const char py_serve[] =
+	"import sys, multiprocessing\n"
+	"from multiprocessing.connection import Listener\n"
+	"fam, key, where = sys.argv[1], sys.argv[2].encode(), sys.argv[3]\n"
+	"addr = ('127.0.0.1', 0) if fam == 'inet' else where\n"
+	"with Listener(addr, authkey=key) as l:\n"
+	"    a = l.address\n"
+	"    print('ADDR', '%s:%d' % a if fam == 'inet' else a, flush=True)\n"
+	"    try:\n"
+	"        c = l.accept()\n"
+	"    except multiprocessing.AuthenticationError:\n"
+	"        print('AUTHFAIL', flush=True)\n"
+	"        sys.exit(0)\n"
+	"    with c:\n"
+	"        m = c.recv_bytes()\n"
+	"        c.send_bytes(m[::-1])\n"
+	"        c.send_bytes(b'y' * 70000)\n"
+	"        c.send_bytes(b'')\n"
+	"        try:\n"
+	"            c.recv_bytes_into(bytearray(4))\n"
+	"        except multiprocessing.BufferTooShort as e:\n"
+	"            print('TOOSHORT', len(e.args[0]), flush=True)\n"
+	"        print('GOT', m.decode(), flush=True)\n";
+
+/* Python connects: argv = family, key, address as we print it. */
+static const char py_connect[] =
+	"import sys, multiprocessing\n"
+	"from multiprocessing.connection import Client\n"
+	"fam, key, where = sys.argv[1], sys.argv[2].encode(), sys.argv[3]\n"
+	"if fam == 'inet':\n"
+	"    h, p = where.rsplit(':', 1)\n"
+	"    addr = (h, int(p))\n"
+	"else:\n"
+	"    addr = '\\0' + where[1:] if where.startswith('@') else where\n"
+	"try:\n"
+	"    c = Client(addr, authkey=key)\n"
+	"except multiprocessing.AuthenticationError:\n"
+	"    print('AUTHFAIL', flush=True)\n"
+	"    sys.exit(0)\n"
+	"with c:\n"
+	"    c.send_bytes(b'hello from python')\n"
+	"    print('ECHO', c.recv_bytes().decode(), flush=True)\n"
+	"    big = c.recv_bytes()\n"
+	"    print('BIG', len(big), big == bytes(range(256)) * 300, flush=True)\n"
+	"    arr = bytearray(16)\n"
+	"    print('INTO', c.recv_bytes_into(arr, 4), arr[4:9].decode(), flush=True)\n";
+
+static bool has_line(struct mpt_pyproc *pp, const char *line)
+{
+	char got[256];
+	if (mpt_py_line(pp, line, got, sizeof(got)) < 0)
+		return false;
+	return strcmp(got, line) == 0;
+}
+
+/* Our client against a Python listener. */
+static void py_serves(const struct mpt_py *py, const char *fam, bool right)
+{
+	char path[108], line[256];
+	struct mpt_pyproc pp;
+	mp_address_t a;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/tmp/mproc-py-%d.sock", getpid());
+	unlink(path);
+	const char *args[] = { fam, key, path, NULL };
+	MPT_OK(mpt_py_start(py, py_serve, args, &pp));
+	MPT_OK(mpt_py_line(&pp, "ADDR ", line, sizeof(line)));
+	MPT_OK(mp_address_parse(&a, line + 5));
+	mp_conn_opts_t o = { .authkey = right ? key : "wrong",
+	                     .authkey_len = right ? strlen(key) : 5 };
+	mp_conn_t *c = mp_client(&a, &o, TEST_WAIT_NS, &err);
+	if (!right) {
+		CU_ASSERT(c == NULL);
+		MPT_ERR(err, -MP_EAUTH);
+		CU_ASSERT(has_line(&pp, "AUTHFAIL"));
+	} else if (c) {
+		mp_bytes_t m;
+		MPT_OK(mp_conn_send_bytes(c, "hello from C", 12, TEST_WAIT_NS));
+		MPT_OK(mp_conn_recv_bytes(c, 100, &m, TEST_WAIT_NS));
+		CU_ASSERT(m.len == 12 && !memcmp(m.data, "C morf olleh", 12));
+		free(m.data);
+		MPT_OK(mp_conn_recv_bytes(c, 70000, &m, TEST_WAIT_NS));
+		MPT_EQ(m.len, 70000);
+		free(m.data);
+		MPT_OK(mp_conn_recv_bytes(c, 0, &m, TEST_WAIT_NS));
+		MPT_EQ(m.len, 0);
+		free(m.data);
+		MPT_OK(mp_conn_send_bytes(c, "0123456789", 10, TEST_WAIT_NS));
+		CU_ASSERT(has_line(&pp, "TOOSHORT 10"));
+		CU_ASSERT(has_line(&pp, "GOT hello from C"));
+		mp_conn_close(c);
+	} else {
+		MPT_OK(err);
+	}
+	int st = mpt_py_finish(&pp);
+	MPT_EQ(st, 0);
+	if (st != 0)
+		fprintf(stderr, "python said:\n%s\n", pp.buf);
+	unlink(path);
+}
+
+/* A Python client against our listener. */
+static void py_connects(const struct mpt_py *py, const char *fam, int digest,
+                        bool right)
+{
+	char path[108], text[256];
+	struct mpt_pyproc pp;
+	mp_address_t a;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/tmp/mproc-py-%d.sock", getpid());
+	mp_address_parse(&a, !strcmp(fam, "inet") ? "127.0.0.1:0" : path);
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key),
+	                     .digest = digest };
+	mp_listener_t *l = mp_listener_open(&a, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	mp_address_format(mp_listener_address(l), text, sizeof(text));
+	const char *args[] = { fam, right ? key : "wrong", text, NULL };
+	MPT_OK(mpt_py_start(py, py_connect, args, &pp));
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	if (!right) {
+		CU_ASSERT(c == NULL);
+		MPT_ERR(err, -MP_EAUTH);
+		CU_ASSERT(has_line(&pp, "AUTHFAIL"));
+	} else if (c) {
+		static uint8_t big[76800];
+		for (size_t i = 0; i < sizeof(big); i++)
+			big[i] = (uint8_t)i;
+		mp_bytes_t m;
+		MPT_OK(mp_conn_recv_bytes(c, 100, &m, TEST_WAIT_NS));
+		CU_ASSERT(m.len == 17 && !memcmp(m.data, "hello from python", 17));
+		free(m.data);
+		MPT_OK(mp_conn_send_bytes(c, "nohtyp morf olleh", 17, TEST_WAIT_NS));
+		MPT_OK(mp_conn_send_bytes(c, big, sizeof(big), TEST_WAIT_NS));
+		MPT_OK(mp_conn_send_bytes(c, "12345", 5, TEST_WAIT_NS));
+		CU_ASSERT(has_line(&pp, "ECHO nohtyp morf olleh"));
+		CU_ASSERT(has_line(&pp, "BIG 76800 True"));
+		CU_ASSERT(has_line(&pp, "INTO 5 12345"));
+		mp_conn_close(c);
+	} else {
+		MPT_OK(err);
+	}
+	int st = mpt_py_finish(&pp);
+	MPT_EQ(st, 0);
+	if (st != 0 || CU_get_number_of_failures())
+		fprintf(stderr, "python 3.%d (%s) said:\n%s\n", py->minor, fam,
+		        pp.buf);
+	mp_listener_close(l);
+}
+
+static void interop(int minor)
+{
+	struct mpt_py py;
+	char why[96];
+	if (!mpt_python_find(minor, &py)) {
+		snprintf(why, sizeof(why), "no python3.%d here: its interop "
+		         "is NOT tested", minor);
+		MPT_SKIP(why);
+		return;
+	}
+	fprintf(stderr, "\n    [python 3.%d: %s%s%s]", minor,
+	        py.pyenv[0] ? "PYENV_VERSION=" : "", py.pyenv,
+	        py.pyenv[0] ? " python3" : py.exe);
+	const char *fams[] = { "inet", "unix" };
+	for (int f = 0; f < 2; f++) {
+		py_serves(&py, fams[f], true);
+		py_serves(&py, fams[f], false);
+		py_connects(&py, fams[f], MP_DIGEST_SHA256, true);
+		py_connects(&py, fams[f], MP_DIGEST_LEGACY, true);
+		py_connects(&py, fams[f], MP_DIGEST_SHA256, false);
+	}
+	py_connects(&py, "unix", MP_DIGEST_SHA3_384, true);
+}
+
+/* Python 3.11: the legacy handshake (20-byte challenge, bare HMAC-MD5). */
+static void test_python311(void)
+{
+	interop(11);
+}
+
+/* Python 3.12 and 3.13: "{sha256}" challenges and answers. */
+static void test_python312(void)
+{
+	interop(12);
+}
+
+static void test_python313(void)
+{
+	interop(13);
+}
+
+/* ---- the suite ------------------------------------------------------------- */
+
+static void run_paths(void (*fn)(void))
+{
+	for (g_path = MP__IO_AUTO; g_path <= PATH_SPIN; g_path++) {
+		fprintf(stderr, "[%s] ", path_names[g_path]);
+		fn();
+	}
+	g_path = MP__IO_AUTO;
+}
+
+#define PATHS(fn) \
+	static void fn##_paths(void) { run_paths(fn); }
+PATHS(test_pipe_duplex)
+PATHS(test_pipe_simplex)
+PATHS(test_conn_open_nonblocking)
+PATHS(test_too_short)
+PATHS(test_bad_headers)
+PATHS(test_peer_death)
+PATHS(test_sigpipe_both)
+PATHS(test_send_timeout)
+
+int main(void)
+{
+	static CU_TestInfo tests[] = {
+		{ "frame header parser", test_frame_decode },
+		{ "frame reader, no read-ahead", test_frame_rx },
+		{ "handshake: CPython's vectors", test_auth_vectors },
+		{ "handshake: malformed messages", test_auth_malformed },
+		{ "handshake: verifier, challenges", test_auth_verifier },
+		{ "duplex pipe round trips", test_pipe_duplex_paths },
+		{ "simplex pipe round trips", test_pipe_simplex_paths },
+		{ "adopted O_NONBLOCK socket", test_conn_open_nonblocking_paths },
+		{ "misuse gives clear errors", test_misuse },
+		{ "maxlength, as Python", test_maxlength },
+		{ "buffer too short hands the message over", test_too_short_paths },
+		{ "poll", test_poll },
+		{ "bad length headers", test_bad_headers_paths },
+		{ "peer dies mid-message", test_peer_death_paths },
+		{ "no SIGPIPE, ever", test_sigpipe_both_paths },
+		{ "send timeouts", test_send_timeout_paths },
+		{ "2 GiB message, long header", test_huge_message },
+		{ "addresses", test_address },
+		{ "address errors", test_address_errors },
+		{ "listener families", test_listener_families },
+		{ "every digest", test_auth_digests },
+		{ "wrong key, both sides", test_wrong_key },
+		{ "deliver/answer_challenge", test_public_handshake },
+		{ "listener and client misuse", test_listener_misuse },
+		{ "accept timeouts", test_accept_timeouts },
+		{ "listener: garbage handshakes", test_listener_garbage },
+		{ "listener: bad second half", test_listener_bad_second_half },
+		{ "listener: silent client", test_listener_silent },
+		{ "listener: connection flood", test_listener_flood },
+		{ "client vs bad listeners", test_client_vs_bad_listener },
+		{ "interop python 3.11 (legacy)", test_python311 },
+		{ "interop python 3.12", test_python312 },
+		{ "interop python 3.13", test_python313 },
+		CU_TEST_INFO_NULL,
+	};
+	/* MPROC_TEST_ONLY=text runs the tests whose names contain it. */
+	const char *only = getenv("MPROC_TEST_ONLY");
+	size_t n = 0;
+	for (size_t i = 0; tests[i].pName; i++)
+		if (!only || strstr(tests[i].pName, only))
+			tests[n++] = tests[i];
+	tests[n] = (CU_TestInfo)CU_TEST_INFO_NULL;
+	return mpt_main("connection", tests);
+}

@@ -1,0 +1,102 @@
+/*
+ * pipe_poll - the seed's poll/fileno example.
+ *
+ * Python:
+ *     con_c, con_s = mp.Pipe(False)
+ *     p1 = mp.Process(target=foo1, args=(con_s,))   # sends abcd0, abcd1,
+ *     p2 = mp.Process(target=foo2, args=(con_c,))   #   2 s apart
+ *     p1.start(); p2.start()                        # foo2: sleep 1, recv
+ *     print(con_c.poll(timeout=-1))
+ *     print(con_c.recv(), "Main")
+ *     print(con_c.fileno())
+ *     con_c.close(); con_s.close()
+ * prints False (nothing has been sent yet), "abcd0 Main", the descriptor
+ * number, and "abcd1" from foo2.
+ *
+ * Python's poll(timeout=-1) does not wait (a negative timeout counts as
+ * 0); in mproc -1 is MP_FOREVER, so the C spelling of that check is
+ * mp_conn_poll(con, 0).  Strings go as bytes (send_bytes, not pickled
+ * send), and seconds become `unit` ms (default 100).  As in pipe_simplex,
+ * foo2 starts to read after 3 units instead of 1, so that the two readers
+ * of the one pipe end never wait at the same time (pipe_simplex.c says
+ * why: the seed, as written, is a race on Linux, in CPython too).
+ *
+ *   pipe_poll [unit_ms]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+static int unit_ms = 100;
+
+static int foo1(void *arg)
+{
+	mp_conn_t *con = arg;
+	char msg[16];
+
+	for (int i = 0; i < 2; i++) {
+		usleep((useconds_t)(2 * unit_ms) * 1000);
+		int n = snprintf(msg, sizeof(msg), "abcd%d", i);
+		if (mp_conn_send_bytes(con, msg, (size_t)n, MP_FOREVER) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int foo2(void *arg)
+{
+	mp_conn_t *con = arg;
+	mp_bytes_t m;
+
+	usleep((useconds_t)(3 * unit_ms) * 1000); /* the seed: 1 unit */
+	if (mp_conn_recv_bytes(con, MP_CONN_NOLIMIT, &m, MP_FOREVER) < 0)
+		return 1;
+	printf("%s\n", (char *)m.data);
+	fflush(stdout);
+	free(m.data);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	mp_conn_t *con_c, *con_s;
+	mp_bytes_t m;
+	int err;
+
+	if (argc > 1)
+		unit_ms = atoi(argv[1]);
+	if ((err = mp_pipe(false, &con_c, &con_s)) < 0) {
+		fprintf(stderr, "mp_pipe: %s\n", mp_strerror(err));
+		return 1;
+	}
+	mp_process_t *p1 = mp_process_new(foo1, con_s, NULL, 0, &err);
+	mp_process_t *p2 = mp_process_new(foo2, con_c, NULL, 0, &err);
+	if (!p1 || !p2 || mp_process_start(p1) < 0 || mp_process_start(p2) < 0) {
+		fprintf(stderr, "cannot start the processes\n");
+		return 1;
+	}
+	int ready = mp_conn_poll(con_c, 0);
+	if (ready < 0) {
+		fprintf(stderr, "poll: %s\n", mp_strerror(ready));
+		return 1;
+	}
+	printf("%s\n", ready ? "True" : "False");
+	if ((err = mp_conn_recv_bytes(con_c, MP_CONN_NOLIMIT, &m,
+	                              MP_FOREVER)) < 0) {
+		fprintf(stderr, "recv: %s\n", mp_strerror(err));
+		return 1;
+	}
+	printf("%s Main\n", (char *)m.data);
+	printf("%d\n", mp_conn_fileno(con_c));
+	fflush(stdout);
+	free(m.data);
+	mp_conn_close(con_c);
+	mp_conn_close(con_s);
+	mp_process_join(p1, MP_FOREVER);
+	mp_process_join(p2, MP_FOREVER);
+	mp_process_free(p1);
+	mp_process_free(p2);
+	return 0;
+}
