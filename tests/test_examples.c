@@ -536,11 +536,34 @@ static void test_listener_send(void)
 	MPT_EQ(line_of(r.out, "最后一次连接请求为: ('127.0.0.1', "), 3);
 }
 
+/* Seed: four processes send ten messages each on their own pipe; wait()
+ * hands the parent whatever is ready until all four reach end of file:
+ * all 40 arrive, and each process's in the order it sent them. */
+static void test_wait_pipes(void)
+{
+	struct run_result r;
+	run_example("wait_pipes", NULL, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(count_lines(r.out, "'Process-"), 40);
+	for (int p = 1; p <= 4; p++) {
+		const char *prev = r.out;
+		for (int i = 0; i < 10; i++) {
+			char want[64];
+			snprintf(want, sizeof(want), "(%d, 'Process-%d')", i, p);
+			MPT_EQ(count_lines(r.out, want), 1);
+			const char *at = strstr(r.out, want);
+			CU_ASSERT(at && at >= prev);
+			prev = at ? at : prev;
+		}
+	}
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "process run/start", test_process_run_start },
 		{ "queue workers", test_queue_workers },
+		{ "wait on pipes", test_wait_pipes },
 		{ "pool apply", test_pool_apply },
 		{ "pool apply_async", test_pool_apply_async },
 		{ "pool map and starmap", test_pool_map_starmap },

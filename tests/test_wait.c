@@ -192,6 +192,55 @@ static void many(void)
 	}
 }
 
+static const mp_address_t *listen_at;
+
+static int connect_late(void *arg)
+{
+	(void)arg;
+	usleep(30000);
+	int err;
+	mp_conn_t *c = mp_client(listen_at, NULL, TEST_WAIT_NS, &err);
+	if (!c)
+		return 1;
+	mp_conn_send_bytes(c, "hi", 2, TEST_WAIT_NS);
+	mp_conn_close(c);
+	return 0;
+}
+
+/* A listener is ready when a client waits; a connection when a message
+ * (or end of file) does. */
+static void conn_and_listener(void)
+{
+	reset();
+	int err = 0;
+	mp_listener_t *l = mp_listener_open(NULL, NULL, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	listen_at = mp_listener_address(l);
+	mp_waitable_t objs[2] = { mp_wait_event(&sh->ev[0]),
+	                          mp_wait_listener(l) };
+	size_t ready[2];
+	MPT_ERR(mp_wait(objs, 2, 0, ready), -EAGAIN);
+	mp_process_t *p = mp_process_new(connect_late, NULL, NULL, 0, NULL);
+	MPT_OK(mp_process_start(p));
+	MPT_EQ(mp_wait(objs, 2, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	objs[1] = mp_wait_conn(c);
+	MPT_EQ(mp_wait(objs, 2, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(c, 16, &m, 0));
+	free(m.data);
+	reap(p);
+	/* The peer is gone: end of file is ready too. */
+	MPT_EQ(mp_wait(objs, 2, TEST_WAIT_NS, ready), 1);
+	MPT_ERR(mp_conn_recv_bytes(c, 16, &m, 0), -MP_EEOF);
+	mp_conn_close(c);
+	MPT_EQ(mp_wait_conn(NULL).fd < 0, 1);
+	mp_listener_close(l);
+}
+
 static void bad_input(void)
 {
 	reset();
@@ -295,6 +344,7 @@ static void test_process_sentinel(void) { run_both(process_sentinel); }
 static void test_many(void) { run_both(many); }
 static void test_bad_input(void) { bad_input(); }
 static void test_waitset(void) { run_both(waitset); }
+static void test_conn_and_listener(void) { run_both(conn_and_listener); }
 
 int main(void)
 {
@@ -305,6 +355,7 @@ int main(void)
 		{ "1100 objects", test_many },
 		{ "bad input", test_bad_input },
 		{ "waitset of 10 050", test_waitset },
+		{ "connections and listeners", test_conn_and_listener },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("wait", tests);

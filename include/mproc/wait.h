@@ -11,8 +11,10 @@
  *   semaphore  its value is above zero (an acquire may still lose the race)
  *   barrier    completed a cycle, or broke, since mp_wait_barrier() was
  *              called for it
- * (connections and listeners are waited on through their descriptors:
- * mp_wait_fd(mp_conn_fileno(c)).)  Readiness is a snapshot, as in Python:
+ *   connection readable: a message, or end of file (it never buffers, so
+ *              this is its descriptor's readability)
+ *   listener   a client is waiting to be accepted
+ * Readiness is a snapshot, as in Python:
  * another process may consume what made an object ready before you act.
  *
  * How it sleeps: descriptors only - one ppoll().  Anything else - one
@@ -31,6 +33,7 @@
 #include <stdint.h>
 
 #include <mproc/common.h>
+#include <mproc/connection.h>
 #include <mproc/process.h>
 #include <mproc/queue.h>
 #include <mproc/sync.h>
@@ -61,6 +64,18 @@ static inline mp_waitable_t mp_wait_fd(int fd)
 {
 	mp_waitable_t w = { .kind = MP_WAIT_FD, .fd = fd };
 	return w;
+}
+
+/* A connection or a listener, through its descriptor (a closed one gives
+ * -EBADF from mp_wait). */
+static inline mp_waitable_t mp_wait_conn(const mp_conn_t *c)
+{
+	return mp_wait_fd(c ? mp_conn_fileno(c) : -1);
+}
+
+static inline mp_waitable_t mp_wait_listener(const mp_listener_t *l)
+{
+	return mp_wait_fd(l ? mp_listener_fileno(l) : -1);
 }
 
 static inline mp_waitable_t mp_wait_process(mp_process_t *p)
