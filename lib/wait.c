@@ -498,6 +498,28 @@ static int ws_look(mp_waitset_t *ws, size_t *ready, size_t cap)
 	return n;
 }
 
+/* Descriptors only: epoll itself looks and sleeps, in one call (as a
+ * caller of epoll_wait would).  The ready count, 0 at the deadline, or
+ * -errno. */
+static int ws_wait_fds(mp_waitset_t *ws, int64_t deadline, size_t *ready,
+                       size_t cap)
+{
+	struct timespec ts, *tsp = NULL;
+	if (deadline != MP__NO_DEADLINE) {
+		mp_sys_ns_to_timespec(deadline - mp_sys_now_ns(), &ts);
+		tsp = &ts;
+	}
+	int k = epoll_pwait2(ws->epfd, ws->ev,
+	                     (int)(cap < ws->cap ? cap : ws->cap), tsp, NULL);
+	if (k < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < k; i++)
+		ready[i] = (size_t)ws->ev[i].data.u64;
+	if (k > 1)
+		qsort(ready, (size_t)k, sizeof(*ready), cmp_size);
+	return k;
+}
+
 int mp_waitset_wait(mp_waitset_t *ws, int64_t timeout_ns, size_t *ready,
                     size_t cap)
 {
@@ -507,31 +529,23 @@ int mp_waitset_wait(mp_waitset_t *ws, int64_t timeout_ns, size_t *ready,
 	    (ws->nitems == 0 && timeout_ns == MP_FOREVER))
 		return -EINVAL;
 	for (;;) {
-		int r = ws_look(ws, ready, cap);
+		int r = !ws->plan.nwatch && ws->cap && timeout_ns != 0
+		        ? ws_wait_fds(ws, deadline, ready, cap)
+		        : ws_look(ws, ready, cap);
 		if (r != 0)
 			return r;
 		if (timeout_ns == 0)
 			return -EAGAIN;
 		if (deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= deadline)
 			return -ETIMEDOUT;
-		if (!ws->plan.nwatch && ws->nitems) {
-			/* Descriptors only: epoll itself sleeps. */
-			struct timespec ts, *tsp = NULL;
-			if (deadline != MP__NO_DEADLINE) {
-				mp_sys_ns_to_timespec(deadline - mp_sys_now_ns(), &ts);
-				tsp = &ts;
-			}
-			r = epoll_pwait2(ws->epfd, ws->ev, 1, tsp, NULL);
-			if (r < 0 && errno != EINTR)
-				return -errno;
-			continue;
-		}
-		if (!ws->plan.nfds) { /* empty set: just the timeout */
+		if (!ws->cap) { /* never had a member: just the timeout */
 			struct timespec ts;
 			mp_sys_ns_to_timespec(deadline - mp_sys_now_ns(), &ts);
 			nanosleep(&ts, NULL);
 			continue;
 		}
+		if (!ws->plan.nwatch)
+			continue; /* descriptors only: epoll slept already */
 		r = sleep_any(&ws->plan, deadline, ws->scratch);
 		if (r < 0)
 			return r;
