@@ -156,9 +156,17 @@ static void *supervisor(void *arg)
 	int *who = calloc(cap, sizeof(*who));
 	size_t *ready = calloc(cap, sizeof(*ready));
 
-	for (int i = 0; i < p->nproc && p->start_err == 0; i++)
-		p->start_err = start_worker(p, i);
+	/* mp_pool_new returns once the first worker is forked: it can take
+	 * the first task while the others are still being made. */
+	p->start_err = start_worker(p, 0);
 	mp_event_set(&p->started);
+	for (int i = 1; i < p->nproc && p->start_err == 0; i++) {
+		pthread_mutex_lock(&p->mu);
+		bool running = p->state == POOL_RUNNING;
+		pthread_mutex_unlock(&p->mu);
+		if (running && start_worker(p, i) < 0)
+			p->broken = true; /* tasks fail rather than wait */
+	}
 	if (!objs || !who || !ready)
 		p->broken = true;
 	while (live_workers(p) > 0 && objs && who && ready)
@@ -176,6 +184,29 @@ static void *supervisor(void *arg)
 }
 
 /* ---- the pool's life ----------------------------------------------------- */
+
+/* The compute filter, compiled once per process (see sys/seccomp.c). */
+static pthread_mutex_t compute_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mp_sys_filter compute_filter;
+
+static int sandbox_filter(mp_pool_t *p, const struct mp_sys_filter **f)
+{
+	int r = 0;
+	*f = NULL;
+	if (p->attr.sandbox == MP_SANDBOX_CUSTOM) {
+		/* The caller's rules run here, once, in the creator. */
+		r = mp_sys_sandbox_compile(p->attr.sandbox_rules,
+		                           p->attr.sandbox_arg, &p->custom);
+		*f = &p->custom;
+	} else if (p->attr.sandbox == MP_SANDBOX_COMPUTE) {
+		pthread_mutex_lock(&compute_lock);
+		if (!compute_filter.len)
+			r = mp_sys_sandbox_compile(NULL, NULL, &compute_filter);
+		pthread_mutex_unlock(&compute_lock);
+		*f = &compute_filter;
+	}
+	return r;
+}
 
 static int check_attr(const mp_pool_attr_t *a)
 {
@@ -246,17 +277,24 @@ mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
 		free(p);
 		return NULL;
 	}
+	const struct mp_sys_filter *filter = NULL;
+	if ((*err = sandbox_filter(p, &filter)) < 0) {
+		free_shared(p);
+		mp_sys_sandbox_free(&p->custom);
+		free(p);
+		return NULL;
+	}
 	for (int i = 0; i < p->nproc; i++)
 		p->cfg[i] = (struct worker_cfg){
 			p->tasks, p->results, &p->slots[i], attr->initializer,
 			attr->initarg, attr->maxtasksperchild, attr->sandbox,
-			attr->sandbox_rules, attr->sandbox_arg, attr->memory_limit,
-			attr->cpu_limit_sec };
+			filter, attr->memory_limit, attr->cpu_limit_sec };
 	/* Things a worker would otherwise look up itself, in its sandbox. */
 	mp__queue_prepare_thread(true);
 	(void)mp_cpu_count();
 	if ((*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
 		free_shared(p);
+		mp_sys_sandbox_free(&p->custom);
 		free(p);
 		return NULL;
 	}
@@ -345,6 +383,7 @@ int mp_pool_free(mp_pool_t *p)
 	mp_pool_join(p, MP_FOREVER);
 	mp__pool_free_jobs(p);
 	free_shared(p);
+	mp_sys_sandbox_free(&p->custom);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 	return 0;

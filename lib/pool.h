@@ -65,8 +65,7 @@ struct worker_cfg {
 	void *initarg;
 	long maxtasks;
 	int sandbox;
-	int (*rules)(void *ctx, void *arg);
-	void *rules_arg;
+	const struct mp_sys_filter *filter; /* compiled in the creator */
 	size_t memory_limit;
 	unsigned cpu_limit_sec;
 };
@@ -106,6 +105,7 @@ struct mp_pool {
 	int start_err;
 	int spawned;                  /* workers ever started, for names */
 	bool broken;                  /* workers cannot start: fail all */
+	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */
 };
 
 /* pool_jobs.c */

@@ -130,9 +130,7 @@ static int prepare(struct worker_cfg *c)
 		return 0;
 	if ((r = mp_sys_trap_sigsys(on_sigsys)) < 0)
 		return r;
-	return mp_sys_sandbox_install(c->sandbox == MP_SANDBOX_CUSTOM ? c->rules
-	                                                              : NULL,
-	                              c->rules_arg, getpid());
+	return mp_sys_sandbox_load(c->filter, getpid());
 }
 
 int mp__pool_worker_main(void *arg)

@@ -185,13 +185,22 @@ int mp_sys_memfd(const char *name, size_t size);
 
 /* ---- seccomp (pool workers' sandbox) ---------------------------------- */
 
+/* A compiled sandbox: a BPF program (struct sock_filter[len]). */
+struct mp_sys_filter {
+	void *insns;
+	unsigned short len;
+};
 /*
- * Load the compute sandbox into the calling process, plus what `rules`
- * (may be NULL) adds to the libseccomp context.  Disallowed calls raise
- * SIGSYS (SECCOMP_RET_TRAP).  Sets no_new_privs.  0 or -errno.
+ * Compile the compute sandbox, plus what `rules` (may be NULL) adds to the
+ * libseccomp context.  Disallowed calls will raise SIGSYS
+ * (SECCOMP_RET_TRAP).  0 or -errno; free with mp_sys_sandbox_free.
  */
-int mp_sys_sandbox_install(int (*rules)(void *ctx, void *arg), void *arg,
-                           pid_t self);
+int mp_sys_sandbox_compile(int (*rules)(void *ctx, void *arg), void *arg,
+                           struct mp_sys_filter *f);
+/* Load a compiled sandbox into the calling process (pid self), with
+ * no_new_privs.  0 or -errno. */
+int mp_sys_sandbox_load(const struct mp_sys_filter *f, pid_t self);
+void mp_sys_sandbox_free(struct mp_sys_filter *f);
 /* The name of system call nr on this architecture ("openat"). */
 void mp_sys_syscall_name(int nr, char *buf, size_t len);
 

@@ -5,6 +5,13 @@
  * call and raises SIGSYS in the worker, whose handler records the call's
  * number for the pool before the worker exits.  Killing outright
  * (RET_KILL_PROCESS) would lose which call it was.
+ *
+ * Compiling a filter with libseccomp takes a few hundred microseconds, on
+ * the path of a pool's first task if every worker did it.  So the pool
+ * compiles once, in its creator, into a BPF program in which the worker's
+ * own pid (the one argument that differs between workers: signals may go
+ * to itself only) is a placeholder; each worker patches the placeholder
+ * with its pid and loads the program with one seccomp(2) call.
  */
 #include "mpsys.h"
 
@@ -13,8 +20,13 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Computing: memory, futexes, descriptors already open, clocks, sleeping,
@@ -58,22 +70,74 @@ static int add_compute(scmp_filter_ctx ctx, pid_t self)
 	return r;
 }
 
-int mp_sys_sandbox_install(int (*rules)(void *ctx, void *arg), void *arg,
-                           pid_t self)
+/* Not a pid (above PID_MAX_LIMIT), so it appears in the program only
+ * where the worker's pid belongs. */
+#define PID_PLACEHOLDER 0x7ffffe5bu
+
+/* libseccomp's BPF for a context, read back from a memfd. */
+static int export(scmp_filter_ctx ctx, struct mp_sys_filter *f)
 {
+	int fd = memfd_create("mproc-bpf", MFD_CLOEXEC), r;
+	if (fd < 0)
+		return -errno;
+	r = seccomp_export_bpf(ctx, fd);
+	off_t len = r == 0 ? lseek(fd, 0, SEEK_END) : -1;
+	if (r == 0 && (len <= 0 || len % sizeof(struct sock_filter) ||
+	               len / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		r = -EINVAL;
+	if (r == 0 && !(f->insns = malloc((size_t)len)))
+		r = -ENOMEM;
+	if (r == 0 && pread(fd, f->insns, (size_t)len, 0) != len)
+		r = -EIO;
+	if (r == 0)
+		f->len = (unsigned short)(len / sizeof(struct sock_filter));
+	close(fd);
+	return r;
+}
+
+int mp_sys_sandbox_compile(int (*rules)(void *ctx, void *arg), void *arg,
+                           struct mp_sys_filter *f)
+{
+	memset(f, 0, sizeof(*f));
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
-	/* no_new_privs is libseccomp's default; say it anyway. */
-	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
-	if (r == 0)
-		r = add_compute(ctx, self);
+	int r = add_compute(ctx, (pid_t)PID_PLACEHOLDER);
 	if (r == 0 && rules)
 		r = rules(ctx, arg);
 	if (r == 0)
-		r = seccomp_load(ctx);
+		r = export(ctx, f);
 	seccomp_release(ctx);
+	if (r < 0)
+		mp_sys_sandbox_free(f);
 	return r < 0 ? r : 0;
+}
+
+int mp_sys_sandbox_load(const struct mp_sys_filter *f, pid_t self)
+{
+	struct sock_filter *insns = malloc(f->len * sizeof(*insns));
+	if (!insns)
+		return -ENOMEM;
+	memcpy(insns, f->insns, f->len * sizeof(*insns));
+	for (unsigned i = 0; i < f->len; i++)
+		if (BPF_CLASS(insns[i].code) == BPF_JMP &&
+		    BPF_SRC(insns[i].code) == BPF_K &&
+		    insns[i].k == PID_PLACEHOLDER)
+			insns[i].k = (uint32_t)self;
+	struct sock_fprog prog = { .len = f->len, .filter = insns };
+	int r = 0;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		r = -errno;
+	free(insns);
+	return r;
+}
+
+void mp_sys_sandbox_free(struct mp_sys_filter *f)
+{
+	free(f->insns);
+	f->insns = NULL;
+	f->len = 0;
 }
 
 void mp_sys_syscall_name(int nr, char *buf, size_t len)

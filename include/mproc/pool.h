@@ -91,7 +91,9 @@ typedef struct mp_pool_attr {
 	long maxtasksperchild;      /* chunks a worker runs before it is replaced; 0: no limit */
 	int sandbox;                /* enum mp_sandbox */
 	/* MP_SANDBOX_CUSTOM: add rules to `scmp_ctx` (a libseccomp
-	 * scmp_filter_ctx, already holding the compute rules); 0 or -errno. */
+	 * scmp_filter_ctx, already holding the compute rules); 0 or -errno.
+	 * Called once, in mp_pool_new, not in the workers: the filter is
+	 * compiled there and loaded by each worker. */
 	int (*sandbox_rules)(void *scmp_ctx, void *arg);
 	void *sandbox_arg;
 	size_t memory_limit;        /* bytes a worker may map beyond what it
@@ -102,8 +104,8 @@ typedef struct mp_pool_attr {
 /*
  * mp_pool_new - start a pool (attr NULL: defaults).
  * Errors (*err): -EINVAL processes < 0, an unknown sandbox, CUSTOM without
- * rules, a negative maxtasksperchild; -MP_EDAEMONIC called from a daemonic
- * process; -EAGAIN, -ENOMEM.
+ * rules, a negative maxtasksperchild; the error sandbox_rules returned;
+ * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM.
  */
 MP_API mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err);
 /* mp_pool_close - no more work; queued work still runs.  Twice is fine. */
