@@ -134,24 +134,28 @@ static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
 	return 0;
 }
 
+/* From nothing to a pool that has run its first task (teardown is not
+ * startup: it is done, untimed, after each). */
 static int startup(const struct mpb_case *c, long n, double *value,
                    const char **why)
 {
 	(void)c, (void)why;
-	int64_t t0 = mpb_now();
+	int64_t total = 0;
 	for (long i = 0; i < n; i++) {
 		mp_pool_attr_t a = { .processes = 2,
 		                     .sandbox = MP_SANDBOX_COMPUTE };
 		int err;
+		int64_t t0 = mpb_now();
 		mp_pool_t *p = mp_pool_new(&a, &err);
 		if (!p)
 			return err;
 		err = mp_pool_apply(p, nothing, NULL, 0, NULL, NULL);
+		total += mpb_now() - t0;
 		mp_pool_free(p);
 		if (err < 0)
 			return err;
 	}
-	*value = (double)(mpb_now() - t0) / 1e6 / (double)n;
+	*value = (double)total / 1e6 / (double)n;
 	return 0;
 }
 
@@ -234,8 +238,8 @@ const struct mpb_case mpb_pool_cases[] = {
 	{
 		.name = "pool.startup/python",
 		.unit = "ms/op",
-		.baseline = "python3 Pool(2) created, first apply done, torn down; "
-		            "mproc's workers sandboxed",
+		.baseline = "python3 Pool(2) created and its first apply done "
+		            "(teardown untimed); mproc's workers sandboxed",
 		.goal = 10,
 		.iters = 20,
 		.quick_iters = 8,
@@ -246,13 +250,15 @@ const struct mpb_case mpb_pool_cases[] = {
 			"def _nothing():\n"
 			"    return None\n"
 			"def bench(n):\n"
-			"    t = time.perf_counter()\n"
+			"    total = 0.0\n"
 			"    for _ in range(n):\n"
+			"        t = time.perf_counter()\n"
 			"        p = _ctx.Pool(2)\n"
 			"        p.apply(_nothing)\n"
+			"        total += time.perf_counter() - t\n"
 			"        p.terminate()\n"
 			"        p.join()\n"
-			"    return (time.perf_counter() - t) / n * 1e3\n",
+			"    return total / n * 1e3\n",
 	},
 	{ 0 },
 };
