@@ -69,21 +69,6 @@ int mp_sys_pidfd_wait_exit(int pidfd)
 int mp_sys_poll_one(int fd, short events, const struct timespec *deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		struct timespec rel, *tsp = NULL;
-		if (deadline) {
-			int64_t left = (int64_t)deadline->tv_sec * 1000000000 +
-			               deadline->tv_nsec - mp_sys_now_ns();
-			mp_sys_ns_to_timespec(left, &rel);
-			tsp = &rel;
-		}
-		int r = ppoll(&p, 1, tsp, NULL);
-		if (r > 0)
-			return p.revents;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
+	int r = mp_sys_poll(&p, 1, deadline);
+	return r > 0 ? p.revents : r;
 }

@@ -66,6 +66,17 @@ static inline void ex_join(mp_process_t *p)
 	}
 }
 
+/* Pool(processes=n), its workers sandboxed. */
+static inline mp_pool_t *ex_pool(int n)
+{
+	mp_pool_attr_t attr = { .processes = n, .sandbox = MP_SANDBOX_COMPUTE };
+	int err = 0;
+	mp_pool_t *pool = mp_pool_new(&attr, &err);
+	if (!pool)
+		ex_check(err, "mp_pool_new");
+	return pool;
+}
+
 /* An optional numeric argument, with a default. */
 static inline long ex_arg(int argc, char **argv, int i, long def)
 {

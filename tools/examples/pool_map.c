@@ -13,28 +13,15 @@
  *
  *   pool_map [unit]
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-#include <mproc.h>
+#include "example.h"
 
 static double unit = 0.1;
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* f(x): sleep x units; the result is x itself, so order can be checked. */
 static int f(const void *in, void *out)
 {
 	int x = *(const int *)in;
-	double s = x * unit;
-	struct timespec ts = { (time_t)s, (long)((s - (long)s) * 1e9) };
-	nanosleep(&ts, NULL);
+	ex_sleep_ms((long)(x * unit * 1000));
 	*(int *)out = x;
 	return 0;
 }
@@ -43,22 +30,14 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		unit = atof(argv[1]);
-	mp_pool_attr_t attr = { .processes = 4, .sandbox = MP_SANDBOX_COMPUTE };
+	mp_pool_t *pool = ex_pool(4);
 	int err;
-	mp_pool_t *pool = mp_pool_new(&attr, &err);
-	if (!pool) {
-		fprintf(stderr, "pool: %s\n", mp_strerror(err));
-		return 1;
-	}
 	int in[3] = { 3, 1, 2 }, out[3]; /* the slowest first */
-	double start = now();
+	double start = ex_now();
 	err = mp_pool_map(pool, f, in, sizeof(int), 3, out, sizeof(int), NULL,
 	                  1);
-	if (err < 0) {
-		fprintf(stderr, "map: %s\n", mp_strerror(err));
-		return 1;
-	}
+	ex_check(err, "map");
 	printf("[%d, %d, %d]\n", out[0], out[1], out[2]);
-	printf("%.3f\n", now() - start);
+	printf("%.3f\n", ex_now() - start);
 	return mp_pool_free(pool) < 0;
 }

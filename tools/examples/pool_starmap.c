@@ -14,12 +14,7 @@
  *
  *   pool_starmap [unit]
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <mproc.h>
+#include "example.h"
 
 static double unit = 0.1;
 
@@ -27,19 +22,10 @@ struct args {
 	int x, y;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int f(const void *in, void *out)
 {
 	const struct args *a = in;
-	double s = a->x * unit;
-	struct timespec ts = { (time_t)s, (long)((s - (long)s) * 1e9) };
-	nanosleep(&ts, NULL);
+	ex_sleep_ms((long)(a->x * unit * 1000));
 	printf("当前任务：%d\n", a->y);
 	fflush(stdout);
 	*(int *)out = a->y;
@@ -50,23 +36,15 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		unit = atof(argv[1]);
-	mp_pool_attr_t attr = { .processes = 4, .sandbox = MP_SANDBOX_COMPUTE };
+	mp_pool_t *pool = ex_pool(4);
 	int err;
-	mp_pool_t *pool = mp_pool_new(&attr, &err);
-	if (!pool) {
-		fprintf(stderr, "pool: %s\n", mp_strerror(err));
-		return 1;
-	}
 	struct args tuples[3] = { { 1, 1 }, { 2, 2 }, { 3, 3 } };
 	int out[3];
-	double start = now();
+	double start = ex_now();
 	err = mp_pool_starmap(pool, f, tuples, sizeof(tuples[0]), 3, out,
 	                      sizeof(int), NULL, 1);
-	if (err < 0) {
-		fprintf(stderr, "starmap: %s\n", mp_strerror(err));
-		return 1;
-	}
+	ex_check(err, "starmap");
 	printf("[%d, %d, %d]\n", out[0], out[1], out[2]);
-	printf("%.3f\n", now() - start);
+	printf("%.3f\n", ex_now() - start);
 	return mp_pool_free(pool) < 0;
 }

@@ -14,13 +14,10 @@
  * naming the operation.  The seed sleeps up to 0.5 s per task; we sleep up
  * to 50 ms.
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
+#include "example.h"
 
-#include <mproc.h>
+#include <string.h>
+#include <unistd.h>
 
 #define NUMBER_OF_PROCESSES 4
 
@@ -87,19 +84,11 @@ int main(void)
 
 	task_queue = mp_queue_new(NULL, &err);
 	done_queue = mp_queue_new(NULL, &err);
-	if (!task_queue || !done_queue) {
-		fprintf(stderr, "queue: %s\n", mp_strerror(err));
-		return 1;
-	}
+	ex_check(task_queue && done_queue ? 0 : err, "mp_queue_new");
 	for (int i = 0; i < 20; i++)
 		put_task("mul", i, 7);
-	for (int i = 0; i < NUMBER_OF_PROCESSES; i++) {
-		workers[i] = mp_process_new(worker, NULL, NULL, 0, &err);
-		if (!workers[i] || (err = mp_process_start(workers[i])) < 0) {
-			fprintf(stderr, "start: %s\n", mp_strerror(err));
-			return 1;
-		}
-	}
+	for (int i = 0; i < NUMBER_OF_PROCESSES; i++)
+		workers[i] = ex_start(worker, NULL);
 	printf("Unordered results:\n");
 	if (print_results(20) < 0)
 		return 1;
