@@ -160,6 +160,10 @@ static void *supervisor(void *arg)
 	 * the first task while the others are still being made. */
 	p->start_err = start_worker(p, 0);
 	mp_event_set(&p->started);
+	/* The creator was just woken, worker 0 runs on the other CPU: let the
+	 * creator have ours before the next fork, so its first task goes out
+	 * now rather than after the remaining workers are made. */
+	mp_sys_yield();
 	for (int i = 1; i < p->nproc && p->start_err == 0; i++) {
 		pthread_mutex_lock(&p->mu);
 		bool running = p->state == POOL_RUNNING;

@@ -248,27 +248,30 @@ int mp_queue_free(mp_queue_t *q)
 
 #define LIVENESS_NS MP_MSEC(2)
 
-/* This thread's start time, cached per tid (a fork child gets a new tid). */
+/* Whether waiters may look at /proc to see if a holder lives (see
+ * mp__queue_prepare_thread). */
+static _Atomic bool probe_liveness = true;
+
+/* This thread's start time, cached per tid (a fork child gets a new tid);
+ * 0 where nobody looks at it (no liveness probes). */
 static uint64_t my_start(pid_t me)
 {
 	static _Thread_local pid_t tid;
 	static _Thread_local uint64_t start;
 	if (tid != me) {
 		tid = me;
-		if (mp_sys_thread_start(me, &start) != 1)
+		start = 0;
+		if (atomic_load_explicit(&probe_liveness, memory_order_relaxed) &&
+		    mp_sys_thread_start(me, &start) != 1)
 			start = 0;
 	}
 	return start;
 }
 
-/* Whether waiters may look at /proc to see if a holder lives (see
- * mp__queue_prepare_thread). */
-static _Atomic bool probe_liveness = true;
-
 void mp__queue_prepare_thread(bool probes)
 {
-	(void)my_start(mp__tid());
 	atomic_store(&probe_liveness, probes);
+	(void)my_start(mp__tid());
 }
 
 /* Mark a side's word as its dead holder's kernel would, and wake. */
