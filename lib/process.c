@@ -79,6 +79,7 @@ static struct proc_state {
 	_Atomic unsigned made;     /* objects made here: the N of Process-N */
 	_Atomic uint32_t lock;     /* guards children (mp_sys_mutex) */
 	mp_process_t *children;    /* started here, not yet closed */
+	_Atomic bool exiting;      /* exit has begun: start no more */
 	_Atomic uint32_t pool_used; /* bit i: pool[i] is taken */
 	mp_process_t pool[POOL_OBJECTS];
 } ps __attribute__((aligned(4096))) = { .current = &main_process };
@@ -683,12 +684,9 @@ int mp_active_children(mp_process_t **out, size_t cap)
 	return n;
 }
 
-/* Set once this process has begun to exit (see exit_cleanup). */
-static _Atomic bool exiting;
-
 bool mp__process_exiting(void)
 {
-	return atomic_load_explicit(&exiting, memory_order_relaxed);
+	return atomic_load_explicit(&ps.exiting, memory_order_relaxed);
 }
 
 /*
@@ -700,9 +698,9 @@ bool mp__process_exiting(void)
  */
 static void exit_cleanup(void)
 {
-	atomic_store(&exiting, true);
 	if (!ps.children)
-		return; /* the common case, with no lock taken */
+		return; /* the common case: nothing to write, no lock taken */
+	atomic_store(&ps.exiting, true);
 	mp_sys_mutex_lock(&ps.lock);
 	size_t n = 0, k = 0;
 	for (mp_process_t *p = ps.children; p; p = p->next_child)
