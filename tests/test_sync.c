@@ -30,23 +30,6 @@ static void reset(void)
 	mp_rlock_init(&sh->rlock);
 }
 
-static mp_process_t *start(mp_target_t fn, void *arg)
-{
-	mp_process_t *p = mp_process_new(fn, arg, NULL, 0, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	MPT_OK(mp_process_start(p));
-	return p;
-}
-
-static int finish(mp_process_t *p)
-{
-	int code = -1000;
-	MPT_OK(mp_process_join(p, MP_SEC(60)));
-	mp_process_exitcode(p, &code);
-	mp_process_free(p);
-	return code;
-}
-
 /* Wait until the lock word shows a sleeper: proof that a waiter is blocked
  * in the kernel path, not merely about to be. */
 static int await_waiters_bit(void *lock)
@@ -326,9 +309,9 @@ static void test_lock_stress(void)
 	reset();
 	mp_process_t *p[PROCS];
 	for (int i = 0; i < PROCS; i++)
-		p[i] = start(hammer_process, NULL);
+		p[i] = mpt_start(hammer_process, NULL);
 	for (int i = 0; i < PROCS; i++)
-		MPT_EQ(finish(p[i]), 0);
+		MPT_EQ(mpt_finish(p[i]), 0);
 	MPT_EQ(sh->plain, (int64_t)PROCS * THREADS * ROUNDS);
 	MPT_EQ(atomic_load(&sh->max_inside), 0);
 	MPT_EQ(mp_lock_locked(&sh->lock), 0);
@@ -480,7 +463,7 @@ static void *blocked_acquire(void *arg)
 /* A holder dies while another thread is blocked on the lock. */
 static void death_with_blocked_waiter(void *lock, bool rlock)
 {
-	mp_process_t *p = start(hold_then_hang, lock);
+	mp_process_t *p = mpt_start(hold_then_hang, lock);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	struct blocked b = { .lock = lock, .rlock = rlock };
 	pthread_t t;
@@ -496,7 +479,7 @@ static void death_with_blocked_waiter(void *lock, bool rlock)
 	/* Reported, not asserted (timing belongs to mpbench): */
 	fprintf(stderr, " [owner-died seen %.3f ms after SIGKILL] ",
 	        (double)(b.woke_at - killed_at) / 1e6);
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 }
 
 static void test_lock_owner_dies(void)
@@ -509,10 +492,10 @@ static void test_lock_owner_dies(void)
 
 	/* Nobody waiting when it dies: the next acquire sees it. */
 	reset();
-	mp_process_t *p = start(hold_then_hang, &sh->lock);
+	mp_process_t *p = mpt_start(hold_then_hang, &sh->lock);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	MPT_OK(mp_process_kill(p));
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 	MPT_ERR(mp_lock_acquire(&sh->lock, TEST_WAIT_NS), -EOWNERDEAD);
 	/* Released unrepaired: unrecoverable for everybody. */
 	MPT_OK(mp_lock_release(&sh->lock));
@@ -570,12 +553,12 @@ static void test_lock_kill_at_random(void)
 	reset();
 	unsigned seed = 4242;
 	int owner_died = 0, rounds = 60;
-	mp_process_t *a = start(churn_lock, NULL);
+	mp_process_t *a = mpt_start(churn_lock, NULL);
 	for (int round = 0; round < rounds; round++) {
-		mp_process_t *b = start(churn_lock, NULL);
+		mp_process_t *b = mpt_start(churn_lock, NULL);
 		usleep(200 + rand_r(&seed) % 3000);
 		MPT_OK(mp_process_kill(b));
-		MPT_EQ(finish(b), -SIGKILL);
+		MPT_EQ(mpt_finish(b), -SIGKILL);
 		int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
 		CU_ASSERT(r == 0 || r == -EOWNERDEAD);
 		if (r != 0 && r != -EOWNERDEAD)
@@ -590,7 +573,7 @@ static void test_lock_kill_at_random(void)
 		mp_lock_release(&sh->lock);
 	}
 	MPT_OK(mp_process_kill(a));
-	finish(a);
+	mpt_finish(a);
 	int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
 	CU_ASSERT(r == 0 || r == -EOWNERDEAD);
 	if (r == -EOWNERDEAD)
@@ -653,9 +636,9 @@ static void test_semaphore_admits_two(void)
 	mp_sem_init(&sh->sem, 2, false);
 	mp_process_t *p[3];
 	for (int i = 0; i < 3; i++)
-		p[i] = start(sem_user, NULL);
+		p[i] = mpt_start(sem_user, NULL);
 	for (int i = 0; i < 3; i++)
-		MPT_EQ(finish(p[i]), 0);
+		MPT_EQ(mpt_finish(p[i]), 0);
 	MPT_EQ(atomic_load(&sh->max_inside), 2);
 	MPT_EQ(mp_sem_value(&sh->sem), 2);
 }
@@ -696,7 +679,7 @@ static void test_cond(void)
 	/* notify(1) wakes exactly one of three; notify_all the rest. */
 	mp_process_t *p[3];
 	for (int i = 0; i < 3; i++)
-		p[i] = start(cond_waiter, NULL);
+		p[i] = mpt_start(cond_waiter, NULL);
 	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
 	while (atomic_load(&sh->ready) < 3 && mp_sys_now_ns() < end)
 		usleep(1000);
@@ -713,7 +696,7 @@ static void test_cond(void)
 	MPT_EQ(mp_cond_notify_all(&sh->cond), 2);
 	MPT_OK(mp_cond_release(&sh->cond));
 	for (int i = 0; i < 3; i++)
-		MPT_EQ(finish(p[i]), 0);
+		MPT_EQ(mpt_finish(p[i]), 0);
 	MPT_EQ(atomic_load(&sh->counter), 3);
 }
 
@@ -725,7 +708,7 @@ static void test_cond_no_stealing(void)
 {
 	reset();
 	MPT_OK(mp_cond_init(&sh->cond, NULL, false));
-	mp_process_t *p = start(cond_waiter, NULL);
+	mp_process_t *p = mpt_start(cond_waiter, NULL);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	/* Holding the lock again proves the waiter is inside mp_cond_wait. */
 	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
@@ -734,7 +717,7 @@ static void test_cond_no_stealing(void)
 	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(50)), -ETIMEDOUT);
 	MPT_OK(mp_cond_release(&sh->cond));
 	MPT_OK(kill(mp_process_pid(p), SIGCONT));
-	MPT_EQ(finish(p), 0);
+	MPT_EQ(mpt_finish(p), 0);
 	MPT_EQ(atomic_load(&sh->counter), 1); /* the stopped one: notified */
 	MPT_OK(mp_cond_destroy(&sh->cond));
 }
@@ -763,11 +746,11 @@ static void test_cond_wait_for(void)
 	MPT_OK(mp_cond_acquire(&sh->cond, TEST_WAIT_NS));
 	int64_t target = 50;
 	MPT_EQ(mp_cond_wait_for(&sh->cond, counter_reached, &target, 0), 0);
-	mp_process_t *p = start(cond_producer, NULL);
+	mp_process_t *p = mpt_start(cond_producer, NULL);
 	MPT_EQ(mp_cond_wait_for(&sh->cond, counter_reached, &target,
 	                        TEST_WAIT_NS), 1);
 	MPT_OK(mp_cond_release(&sh->cond));
-	MPT_EQ(finish(p), 0);
+	MPT_EQ(mpt_finish(p), 0);
 	MPT_EQ(atomic_load(&sh->counter), 50);
 }
 
@@ -836,7 +819,7 @@ static void cond_death_while_reacquiring(bool rlock)
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	/* The holder can take the lock only once the waiter is inside
 	 * mp_cond_wait; its notify reports one woken. */
-	mp_process_t *p = start(cond_hold_then_hang, (void *)1);
+	mp_process_t *p = mpt_start(cond_hold_then_hang, (void *)1);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
 	MPT_EQ(atomic_load(&sh->counter), 1);
 	MPT_OK(await_waiters_bit(mp_cond_lock(&sh->cond)));
@@ -845,7 +828,7 @@ static void cond_death_while_reacquiring(bool rlock)
 	MPT_ERR(w.result, -EOWNERDEAD);
 	MPT_EQ(w.consistent, 0);
 	MPT_EQ(w.release, 0);
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 	/* Whole again: a wait/notify cycle works. */
 	MPT_OK(mp_cond_acquire(&sh->cond, 0));
 	MPT_ERR(mp_cond_wait(&sh->cond, MP_MSEC(1)), -ETIMEDOUT);
@@ -863,10 +846,10 @@ static void cond_death_while_waiting(bool rlock)
 	pthread_t t;
 	pthread_create(&t, NULL, cond_wait_thread, &w);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
-	mp_process_t *p = start(cond_hold_then_hang, NULL);
+	mp_process_t *p = mpt_start(cond_hold_then_hang, NULL);
 	MPT_EQ(mpt_flag_wait(&sh->ready, 2), 0);
 	MPT_OK(mp_process_kill(p));
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 	/* The holder got the lock, so the waiter was inside its wait; it
 	 * is still there unless 1.5 s passed since (a hang guard only). */
 	pthread_join(t, NULL);
@@ -921,12 +904,12 @@ static void test_cond_kill_at_random(void)
 	cond_setup(true);
 	unsigned seed = 777;
 	int rounds = 40;
-	mp_process_t *a = start(cond_turns, (void *)0);
+	mp_process_t *a = mpt_start(cond_turns, (void *)0);
 	for (int round = 0; round < rounds; round++) {
-		mp_process_t *b = start(cond_turns, (void *)1);
+		mp_process_t *b = mpt_start(cond_turns, (void *)1);
 		usleep(300 + rand_r(&seed) % 3000);
 		MPT_OK(mp_process_kill(b));
-		MPT_EQ(finish(b), -SIGKILL);
+		MPT_EQ(mpt_finish(b), -SIGKILL);
 		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
 		CU_ASSERT(r == 1 || r == -EOWNERDEAD);
 		if (r == -EOWNERDEAD) {
@@ -943,7 +926,7 @@ static void test_cond_kill_at_random(void)
 	atomic_store(&sh->go, 1);
 	mp_cond_notify_all(&sh->cond);
 	MPT_OK(mp_cond_release(&sh->cond));
-	MPT_EQ(finish(a), 0); /* never stuck, never an error */
+	MPT_EQ(mpt_finish(a), 0); /* never stuck, never an error */
 	fprintf(stderr, " [%d turns; owner died: %d seen here, %d by the "
 	        "survivor] ", (int)atomic_load(&sh->counter),
 	        (int)atomic_load(&sh->results[0]),
@@ -971,9 +954,9 @@ static void test_event(void)
 	int64_t t0 = mp_sys_now_ns();
 	MPT_EQ(mp_event_wait(&sh->ev, MP_MSEC(20)), 0);
 	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(20));
-	mp_process_t *p = start(event_setter, NULL);
+	mp_process_t *p = mpt_start(event_setter, NULL);
 	MPT_EQ(mp_event_wait(&sh->ev, TEST_WAIT_NS), 1);
-	MPT_EQ(finish(p), 0);
+	MPT_EQ(mpt_finish(p), 0);
 	MPT_EQ(mp_event_is_set(&sh->ev), 1);
 	MPT_OK(mp_event_clear(&sh->ev));
 	MPT_EQ(mp_event_is_set(&sh->ev), 0);
@@ -1008,9 +991,9 @@ static void test_barrier(void)
 	MPT_EQ(mp_barrier_parties(&sh->bar), 4);
 	mp_process_t *p[4];
 	for (int i = 0; i < 4; i++)
-		p[i] = start(bar_party, NULL);
+		p[i] = mpt_start(bar_party, NULL);
 	for (int i = 0; i < 4; i++)
-		MPT_EQ(finish(p[i]), 0);
+		MPT_EQ(mpt_finish(p[i]), 0);
 	for (int round = 0; round < 20; round++)
 		MPT_EQ(atomic_load(&sh->results[round]), 0xf); /* 0..3, once each */
 	MPT_EQ(atomic_load(&sh->counter), 20); /* the action, once a cycle */

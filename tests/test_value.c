@@ -15,23 +15,6 @@ struct shared {
 };
 static struct shared *sh;
 
-static mp_process_t *start(mp_target_t fn, void *arg)
-{
-	mp_process_t *p = mp_process_new(fn, arg, NULL, 0, NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	MPT_OK(mp_process_start(p));
-	return p;
-}
-
-static int finish(mp_process_t *p)
-{
-	int code = -1000;
-	MPT_OK(mp_process_join(p, MP_SEC(60)));
-	mp_process_exitcode(p, &code);
-	mp_process_free(p);
-	return code;
-}
-
 static mp_array_t *iarr(void)
 {
 	return (mp_array_t *)sh->iarr;
@@ -417,11 +400,11 @@ static void test_processes_threads(void)
 	MPT_OK(mp_array_init(darr(), 'd', 1, NULL, MP_VALUE_LOCK));
 	mp_process_t *p[PROCS];
 	for (int i = 0; i < PROCS; i++)
-		p[i] = start(updater_process, NULL);
+		p[i] = mpt_start(updater_process, NULL);
 	/* This process takes part too, with its own threads. */
 	MPT_EQ(updater_process(NULL), 0);
 	for (int i = 0; i < PROCS; i++)
-		MPT_EQ(finish(p[i]), 0);
+		MPT_EQ(mpt_finish(p[i]), 0);
 	int64_t x = 0, n = (int64_t)(PROCS + 1) * THREADS * ROUNDS;
 	MPT_OK(mp_value_get_i64(&sh->val, &x, 0));
 	MPT_EQ(x, 3 * n);
@@ -484,7 +467,7 @@ static void test_value_owner_dies(void)
 		memset(sh, 0, sizeof(*sh));
 		int32_t init = 41;
 		MPT_OK(mp_value_init(&sh->val, 'i', &init, flags));
-		mp_process_t *p = start(hold_then_hang, NULL);
+		mp_process_t *p = mpt_start(hold_then_hang, NULL);
 		MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 		struct adder a = { 0, 0 };
 		pthread_t t;
@@ -494,7 +477,7 @@ static void test_value_owner_dies(void)
 		pthread_join(t, NULL);
 		MPT_ERR(a.result, -EOWNERDEAD);
 		MPT_EQ(a.value, 42);
-		MPT_EQ(finish(p), -SIGKILL);
+		MPT_EQ(mpt_finish(p), -SIGKILL);
 		/* Repaired by the helper: no longer owner-dead, not locked. */
 		int64_t x = 0;
 		MPT_OK(mp_value_add_i64(&sh->val, 1, &x, 0));
@@ -506,10 +489,10 @@ static void test_value_owner_dies(void)
 	 * repairs through get_obj, marks it consistent. */
 	memset(sh, 0, sizeof(*sh));
 	MPT_OK(mp_array_init(iarr(), 'q', 2, (int64_t[]){ 5, 5 }, 0));
-	mp_process_t *p = start(hold_then_hang, iarr());
+	mp_process_t *p = mpt_start(hold_then_hang, iarr());
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	MPT_OK(mp_process_kill(p));
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 	MPT_ERR(mp_array_acquire(iarr(), TEST_WAIT_NS), -EOWNERDEAD);
 	int64_t *e = mp_array_get_obj(iarr());
 	e[1] = e[0];
@@ -519,10 +502,10 @@ static void test_value_owner_dies(void)
 
 	/* Released without repair: unrecoverable, and the helpers say so. */
 	sh->ready = 0;
-	p = start(hold_then_hang, iarr());
+	p = mpt_start(hold_then_hang, iarr());
 	MPT_EQ(mpt_flag_wait(&sh->ready, 1), 0);
 	MPT_OK(mp_process_kill(p));
-	MPT_EQ(finish(p), -SIGKILL);
+	MPT_EQ(mpt_finish(p), -SIGKILL);
 	MPT_ERR(mp_array_acquire(iarr(), TEST_WAIT_NS), -EOWNERDEAD);
 	MPT_OK(mp_array_release(iarr()));
 	MPT_ERR(mp_array_add_i64(iarr(), 1, 1, NULL, 0), -ENOTRECOVERABLE);

@@ -101,6 +101,25 @@ static inline void *mpt_shared(size_t len)
 	return p;
 }
 
+/* Start fn(arg) in a child process (the test fails at once if it cannot). */
+static inline mp_process_t *mpt_start(mp_target_t fn, void *arg)
+{
+	mp_process_t *p = mp_process_new(fn, arg, NULL, 0, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	MPT_OK(mp_process_start(p));
+	return p;
+}
+
+/* Join (60 s at most), free, and return the child's exit code. */
+static inline int mpt_finish(mp_process_t *p)
+{
+	int code = -1000;
+	MPT_OK(mp_process_join(p, MP_SEC(60)));
+	mp_process_exitcode(p, &code);
+	mp_process_free(p);
+	return code;
+}
+
 typedef void (*mpt_register_fn)(void);
 
 /* The suite's main: run every registered test; exit 1 on any failure. */
