@@ -66,6 +66,15 @@ static inline void ex_join(mp_process_t *p)
 	}
 }
 
+/* conn.recv_bytes(): the next message (free .data), or leave. */
+static inline mp_bytes_t ex_recv(mp_conn_t *c)
+{
+	mp_bytes_t m;
+	ex_check(mp_conn_recv_bytes(c, MP_CONN_NOLIMIT, &m, MP_FOREVER),
+	         "mp_conn_recv_bytes");
+	return m;
+}
+
 /* Pool(processes=n), its workers sandboxed. */
 static inline mp_pool_t *ex_pool(int n)
 {

@@ -23,11 +23,7 @@
  *
  *   pipe_poll [unit_ms]
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <mproc.h>
+#include "example.h"
 
 static int unit_ms = 100;
 
@@ -37,7 +33,7 @@ static int foo1(void *arg)
 	char msg[16];
 
 	for (int i = 0; i < 2; i++) {
-		usleep((useconds_t)(2 * unit_ms) * 1000);
+		ex_sleep_ms(2L * unit_ms);
 		int n = snprintf(msg, sizeof(msg), "abcd%d", i);
 		if (mp_conn_send_bytes(con, msg, (size_t)n, MP_FOREVER) < 0)
 			return 1;
@@ -47,12 +43,8 @@ static int foo1(void *arg)
 
 static int foo2(void *arg)
 {
-	mp_conn_t *con = arg;
-	mp_bytes_t m;
-
-	usleep((useconds_t)(3 * unit_ms) * 1000); /* the seed: 1 unit */
-	if (mp_conn_recv_bytes(con, MP_CONN_NOLIMIT, &m, MP_FOREVER) < 0)
-		return 1;
+	ex_sleep_ms(3L * unit_ms); /* the seed: 1 unit */
+	mp_bytes_t m = ex_recv(arg);
 	printf("%s\n", (char *)m.data);
 	fflush(stdout);
 	free(m.data);
@@ -62,41 +54,22 @@ static int foo2(void *arg)
 int main(int argc, char **argv)
 {
 	mp_conn_t *con_c, *con_s;
-	mp_bytes_t m;
-	int err;
 
-	if (argc > 1)
-		unit_ms = atoi(argv[1]);
-	if ((err = mp_pipe(false, &con_c, &con_s)) < 0) {
-		fprintf(stderr, "mp_pipe: %s\n", mp_strerror(err));
-		return 1;
-	}
-	mp_process_t *p1 = mp_process_new(foo1, con_s, NULL, 0, &err);
-	mp_process_t *p2 = mp_process_new(foo2, con_c, NULL, 0, &err);
-	if (!p1 || !p2 || mp_process_start(p1) < 0 || mp_process_start(p2) < 0) {
-		fprintf(stderr, "cannot start the processes\n");
-		return 1;
-	}
+	unit_ms = (int)ex_arg(argc, argv, 1, unit_ms);
+	ex_check(mp_pipe(false, &con_c, &con_s), "mp_pipe");
+	mp_process_t *p1 = ex_start(foo1, con_s);
+	mp_process_t *p2 = ex_start(foo2, con_c);
 	int ready = mp_conn_poll(con_c, 0);
-	if (ready < 0) {
-		fprintf(stderr, "poll: %s\n", mp_strerror(ready));
-		return 1;
-	}
+	ex_check(ready, "mp_conn_poll");
 	printf("%s\n", ready ? "True" : "False");
-	if ((err = mp_conn_recv_bytes(con_c, MP_CONN_NOLIMIT, &m,
-	                              MP_FOREVER)) < 0) {
-		fprintf(stderr, "recv: %s\n", mp_strerror(err));
-		return 1;
-	}
+	mp_bytes_t m = ex_recv(con_c);
 	printf("%s Main\n", (char *)m.data);
 	printf("%d\n", mp_conn_fileno(con_c));
 	fflush(stdout);
 	free(m.data);
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
-	mp_process_join(p1, MP_FOREVER);
-	mp_process_join(p2, MP_FOREVER);
-	mp_process_free(p1);
-	mp_process_free(p2);
+	ex_join(p1);
+	ex_join(p2);
 	return 0;
 }

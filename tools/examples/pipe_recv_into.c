@@ -27,11 +27,7 @@
  *
  *   pipe_recv_into [unit_ms]
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <mproc.h>
+#include "example.h"
 
 static int unit_ms = 100;
 
@@ -46,15 +42,8 @@ static int foo1(void *arg)
 
 static int foo2(void *arg)
 {
-	mp_conn_t *con = arg;
-	mp_bytes_t m;
-
-	usleep((useconds_t)unit_ms * 1000);
-	int r = mp_conn_recv_bytes(con, MP_CONN_NOLIMIT, &m, MP_FOREVER);
-	if (r < 0) {
-		fprintf(stderr, "foo2: %s\n", mp_strerror(r));
-		return 1;
-	}
+	ex_sleep_ms(unit_ms);
+	mp_bytes_t m = ex_recv(arg);
 	printf("b'%s'\n", (char *)m.data);
 	fflush(stdout);
 	free(m.data);
@@ -65,27 +54,15 @@ int main(int argc, char **argv)
 {
 	mp_conn_t *con_c, *con_s;
 	unsigned char byte_content[10] = { 0 };
-	int err;
 
-	if (argc > 1)
-		unit_ms = atoi(argv[1]);
-	if ((err = mp_pipe(true, &con_c, &con_s)) < 0) {
-		fprintf(stderr, "mp_pipe: %s\n", mp_strerror(err));
-		return 1;
-	}
-	mp_process_t *p1 = mp_process_new(foo1, con_s, NULL, 0, &err);
-	mp_process_t *p2 = mp_process_new(foo2, con_c, NULL, 0, &err);
-	if (!p1 || !p2 || mp_process_start(p1) < 0 || mp_process_start(p2) < 0) {
-		fprintf(stderr, "cannot start the processes\n");
-		return 1;
-	}
+	unit_ms = (int)ex_arg(argc, argv, 1, unit_ms);
+	ex_check(mp_pipe(true, &con_c, &con_s), "mp_pipe");
+	mp_process_t *p1 = ex_start(foo1, con_s);
+	mp_process_t *p2 = ex_start(foo2, con_c);
 	int64_t n = mp_conn_recv_bytes_into(con_c, byte_content,
 	                                    sizeof(byte_content), 0, NULL,
 	                                    MP_FOREVER);
-	if (n < 0) {
-		fprintf(stderr, "recv_bytes_into: %s\n", mp_strerror((int)n));
-		return 1;
-	}
+	ex_check((int)n, "mp_conn_recv_bytes_into");
 	printf("%lld Main\n", (long long)n);
 	printf("%.*s\n", (int)n, (char *)byte_content);
 	printf("bytearray(b'");
@@ -98,9 +75,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
-	mp_process_join(p1, MP_FOREVER);
-	mp_process_join(p2, MP_FOREVER);
-	mp_process_free(p1);
-	mp_process_free(p2);
+	ex_join(p1);
+	ex_join(p2);
 	return 0;
 }

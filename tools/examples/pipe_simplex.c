@@ -36,17 +36,13 @@
  *
  *   pipe_simplex [unit_ms]
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
-#include <mproc.h>
+#include "example.h"
 
 static int unit_ms = 100;
 
 static void sleep_units(int n)
 {
-	usleep((useconds_t)(n * unit_ms) * 1000);
+	ex_sleep_ms((long)n * unit_ms);
 }
 
 static int foo1(void *arg)
@@ -65,15 +61,8 @@ static int foo1(void *arg)
 
 static int foo2(void *arg)
 {
-	mp_conn_t *con = arg;
-	mp_bytes_t m;
-
 	sleep_units(3); /* the seed: 1 (see the top of the file) */
-	int r = mp_conn_recv_bytes(con, MP_CONN_NOLIMIT, &m, MP_FOREVER);
-	if (r < 0) {
-		fprintf(stderr, "foo2: %s\n", mp_strerror(r));
-		return 1;
-	}
+	mp_bytes_t m = ex_recv(arg);
 	printf("%s\n", (char *)m.data);
 	fflush(stdout);
 	free(m.data);
@@ -83,35 +72,19 @@ static int foo2(void *arg)
 int main(int argc, char **argv)
 {
 	mp_conn_t *con_c, *con_s;
-	mp_bytes_t m;
-	int err;
 
-	if (argc > 1)
-		unit_ms = atoi(argv[1]);
-	if ((err = mp_pipe(false, &con_c, &con_s)) < 0) {
-		fprintf(stderr, "mp_pipe: %s\n", mp_strerror(err));
-		return 1;
-	}
-	mp_process_t *p1 = mp_process_new(foo1, con_s, NULL, 0, &err);
-	mp_process_t *p2 = mp_process_new(foo2, con_c, NULL, 0, &err);
-	if (!p1 || !p2 || mp_process_start(p1) < 0 || mp_process_start(p2) < 0) {
-		fprintf(stderr, "cannot start the processes\n");
-		return 1;
-	}
-	err = mp_conn_recv_bytes(con_c, MP_CONN_NOLIMIT, &m, MP_FOREVER);
-	if (err < 0) {
-		fprintf(stderr, "recv: %s\n", mp_strerror(err));
-		return 1;
-	}
+	unit_ms = (int)ex_arg(argc, argv, 1, unit_ms);
+	ex_check(mp_pipe(false, &con_c, &con_s), "mp_pipe");
+	mp_process_t *p1 = ex_start(foo1, con_s);
+	mp_process_t *p2 = ex_start(foo2, con_c);
+	mp_bytes_t m = ex_recv(con_c);
 	printf("%s Main\n", (char *)m.data);
 	fflush(stdout);
 	free(m.data);
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
 	/* Python joins non-daemonic children at exit; so do we, by hand. */
-	mp_process_join(p1, MP_FOREVER);
-	mp_process_join(p2, MP_FOREVER);
-	mp_process_free(p1);
-	mp_process_free(p2);
+	ex_join(p1);
+	ex_join(p2);
 	return 0;
 }
