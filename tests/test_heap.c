@@ -205,17 +205,7 @@ static void *churn_thread(void *arg)
 static int churn_process(void *arg)
 {
 	(void)arg;
-	pthread_t t[CHURN_THREADS];
-	int bad = 0;
-	for (int i = 0; i < CHURN_THREADS; i++)
-		pthread_create(&t[i], NULL, churn_thread,
-		               (void *)(uintptr_t)(i + 1));
-	for (int i = 0; i < CHURN_THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		bad |= r != NULL;
-	}
-	return bad;
+	return mpt_threads(CHURN_THREADS, churn_thread, 1) != 0;
 }
 
 static void test_concurrent_churn(void)

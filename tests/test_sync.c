@@ -292,16 +292,7 @@ static void *hammer_thread(void *arg)
 static int hammer_process(void *arg)
 {
 	(void)arg;
-	pthread_t t[THREADS];
-	int bad = 0;
-	for (int i = 0; i < THREADS; i++)
-		pthread_create(&t[i], NULL, hammer_thread, NULL);
-	for (int i = 0; i < THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		bad |= r != NULL;
-	}
-	return bad;
+	return mpt_threads(THREADS, hammer_thread, 0) != 0;
 }
 
 static void test_lock_stress(void)

@@ -43,18 +43,7 @@ static void *thread_main(void *arg)
 /* One process: THREADS threads; the exit code counts failed ones. */
 static int proc_main(void *arg)
 {
-	intptr_t proc = (intptr_t)arg;
-	pthread_t t[THREADS];
-	int bad = 0;
-	for (int i = 0; i < THREADS; i++)
-		pthread_create(&t[i], NULL, thread_main,
-		               (void *)(proc * THREADS + i));
-	for (int i = 0; i < THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		bad += r != NULL;
-	}
-	return bad;
+	return mpt_threads(THREADS, thread_main, (intptr_t)arg * THREADS);
 }
 
 static mp_process_t *procs[PROCS];

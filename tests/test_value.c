@@ -378,17 +378,8 @@ static void *updater_thread(void *arg)
 
 static int updater_process(void *arg)
 {
-	pthread_t t[THREADS];
-	int bad = 0;
 	(void)arg;
-	for (int i = 0; i < THREADS; i++)
-		pthread_create(&t[i], NULL, updater_thread, NULL);
-	for (int i = 0; i < THREADS; i++) {
-		void *r;
-		pthread_join(t[i], &r);
-		bad |= r != NULL;
-	}
-	return bad;
+	return mpt_threads(THREADS, updater_thread, 0) != 0;
 }
 
 static void test_processes_threads(void)

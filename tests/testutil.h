@@ -10,6 +10,7 @@
 
 #include <CUnit/Basic.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,25 @@ static inline int mpt_finish(mp_process_t *p)
 	mp_process_exitcode(p, &code);
 	mp_process_free(p);
 	return code;
+}
+
+/* Run fn in n threads (at most 64), thread i getting (void *)(first + i);
+ * returns how many of them returned non-NULL (failed). */
+static inline int mpt_threads(int n, void *(*fn)(void *), intptr_t first)
+{
+	pthread_t t[64];
+	int bad = 0;
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&t[i], NULL, fn, (void *)(first + i)) != 0)
+			return n - i + bad; /* the rest never ran: failures */
+	for (int i = 0; i < n; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	return bad;
 }
 
 typedef void (*mpt_register_fn)(void);
