@@ -86,114 +86,181 @@ static int n_of(const struct mpb_case *c)
 	return atoi(c->name + 5); /* "wait.<n>/..." */
 }
 
-static int run_mp_wait(const struct mpb_case *c, long iters, double *value,
-                       const char **why)
+/*
+ * One way of waiting: set up for the rig's descriptors once, then return
+ * the index of a ready one per call (or -errno); tear down.
+ */
+struct waiter {
+	void *(*setup)(const struct rig *r);
+	int (*wait)(void *state, const struct rig *r);
+	void (*teardown)(void *state);
+};
+
+/* The round trips of one repetition, timed, with any way of waiting. */
+static int run_with(const struct mpb_case *c, long iters, double *value,
+                    const struct waiter *w)
 {
-	(void)why;
 	struct rig r;
-	int n = n_of(c), e = rig_up(&r, n, iters);
+	int e = rig_up(&r, n_of(c), iters);
 	if (e < 0)
 		return e;
-	mp_waitable_t *objs = calloc((size_t)n, sizeof(*objs));
-	size_t *ready = calloc((size_t)n, sizeof(*ready));
-	for (int i = 0; i < n; i++)
-		objs[i] = mp_wait_fd(r.fds[i]);
+	void *state = w->setup(&r);
+	if (!state)
+		e = -ENOMEM;
 	int64_t t0 = mpb_now();
 	for (long i = 0; i < iters && e >= 0; i++) {
-		e = mp_wait(objs, (size_t)n, MP_FOREVER, ready);
-		if (e > 0)
-			e = answer(&r, (int)ready[0]);
+		e = w->wait(state, &r);
+		if (e >= 0)
+			e = answer(&r, e);
 	}
 	*value = (double)(mpb_now() - t0) / 1e3 / (double)iters;
-	free(objs);
-	free(ready);
+	if (state)
+		w->teardown(state);
 	rig_down(&r);
 	return e < 0 ? e : 0;
 }
 
-/* The same through a waitset, built once (as the epoll set is). */
-static int run_waitset(const struct mpb_case *c, long iters, double *value,
-                       const char **why)
+/* mp_wait, given the n descriptors every time (as poll() is). */
+struct mpw {
+	mp_waitable_t *objs;
+	size_t *ready;
+};
+
+static void mpw_teardown(void *state)
 {
-	(void)why;
-	struct rig r;
-	int n = n_of(c), e = rig_up(&r, n, iters);
-	if (e < 0)
-		return e;
-	mp_waitset_t *ws = mp_waitset_open(&e);
-	int *index_fd = calloc((size_t)n, sizeof(*index_fd));
-	for (int i = 0; ws && i < n; i++)
-		index_fd[mp_waitset_add(ws, mp_wait_fd(r.fds[i]))] = i;
-	int64_t t0 = mpb_now();
-	for (long i = 0; ws && i < iters && e >= 0; i++) {
-		size_t ready;
-		e = mp_waitset_wait(ws, MP_FOREVER, &ready, 1);
-		if (e > 0)
-			e = answer(&r, index_fd[ready]);
-	}
-	*value = (double)(mpb_now() - t0) / 1e3 / (double)iters;
-	mp_waitset_close(ws);
-	free(index_fd);
-	rig_down(&r);
-	return e < 0 ? e : 0;
+	struct mpw *m = state;
+	free(m->objs);
+	free(m->ready);
+	free(m);
 }
 
-static int run_poll(const struct mpb_case *c, long iters, double *value,
-                    const char **why)
+static void *mpw_setup(const struct rig *r)
 {
-	(void)why;
-	struct rig r;
-	int n = n_of(c), e = rig_up(&r, n, iters);
-	if (e < 0)
-		return e;
-	struct pollfd *p = calloc((size_t)n, sizeof(*p));
-	for (int i = 0; i < n; i++)
-		p[i] = (struct pollfd){ .fd = r.fds[i], .events = POLLIN };
-	int64_t t0 = mpb_now();
-	for (long i = 0; i < iters && e >= 0; i++) {
-		if (poll(p, (nfds_t)n, -1) < 0) {
-			e = -errno;
-			break;
-		}
-		for (int k = 0; k < n; k++)
-			if (p[k].revents) {
-				e = answer(&r, k);
-				break;
-			}
+	struct mpw *m = calloc(1, sizeof(*m));
+	if (m) {
+		m->objs = calloc((size_t)r->n, sizeof(*m->objs));
+		m->ready = calloc((size_t)r->n, sizeof(*m->ready));
 	}
-	*value = (double)(mpb_now() - t0) / 1e3 / (double)iters;
-	free(p);
-	rig_down(&r);
-	return e < 0 ? e : 0;
+	if (!m || !m->objs || !m->ready) {
+		if (m)
+			mpw_teardown(m);
+		return NULL;
+	}
+	for (int i = 0; i < r->n; i++)
+		m->objs[i] = mp_wait_fd(r->fds[i]);
+	return m;
 }
 
-static int run_epoll(const struct mpb_case *c, long iters, double *value,
-                     const char **why)
+static int mpw_wait(void *state, const struct rig *r)
 {
-	(void)why;
-	struct rig r;
-	int n = n_of(c), e = rig_up(&r, n, iters);
-	if (e < 0)
-		return e;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	for (int i = 0; i < n; i++) {
+	struct mpw *m = state;
+	int e = mp_wait(m->objs, (size_t)r->n, MP_FOREVER, m->ready);
+	return e > 0 ? (int)m->ready[0] : e;
+}
+
+/* A waitset, built once (as an epoll set is). */
+struct mws {
+	mp_waitset_t *ws;
+	int *fd_of;   /* set index -> rig index */
+};
+
+static void *mws_setup(const struct rig *r)
+{
+	struct mws *m = calloc(1, sizeof(*m));
+	if (!m || !(m->ws = mp_waitset_open(NULL)) ||
+	    !(m->fd_of = calloc((size_t)r->n, sizeof(*m->fd_of)))) {
+		if (m)
+			mp_waitset_close(m->ws);
+		free(m);
+		return NULL;
+	}
+	for (int i = 0; i < r->n; i++) {
+		int k = mp_waitset_add(m->ws, mp_wait_fd(r->fds[i]));
+		if (k >= 0)
+			m->fd_of[k] = i;
+	}
+	return m;
+}
+
+static int mws_wait(void *state, const struct rig *r)
+{
+	struct mws *m = state;
+	size_t ready;
+	int e = mp_waitset_wait(m->ws, MP_FOREVER, &ready, 1);
+	(void)r;
+	return e > 0 ? m->fd_of[ready] : e;
+}
+
+static void mws_teardown(void *state)
+{
+	struct mws *m = state;
+	mp_waitset_close(m->ws);
+	free(m->fd_of);
+	free(m);
+}
+
+/* poll(), the baseline for mp_wait. */
+static void *poll_setup(const struct rig *r)
+{
+	struct pollfd *p = calloc((size_t)r->n, sizeof(*p));
+	for (int i = 0; p && i < r->n; i++)
+		p[i] = (struct pollfd){ .fd = r->fds[i], .events = POLLIN };
+	return p;
+}
+
+static int poll_wait(void *state, const struct rig *r)
+{
+	struct pollfd *p = state;
+	if (poll(p, (nfds_t)r->n, -1) < 0)
+		return -errno;
+	for (int k = 0; k < r->n; k++)
+		if (p[k].revents)
+			return k;
+	return -EIO;
+}
+
+/* epoll set up once, the baseline for a waitset. */
+static void *epoll_setup(const struct rig *r)
+{
+	int *ep = malloc(sizeof(*ep));
+	if (ep && (*ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		free(ep);
+		return NULL;
+	}
+	for (int i = 0; ep && i < r->n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-		epoll_ctl(ep, EPOLL_CTL_ADD, r.fds[i], &ev);
+		epoll_ctl(*ep, EPOLL_CTL_ADD, r->fds[i], &ev);
 	}
-	int64_t t0 = mpb_now();
-	for (long i = 0; i < iters && e >= 0; i++) {
-		struct epoll_event ev;
-		if (epoll_wait(ep, &ev, 1, -1) != 1) {
-			e = -errno;
-			break;
-		}
-		e = answer(&r, (int)ev.data.u32);
-	}
-	*value = (double)(mpb_now() - t0) / 1e3 / (double)iters;
-	close(ep);
-	rig_down(&r);
-	return e < 0 ? e : 0;
+	return ep;
 }
+
+static int epoll_wait_one(void *state, const struct rig *r)
+{
+	struct epoll_event ev;
+	(void)r;
+	return epoll_wait(*(int *)state, &ev, 1, -1) == 1 ? (int)ev.data.u32
+	                                                 : -errno;
+}
+
+static void epoll_teardown(void *state)
+{
+	close(*(int *)state);
+	free(state);
+}
+
+#define RUNNER(NAME, SETUP, WAIT, TEARDOWN)                                 \
+	static int NAME(const struct mpb_case *c, long iters, double *value,\
+	                const char **why)                                   \
+	{                                                                   \
+		static const struct waiter w = { SETUP, WAIT, TEARDOWN };   \
+		(void)why;                                                  \
+		return run_with(c, iters, value, &w);                       \
+	}
+
+RUNNER(run_mp_wait, mpw_setup, mpw_wait, mpw_teardown)
+RUNNER(run_waitset, mws_setup, mws_wait, mws_teardown)
+RUNNER(run_poll, poll_setup, poll_wait, free)
+RUNNER(run_epoll, epoll_setup, epoll_wait_one, epoll_teardown)
 
 #define WAIT_CASE(N, BASE, FN, GOAL, IT, QIT)                               \
 	{                                                                   \
