@@ -220,8 +220,9 @@ static int64_t recv_small(mp_conn_t *c, uint8_t *buf, int64_t deadline,
 	return n == -EMSGSIZE || n == -EBADMSG ? -MP_EAUTH : n;
 }
 
-int mp__auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
-                     int digest, int64_t deadline)
+/* mp_deliver_challenge by an absolute deadline, arguments checked. */
+static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
+                        int digest, int64_t deadline)
 {
 	uint8_t chal[MP__AUTH_CHALLENGE_MAX], resp[MP__AUTH_MSG_MAX];
 	int n = mp__auth_challenge(digest, chal);
@@ -240,8 +241,9 @@ int mp__auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
 	return r < 0 ? r : w;
 }
 
-int mp__auth_answer(mp_conn_t *c, const void *key, size_t keylen,
-                    int64_t deadline)
+/* mp_answer_challenge by an absolute deadline, arguments checked. */
+static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
+                       int64_t deadline)
 {
 	uint8_t msg[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
 	int64_t rl = recv_small(c, msg, deadline, true);
@@ -297,7 +299,7 @@ int mp_deliver_challenge(mp_conn_t *c, const void *authkey, size_t keylen,
 		return -EINVAL;
 	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
 		return r;
-	return mp__auth_deliver(c, authkey, keylen, digest, deadline);
+	return auth_deliver(c, authkey, keylen, digest, deadline);
 }
 
 int mp_answer_challenge(mp_conn_t *c, const void *authkey, size_t keylen,
@@ -310,5 +312,5 @@ int mp_answer_challenge(mp_conn_t *c, const void *authkey, size_t keylen,
 		return -EINVAL;
 	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
 		return r;
-	return mp__auth_answer(c, authkey, keylen, deadline);
+	return auth_answer(c, authkey, keylen, deadline);
 }

@@ -141,12 +141,6 @@ int mp__auth_verify(const void *key, size_t keylen, const uint8_t *msg,
                     size_t mlen, const uint8_t *resp, size_t rlen);
 /* Is p[0..len) exactly "#WELCOME#"? */
 bool mp__auth_is_welcome(const uint8_t *p, size_t len);
-/* mp_deliver_challenge / mp_answer_challenge by an absolute deadline,
- * arguments already checked. */
-int mp__auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
-                     int digest, int64_t deadline);
-int mp__auth_answer(mp_conn_t *c, const void *key, size_t keylen,
-                    int64_t deadline);
 /*
  * A client's side of the handshake (answer, then deliver), with its
  * challenge sent right behind its answer instead of after the listener's
