@@ -23,7 +23,7 @@ struct mp_result {
 	enum job_kind kind;
 	size_t nchunks, chunks_done;
 	bool ready, detached;
-	size_t stale;                /* chunks failed while maybe in flight */
+	bool stale;                  /* a chunk failed while maybe in flight */
 	int status;                  /* first error (lowest element index) */
 	size_t err_index;
 	int signo;
@@ -113,7 +113,8 @@ static void job_release(mp_pool_t *p, struct mp_result *j)
 	job_free(j);
 }
 
-/* A chunk is back (mutex held).  Returns true if j was freed. */
+/* A chunk is back (mutex held).  Returns true when j is finished and
+ * nobody will look at it again: the caller then releases it. */
 static bool finish_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk)
 {
 	j->chunk_done[chunk] = 1;
@@ -133,11 +134,7 @@ static bool finish_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk)
 		mp_event_set(&p->wake);
 		return false;
 	}
-	if (j->detached && !j->stale) {
-		job_release(p, j);
-		return true;
-	}
-	return false;
+	return j->detached && !j->stale;
 }
 
 static void complete_chunk(mp_pool_t *p, struct mp_result *j,
@@ -170,7 +167,8 @@ static void complete_chunk(mp_pool_t *p, struct mp_result *j,
 			}
 		set_error(j, at, r->status, "task error", 0);
 	}
-	finish_chunk(p, j, r->chunk);
+	if (finish_chunk(p, j, r->chunk))
+		job_release(p, j);
 }
 
 /* Is job j one of ours, with chunk not done yet?  (A result can only name
@@ -225,7 +223,8 @@ void mp__pool_fail_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk,
 		for (size_t i = 0; j->statusv && i < count; i++)
 			j->statusv[first + i] = err;
 		set_error(j, first, err, detail, signo);
-		finish_chunk(p, j, chunk);
+		if (finish_chunk(p, j, chunk))
+			job_release(p, j);
 	}
 	pthread_mutex_unlock(&p->mu);
 	bump_progress(p);
@@ -239,9 +238,9 @@ void mp__pool_fail_all(mp_pool_t *p, int err, const char *detail)
 			if (j->chunk_done[c])
 				continue;
 			/* Its task may sit in the queue or a worker yet. */
-			j->stale++;
+			j->stale = true;
 			set_error(j, (size_t)c * j->chunksize, err, detail, 0);
-			finish_chunk(p, j, c); /* stale: never frees j */
+			(void)finish_chunk(p, j, c); /* stale: j stays listed */
 		}
 	}
 	pthread_mutex_unlock(&p->mu);

@@ -71,8 +71,15 @@ static pid_t start_peer(void (*fn)(void *), void *arg, int *go_fd)
 {
 	int ready[2], go[2];
 	char b;
-	if (pipe(ready) < 0 || pipe(go) < 0)
+	*go_fd = -1;
+	if (pipe(ready) < 0)
 		return -errno;
+	if (pipe(go) < 0) {
+		int err = -errno;
+		close(ready[0]);
+		close(ready[1]);
+		return err;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(ready[0]);
