@@ -38,7 +38,7 @@ struct lock {
 	uint32_t count;           /* RLock recursion count (owner only) */
 	void *_Atomic prev;       /* robust-list node: offset 24 */
 	void *_Atomic next;       /* offset 32 */
-	uint32_t reserved0;
+	_Atomic uint32_t gen;     /* acquisitions, mod 2^32 (spinners' hint) */
 	uint32_t reserved[5];
 };
 
