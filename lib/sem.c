@@ -124,19 +124,39 @@ int mp_sem_acquire(mp_sem_t *us, int64_t timeout_ns)
 	return acquire_slow(s, timeout_ns);
 }
 
+/* A BoundedSemaphore's release: never above its initial value, not even
+ * for an instant (an acquirer could take the excess). */
+static bool release_checked(struct sem *s, long n)
+{
+	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
+	do {
+		if ((uint64_t)v + (uint64_t)n > s->max)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&s->value, &v,
+	                 v + (uint32_t)n, memory_order_seq_cst,
+	                 memory_order_relaxed));
+	return true;
+}
+
 int mp_sem_release(mp_sem_t *us, long n)
 {
 	struct sem *s = sem_of(us);
 
 	if (!s || n < 1)
 		return -EINVAL;
-	uint32_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
-	do {
-		if ((uint64_t)v + (uint64_t)n > s->max)
+	if (s->bounded || n > (long)MP_SEM_VALUE_MAX) {
+		if (!release_checked(s, n))
 			return -EOVERFLOW;
-	} while (!atomic_compare_exchange_weak_explicit(&s->value, &v,
-	                 v + (uint32_t)n, memory_order_seq_cst,
-	                 memory_order_relaxed));
+	} else if (atomic_fetch_add(&s->value, (uint32_t)n) >
+	           MP_SEM_VALUE_MAX - (uint32_t)n) {
+		/* Past the maximum: take it back.  (No wrap: value <= 2^31 - 1
+		 * and n < 2^31.  Units are conserved if an acquirer took one
+		 * meanwhile: the value was above 0 anyway.)  One locked
+		 * instruction instead of a load and a CAS: the load of the
+		 * word just before cost ~1.5 ns, a tenth of post+wait. */
+		atomic_fetch_sub(&s->value, (uint32_t)n);
+		return -EOVERFLOW;
+	}
 	/* A watcher in the futex queue could take the wake-up meant for an
 	 * acquirer and not acquire: with watchers about, wake everyone. */
 	if (atomic_load(&s->watchers))
