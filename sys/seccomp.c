@@ -102,6 +102,14 @@ int mp_sys_sandbox_compile(int (*rules)(void *ctx, void *arg), void *arg,
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
+#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
+	/* A binary tree on the call number rather than a chain of tests:
+	 * besides each call's check, loading the filter gets cheaper - the
+	 * kernel runs it for every call number to build its cache of
+	 * always-allowed calls, and the chain made that a tenth of a pool's
+	 * startup.  Best effort: a chain works too. */
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#endif
 	int r = add_compute(ctx, (pid_t)PID_PLACEHOLDER);
 	if (r == 0 && rules)
 		r = rules(ctx, arg);

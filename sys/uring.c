@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define RING_ENTRIES 64
 
@@ -20,6 +21,7 @@ struct ring {
 	struct io_uring uring;
 	struct ring *next;
 	bool live;
+	bool dontfork; /* its maps are not copied into children */
 };
 
 static _Atomic uint32_t rings_lock;
@@ -99,6 +101,10 @@ struct io_uring *mp_sys_ring(int *err)
 		*err = e;
 		return NULL;
 	}
+	/* A fork then neither copies the ring's pages nor makes the child
+	 * unmap them (each unmap of a shared map flushes TLBs): pool startup
+	 * is mostly forks, and these were a tenth of it. */
+	r->dontfork = io_uring_ring_dontfork(&r->uring) == 0;
 	r->live = true;
 	return &r->uring;
 }
@@ -115,7 +121,9 @@ static void after_fork(void)
 	rings = NULL;
 	for (; r; r = next) {
 		next = r->next;
-		if (r->live)
+		if (r->live && r->dontfork)
+			close(r->uring.ring_fd); /* no maps here: the fd only */
+		else if (r->live)
 			io_uring_queue_exit(&r->uring); /* the child's copy only */
 		r->live = false;
 		if (r == my_ring) {
