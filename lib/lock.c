@@ -26,7 +26,7 @@
  *
  * A Lock may be released by a thread that does not own it.  That thread
  * cannot touch the owner's list, so the node stays there, "detached": the
- * owner unlinks it the next time it takes or releases an mproc lock
+ * owner unlinks it the next time it releases an mproc lock
  * (sweep_detached), and until then new owners cannot link it.  Locks whose
  * holder has not linked the node - and all locks when glibc's list layout
  * is not the one we know - are waited on with fallback_wait.

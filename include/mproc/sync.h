@@ -34,7 +34,7 @@
  *    thread pidfd, or /proc on kernels before 6.9): the owner-died result
  *    then comes within a slice.  That is the case for a Lock released by a
  *    thread other than its owner (Python allows this for Lock) until its
- *    former owner next takes or releases an mproc lock, for a thread that
+ *    former owner next releases an mproc lock, for a thread that
  *    took the lock in the instant between its release and the unlinking
  *    of the node, for one that died between taking the word and linking,
  *    and for every lock when glibc's robust list layout is not the one
@@ -54,7 +54,11 @@
  * (5 x MPROC_SPIN_NS), to find out whether spinning pays again - e.g. two
  * processes in ping-pong that both fell asleep once, and would otherwise
  * each answer the other only after a wake-up; probes that keep losing
- * become rarer, down to one wait in 256.
+ * become rarer, down to one wait in 256.  A Lock or RLock waiter that sees
+ * the holder release and re-take the lock while it spins stops looking
+ * (in practice it sleeps): locks favour throughput over fairness, as
+ * glibc's and Python's do - a thread that keeps re-taking a lock in a tight
+ * loop may keep it for a while; one that sleeps on it is woken at release.
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
