@@ -291,22 +291,28 @@ static int fallback_wait(struct lock *l, uint32_t v, int64_t deadline)
 #define LOOK_PAUSES      16
 #define LOOK_PAUSES_BUSY 1024
 
-/* After a take: a plain increment, as only the owner writes gen. */
+/* After a take: a plain increment, as only the owner writes gen - and
+ * only while somebody spins: a store before the release's locked
+ * instruction is waited for by it, a load is not. */
 static inline void bump_gen(struct lock *l)
 {
-	atomic_store_explicit(&l->gen, atomic_load_explicit(&l->gen,
-	        memory_order_relaxed) + 1, memory_order_relaxed);
+	if (atomic_load_explicit(&l->spinners, memory_order_relaxed))
+		atomic_store_explicit(&l->gen, atomic_load_explicit(&l->gen,
+		        memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
 static bool spin_for_free(struct lock *l)
 {
 	int64_t budget = mp__spin_budget(&l->spin), t0, spent = 0;
 	unsigned pauses = LOOK_PAUSES;
-	uint32_t gen = atomic_load_explicit(&l->gen, memory_order_relaxed);
+	uint32_t gen;
 	bool ok = false;
 
 	if (budget <= 0)
 		return false;
+	/* Seen by the holder's next take, or the one after: a hint. */
+	atomic_fetch_add_explicit(&l->spinners, 1, memory_order_relaxed);
+	gen = atomic_load_explicit(&l->gen, memory_order_relaxed);
 	t0 = mp_sys_now_ns();
 	for (;;) {
 		for (unsigned k = 0; k < pauses; k++)
@@ -324,6 +330,7 @@ static bool spin_for_free(struct lock *l)
 		if ((spent = mp_sys_now_ns() - t0) > budget)
 			break;
 	}
+	atomic_fetch_sub_explicit(&l->spinners, 1, memory_order_relaxed);
 	mp__spin_result(&l->spin, spent, ok);
 	return ok;
 }

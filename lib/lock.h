@@ -39,7 +39,8 @@ struct lock {
 	void *_Atomic prev;       /* robust-list node: offset 24 */
 	void *_Atomic next;       /* offset 32 */
 	_Atomic uint32_t gen;     /* acquisitions, mod 2^32 (spinners' hint) */
-	uint32_t reserved[5];
+	_Atomic uint32_t spinners; /* threads in spin_for_free (a hint) */
+	uint32_t reserved[4];
 };
 
 _Static_assert(sizeof(struct lock) == 64, "struct lock is 64 bytes");
