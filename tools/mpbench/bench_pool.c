@@ -7,13 +7,22 @@
 
 #include <mproc.h>
 
+static int nothing(const void *in, size_t len, mp_out_t *out);
+
+/*
+ * A pool for one repetition, its workers up (one task done) before the
+ * clock starts; the case frees it after.  None outlives its case: a pool
+ * is a thread and two processes, and a process with a second thread forks
+ * slower (every later case forks).  Python's side makes its Pool on first
+ * use in the case, untimed too.
+ */
 static mp_pool_t *bench_pool(void)
 {
-	static mp_pool_t *pool;
-	if (!pool) {
-		mp_pool_attr_t a = { .processes = 2,
-		                     .sandbox = MP_SANDBOX_COMPUTE };
-		pool = mp_pool_new(&a, NULL);
+	mp_pool_attr_t a = { .processes = 2, .sandbox = MP_SANDBOX_COMPUTE };
+	mp_pool_t *pool = mp_pool_new(&a, NULL);
+	if (pool && mp_pool_apply(pool, nothing, NULL, 0, NULL, NULL) < 0) {
+		mp_pool_free(pool);
+		pool = NULL;
 	}
 	return pool;
 }
@@ -46,17 +55,19 @@ static int map_trivial(const struct mpb_case *c, long n, double *value,
 	(void)c, (void)why;
 	mp_pool_t *p = bench_pool();
 	int *in = malloc((size_t)n * sizeof(int)), *out = malloc((size_t)n * sizeof(int));
-	if (!p || !in || !out)
-		return -ENOMEM;
-	for (long i = 0; i < n; i++)
-		in[i] = (int)i;
-	int64_t t0 = mpb_now();
-	int r = mp_pool_map(p, plus_one, in, sizeof(int), (size_t)n, out,
-	                    sizeof(int), NULL, 0);
-	*value = (double)n / ((double)(mpb_now() - t0) / 1e9);
+	int r = -ENOMEM;
+	if (p && in && out) {
+		for (long i = 0; i < n; i++)
+			in[i] = (int)i;
+		int64_t t0 = mpb_now();
+		r = mp_pool_map(p, plus_one, in, sizeof(int), (size_t)n, out,
+		                sizeof(int), NULL, 0);
+		*value = (double)n / ((double)(mpb_now() - t0) / 1e9);
+	}
+	mp_pool_free(p);
 	free(in);
 	free(out);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int apply_rt(const struct mpb_case *c, long n, double *value,
@@ -66,14 +77,13 @@ static int apply_rt(const struct mpb_case *c, long n, double *value,
 	mp_pool_t *p = bench_pool();
 	if (!p)
 		return -ENOMEM;
+	int r = 0;
 	int64_t t0 = mpb_now();
-	for (long i = 0; i < n; i++) {
-		int r = mp_pool_apply(p, nothing, NULL, 0, NULL, NULL);
-		if (r < 0)
-			return r;
-	}
+	for (long i = 0; i < n && r >= 0; i++)
+		r = mp_pool_apply(p, nothing, NULL, 0, NULL, NULL);
 	*value = (double)(mpb_now() - t0) / 1e3 / (double)n;
-	return 0;
+	mp_pool_free(p);
+	return r < 0 ? r : 0;
 }
 
 static int apply_async_tput(const struct mpb_case *c, long n, double *value,
@@ -82,8 +92,11 @@ static int apply_async_tput(const struct mpb_case *c, long n, double *value,
 	(void)c, (void)why;
 	mp_pool_t *p = bench_pool();
 	mp_result_t **r = malloc((size_t)n * sizeof(*r));
-	if (!p || !r)
+	if (!p || !r) {
+		mp_pool_free(p);
+		free(r);
 		return -ENOMEM;
+	}
 	int64_t t0 = mpb_now();
 	for (long i = 0; i < n; i++)
 		r[i] = mp_pool_apply_async(p, nothing, NULL, 0, NULL, NULL, NULL,
@@ -95,6 +108,7 @@ static int apply_async_tput(const struct mpb_case *c, long n, double *value,
 		mp_result_free(r[i]);
 	}
 	*value = (double)n / ((double)(mpb_now() - t0) / 1e9);
+	mp_pool_free(p);
 	free(r);
 	return e;
 }
@@ -105,15 +119,17 @@ static int cpu_bound_pool(const struct mpb_case *c, long n, double *value,
 	(void)c, (void)why;
 	mp_pool_t *p = bench_pool();
 	uint64_t in[64], out[64];
+	int r = p ? 0 : -ENOMEM;
 	for (int i = 0; i < 64; i++)
 		in[i] = (uint64_t)i;
 	int64_t t0 = mpb_now();
-	for (long k = 0; k < n; k++)
+	for (long k = 0; k < n && r == 0; k++)
 		if (mp_pool_map(p, crunch, in, sizeof(in[0]), 64, out,
 		                sizeof(out[0]), NULL, 1) < 0)
-			return -EIO;
+			r = -EIO;
 	*value = (double)(mpb_now() - t0) / 1e6 / (double)n;
-	return 0;
+	mp_pool_free(p);
+	return r;
 }
 
 static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
