@@ -368,6 +368,8 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 /* ---- messages ------------------------------------------------------------ */
 
 /* n messages (n <= MP__SEND_MAX) in one gathered write. */
+#define SEND_COALESCE 512
+
 static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 {
 	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
@@ -384,6 +386,21 @@ static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 		 * empty buffer either). */
 		if (msgs[i].iov_len)
 			iov[k++] = msgs[i];
+	}
+	/* Small messages go out as one buffer: a single-segment write is
+	 * the kernel's cheaper path (no iovec array to import). */
+	uint8_t one[SEND_COALESCE];
+	size_t total = 0;
+	for (int i = 0; i < k; i++)
+		total += iov[i].iov_len;
+	if (k > 1 && total <= sizeof(one)) {
+		size_t off = 0;
+		for (int i = 0; i < k; i++) {
+			memcpy(one + off, iov[i].iov_base, iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		iov[0] = (struct iovec){ one, total };
+		k = 1;
 	}
 	if (pipe)
 		mp_sys_sigpipe_block(&g);
