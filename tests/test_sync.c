@@ -602,6 +602,47 @@ static void test_semaphore(void)
 	MPT_EQ(mp_sem_value(&b), 1);
 }
 
+/* Huge releases racing acquirers: every unit taken was there.  A release
+ * either fails with -EOVERFLOW and changes nothing or adds its count, so
+ * at the end the value is 1 + released - taken (a release that added its
+ * count for an instant, to be undone, let acquirers take units that never
+ * existed and wrapped the value). */
+static mp_sem_t over_sem;
+static _Atomic long over_taken, over_released;
+static _Atomic int over_stop;
+
+static void *over_thread(void *arg)
+{
+	if ((intptr_t)arg < 2) {
+		for (int i = 0; i < 20000; i++) {
+			int r = mp_sem_release(&over_sem, (long)MP_SEM_VALUE_MAX);
+			if (r == 0)
+				atomic_fetch_add(&over_released,
+				                 (long)MP_SEM_VALUE_MAX);
+			else if (r != -EOVERFLOW)
+				return (void *)1;
+		}
+		atomic_store(&over_stop, 1);
+		return NULL;
+	}
+	while (!atomic_load(&over_stop))
+		if (mp_sem_acquire(&over_sem, 0) == 0)
+			atomic_fetch_add(&over_taken, 1);
+	return NULL;
+}
+
+static void test_semaphore_overflow_race(void)
+{
+	MPT_OK(mp_sem_init(&over_sem, 1, false));
+	atomic_store(&over_taken, 0);
+	atomic_store(&over_released, 0);
+	atomic_store(&over_stop, 0);
+	MPT_EQ(mpt_threads(6, over_thread, 0), 0);
+	long v = mp_sem_value(&over_sem);
+	MPT_OK(v >= 0 && v <= (long)MP_SEM_VALUE_MAX ? 0 : -1);
+	MPT_EQ(v, 1 + atomic_load(&over_released) - atomic_load(&over_taken));
+}
+
 static int sem_user(void *arg)
 {
 	(void)arg;
@@ -1019,6 +1060,8 @@ int main(void)
 		{ "lock: owner dies, fallback", test_lock_owner_dies_fallback },
 		{ "lock: SIGKILL at random", test_lock_kill_at_random },
 		{ "semaphore", test_semaphore },
+		{ "semaphore: overflowing releases race acquirers",
+		  test_semaphore_overflow_race },
 		{ "semaphore(2) admits two", test_semaphore_admits_two },
 		{ "condition", test_cond },
 		{ "condition: no stolen wake-up", test_cond_no_stealing },
