@@ -69,12 +69,30 @@ static void lock_after_fork(void)
 	thr.tid = 0;
 }
 
+static void probe_head(void);
+static void sweep_detached(struct mp_sys_robust_head *h, pid_t me);
+
+/*
+ * At thread exit: unlink the nodes others released for us (see top).  Left
+ * in the dying list, they would keep naming our tid in `linker`, and a
+ * later thread given the same tid would take such a node for one of its
+ * own and leave it out of its list.  (The kernel then walks what remains:
+ * locks we still hold.)
+ */
+static pthread_key_t exit_key;
+
+static void at_thread_exit(void *arg)
+{
+	(void)arg;
+	if (thr.tid && thr.head)
+		sweep_detached(thr.head, thr.tid);
+}
+
 static void register_fork(void)
 {
 	(void)pthread_atfork(NULL, NULL, lock_after_fork);
+	(void)pthread_key_create(&exit_key, at_thread_exit);
 }
-
-static void probe_head(void);
 
 /* Also learns the robust head: the fast paths take a known tid to mean a
  * known head, and read thr.head unchecked. */
@@ -84,6 +102,7 @@ static __attribute__((noinline)) pid_t tid_slow(void)
 	if (!thr.head_known)
 		probe_head();
 	thr.tid = mp_sys_gettid();
+	(void)pthread_setspecific(exit_key, (void *)1);
 	return thr.tid;
 }
 
@@ -217,14 +236,31 @@ static __attribute__((noinline)) void sweep_detached(
 	}
 }
 
-/* After taking the word: make the node ours if nobody else's list has it. */
+/* Is l's node in our list h?  (A claim with our tid may be a dead
+ * thread's whose tid we were given: see claim_node.)  Bounded as
+ * sweep_detached is. */
+static bool in_list(struct mp_sys_robust_head *h, struct lock *l)
+{
+	void *e = (void *)((uintptr_t)h->list & ~(uintptr_t)1);
+	for (int n = 0; e && e != (void *)h && n < 2048; n++) {
+		if (e == (void *)&l->next)
+			return true;
+		e = (void *)((uintptr_t)*(void **)e & ~(uintptr_t)1);
+	}
+	return false;
+}
+
+/* After taking the word on a slow path: make the node ours if nobody
+ * else's list has it. */
 static inline void claim_node(struct mp_sys_robust_head *h, struct lock *l,
                               pid_t me)
 {
 	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
 
-	if (!h || linker == me)
+	if (!h || (linker == me && in_list(h, l)))
 		return;
+	if (linker == me)
+		linker = 0; /* a dead thread's claim, and it had our tid */
 	/* In another thread's list: its releaser has not unlinked it yet
 	 * (a few stores away: wait a moment), or it is detached there. */
 	for (int i = 0; linker != 0 && i < 16; i++) {
@@ -284,7 +320,9 @@ static int fallback_wait(struct lock *l, uint32_t v, int64_t deadline)
  * moves the lines twice and turns the old holder into a spinner that
  * steals it back.  Two processes adding to one Value: 20 M ops/s with a
  * look every 16 pauses and the lock changing owner at 56% of takes,
- * 30 M with the gen rule (a process alone: 35 M).  A holder that keeps
+ * 30 M with the gen rule (a process alone: 35 M).  (Going to sleep at
+ * once instead: 12 M - a sleeper sets FUTEX_WAITERS, and every release of
+ * the holder's then makes a system call.)  A holder that keeps
  * the lock for one long section leaves gen alone, so its release is still
  * seen within 16 pauses (a Condition's round trip is unchanged, 3 us).
  */
@@ -449,13 +487,41 @@ static inline bool timeout_ok(int64_t timeout_ns)
 
 /* Release by someone else than the owner (a Lock only), or a double one:
  * the word may change under us. */
+/*
+ * A release that may have to wake someone is announced in our robust
+ * head's list_op_pending (as glibc announces its own): killed between
+ * freeing the word and the wake-up, we would leave waiters asleep for
+ * good - they sleep without a time limit on a holder the kernel reports -
+ * but the kernel, finding the pending entry's word free at our death,
+ * wakes one of them.  (Died before freeing it, the kernel marks it
+ * FUTEX_OWNER_DIED as for a listed one.)  The uncontended release has no
+ * waiters to lose and does not pay for this.
+ */
+static inline void pending_set(struct mp_sys_robust_head *h, struct lock *l)
+{
+	if (h) {
+		h->list_op_pending = (void *)&l->next;
+		atomic_signal_fence(memory_order_seq_cst);
+	}
+}
+
+static inline void pending_clear(struct mp_sys_robust_head *h)
+{
+	if (h) {
+		atomic_signal_fence(memory_order_seq_cst);
+		h->list_op_pending = NULL;
+	}
+}
+
 static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
                                                  uint32_t v)
 {
+	struct mp_sys_robust_head *h = robust_head();
 	uint32_t st = atomic_load_explicit(&l->state, memory_order_relaxed);
 	if (st == LS_INCONSISTENT)
 		atomic_store_explicit(&l->state, st = LS_NOTRECOVERABLE,
 		                      memory_order_relaxed);
+	pending_set(h, l);
 	/* Release: the critical section before the word says "free". */
 	while (!atomic_compare_exchange_weak_explicit(&l->word, &v, 0,
 	               memory_order_release, memory_order_relaxed)) {
@@ -467,7 +533,7 @@ static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
 	if (v & FUTEX_WAITERS || st == LS_NOTRECOVERABLE)
 		mp_sys_futex_wake(&l->word, st == LS_NOTRECOVERABLE ? INT32_MAX
 		                                                    : 1);
-	struct mp_sys_robust_head *h = robust_head();
+	pending_clear(h);
 	if (h && !list_empty(h))
 		sweep_detached(h, me);
 	return v ? 0 : -EPERM;
@@ -476,7 +542,8 @@ static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
 /*
  * Release by the owner.  The word is released first and the node unlinked
  * after: a death in between leaves a node whose word is not ours, which
- * the kernel skips - so no list_op_pending is needed.  A new owner that
+ * the kernel skips (and the pending entry gets its waiter woken, see
+ * pending_set).  A new owner that
  * comes in between finds the node still claimed by us and holds the lock
  * unlinked (claim_node), which costs it only the fallback's slower
  * detection; the window is a few stores.
@@ -497,18 +564,33 @@ int mp__lock_put(struct lock *l, pid_t me)
 		                      memory_order_relaxed);
 	bool linked = atomic_load_explicit(&l->linker, memory_order_relaxed)
 	              == me;
+	struct mp_sys_robust_head *h = robust_head();
+	pending_set(h, l);
 	/* Release: the critical section before the word says "free".  Ours,
 	 * so only waiters changed it (adding FUTEX_WAITERS). */
 	v = atomic_exchange_explicit(&l->word, 0, memory_order_release);
 	if (linked)
-		unlink_node(robust_head(), l);
+		unlink_node(h, l);
 	if (v & FUTEX_WAITERS || st == LS_NOTRECOVERABLE)
 		mp_sys_futex_wake(&l->word, st == LS_NOTRECOVERABLE ? INT32_MAX
 		                                                    : 1);
-	struct mp_sys_robust_head *h = robust_head();
+	pending_clear(h);
 	if (h && __builtin_expect(!list_empty(h), 0))
 		sweep_detached(h, me);
 	return 0;
+}
+
+/* Tests: free the word as mp__lock_put does, then die before waking the
+ * sleepers - the death pending_set() is there for. */
+void mp__lock_test_release_and_die(mp_lock_t *ul);
+void mp__lock_test_release_and_die(mp_lock_t *ul)
+{
+	struct lock *l = lock_of(ul, LOCK_MAGIC);
+	if (l) {
+		pending_set(robust_head(), l);
+		atomic_exchange_explicit(&l->word, 0, memory_order_release);
+	}
+	_exit(0);
 }
 
 /* ---- Lock ------------------------------------------------------------------ */
@@ -572,7 +654,19 @@ int mp_lock_free(mp_lock_t *l)
  * unusual - first use in a thread, a taken word, a node another list
  * still holds, waiters, a lock to repair - goes to the full paths.
  */
-static inline __attribute__((always_inline)) bool
+/* take_quick took a lock marked since: give the word back (the full
+ * path then reports it). */
+static void untake(struct lock *l)
+{
+	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) &
+	    FUTEX_WAITERS)
+		mp_sys_futex_wake(&l->word, INT32_MAX);
+}
+
+/* 1 taken, 0 not (the full path next), 2 taken but marked since (give it
+ * back with untake, then the full path).  The callers tail-call what
+ * comes next: no call on the way to the CAS or after it (see above). */
+static inline __attribute__((always_inline)) int
 take_quick(struct lock *l, pid_t me)
 {
 	uint32_t zero = 0;
@@ -581,14 +675,23 @@ take_quick(struct lock *l, pid_t me)
 	    atomic_load_explicit(&l->state, memory_order_relaxed) != LS_CONSISTENT ||
 	    !atomic_compare_exchange_strong_explicit(&l->word, &zero,
 	        (uint32_t)me, memory_order_acquire, memory_order_relaxed))
-		return false;
+		return 0;
+	/* Looked at again once the word is ours: an owner that released
+	 * without repairing marked the lock before its release, which our
+	 * acquire now makes visible. */
+	if (__builtin_expect(atomic_load_explicit(&l->state,
+	                     memory_order_relaxed) != LS_CONSISTENT, 0))
+		return 2;
 	bump_gen(l);
-	return true;
+	return 1;
 }
 
 static __attribute__((noinline)) int acquire_slow(struct lock *l,
-                                                  int64_t timeout_ns)
+                                                  int64_t timeout_ns,
+                                                  bool taken)
 {
+	if (taken)
+		untake(l);
 	return take_timeout(l, timeout_ns);
 }
 
@@ -623,8 +726,9 @@ int mp_lock_acquire(mp_lock_t *ul, int64_t timeout_ns)
 
 	if (!l || !timeout_ok(timeout_ns))
 		return -EINVAL;
-	if (!take_quick(l, me))
-		return acquire_slow(l, timeout_ns);
+	int t = take_quick(l, me);
+	if (t != 1)
+		return acquire_slow(l, timeout_ns, t == 2);
 	if (link_quick(l, me, h))
 		return claim_slow(l, me, h);
 	return 0;
@@ -734,9 +838,12 @@ int mp_rlock_free(mp_rlock_t *l)
 
 /* RLock's full acquire: recursion, or the contended take. */
 static __attribute__((noinline)) int rlock_acquire_slow(struct lock *l,
-                                                        int64_t timeout_ns)
+                                                        int64_t timeout_ns,
+                                                        bool taken)
 {
-	if (mp__lock_mine(l)) {
+	if (taken) {
+		untake(l);
+	} else if (mp__lock_mine(l)) {
 		if (l->count >= INT32_MAX)
 			return -EOVERFLOW;
 		return (int)++l->count;
@@ -766,8 +873,9 @@ int mp_rlock_acquire(mp_rlock_t *ul, int64_t timeout_ns)
 
 	if (!l || !timeout_ok(timeout_ns))
 		return -EINVAL;
-	if (!take_quick(l, me))
-		return rlock_acquire_slow(l, timeout_ns);
+	int t = take_quick(l, me);
+	if (t != 1)
+		return rlock_acquire_slow(l, timeout_ns, t == 2);
 	if (link_quick(l, me, h))
 		return rlock_claim_slow(l, me, h);
 	l->count = 1;

@@ -491,6 +491,9 @@ static bool spin_backoff(struct side_line *s, int (*ready)(struct queue *,
 		}
 		spent = mp_sys_now_ns() - t0;
 	}
+	/* Going to sleep: whatever comes next wakes us, and the wait after
+	 * that starts looking at once again. */
+	s->first_gap = 1;
 	mp__spin_result(&s->spin, spent, false);
 	return false;
 }

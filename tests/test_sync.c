@@ -502,6 +502,34 @@ static void test_rlock_owner_dies(void)
 	MPT_EQ(mp_rlock_release(&sh->rlock), 0);
 }
 
+void mp__lock_test_release_and_die(mp_lock_t *l);
+
+static int release_and_die(void *arg)
+{
+	(void)arg;
+	if (mp_lock_acquire(&sh->lock, TEST_WAIT_NS) != 0)
+		return 1;
+	atomic_store(&sh->ready, 1);
+	if (await_waiters_bit(&sh->lock) < 0)
+		return 2;
+	mp__lock_test_release_and_die(&sh->lock);
+	return 3; /* not reached */
+}
+
+/* The holder frees the word and is killed before it wakes the sleeper:
+ * the sleeper is still woken (by the kernel: the release was announced
+ * as the thread's pending robust-list operation), and gets the lock. */
+static void test_lock_release_then_death(void)
+{
+	reset();
+	mp_process_t *p = mpt_start(release_and_die, NULL);
+	while (!atomic_load(&sh->ready))
+		usleep(100);
+	MPT_OK(mp_lock_acquire(&sh->lock, MP_SEC(5)));
+	MPT_EQ(mpt_finish(p), 0);
+	MPT_OK(mp_lock_release(&sh->lock));
+}
+
 /* The same without the robust list: the fallback sees the death too. */
 static void test_lock_owner_dies_fallback(void)
 {
@@ -1059,6 +1087,8 @@ int main(void)
 		{ "rlock: owner dies", test_rlock_owner_dies },
 		{ "lock: owner dies, fallback", test_lock_owner_dies_fallback },
 		{ "lock: SIGKILL at random", test_lock_kill_at_random },
+		{ "lock: holder dies between release and wake-up",
+		  test_lock_release_then_death },
 		{ "semaphore", test_semaphore },
 		{ "semaphore: overflowing releases race acquirers",
 		  test_semaphore_overflow_race },
