@@ -103,7 +103,10 @@ struct io_uring *mp_sys_ring(int *err)
 	}
 	/* A fork then neither copies the ring's pages nor makes the child
 	 * unmap them (each unmap of a shared map flushes TLBs): pool startup
-	 * is mostly forks, and these were a tenth of it. */
+	 * is mostly forks, and these were a tenth of it.  This relies on
+	 * after_fork(): a child made without the atfork handlers (_Fork(),
+	 * a raw clone) must not use mproc's rings - it would find them
+	 * unmapped (before, it would have shared the parent's). */
 	r->dontfork = io_uring_ring_dontfork(&r->uring) == 0;
 	r->live = true;
 	return &r->uring;
