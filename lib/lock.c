@@ -645,15 +645,6 @@ int mp_lock_free(mp_lock_t *l)
 	return r < 0 ? r : mp_heap_free(l);
 }
 
-/*
- * The uncontended paths of Lock, as leaf code: no call before the locked
- * instruction, so the compiler saves no registers on the stack there.  A
- * locked instruction waits until every older store has reached the cache,
- * and the five pushes of a non-leaf prologue cost 4-5 ns of the ~20 ns of
- * an acquire+release here (a plain pthread_mutex pays none).  Anything
- * unusual - first use in a thread, a taken word, a node another list
- * still holds, waiters, a lock to repair - goes to the full paths.
- */
 /* take_quick took a lock marked since: give the word back (the full
  * path then reports it). */
 static void untake(struct lock *l)
@@ -663,9 +654,19 @@ static void untake(struct lock *l)
 		mp_sys_futex_wake(&l->word, INT32_MAX);
 }
 
-/* 1 taken, 0 not (the full path next), 2 taken but marked since (give it
- * back with untake, then the full path).  The callers tail-call what
- * comes next: no call on the way to the CAS or after it (see above). */
+/*
+ * The uncontended paths of Lock, as leaf code: no call before the locked
+ * instruction, so the compiler saves no registers on the stack there.  A
+ * locked instruction waits until every older store has reached the cache,
+ * and the five pushes of a non-leaf prologue cost 4-5 ns of the ~20 ns of
+ * an acquire+release here (a plain pthread_mutex pays none).  Anything
+ * unusual - first use in a thread, a taken word, a node another list
+ * still holds, waiters, a lock to repair - goes to the full paths.
+ *
+ * take_quick: 1 taken, 0 not (the full path next), 2 taken but marked
+ * since (give it back with untake, then the full path).  The callers
+ * tail-call what comes next: no call on the way to the CAS or after it.
+ */
 static inline __attribute__((always_inline)) int
 take_quick(struct lock *l, pid_t me)
 {
