@@ -719,20 +719,62 @@ link_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
 	return 0;
 }
 
-int mp_lock_acquire(mp_lock_t *ul, int64_t timeout_ns)
+/* RLock's full acquire: recursion, or the contended take. */
+static __attribute__((noinline)) int rlock_acquire_slow(struct lock *l,
+                                                        int64_t timeout_ns,
+                                                        bool taken)
 {
-	struct lock *l = lock_of(ul, LOCK_MAGIC);
+	if (taken) {
+		untake(l);
+	} else if (mp__lock_mine(l)) {
+		if (l->count >= INT32_MAX)
+			return -EOVERFLOW;
+		return (int)++l->count;
+	}
+	int r = take_timeout(l, timeout_ns);
+	if (r == 0 || r == -EOWNERDEAD)
+		l->count = 1;
+	return r == 0 ? 1 : r;
+}
+
+static __attribute__((noinline)) int rlock_claim_slow(struct lock *l,
+        pid_t me, struct mp_sys_robust_head *h)
+{
+	claim_node(h, l, me);
+	l->count = 1;
+	return 1;
+}
+
+/*
+ * Lock's and RLock's acquire: one fast path, tail-calling their own slow
+ * ones.  An RLock tries the CAS first and looks for recursion only after
+ * it fails: a taken word is the rare case, and a load of the word just
+ * before the CAS costs the common one (see put_quick).
+ */
+static inline __attribute__((always_inline)) int
+acquire_common(const void *ul, uint32_t magic, int64_t timeout_ns)
+{
+	struct lock *l = lock_of(ul, magic);
 	pid_t me = thr.tid;
 	struct mp_sys_robust_head *h = thr.head;
+	bool rlock = magic == RLOCK_MAGIC;
 
 	if (!l || !timeout_ok(timeout_ns))
 		return -EINVAL;
 	int t = take_quick(l, me);
 	if (t != 1)
-		return acquire_slow(l, timeout_ns, t == 2);
+		return rlock ? rlock_acquire_slow(l, timeout_ns, t == 2)
+		             : acquire_slow(l, timeout_ns, t == 2);
 	if (link_quick(l, me, h))
-		return claim_slow(l, me, h);
-	return 0;
+		return rlock ? rlock_claim_slow(l, me, h) : claim_slow(l, me, h);
+	if (rlock)
+		l->count = 1;
+	return rlock ? 1 : 0;
+}
+
+int mp_lock_acquire(mp_lock_t *ul, int64_t timeout_ns)
+{
+	return acquire_common(ul, LOCK_MAGIC, timeout_ns);
 }
 
 static __attribute__((noinline)) int release_slow(struct lock *l)
@@ -837,50 +879,10 @@ int mp_rlock_free(mp_rlock_t *l)
 	return r < 0 ? r : mp_heap_free(l);
 }
 
-/* RLock's full acquire: recursion, or the contended take. */
-static __attribute__((noinline)) int rlock_acquire_slow(struct lock *l,
-                                                        int64_t timeout_ns,
-                                                        bool taken)
-{
-	if (taken) {
-		untake(l);
-	} else if (mp__lock_mine(l)) {
-		if (l->count >= INT32_MAX)
-			return -EOVERFLOW;
-		return (int)++l->count;
-	}
-	int r = take_timeout(l, timeout_ns);
-	if (r == 0 || r == -EOWNERDEAD)
-		l->count = 1;
-	return r == 0 ? 1 : r;
-}
 
-static __attribute__((noinline)) int rlock_claim_slow(struct lock *l,
-        pid_t me, struct mp_sys_robust_head *h)
-{
-	claim_node(h, l, me);
-	l->count = 1;
-	return 1;
-}
-
-/* The CAS comes first, the recursion check after it fails: a taken
- * word is the rare case, and a load of the word just before the CAS
- * costs the common one (see put_quick). */
 int mp_rlock_acquire(mp_rlock_t *ul, int64_t timeout_ns)
 {
-	struct lock *l = lock_of(ul, RLOCK_MAGIC);
-	pid_t me = thr.tid;
-	struct mp_sys_robust_head *h = thr.head;
-
-	if (!l || !timeout_ok(timeout_ns))
-		return -EINVAL;
-	int t = take_quick(l, me);
-	if (t != 1)
-		return rlock_acquire_slow(l, timeout_ns, t == 2);
-	if (link_quick(l, me, h))
-		return rlock_claim_slow(l, me, h);
-	l->count = 1;
-	return 1;
+	return acquire_common(ul, RLOCK_MAGIC, timeout_ns);
 }
 
 static __attribute__((noinline)) int rlock_release_slow(struct lock *l)
