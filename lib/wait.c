@@ -133,7 +133,9 @@ static int look(struct plan *p, size_t *ready)
 		int r = ppoll(p->fds, p->nfds, &(struct timespec){ 0 }, NULL);
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		for (size_t i = 0; r > 0 && i < p->nfds; i++) {
+		/* ppoll counts the entries it set revents in: stop at the
+		 * last one rather than read a thousand more. */
+		for (size_t i = 0; n < r && i < p->nfds; i++) {
 			if (p->fds[i].revents & POLLNVAL)
 				return -EBADF;
 			if (p->fds[i].revents)
@@ -187,7 +189,7 @@ static int wait_fds(struct plan *p, int64_t deadline, size_t *ready)
 	if (r <= 0)
 		return r < 0 && errno != EINTR ? -errno : 0;
 	int n = 0;
-	for (size_t i = 0; i < p->nfds; i++) {
+	for (size_t i = 0; n < r && i < p->nfds; i++) { /* as in look() */
 		if (p->fds[i].revents & POLLNVAL)
 			return -EBADF;
 		if (p->fds[i].revents)
