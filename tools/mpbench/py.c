@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -18,6 +19,15 @@
 #include <unistd.h>
 
 extern char **environ;
+
+/* The longest a repetition may take (the slowest full run takes ~10 s);
+ * MPBENCH_PY_TIMEOUT (seconds) overrides it. */
+static int py_timeout_ms(void)
+{
+	const char *e = getenv("MPBENCH_PY_TIMEOUT");
+	long s = e ? strtol(e, NULL, 10) : 0;
+	return s > 0 && s < 86400 ? (int)s * 1000 : 300000;
+}
 
 static const struct mpb_case *py_case;
 static pid_t py_pid;
@@ -64,8 +74,15 @@ static int py_start(const struct mpb_case *c)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	/* Its own process group: on a timeout the interpreter goes with
+	 * every process its baseline started. */
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
 	char *argv[] = { (char *)(exe ? exe : "python3"), "-c", script, NULL };
-	int r = posix_spawnp(&py_pid, argv[0], &fa, NULL, argv, environ);
+	int r = posix_spawnp(&py_pid, argv[0], &fa, &at, argv, environ);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	free(script);
 	close(in[0]);
@@ -96,6 +113,18 @@ int mpb_python_run(const struct mpb_case *c, long iters, double *value,
 	}
 	fprintf(py_in, "%ld\n", iters);
 	fflush(py_in);
+	/* One line answers each request, so stdio holds nothing unread
+	 * here and the descriptor tells whether the answer came. */
+	struct pollfd pf = { .fd = fileno(py_out), .events = POLLIN };
+	int limit = py_timeout_ms();
+	if (poll(&pf, 1, limit) == 0) {
+		fprintf(stderr, "mpbench: %s: python: no answer in %d s\n",
+		        c->name, limit / 1000);
+		killpg(py_pid, SIGKILL);
+		mpb_python_stop();
+		*why = "python3 baseline timed out";
+		return MPB_SKIP;
+	}
 	if (!fgets(line, sizeof(line), py_out)) {
 		mpb_python_stop();
 		*why = "python3 not found or failed to start";
