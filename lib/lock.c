@@ -714,7 +714,9 @@ link_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
 	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
 	if (__builtin_expect(linker != 0 && linker != me, 0))
 		return 1;
-	if (linker == 0)
+	/* A claim with our tid on an empty list of ours is a dead thread's
+	 * that had our tid (see claim_node): not linked, so link it. */
+	if (linker == 0 || __builtin_expect(list_empty(h), 0))
 		link_node(h, l, me);
 	return 0;
 }
