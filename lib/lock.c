@@ -417,26 +417,80 @@ static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
 	}
 }
 
-/* The uncontended acquire: 0 when taken, 1 when the word was not free
- * (go to take_slow), -ENOTRECOVERABLE. */
-static inline int take_fast(struct lock *l, pid_t me,
-                            struct mp_sys_robust_head *h)
+/* take_quick took a lock marked since: give the word back (the full
+ * path then reports it). */
+static void untake(struct lock *l)
+{
+	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) &
+	    FUTEX_WAITERS)
+		mp_sys_futex_wake(&l->word, INT32_MAX);
+}
+
+/*
+ * The uncontended paths of Lock, as leaf code: no call before the locked
+ * instruction, so the compiler saves no registers on the stack there.  A
+ * locked instruction waits until every older store has reached the cache,
+ * and the five pushes of a non-leaf prologue cost 4-5 ns of the ~20 ns of
+ * an acquire+release here (a plain pthread_mutex pays none).  Anything
+ * unusual - first use in a thread, a taken word, a node another list
+ * still holds, waiters, a lock to repair - goes to the full paths.
+ *
+ * take_quick: 1 taken, 0 not (the full path next), 2 taken but marked
+ * since (give it back with untake, then the full path).  The callers
+ * tail-call what comes next: no call on the way to the CAS or after it.
+ */
+static inline __attribute__((always_inline)) int
+take_quick(struct lock *l, pid_t me)
 {
 	uint32_t zero = 0;
 
-	if (atomic_load_explicit(&l->state, memory_order_relaxed) ==
-	    LS_NOTRECOVERABLE)
-		return -ENOTRECOVERABLE;
-	/* Look before the CAS: a CAS on a held lock would take its cache
-	 * line away from the holder in the middle of its critical section.
-	 * Acquire: pairs with the release of the word in put; the previous
-	 * critical section happens before ours. */
-	if (atomic_load_explicit(&l->word, memory_order_relaxed) != 0 ||
+	if (__builtin_expect(!me, 0) ||
+	    atomic_load_explicit(&l->state, memory_order_relaxed) != LS_CONSISTENT ||
 	    !atomic_compare_exchange_strong_explicit(&l->word, &zero,
 	        (uint32_t)me, memory_order_acquire, memory_order_relaxed))
-		return 1;
+		return 0;
+	/* Looked at again once the word is ours: an owner that released
+	 * without repairing marked the lock before its release, which our
+	 * acquire now makes visible. */
+	if (__builtin_expect(atomic_load_explicit(&l->state,
+	                     memory_order_relaxed) != LS_CONSISTENT, 0))
+		return 2;
 	bump_gen(l);
-	claim_node(h, l, me);
+	return 1;
+}
+
+/* After take_quick: the node into our list.  0, or 1 when it is still in
+ * another thread's list (the caller then calls claim_slow: a call here
+ * would make every caller save registers before its CAS). */
+static inline __attribute__((always_inline)) int
+link_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
+{
+	if (!h)
+		return 0;
+	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
+	if (__builtin_expect(linker != 0 && linker != me, 0))
+		return 1;
+	/* A claim with our tid on an empty list of ours is a dead thread's
+	 * that had our tid (see claim_node): not linked, so link it. */
+	if (linker == 0 || __builtin_expect(list_empty(h), 0))
+		link_node(h, l, me);
+	return 0;
+}
+
+/* The first attempt of the full paths (mp__lock_take, and take_timeout
+ * for a thread's first lock): the fast path's, with calls allowed.  0
+ * taken, 1 not (go to take_contended). */
+static inline int take_fast(struct lock *l, pid_t me,
+                            struct mp_sys_robust_head *h)
+{
+	int t = take_quick(l, me);
+
+	if (t == 2)
+		untake(l);
+	if (t != 1)
+		return 1;
+	if (link_quick(l, me, h))
+		claim_node(h, l, me);
 	return 0;
 }
 
@@ -645,48 +699,6 @@ int mp_lock_free(mp_lock_t *l)
 	return r < 0 ? r : mp_heap_free(l);
 }
 
-/* take_quick took a lock marked since: give the word back (the full
- * path then reports it). */
-static void untake(struct lock *l)
-{
-	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) &
-	    FUTEX_WAITERS)
-		mp_sys_futex_wake(&l->word, INT32_MAX);
-}
-
-/*
- * The uncontended paths of Lock, as leaf code: no call before the locked
- * instruction, so the compiler saves no registers on the stack there.  A
- * locked instruction waits until every older store has reached the cache,
- * and the five pushes of a non-leaf prologue cost 4-5 ns of the ~20 ns of
- * an acquire+release here (a plain pthread_mutex pays none).  Anything
- * unusual - first use in a thread, a taken word, a node another list
- * still holds, waiters, a lock to repair - goes to the full paths.
- *
- * take_quick: 1 taken, 0 not (the full path next), 2 taken but marked
- * since (give it back with untake, then the full path).  The callers
- * tail-call what comes next: no call on the way to the CAS or after it.
- */
-static inline __attribute__((always_inline)) int
-take_quick(struct lock *l, pid_t me)
-{
-	uint32_t zero = 0;
-
-	if (__builtin_expect(!me, 0) ||
-	    atomic_load_explicit(&l->state, memory_order_relaxed) != LS_CONSISTENT ||
-	    !atomic_compare_exchange_strong_explicit(&l->word, &zero,
-	        (uint32_t)me, memory_order_acquire, memory_order_relaxed))
-		return 0;
-	/* Looked at again once the word is ours: an owner that released
-	 * without repairing marked the lock before its release, which our
-	 * acquire now makes visible. */
-	if (__builtin_expect(atomic_load_explicit(&l->state,
-	                     memory_order_relaxed) != LS_CONSISTENT, 0))
-		return 2;
-	bump_gen(l);
-	return 1;
-}
-
 static __attribute__((noinline)) int acquire_slow(struct lock *l,
                                                   int64_t timeout_ns,
                                                   bool taken)
@@ -700,24 +712,6 @@ static __attribute__((noinline)) int claim_slow(struct lock *l, pid_t me,
         struct mp_sys_robust_head *h)
 {
 	claim_node(h, l, me);
-	return 0;
-}
-
-/* After take_quick: the node into our list.  0, or 1 when it is still in
- * another thread's list (the caller then calls claim_slow: a call here
- * would make every caller save registers before its CAS). */
-static inline __attribute__((always_inline)) int
-link_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
-{
-	if (!h)
-		return 0;
-	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
-	if (__builtin_expect(linker != 0 && linker != me, 0))
-		return 1;
-	/* A claim with our tid on an empty list of ours is a dead thread's
-	 * that had our tid (see claim_node): not linked, so link it. */
-	if (linker == 0 || __builtin_expect(list_empty(h), 0))
-		link_node(h, l, me);
 	return 0;
 }
 
