@@ -407,10 +407,6 @@ static void side_unlock(struct side_line *s)
 }
 
 /*
- * Sleep on the other side's position word while it is `seen`, announcing it
- * through *flag (see top).  0 woken (or it moved), -ETIMEDOUT.
- */
-/*
  * Sleep on the other side's pos while its bytes are `seen` and `still(q,
  * arg)` holds, counted in *sleepers (see top).  0 woken (or it moved),
  * -ETIMEDOUT.
@@ -685,8 +681,6 @@ static uint64_t find_msg(struct queue *q, uint32_t head, uint32_t *at)
 	}
 	return h;
 }
-
-static uint64_t find_msg(struct queue *q, uint32_t head, uint32_t *at);
 
 static bool no_msg(struct queue *q, void *arg)
 {
