@@ -151,12 +151,19 @@ static inline struct mp_sys_robust_head *robust_head(void)
 
 /* ---- the node in the list ------------------------------------------------ */
 
+/* A list pointer without its low bit (the kernel's "PI futex" flag, which
+ * glibc and the kernel may set on entries). */
+static inline void *entry_of(const void *p)
+{
+	return (void *)((uintptr_t)p & ~(uintptr_t)1);
+}
+
 /* Link l at the head of h's list, as glibc's ENQUEUE_MUTEX. */
 static inline void link_node(struct mp_sys_robust_head *h, struct lock *l,
                              pid_t me)
 {
 	void *old = h->list;
-	void *first = (void *)((uintptr_t)old & ~(uintptr_t)1);
+	void *first = entry_of(old);
 
 	/* The head's own back pointer (glibc's robust_prev, just before the
 	 * head) is written by glibc but never read - nothing walks the list
@@ -190,11 +197,11 @@ static inline void unlink_node(struct mp_sys_robust_head *h, struct lock *l)
 {
 	void *next = atomic_load_explicit(&l->next, memory_order_relaxed);
 	void *prev = atomic_load_explicit(&l->prev, memory_order_relaxed);
-	void *n = (void *)((uintptr_t)next & ~(uintptr_t)1);
+	void *n = entry_of(next);
 
 	if (n != (void *)h)
 		*(void **)((char *)n - sizeof(void *)) = prev;
-	*(void **)((uintptr_t)prev & ~(uintptr_t)1) = next;
+	*(void **)entry_of(prev) = next;
 	/* Release: done with the node before another thread may link it. */
 	atomic_store_explicit(&l->linker, 0, memory_order_release);
 }
@@ -214,20 +221,23 @@ static struct lock *entry_lock(void *entry, pid_t me)
 
 static inline bool list_empty(const struct mp_sys_robust_head *h)
 {
-	return ((uintptr_t)h->list & ~(uintptr_t)1) == (uintptr_t)h;
+	return entry_of(h->list) == (void *)h;
 }
+
+/* Walks of our list are bounded, and stop at NULL, as the kernel's walk
+ * does: a lock whose memory was rewritten while linked must not take us
+ * along. */
+#define WALK_MAX 2048
 
 /* Unlink our nodes of locks that others released for us (see top): walk
  * our list, which holds only what we linked and glibc's mutexes. */
 static __attribute__((noinline)) void sweep_detached(
         struct mp_sys_robust_head *h, pid_t me)
 {
-	void *e = (void *)((uintptr_t)h->list & ~(uintptr_t)1);
+	void *e = entry_of(h->list);
 
-	/* Bounded, and stopping at NULL, as the kernel's walk does: a lock
-	 * whose memory was rewritten while linked must not take us along. */
-	for (int n = 0; e && e != (void *)h && n < 2048; n++) {
-		void *next = (void *)((uintptr_t)*(void **)e & ~(uintptr_t)1);
+	for (int n = 0; e && e != (void *)h && n < WALK_MAX; n++) {
+		void *next = entry_of(*(void **)e);
 		struct lock *l = entry_lock(e, me);
 		if (l && (atomic_load_explicit(&l->word, memory_order_acquire)
 		          & FUTEX_TID_MASK) != (uint32_t)me)
@@ -237,15 +247,14 @@ static __attribute__((noinline)) void sweep_detached(
 }
 
 /* Is l's node in our list h?  (A claim with our tid may be a dead
- * thread's whose tid we were given: see claim_node.)  Bounded as
- * sweep_detached is. */
+ * thread's whose tid we were given: see claim_node.) */
 static bool in_list(struct mp_sys_robust_head *h, struct lock *l)
 {
-	void *e = (void *)((uintptr_t)h->list & ~(uintptr_t)1);
-	for (int n = 0; e && e != (void *)h && n < 2048; n++) {
+	void *e = entry_of(h->list);
+	for (int n = 0; e && e != (void *)h && n < WALK_MAX; n++) {
 		if (e == (void *)&l->next)
 			return true;
-		e = (void *)((uintptr_t)*(void **)e & ~(uintptr_t)1);
+		e = entry_of(*(void **)e);
 	}
 	return false;
 }
