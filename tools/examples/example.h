@@ -75,6 +75,17 @@ static inline mp_bytes_t ex_recv(mp_conn_t *c)
 	return m;
 }
 
+/* print(before + conn.recv_bytes() + after): one message, printed with
+ * what goes around it, flushed (the examples' output is checked). */
+static inline void ex_print_recv(mp_conn_t *c, const char *before,
+                                 const char *after)
+{
+	mp_bytes_t m = ex_recv(c);
+	printf("%s%s%s", before, (char *)m.data, after);
+	fflush(stdout);
+	free(m.data);
+}
+
 /* Pool(processes=n), its workers sandboxed. */
 static inline mp_pool_t *ex_pool(int n)
 {

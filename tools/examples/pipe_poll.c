@@ -44,10 +44,7 @@ static int foo1(void *arg)
 static int foo2(void *arg)
 {
 	ex_sleep_ms(3L * unit_ms); /* the seed: 1 unit */
-	mp_bytes_t m = ex_recv(arg);
-	printf("%s\n", (char *)m.data);
-	fflush(stdout);
-	free(m.data);
+	ex_print_recv(arg, "", "\n");
 	return 0;
 }
 
@@ -62,11 +59,9 @@ int main(int argc, char **argv)
 	int ready = mp_conn_poll(con_c, 0);
 	ex_check(ready, "mp_conn_poll");
 	printf("%s\n", ready ? "True" : "False");
-	mp_bytes_t m = ex_recv(con_c);
-	printf("%s Main\n", (char *)m.data);
+	ex_print_recv(con_c, "", " Main\n");
 	printf("%d\n", mp_conn_fileno(con_c));
 	fflush(stdout);
-	free(m.data);
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
 	ex_join(p1);

@@ -43,10 +43,7 @@ static int foo1(void *arg)
 static int foo2(void *arg)
 {
 	ex_sleep_ms(unit_ms);
-	mp_bytes_t m = ex_recv(arg);
-	printf("b'%s'\n", (char *)m.data);
-	fflush(stdout);
-	free(m.data);
+	ex_print_recv(arg, "b'", "'\n");
 	return 0;
 }
 

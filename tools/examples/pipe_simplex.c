@@ -62,10 +62,7 @@ static int foo1(void *arg)
 static int foo2(void *arg)
 {
 	sleep_units(3); /* the seed: 1 (see the top of the file) */
-	mp_bytes_t m = ex_recv(arg);
-	printf("%s\n", (char *)m.data);
-	fflush(stdout);
-	free(m.data);
+	ex_print_recv(arg, "", "\n");
 	return 0;
 }
 
@@ -77,10 +74,7 @@ int main(int argc, char **argv)
 	ex_check(mp_pipe(false, &con_c, &con_s), "mp_pipe");
 	mp_process_t *p1 = ex_start(foo1, con_s);
 	mp_process_t *p2 = ex_start(foo2, con_c);
-	mp_bytes_t m = ex_recv(con_c);
-	printf("%s Main\n", (char *)m.data);
-	fflush(stdout);
-	free(m.data);
+	ex_print_recv(con_c, "", " Main\n");
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
 	/* Python joins non-daemonic children at exit; so do we, by hand. */
