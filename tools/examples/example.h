@@ -33,6 +33,17 @@ static inline void ex_sleep_ms(long ms)
 		;
 }
 
+/* The seeds' f(x): time.sleep(x) - as a pool task taking x (a double, in
+ * seconds) and giving back when it ran: [started, ended], as ex_now(). */
+static inline int ex_sleep_task(const void *in, size_t len, mp_out_t *out)
+{
+	double x = *(const double *)in, span[2] = { ex_now(), 0 };
+	(void)len;
+	ex_sleep_ms((long)(x * 1000));
+	span[1] = ex_now();
+	return mp_out_write(out, span, sizeof(span));
+}
+
 /* Report a failed call and leave: examples stop at the first error. */
 static inline void ex_check(int r, const char *what)
 {

@@ -16,16 +16,6 @@
  */
 #include "example.h"
 
-/* f(x): sleep x seconds; out: [started, ended] in absolute seconds. */
-static int f(const void *in, size_t len, mp_out_t *out)
-{
-	double x = *(const double *)in, span[2] = { ex_now(), 0 };
-	(void)len;
-	ex_sleep_ms((long)(x * 1000));
-	span[1] = ex_now();
-	return mp_out_write(out, span, sizeof(span));
-}
-
 int main(int argc, char **argv)
 {
 	double x = argc > 1 ? atof(argv[1]) : 0.2;
@@ -35,7 +25,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++) {
 		double *span = NULL;
 		size_t len;
-		err = mp_pool_apply(pool, f, &x, sizeof(x), (void **)&span, &len);
+		err = mp_pool_apply(pool, ex_sleep_task, &x, sizeof(x), (void **)&span, &len);
 		ex_check(err, "apply");
 		printf("task %d ran %.3f..%.3f\n", i + 1, span[0] - start,
 		       span[1] - start);

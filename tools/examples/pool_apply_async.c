@@ -15,24 +15,15 @@
  */
 #include "example.h"
 
-static int f(const void *in, size_t len, mp_out_t *out)
-{
-	double x = *(const double *)in, span[2] = { ex_now(), 0 };
-	(void)len;
-	ex_sleep_ms((long)(x * 1000));
-	span[1] = ex_now();
-	return mp_out_write(out, span, sizeof(span));
-}
-
 int main(int argc, char **argv)
 {
 	double x = argc > 1 ? atof(argv[1]) : 0.2;
 	mp_pool_t *pool = ex_pool(4);
 	int err;
 	double start = ex_now();
-	mp_result_t *r = mp_pool_apply_async(pool, f, &x, sizeof(x), NULL, NULL,
+	mp_result_t *r = mp_pool_apply_async(pool, ex_sleep_task, &x, sizeof(x), NULL, NULL,
 	                                     NULL, &err);
-	mp_result_t *s = mp_pool_apply_async(pool, f, &x, sizeof(x), NULL, NULL,
+	mp_result_t *s = mp_pool_apply_async(pool, ex_sleep_task, &x, sizeof(x), NULL, NULL,
 	                                     NULL, &err);
 	ex_check(r && s ? 0 : err, "apply_async");
 	mp_result_t *res[2] = { r, s };
