@@ -91,25 +91,37 @@ static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 	p->fds = (struct pollfd *)(p->watch + m);
 	p->fd_obj = (size_t *)(p->fds + m);
 	p->watch_obj = p->fd_obj + m;
-	for (size_t i = 0; i < n; i++) {
-		int kind = objs[i].kind, fd = -1;
-		if (kind == MP_WAIT_FD)
-			fd = objs[i].fd < 0 ? -EBADF : objs[i].fd;
-		else if (kind == MP_WAIT_PROCESS)
-			fd = objs[i].obj ? mp_process_sentinel(objs[i].obj)
-			                 : -EINVAL;
-		if (kind == MP_WAIT_FD || kind == MP_WAIT_PROCESS) {
-			if (fd < 0)
-				return kind == MP_WAIT_FD ? -EBADF : -EINVAL;
-			p->fds[p->nfds] = (struct pollfd){ .fd = fd, .events = POLLIN };
-			p->fd_obj[p->nfds++] = i;
-			continue;
-		}
-		if (watch_one(&objs[i], &p->watch[p->nwatch]) < 0)
-			return -EINVAL;
-		p->watch_obj[p->nwatch++] = i;
+	/* Locals, not p's fields (a store into the arrays may alias p, and
+	 * the compiler reloaded p->fds and p->nfds for every object), and a
+	 * tight loop over the leading plain descriptors: this conversion is
+	 * what a wait on many descriptors adds to ppoll. */
+	struct pollfd *fds = p->fds;
+	size_t *fd_obj = p->fd_obj, nfds = 0, nwatch = 0, i = 0;
+	for (; i < n && objs[i].kind == MP_WAIT_FD && objs[i].fd >= 0; i++) {
+		fds[i] = (struct pollfd){ .fd = objs[i].fd, .events = POLLIN };
+		fd_obj[i] = i;
 	}
-	return 0;
+	nfds = i;
+	int r = 0;
+	for (; i < n && r == 0; i++) {
+		int kind = objs[i].kind;
+		if (kind == MP_WAIT_FD || kind == MP_WAIT_PROCESS) {
+			int fd = kind == MP_WAIT_FD ? objs[i].fd
+			         : objs[i].obj ? mp_process_sentinel(objs[i].obj)
+			                       : -1;
+			if (fd < 0)
+				r = kind == MP_WAIT_FD ? -EBADF : -EINVAL;
+			fds[nfds] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			fd_obj[nfds++] = i;
+		} else if (watch_one(&objs[i], &p->watch[nwatch]) < 0) {
+			r = -EINVAL;
+		} else {
+			p->watch_obj[nwatch++] = i;
+		}
+	}
+	p->nfds = nfds;
+	p->nwatch = nwatch;
+	return r;
 }
 
 static void plan_free(struct plan *p)

@@ -250,6 +250,10 @@ static void bad_input(void)
 	MPT_ERR(mp_wait(objs, 1, 0, NULL), -EINVAL);
 	MPT_ERR(mp_wait(objs, 1, -2, ready), -EINVAL);
 	MPT_ERR(mp_wait(objs, 2, 0, ready), -EBADF);
+	/* Leading plain descriptors take a faster loop: the same checks. */
+	mp_waitable_t lead[2] = { mp_wait_fd(-1), mp_wait_event(&sh->ev[0]) };
+	MPT_ERR(mp_wait(lead, 2, 0, ready), -EBADF);
+	MPT_ERR(mp_wait(lead, 1, MP_MSEC(5), ready), -EBADF);
 	objs[1] = mp_wait_fd(1000); /* not open */
 	MPT_ERR(mp_wait(objs, 2, MP_MSEC(5), ready), -EBADF);
 	objs[1] = (mp_waitable_t){ .kind = 99 };
