@@ -340,6 +340,7 @@ struct mp_waitset {
 	int epfd;
 	mp_waitable_t *items;       /* by index; kind 0: a free slot */
 	size_t nitems, cap;
+	size_t free_from;           /* every slot below it is taken */
 	struct epoll_event *ev;     /* cap entries */
 	struct plan plan;           /* fds: the epoll fd; the shared objects */
 	size_t *watch_item;         /* the set index of each plan watch */
@@ -439,7 +440,9 @@ int mp_waitset_add(mp_waitset_t *ws, mp_waitable_t w)
 {
 	if (!ws)
 		return -EINVAL;
-	size_t i = 0;
+	/* From the first slot that may be free: adding n members one by one
+	 * is then O(n), not O(n^2) (10 000 descriptors took 50 M steps). */
+	size_t i = ws->free_from;
 	while (i < ws->nitems && ws->items[i].kind)
 		i++;
 	if (i == ws->cap && ws_grow(ws) < 0)
@@ -472,6 +475,7 @@ int mp_waitset_add(mp_waitset_t *ws, mp_waitable_t w)
 			return r;
 		}
 	}
+	ws->free_from = i + 1;
 	return (int)i;
 }
 
@@ -483,6 +487,8 @@ int mp_waitset_remove(mp_waitset_t *ws, int index)
 		return -ENOENT;
 	mp_waitable_t w = ws->items[index];
 	ws->items[index].kind = 0;
+	if ((size_t)index < ws->free_from)
+		ws->free_from = (size_t)index;
 	if (w.kind == MP_WAIT_FD || w.kind == MP_WAIT_PROCESS) {
 		int fd = w.kind == MP_WAIT_FD ? w.fd : mp_process_sentinel(w.obj);
 		/* A descriptor already closed left epoll by itself. */

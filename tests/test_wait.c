@@ -320,6 +320,13 @@ static void waitset(void)
 	MPT_EQ(mp_waitset_add(ws, mp_wait_event(&sh->ev[3])), idx_ev[3]);
 	MPT_EQ(mp_waitset_wait(ws, 0, ready, 64), 1);
 	MPT_EQ(ready[0], (size_t)idx_ev[3]);
+	/* Freed slots are taken again lowest first. */
+	int lo = idx_ev[1] < idx_ev[2] ? idx_ev[1] : idx_ev[2];
+	int hi = idx_ev[1] < idx_ev[2] ? idx_ev[2] : idx_ev[1];
+	MPT_OK(mp_waitset_remove(ws, hi));
+	MPT_OK(mp_waitset_remove(ws, lo));
+	MPT_EQ(mp_waitset_add(ws, mp_wait_event(&sh->ev[1])), lo);
+	MPT_EQ(mp_waitset_add(ws, mp_wait_event(&sh->ev[2])), hi);
 	/* cap bounds what is reported, not what is ready. */
 	mp_event_set(&sh->ev[4]);
 	MPT_EQ(mp_waitset_wait(ws, 0, ready, 1), 1);
