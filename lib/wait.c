@@ -96,25 +96,28 @@ static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 	 * tight loop over the leading plain descriptors: this conversion is
 	 * what a wait on many descriptors adds to ppoll. */
 	struct pollfd *fds = p->fds;
-	size_t *fd_obj = p->fd_obj, nfds = 0, nwatch = 0, i = 0;
+	size_t *fd_obj = p->fd_obj, nwatch = 0, i = 0;
 	for (; i < n && objs[i].kind == MP_WAIT_FD && objs[i].fd >= 0; i++) {
 		fds[i] = (struct pollfd){ .fd = objs[i].fd, .events = POLLIN };
 		fd_obj[i] = i;
 	}
-	nfds = i;
+	size_t nfds = i;
 	int r = 0;
-	for (; i < n && r == 0; i++) {
+	for (; i < n; i++) {
 		int kind = objs[i].kind;
 		if (kind == MP_WAIT_FD || kind == MP_WAIT_PROCESS) {
 			int fd = kind == MP_WAIT_FD ? objs[i].fd
 			         : objs[i].obj ? mp_process_sentinel(objs[i].obj)
 			                       : -1;
-			if (fd < 0)
+			if (fd < 0) {
 				r = kind == MP_WAIT_FD ? -EBADF : -EINVAL;
+				break;
+			}
 			fds[nfds] = (struct pollfd){ .fd = fd, .events = POLLIN };
 			fd_obj[nfds++] = i;
 		} else if (watch_one(&objs[i], &p->watch[nwatch]) < 0) {
 			r = -EINVAL;
+			break;
 		} else {
 			p->watch_obj[nwatch++] = i;
 		}
