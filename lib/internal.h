@@ -51,6 +51,10 @@ void *mp__heap_alloc_raw(size_t size, int *err);
 
 /* In a forked child: forget the parent's children (atfork child handler). */
 void mp__process_after_fork(void);
+/* Before mp_process_start of a daemon: let it outlive the thread that
+ * starts it, dying with the process instead (mp_sys_die_with_parent_process;
+ * the child catches MP_SYS_PDEATH_SIGNAL). */
+void mp__process_outlive_thread(mp_process_t *p);
 /* This process has begun its normal exit: start no new processes. */
 bool mp__process_exiting(void);
 

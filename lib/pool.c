@@ -2,9 +2,16 @@
  * pool.c - the parent side of a pool: workers, the supervisor thread, and
  * the life of a pool.  Jobs (AsyncResult, map, imap) are in pool_jobs.c.
  *
- * The supervisor thread forks every worker (so the workers' death signal,
- * which the kernel ties to the forking thread, lasts as long as the pool),
- * then sleeps in one mp_wait on: its wake event, every worker's pidfd, and
+ * The first worker is forked by the caller of mp_pool_new, the others by
+ * the supervisor thread once it runs: a hand-off to a new thread before
+ * the first fork (a wake-up on another CPU) and a fork from a process with
+ * one more thread (more TLB shootdowns) were a fifth of a pool's start-up.
+ * The kernel ties a child's death signal to the thread that forked it, and
+ * the caller's thread may end before the pool: the first worker therefore
+ * tells its parent thread's end from its parent process's death
+ * (mp__process_outlive_thread); the supervisor, which lasts as long as the
+ * pool, forks the others and every replacement.  It then sleeps in one
+ * mp_wait on: its wake event, every worker's pidfd, and
  * - when no caller is waiting for a result itself - the result queue.  A
  * worker's death wakes it at once: it takes what the worker committed,
  * fails the chunk the worker was running, frees any queue lock the worker
@@ -21,7 +28,8 @@
 #define TASK_QUEUE_BYTES ((size_t)4 << 20)
 #define RESULT_QUEUE_BYTES ((size_t)4 << 20)
 
-static int start_worker(mp_pool_t *p, int i)
+/* by_caller: forked by mp_pool_new's caller, not the supervisor. */
+static int start_worker(mp_pool_t *p, int i, bool by_caller)
 {
 	struct slot *s = &p->slots[i];
 	char name[32];
@@ -36,6 +44,8 @@ static int start_worker(mp_pool_t *p, int i)
 	                                 MP_PROCESS_DAEMON, &err);
 	if (!w)
 		return err;
+	if (by_caller)
+		mp__process_outlive_thread(w);
 	err = mp_process_start(w);
 	if (err < 0) {
 		mp_process_free(w);
@@ -101,7 +111,7 @@ static void handle_death(mp_pool_t *p, int i)
 	bool respawn = p->state != POOL_TERMINATED && !on_purpose &&
 	               !p->broken && !mp__process_exiting();
 	pthread_mutex_unlock(&p->mu);
-	if (respawn && start_worker(p, i) < 0)
+	if (respawn && start_worker(p, i, false) < 0)
 		p->broken = true;
 }
 
@@ -156,19 +166,12 @@ static void *supervisor(void *arg)
 	int *who = calloc(cap, sizeof(*who));
 	size_t *ready = calloc(cap, sizeof(*ready));
 
-	/* mp_pool_new returns once the first worker is forked: it can take
-	 * the first task while the others are still being made. */
-	p->start_err = start_worker(p, 0);
-	mp_event_set(&p->started);
-	/* The creator was just woken, worker 0 runs on the other CPU: let the
-	 * creator have ours before the next fork, so its first task goes out
-	 * now rather than after the remaining workers are made. */
-	mp_sys_yield();
-	for (int i = 1; i < p->nproc && p->start_err == 0; i++) {
+	/* Worker 0 is already running tasks (mp_pool_new made it). */
+	for (int i = 1; i < p->nproc; i++) {
 		pthread_mutex_lock(&p->mu);
 		bool running = p->state == POOL_RUNNING;
 		pthread_mutex_unlock(&p->mu);
-		if (running && start_worker(p, i) < 0)
+		if (running && start_worker(p, i, false) < 0)
 			p->broken = true; /* tasks fail rather than wait */
 	}
 	if (!objs || !who || !ready)
@@ -251,6 +254,50 @@ static void free_shared(mp_pool_t *p)
 	free(p->cfg);
 }
 
+static void free_pool(mp_pool_t *p)
+{
+	free_shared(p);
+	mp_sys_sandbox_free(&p->custom);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* Undo a pool that never got its supervisor: worker 0, if made, goes. */
+static void discard(mp_pool_t *p)
+{
+	mp_process_t *w = p->workers ? p->workers[0] : NULL;
+	if (w) {
+		mp_process_kill(w);
+		mp_process_join(w, MP_FOREVER);
+		mp_process_free(w);
+	}
+	free_pool(p);
+}
+
+static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
+{
+	p->attr = *attr;
+	p->nproc = attr->processes ? attr->processes : mp_cpu_count();
+	pthread_mutex_init(&p->mu, NULL);
+	mp_event_init(&p->wake);
+	mp_event_init(&p->finished);
+	const struct mp_sys_filter *filter = NULL;
+	int err = make_shared(p);
+	if (err == 0)
+		err = sandbox_filter(p, &filter);
+	if (err < 0)
+		return err;
+	for (int i = 0; i < p->nproc; i++)
+		p->cfg[i] = (struct worker_cfg){
+			p->tasks, p->results, &p->slots[i], attr->initializer,
+			attr->initarg, attr->maxtasksperchild, attr->sandbox,
+			filter, attr->memory_limit, attr->cpu_limit_sec };
+	/* Things a worker would otherwise look up itself, in its sandbox. */
+	mp__queue_prepare_thread(true);
+	(void)mp_cpu_count();
+	return 0;
+}
+
 mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
 {
 	static const mp_pool_attr_t defaults;
@@ -270,43 +317,12 @@ mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
 		*err = -ENOMEM;
 		return NULL;
 	}
-	p->attr = *attr;
-	p->nproc = attr->processes ? attr->processes : mp_cpu_count();
-	pthread_mutex_init(&p->mu, NULL);
-	mp_event_init(&p->wake);
-	mp_event_init(&p->started);
-	mp_event_init(&p->finished);
-	if ((*err = make_shared(p)) < 0) {
-		free_shared(p);
-		free(p);
-		return NULL;
-	}
-	const struct mp_sys_filter *filter = NULL;
-	if ((*err = sandbox_filter(p, &filter)) < 0) {
-		free_shared(p);
-		mp_sys_sandbox_free(&p->custom);
-		free(p);
-		return NULL;
-	}
-	for (int i = 0; i < p->nproc; i++)
-		p->cfg[i] = (struct worker_cfg){
-			p->tasks, p->results, &p->slots[i], attr->initializer,
-			attr->initarg, attr->maxtasksperchild, attr->sandbox,
-			filter, attr->memory_limit, attr->cpu_limit_sec };
-	/* Things a worker would otherwise look up itself, in its sandbox. */
-	mp__queue_prepare_thread(true);
-	(void)mp_cpu_count();
-	if ((*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
-		free_shared(p);
-		mp_sys_sandbox_free(&p->custom);
-		free(p);
-		return NULL;
-	}
-	mp_event_wait(&p->started, MP_FOREVER);
-	if (p->start_err < 0) {
-		*err = p->start_err;
-		mp_pool_terminate(p);
-		mp_pool_free(p);
+	/* Worker 0 before the supervisor: see the top of this file.  It
+	 * takes the first task while the supervisor makes the others. */
+	if ((*err = setup(p, attr)) < 0 ||
+	    (*err = start_worker(p, 0, true)) < 0 ||
+	    (*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
+		discard(p);
 		return NULL;
 	}
 	return p;
@@ -386,9 +402,6 @@ int mp_pool_free(mp_pool_t *p)
 		mp_pool_terminate(p);
 	mp_pool_join(p, MP_FOREVER);
 	mp__pool_free_jobs(p);
-	free_shared(p);
-	mp_sys_sandbox_free(&p->custom);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	free_pool(p);
 	return 0;
 }

@@ -101,8 +101,7 @@ struct mp_pool {
 	_Atomic int pending_jobs;     /* submitted, not yet finished */
 	_Atomic bool sup_watching;    /* the supervisor drains results */
 	mp_event_t wake;              /* the supervisor: something to do */
-	mp_event_t started, finished;
-	int start_err;
+	mp_event_t finished;
 	int spawned;                  /* workers ever started, for names */
 	bool broken;                  /* workers cannot start: fail all */
 	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */

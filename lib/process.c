@@ -36,6 +36,7 @@ struct mp_process {
 	char ident[IDENT_LEN]; /* "2:1": position in the family tree */
 	enum kind kind;
 	bool daemon;
+	bool outlive_thread; /* dies with the process, not the forking thread */
 	bool started, closed, reaped;
 	pid_t pid;
 	pid_t creator; /* the only process that may start/join/signal it */
@@ -378,7 +379,8 @@ static void flush_pending(FILE *f)
 static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 {
 	if (p->daemon)
-		(void)mp_sys_die_with_parent(parent);
+		(void)(p->outlive_thread ? mp_sys_die_with_parent_process(parent)
+		                         : mp_sys_die_with_parent(parent));
 	ps.parent_src = ps.current;
 	ps.parent_pid = parent;
 	ps.current = p;
@@ -392,6 +394,11 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 	flush_pending(stdout);
 	flush_pending(stderr);
 	_exit(rc & 0xff);
+}
+
+void mp__process_outlive_thread(mp_process_t *p)
+{
+	p->outlive_thread = true;
 }
 
 int mp_process_start(mp_process_t *p)

@@ -156,6 +156,14 @@ int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
 /* Be SIGKILLed when the parent (thread) that forked us dies; if `parent`
  * is already gone, die now.  0 or -errno. */
 int mp_sys_die_with_parent(pid_t parent);
+/*
+ * Be SIGKILLed when the parent *process* dies, however it dies, yet outlive
+ * the thread that forked us: the death signal is MP_SYS_PDEATH_SIGNAL,
+ * whose handler (installed here, and unblocked) tells the two apart.  For
+ * children forked by a thread that may end before them.  0 or -errno.
+ */
+int mp_sys_die_with_parent_process(pid_t parent);
+#define MP_SYS_PDEATH_SIGNAL (SIGRTMAX - 2)
 /* CPUs in the affinity mask (at least 1). */
 int mp_sys_cpu_count(void);
 /* setrlimit(resource, soft, hard).  0 or -errno. */

@@ -21,6 +21,43 @@ int mp_sys_die_with_parent(pid_t parent)
 	return 0;
 }
 
+/*
+ * The kernel sends the death signal when the *thread* that forked us ends.
+ * It then hands us to another thread of the same process (getppid() does
+ * not change: it names the process), or, when the whole process is gone,
+ * to a reaper (it does).  Only the second is the parent's death.
+ */
+static pid_t watched_parent;
+
+static void on_parent_thread_end(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	if (getppid() != watched_parent)
+		kill(getpid(), SIGKILL);
+	errno = saved;
+}
+
+int mp_sys_die_with_parent_process(pid_t parent)
+{
+	struct sigaction sa = { .sa_handler = on_parent_thread_end,
+	                        .sa_flags = SA_RESTART };
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, MP_SYS_PDEATH_SIGNAL);
+	watched_parent = parent;
+	/* Unblocked: the mask is inherited from whichever thread forked. */
+	if (sigaction(MP_SYS_PDEATH_SIGNAL, &sa, NULL) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, MP_SYS_PDEATH_SIGNAL) < 0)
+		return -errno;
+	if (getppid() != parent) {
+		raise(SIGKILL);
+		return -ESRCH;
+	}
+	return 0;
+}
+
 int mp_sys_cpu_count(void)
 {
 	for (int ncpu = 1024; ncpu <= (1 << 16); ncpu *= 2) {

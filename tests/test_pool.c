@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -587,6 +588,110 @@ static void test_exit_with_open_pool(void)
 	mp_process_free(c);
 }
 
+/* ---- the pool's ties to its maker ------------------------------------------ */
+
+struct maker {
+	mp_pool_t *pool;
+	int32_t pid; /* the worker that ran a task for the maker */
+	int err;
+};
+
+static void *make_pool_and_leave(void *arg)
+{
+	struct maker *m = arg;
+	m->pool = pool_with(1, MP_SANDBOX_COMPUTE);
+	void *out = NULL;
+	size_t len = 0;
+	m->err = mp_pool_apply(m->pool, my_pid, NULL, 0, &out, &len);
+	if (m->err == 0 && len == sizeof(int32_t))
+		memcpy(&m->pid, out, sizeof(int32_t));
+	free(out);
+	return NULL; /* the thread ends; the pool lives on */
+}
+
+/* The kernel signals a child when the *thread* that forked it ends: the
+ * pool's first worker (forked by mp_pool_new's caller) must take that
+ * for what it is and go on, not die and be replaced. */
+static void test_outlives_its_thread(void)
+{
+	struct maker m = { 0 };
+	pthread_t t;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, make_pool_and_leave, &m) == 0);
+	pthread_join(t, NULL);
+	MPT_OK(m.err);
+	CU_ASSERT_FATAL(m.pid > 0);
+	/* A task running while a signal arrives is not disturbed either. */
+	int d = 50000;
+	mp_result_t *r = mp_pool_apply_async(m.pool, sleepy, &d, sizeof(d),
+	                                     NULL, NULL, NULL, NULL);
+	usleep(100000); /* the death signal has long been handled */
+	MPT_OK(mp_result_get(r, TEST_WAIT_NS, NULL, NULL));
+	mp_result_free(r);
+	void *out = NULL;
+	size_t len = 0;
+	MPT_OK(mp_pool_apply(m.pool, my_pid, NULL, 0, &out, &len));
+	CU_ASSERT(len == sizeof(int32_t) && out &&
+	          *(int32_t *)out == m.pid); /* the same worker */
+	free(out);
+	MPT_OK(mp_pool_free(m.pool));
+}
+
+/* Says which worker runs it, then holds that worker until released. */
+static int publish_and_hold(const void *in, size_t len, mp_out_t *out)
+{
+	(void)len, (void)out;
+	int i = *(const int *)in;
+	atomic_store(&sh->pids[8 + i], getpid());
+	atomic_fetch_add(&sh->started, 1);
+	mp_sys_futex_wake(&sh->started, INT32_MAX);
+	while (!atomic_load(&sh->go))
+		usleep(1000);
+	return 0;
+}
+
+static int pool_then_wait(void *arg)
+{
+	(void)arg;
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	int idx[2] = { 0, 1 };
+	for (int i = 0; i < 2; i++)
+		mp_pool_apply_async(p, publish_and_hold, &idx[i], sizeof(int),
+		                    NULL, NULL, NULL, NULL);
+	pause(); /* until SIGKILLed, pool open, both workers busy */
+	return 1;
+}
+
+/* Whatever kills the pool's process, its workers die with it: the first
+ * (forked by the caller, catching its death signal) and the others. */
+static void test_dies_with_its_process(void)
+{
+	atomic_store(&sh->started, 0);
+	atomic_store(&sh->go, 0);
+	mp_process_t *c = mpt_start(pool_then_wait, NULL);
+	for (uint32_t n; (n = atomic_load(&sh->started)) < 2;)
+		CU_ASSERT_FATAL(mp_sys_futex_wait(&sh->started, n, NULL) !=
+		                -ETIMEDOUT);
+	MPT_OK(mp_process_kill(c));
+	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
+	/* Orphans come back to this process (a subreaper): reap them. */
+	for (int i = 0; i < 2; i++) {
+		pid_t w = atomic_load(&sh->pids[8 + i]);
+		int status = 0, r;
+		for (int tries = 0; (r = waitpid(w, &status, WNOHANG)) == 0 &&
+		                    tries < 2000; tries++)
+			usleep(1000);
+		CU_ASSERT(r == w);
+		CU_ASSERT(r == w && WIFSIGNALED(status) &&
+		          WTERMSIG(status) == SIGKILL);
+		if (r == 0) { /* do not leave it behind */
+			kill(w, SIGKILL);
+			waitpid(w, NULL, 0);
+		}
+	}
+	atomic_store(&sh->go, 1);
+	mp_process_free(c);
+}
+
 static void test_bad_input(void)
 {
 	int err = 0;
@@ -642,6 +747,9 @@ int main(void)
 		{ "memory and CPU limits", test_limits },
 		{ "close, terminate, join", test_lifecycle },
 		{ "exit with a pool open", test_exit_with_open_pool },
+		{ "outlives the thread that made it", test_outlives_its_thread },
+		{ "workers die with the pool's process",
+		  test_dies_with_its_process },
 		{ "bad input", test_bad_input },
 		CU_TEST_INFO_NULL,
 	};

@@ -2,8 +2,10 @@
  * mproc/pool.h - Python's multiprocessing.Pool and AsyncResult, with every
  * worker in a seccomp sandbox, and no way to hang the caller.
  *
- * Lifecycle: mp_pool_new() forks the workers (after making the shared heap,
- * which carries tasks and results).  Work goes in with apply / map / imap
+ * Lifecycle: mp_pool_new() makes the shared heap (which carries tasks and
+ * results), forks the first worker and returns; the pool's supervisor
+ * thread forks the others meanwhile, so the first task need not wait for
+ * them.  Work goes in with apply / map / imap
  * and their async forms; results come back as mp_result_t (AsyncResult) or
  * an mp_imap_t iterator.  mp_pool_close() stops taking work and lets the
  * workers finish what is queued; mp_pool_terminate() kills them now;
@@ -45,6 +47,13 @@
  * seccomp): workers talk to the pool through shared memory and futexes
  * only.  MP_SANDBOX_CUSTOM starts from the compute rules and lets the
  * caller add rules through libseccomp.
+ *
+ * Workers die with the pool's process, however it dies (SIGKILL, through
+ * the kernel's parent-death signal).  The kernel sends that signal when the
+ * *thread* that forked a worker ends: the first worker, forked by the
+ * thread calling mp_pool_new (which may end before the pool), catches it
+ * as SIGRTMAX - 2 and tells the two apart - a task must not block, ignore
+ * or take over that signal.
  *
  * Callbacks run on the pool's supervisor thread, as Python's run on its
  * result-handler thread: keep them short; they may not wait for the pool.
