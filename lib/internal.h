@@ -203,6 +203,14 @@ int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
  */
 int64_t mp__spin_budget(_Atomic uint32_t *est);
 /*
+ * The same with the cap (and the probes) `scale` times longer: for waits
+ * that span a whole round trip through another process, not one hand-off
+ * (a pool's worker waiting for its next task, a caller for its result).
+ */
+int64_t mp__spin_budget_x(_Atomic uint32_t *est, int scale);
+/* How much longer a round trip's wait may spin (see mp__spin_budget_x). */
+#define MP__ROUND_TRIP_SPIN 4
+/*
  * Feed back a spin: `spent` ns, and whether the awaited state came (won) or
  * the waiter went to sleep anyway.  Losing shrinks the estimate, so an
  * object whose waiters keep losing (an oversubscribed machine, long critical
@@ -223,12 +231,14 @@ static inline void mp__cpu_relax(void)
  * Spin until cond (an expression re-read every round) holds or the object's
  * budget runs out; evaluates to whether it holds.  A round is `pauses`
  * pauses (about 20 ns each here) then one look at cond; the clock is read
- * every 8 rounds only.
+ * every 8 rounds only.  _X: with the budget of mp__spin_budget_x(scale).
  */
-#define MP__SPIN_UNTIL_EVERY(est, pauses, cond) __extension__                \
+#define MP__SPIN_UNTIL_EVERY(est, pauses, cond)                            \
+	MP__SPIN_UNTIL_X(est, 1, pauses, cond)
+#define MP__SPIN_UNTIL_X(est, scale, pauses, cond) __extension__              \
 	({                                                                   \
 		bool ok_ = (cond);                                           \
-		int64_t budget_ = ok_ ? 0 : mp__spin_budget(est);            \
+		int64_t budget_ = ok_ ? 0 : mp__spin_budget_x(est, scale);   \
 		if (budget_ > 0) {                                           \
 			int64_t t0_ = mp_sys_now_ns(), spent_ = 0;           \
 			for (unsigned i_ = 1; !(ok_ = (cond)); i_++) {       \
@@ -293,5 +303,9 @@ int mp__barrier_gen(mp_barrier_t *b, uint32_t *gen);
  * supervisor watches the workers and calls mp__queue_holder_died).
  */
 void mp__queue_prepare_thread(bool probes);
+/* Its waits span round trips (a pool's task queue: a worker waits for its
+ * next task while its result goes out and the caller answers): they may
+ * spin MP__ROUND_TRIP_SPIN times longer. */
+void mp__queue_round_trip(mp_queue_t *q);
 /* Thread `tid` is dead: free whichever of q's locks it held. */
 void mp__queue_holder_died(mp_queue_t *q, pid_t tid);

@@ -230,6 +230,8 @@ static int make_shared(mp_pool_t *p)
 	                       .capacity = TASK_QUEUE_BYTES };
 	int err = 0;
 	p->tasks = mp_queue_new(&qa, &err);
+	if (p->tasks)
+		mp__queue_round_trip(p->tasks);
 	qa.max_msg = sizeof(struct result);
 	qa.capacity = RESULT_QUEUE_BYTES;
 	if (p->tasks)

@@ -325,8 +325,10 @@ static int wait_for(mp_pool_t *p, bool (*done)(mp_pool_t *, void *),
 			r = try ? -EAGAIN : -ETIMEDOUT;
 			break;
 		}
-		if (MP__SPIN_UNTIL(&spin, atomic_load(&p->progress) != seen ||
-		                   !mp_queue_empty(p->results)))
+		/* Our result makes a round trip through a worker. */
+		if (MP__SPIN_UNTIL_X(&spin, MP__ROUND_TRIP_SPIN, 1,
+		                     atomic_load(&p->progress) != seen ||
+		                     !mp_queue_empty(p->results)))
 			continue;
 		mp_waitable_t objs[2] = {
 			mp_wait_queue(p->results),

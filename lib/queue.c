@@ -51,6 +51,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the futex is the low half of a 64-bit word");
 
 #define QUEUE_MAGIC 0x6d707175u /* "mpqu" */
+#define QUEUE_ROUND_TRIP 0x80000000u /* in flags: mp__queue_round_trip() */
 #define WRAP_LEN 0xffffffffu
 #define HDR 8u
 
@@ -211,6 +212,13 @@ int mp_queue_close(mp_queue_t *uq)
 	atomic_store(&q->closed, 1);
 	wake_all(q);
 	return 0;
+}
+
+void mp__queue_round_trip(mp_queue_t *uq)
+{
+	struct queue *q = queue_of(uq);
+	if (q)
+		q->flags |= QUEUE_ROUND_TRIP; /* before any other process maps it */
 }
 
 int mp_queue_closed(const mp_queue_t *uq)
@@ -469,7 +477,8 @@ static void unlock_and_wake(struct side_line *s, _Atomic uint64_t *pos,
 static bool spin_backoff(struct side_line *s, int (*ready)(struct queue *,
                          void *), struct queue *q, void *arg)
 {
-	int64_t budget = mp__spin_budget(&s->spin);
+	int64_t budget = mp__spin_budget_x(&s->spin, q->flags & QUEUE_ROUND_TRIP
+	                                   ? MP__ROUND_TRIP_SPIN : 1);
 	if (budget <= 0)
 		return false;
 	int64_t t0 = mp_sys_now_ns(), spent = 0;

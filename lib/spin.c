@@ -60,12 +60,18 @@ static _Thread_local struct {
 
 int64_t mp__spin_budget(_Atomic uint32_t *est)
 {
+	return mp__spin_budget_x(est, 1);
+}
+
+int64_t mp__spin_budget_x(_Atomic uint32_t *est, int scale)
+{
 	int64_t cap = atomic_load_explicit(&spin_cap, memory_order_relaxed);
 
 	if (cap < 0)
 		cap = read_cap();
 	if (cap == 0)
 		return 0;
+	cap *= scale;
 	if (probe.every == 0)
 		probe.every = PROBE_MIN;
 	if (++probe.count >= probe.every) {
