@@ -170,8 +170,6 @@ int mp_sys_cpu_count(void);
 int mp_sys_set_limit(int resource, uint64_t soft, uint64_t hard);
 /* Unblock SIGSYS and send it to handler (SA_SIGINFO).  0 or -errno. */
 int mp_sys_trap_sigsys(void (*handler)(int, siginfo_t *, void *));
-/* sched_yield(2). */
-void mp_sys_yield(void);
 /* exit_group(status), async-signal-safe, nothing of libc's exit run. */
 _Noreturn void mp_sys_exit_now(int status);
 

@@ -101,8 +101,3 @@ void mp_sys_exit_now(int status)
 	syscall(SYS_exit_group, status);
 	__builtin_unreachable();
 }
-
-void mp_sys_yield(void)
-{
-	sched_yield();
-}
