@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define TASK_QUEUE_BYTES ((size_t)4 << 20)
 #define RESULT_QUEUE_BYTES ((size_t)4 << 20)
@@ -166,8 +167,8 @@ static void *supervisor(void *arg)
 	int *who = calloc(cap, sizeof(*who));
 	size_t *ready = calloc(cap, sizeof(*ready));
 
-	/* Worker 0 is already running tasks (mp_pool_new made it). */
-	for (int i = 1; i < p->nproc; i++) {
+	/* Worker 0 may be running tasks already (mp_pool_new made it). */
+	for (int i = p->workers[0] ? 1 : 0; i < p->nproc; i++) {
 		pthread_mutex_lock(&p->mu);
 		bool running = p->state == POOL_RUNNING;
 		pthread_mutex_unlock(&p->mu);
@@ -256,6 +257,29 @@ static void free_shared(mp_pool_t *p)
 	free(p->cfg);
 }
 
+/*
+ * A forked worker runs on a copy of the forking thread's stack.  The
+ * caller's will do if it grows (the main thread's) or is as large as a new
+ * thread's; a thread made with a small stack leaves the first worker to the
+ * supervisor too, or tasks would run short of stack.
+ */
+static bool caller_stack_will_do(void)
+{
+	if (mp_sys_gettid() == getpid())
+		return true;
+	pthread_attr_t a;
+	size_t have = 0, want = 0;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return false;
+	(void)pthread_attr_getstacksize(&a, &have);
+	pthread_attr_destroy(&a);
+	if (pthread_getattr_default_np(&a) != 0)
+		return false;
+	(void)pthread_attr_getstacksize(&a, &want);
+	pthread_attr_destroy(&a);
+	return have >= want;
+}
+
 static void free_pool(mp_pool_t *p)
 {
 	free_shared(p);
@@ -322,7 +346,7 @@ mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
 	/* Worker 0 before the supervisor: see the top of this file.  It
 	 * takes the first task while the supervisor makes the others. */
 	if ((*err = setup(p, attr)) < 0 ||
-	    (*err = start_worker(p, 0, true)) < 0 ||
+	    (caller_stack_will_do() && (*err = start_worker(p, 0, true)) < 0) ||
 	    (*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
 		discard(p);
 		return NULL;

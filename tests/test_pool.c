@@ -636,6 +636,44 @@ static void test_outlives_its_thread(void)
 	MPT_OK(mp_pool_free(m.pool));
 }
 
+/* Uses 1 MB of stack. */
+static int deep(const void *in, size_t len, mp_out_t *out)
+{
+	(void)in, (void)len;
+	volatile char big[1 << 20];
+	for (size_t i = 0; i < sizeof(big); i += 4096)
+		big[i] = (char)i;
+	char c = big[sizeof(big) - 4096];
+	return mp_out_write(out, &c, 1);
+}
+
+static void *pool_on_small_stack(void *arg)
+{
+	int *err = arg;
+	mp_pool_t *p = pool_with(1, MP_SANDBOX_COMPUTE);
+	void *out = NULL;
+	size_t len = 0;
+	*err = mp_pool_apply(p, deep, NULL, 0, &out, &len);
+	free(out);
+	mp_pool_free(p);
+	return NULL;
+}
+
+/* Workers get a full stack even when the pool is made on a small one (a
+ * worker runs on a copy of the stack of the thread that forks it). */
+static void test_small_stack_maker(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int err = 1;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 256 << 10);
+	CU_ASSERT_FATAL(pthread_create(&t, &a, pool_on_small_stack, &err) == 0);
+	pthread_join(t, NULL);
+	pthread_attr_destroy(&a);
+	MPT_OK(err);
+}
+
 /* Says which worker runs it, then holds that worker until released. */
 static int publish_and_hold(const void *in, size_t len, mp_out_t *out)
 {
@@ -748,6 +786,7 @@ int main(void)
 		{ "close, terminate, join", test_lifecycle },
 		{ "exit with a pool open", test_exit_with_open_pool },
 		{ "outlives the thread that made it", test_outlives_its_thread },
+		{ "made on a small stack", test_small_stack_maker },
 		{ "workers die with the pool's process",
 		  test_dies_with_its_process },
 		{ "bad input", test_bad_input },

@@ -5,7 +5,9 @@
  * Lifecycle: mp_pool_new() makes the shared heap (which carries tasks and
  * results), forks the first worker and returns; the pool's supervisor
  * thread forks the others meanwhile, so the first task need not wait for
- * them.  Work goes in with apply / map / imap
+ * them.  (A worker runs on a copy of the forking thread's stack: called
+ * from a thread with a smaller stack than new threads get, mp_pool_new
+ * leaves the first worker to the supervisor too.)  Work goes in with apply / map / imap
  * and their async forms; results come back as mp_result_t (AsyncResult) or
  * an mp_imap_t iterator.  mp_pool_close() stops taking work and lets the
  * workers finish what is queued; mp_pool_terminate() kills them now;
