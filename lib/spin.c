@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #define DEFAULT_SPIN_NS 4000
+#define MAX_SPIN_NS 1000000 /* the most MPROC_SPIN_NS may ask */
 #define MIN_PROBE_NS 200 /* spin at least this long when spinning at all */
 
 /* -1: not yet read; else the cap in ns (0: off). */
@@ -27,7 +28,7 @@ static int64_t read_cap(void)
 	if (env) {
 		char *end;
 		long long v = strtoll(env, &end, 10);
-		if (end != env && *end == 0 && v >= 0 && v <= 1000000)
+		if (end != env && *end == 0 && v >= 0 && v <= MAX_SPIN_NS)
 			cap = v;
 	}
 	if (mp_cpu_count() < 2)
@@ -71,7 +72,8 @@ int64_t mp__spin_budget_x(_Atomic uint32_t *est, int scale)
 		cap = read_cap();
 	if (cap == 0)
 		return 0;
-	cap *= scale;
+	/* Scaled, within the bound MPROC_SPIN_NS itself has. */
+	cap = cap * scale < MAX_SPIN_NS ? cap * scale : MAX_SPIN_NS;
 	if (probe.every == 0)
 		probe.every = PROBE_MIN;
 	if (++probe.count >= probe.every) {

@@ -54,11 +54,14 @@
  * (5 x MPROC_SPIN_NS), to find out whether spinning pays again - e.g. two
  * processes in ping-pong that both fell asleep once, and would otherwise
  * each answer the other only after a wake-up; probes that keep losing
- * become rarer, down to one wait in 256.  A Lock or RLock waiter that sees
- * the holder release and re-take the lock while it spins stops looking
- * (in practice it sleeps): locks favour throughput over fairness, as
- * glibc's and Python's do - a thread that keeps re-taking a lock in a tight
- * loop may keep it for a while; one that sleeps on it is woken at release.
+ * become rarer, down to one wait in 256.  A pool's waits that span a whole
+ * round trip through another process (a worker waiting for its next task,
+ * a caller for its result) spin 4 times as long (at most 1 ms, probes 5
+ * times that).  A Lock or RLock waiter that sees the holder release and
+ * re-take the lock while it spins stops looking (in practice it sleeps):
+ * locks favour throughput over fairness, as glibc's and Python's do - a
+ * thread that keeps re-taking a lock in a tight loop may keep it for a
+ * while; one that sleeps on it is woken at release.
  */
 #ifndef MPROC_SYNC_H
 #define MPROC_SYNC_H
