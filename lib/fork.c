@@ -11,16 +11,23 @@ static void before_fork(void)
 	 * makes the heap and reports failures): a heap made only later would be
 	 * private to whichever process made it. */
 	(void)mp__heap_ensure();
+	mp__pool_before_fork();
+}
+
+static void in_parent(void)
+{
+	mp__pool_after_fork_parent();
 }
 
 static void in_child(void)
 {
 	mp__process_after_fork();
+	mp__pool_after_fork();
 }
 
 static void register_handlers(void)
 {
-	(void)pthread_atfork(before_fork, NULL, in_child);
+	(void)pthread_atfork(before_fork, in_parent, in_child);
 }
 
 void mp__atfork_register(void)

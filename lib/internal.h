@@ -51,10 +51,15 @@ void *mp__heap_alloc_raw(size_t size, int *err);
 
 /* In a forked child: forget the parent's children (atfork child handler). */
 void mp__process_after_fork(void);
-/* Before mp_process_start of a daemon: let it outlive the thread that
- * starts it, dying with the process instead (mp_sys_die_with_parent_process;
- * the child catches MP_SYS_PDEATH_SIGNAL). */
-void mp__process_outlive_thread(mp_process_t *p);
+/* Before mp_process_start of a daemon: no death signal (which the kernel
+ * ties to the thread that forks); its target ties it to the parent by
+ * other means (the pool's first worker: mp_sys_lifeline_hold). */
+void mp__process_own_tie(mp_process_t *p);
+/* Fork handlers (atfork) for the pools' lifelines: the list stays still
+ * across the fork, and the child closes their write ends. */
+void mp__pool_before_fork(void);
+void mp__pool_after_fork_parent(void);
+void mp__pool_after_fork(void);
 /* This process has begun its normal exit: start no new processes. */
 bool mp__process_exiting(void);
 

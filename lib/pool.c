@@ -7,11 +7,12 @@
  * the first fork (a wake-up on another CPU) and a fork from a process with
  * one more thread (more TLB shootdowns) were a fifth of a pool's start-up.
  * The kernel ties a child's death signal to the thread that forked it, and
- * the caller's thread may end before the pool: the first worker therefore
- * tells its parent thread's end from its parent process's death
- * (mp__process_outlive_thread); the supervisor, which lasts as long as the
- * pool, forks the others and every replacement.  It then sleeps in one
- * mp_wait on: its wake event, every worker's pidfd, and
+ * the caller's thread may end before the pool (or exec, which sends none),
+ * so the first worker has no death signal: it holds the read end of a
+ * lifeline whose write end only this process keeps, and dies when that
+ * closes (mp_sys_lifeline).  The supervisor, which lasts as long as the
+ * pool, forks the others and every replacement, with the death signal.
+ * It then sleeps in one mp_wait on: its wake event, every worker's pidfd, and
  * - when no caller is waiting for a result itself - the result queue.  A
  * worker's death wakes it at once: it takes what the worker committed,
  * fails the chunk the worker was running, frees any queue lock the worker
@@ -24,6 +25,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define TASK_QUEUE_BYTES ((size_t)4 << 20)
@@ -46,7 +48,7 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	if (!w)
 		return err;
 	if (by_caller)
-		mp__process_outlive_thread(w);
+		mp__process_own_tie(w);
 	err = mp_process_start(w);
 	if (err < 0) {
 		mp_process_free(w);
@@ -167,12 +169,13 @@ static void *supervisor(void *arg)
 	int *who = calloc(cap, sizeof(*who));
 	size_t *ready = calloc(cap, sizeof(*ready));
 
-	/* Worker 0 may be running tasks already (mp_pool_new made it). */
+	/* Worker 0 may be running tasks already (mp_pool_new made it).  A
+	 * closed pool still gets its workers: they drain what was queued. */
 	for (int i = p->workers[0] ? 1 : 0; i < p->nproc; i++) {
 		pthread_mutex_lock(&p->mu);
-		bool running = p->state == POOL_RUNNING;
+		bool live = p->state != POOL_TERMINATED;
 		pthread_mutex_unlock(&p->mu);
-		if (running && start_worker(p, i, false) < 0)
+		if (live && start_worker(p, i, false) < 0)
 			p->broken = true; /* tasks fail rather than wait */
 	}
 	if (!objs || !who || !ready)
@@ -258,30 +261,128 @@ static void free_shared(mp_pool_t *p)
 }
 
 /*
- * A forked worker runs on a copy of the forking thread's stack.  The
- * caller's will do if it grows (the main thread's) or is as large as a new
- * thread's; a thread made with a small stack leaves the first worker to the
- * supervisor too, or tasks would run short of stack.
+ * A forked worker runs on a copy of the forking thread's stack, from where
+ * the fork was made.  The caller's will do if the room left on it is at
+ * least half a new thread's stack (the supervisor's workers get a whole
+ * one); otherwise - a thread made with a small stack, a deep call chain,
+ * a coroutine's stack - the supervisor forks the first worker too.
  */
+extern void *__libc_stack_end; /* glibc: the top of the main stack */
+
+static size_t stack_room(void)
+{
+	char here, *top, *lo;
+	pthread_attr_t a;
+	if (mp_sys_gettid() == getpid()) {
+		/* The main thread's stack grows to RLIMIT_STACK (and
+		 * pthread_getattr_np would read /proc for it). */
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_STACK, &rl) < 0)
+			return 0;
+		top = __libc_stack_end;
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (size_t)top)
+			return &here < top ? SIZE_MAX : 0;
+		lo = top - rl.rlim_cur;
+	} else {
+		void *addr;
+		size_t size;
+		if (pthread_getattr_np(pthread_self(), &a) != 0)
+			return 0;
+		int r = pthread_attr_getstack(&a, &addr, &size);
+		pthread_attr_destroy(&a);
+		if (r != 0)
+			return 0;
+		lo = addr;
+		top = lo + size;
+	}
+	return &here > lo && &here < top ? (size_t)(&here - lo) : 0;
+}
+
 static bool caller_stack_will_do(void)
 {
-	if (mp_sys_gettid() == getpid())
-		return true;
 	pthread_attr_t a;
-	size_t have = 0, want = 0;
-	if (pthread_getattr_np(pthread_self(), &a) != 0)
-		return false;
-	(void)pthread_attr_getstacksize(&a, &have);
-	pthread_attr_destroy(&a);
+	size_t want = 0;
 	if (pthread_getattr_default_np(&a) != 0)
 		return false;
 	(void)pthread_attr_getstacksize(&a, &want);
 	pthread_attr_destroy(&a);
-	return have >= want;
+	return stack_room() >= want / 2;
+}
+
+/* ---- the first worker's lifeline ----------------------------------------- */
+
+/* Pools whose lifeline write end is open, for the fork handlers: a child
+ * that kept a copy would keep the first worker alive after us. */
+static _Atomic uint32_t lifelines_lock;
+static mp_pool_t *lifelines;
+
+static void lifeline_add(mp_pool_t *p)
+{
+	mp_sys_mutex_lock(&lifelines_lock);
+	p->life_next = lifelines;
+	lifelines = p;
+	mp_sys_mutex_unlock(&lifelines_lock);
+}
+
+/* Unlisted before closed: a fork meanwhile closes its copy, not a
+ * descriptor that reused the number. */
+static void lifeline_close(mp_pool_t *p)
+{
+	if (p->life_w < 0)
+		return;
+	mp_sys_mutex_lock(&lifelines_lock);
+	for (mp_pool_t **pp = &lifelines; *pp; pp = &(*pp)->life_next)
+		if (*pp == p) {
+			*pp = p->life_next;
+			break;
+		}
+	mp_sys_mutex_unlock(&lifelines_lock);
+	close(p->life_w);
+	p->life_w = -1;
+}
+
+void mp__pool_before_fork(void)
+{
+	mp_sys_mutex_lock(&lifelines_lock);
+}
+
+void mp__pool_after_fork_parent(void)
+{
+	mp_sys_mutex_unlock(&lifelines_lock);
+}
+
+void mp__pool_after_fork(void)
+{
+	mp_sys_mutex_reset(&lifelines_lock);
+	if (!lifelines)
+		return; /* write nothing, copy no page */
+	for (mp_pool_t *p = lifelines; p; p = p->life_next)
+		close(p->life_w);
+	lifelines = NULL;
+}
+
+/* Fork worker 0 from the calling thread, holding the lifeline. */
+static int start_first_worker(mp_pool_t *p)
+{
+	int fds[2];
+	int err = mp_sys_lifeline(fds);
+	if (err < 0)
+		return err;
+	p->life_w = fds[1];
+	lifeline_add(p);
+	p->cfg[0].lifeline = fds[0];
+	err = start_worker(p, 0, true);
+	/* Worker 0 has its copy; a replacement gets the death signal. */
+	close(fds[0]);
+	p->cfg[0].lifeline = -1;
+	if (err < 0)
+		lifeline_close(p);
+	return err;
 }
 
 static void free_pool(mp_pool_t *p)
 {
+	lifeline_close(p); /* every worker is gone */
 	free_shared(p);
 	mp_sys_sandbox_free(&p->custom);
 	pthread_mutex_destroy(&p->mu);
@@ -303,6 +404,7 @@ static void discard(mp_pool_t *p)
 static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
 {
 	p->attr = *attr;
+	p->life_w = -1;
 	p->nproc = attr->processes ? attr->processes : mp_cpu_count();
 	pthread_mutex_init(&p->mu, NULL);
 	mp_event_init(&p->wake);
@@ -317,7 +419,7 @@ static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
 		p->cfg[i] = (struct worker_cfg){
 			p->tasks, p->results, &p->slots[i], attr->initializer,
 			attr->initarg, attr->maxtasksperchild, attr->sandbox,
-			filter, attr->memory_limit, attr->cpu_limit_sec };
+			filter, attr->memory_limit, attr->cpu_limit_sec, -1 };
 	/* Things a worker would otherwise look up itself, in its sandbox. */
 	mp__queue_prepare_thread(true);
 	(void)mp_cpu_count();
@@ -346,7 +448,7 @@ mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err)
 	/* Worker 0 before the supervisor: see the top of this file.  It
 	 * takes the first task while the supervisor makes the others. */
 	if ((*err = setup(p, attr)) < 0 ||
-	    (caller_stack_will_do() && (*err = start_worker(p, 0, true)) < 0) ||
+	    (caller_stack_will_do() && (*err = start_first_worker(p)) < 0) ||
 	    (*err = -pthread_create(&p->sup, NULL, supervisor, p)) < 0) {
 		discard(p);
 		return NULL;

@@ -68,6 +68,7 @@ struct worker_cfg {
 	const struct mp_sys_filter *filter; /* compiled in the creator */
 	size_t memory_limit;
 	unsigned cpu_limit_sec;
+	int lifeline;  /* read end of the pool's lifeline (worker 0), or -1 */
 };
 
 /* The worker process's body (mp_process target). */
@@ -105,6 +106,8 @@ struct mp_pool {
 	int spawned;                  /* workers ever started, for names */
 	bool broken;                  /* workers cannot start: fail all */
 	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */
+	int life_w;                   /* lifeline write end, or -1 */
+	struct mp_pool *life_next;    /* the list of pools with one */
 };
 
 /* pool_jobs.c */

@@ -139,6 +139,9 @@ int mp__pool_worker_main(void *arg)
 	long done = 0;
 
 	my_slot = c->slot;
+	/* Forked by mp_pool_new's caller: no death signal (see pool.c). */
+	if (c->lifeline >= 0 && mp_sys_lifeline_hold(c->lifeline) < 0)
+		return 3;
 	if (c->initializer)
 		c->initializer(c->initarg);
 	if (prepare(c) < 0)

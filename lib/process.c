@@ -36,7 +36,7 @@ struct mp_process {
 	char ident[IDENT_LEN]; /* "2:1": position in the family tree */
 	enum kind kind;
 	bool daemon;
-	bool outlive_thread; /* dies with the process, not the forking thread */
+	bool own_tie;        /* a daemon tied to its parent by its creator */
 	bool started, closed, reaped;
 	pid_t pid;
 	pid_t creator; /* the only process that may start/join/signal it */
@@ -378,9 +378,8 @@ static void flush_pending(FILE *f)
  */
 static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 {
-	if (p->daemon)
-		(void)(p->outlive_thread ? mp_sys_die_with_parent_process(parent)
-		                         : mp_sys_die_with_parent(parent));
+	if (p->daemon && !p->own_tie)
+		(void)mp_sys_die_with_parent(parent);
 	ps.parent_src = ps.current;
 	ps.parent_pid = parent;
 	ps.current = p;
@@ -396,9 +395,9 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 	_exit(rc & 0xff);
 }
 
-void mp__process_outlive_thread(mp_process_t *p)
+void mp__process_own_tie(mp_process_t *p)
 {
-	p->outlive_thread = true;
+	p->own_tie = true;
 }
 
 int mp_process_start(mp_process_t *p)

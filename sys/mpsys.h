@@ -157,13 +157,23 @@ int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
  * is already gone, die now.  0 or -errno. */
 int mp_sys_die_with_parent(pid_t parent);
 /*
- * Be SIGKILLed when the parent *process* dies, however it dies, yet outlive
- * the thread that forked us: the death signal is MP_SYS_PDEATH_SIGNAL,
- * whose handler (installed here, and unblocked) tells the two apart.  For
- * children forked by a thread that may end before them.  0 or -errno.
+ * A lifeline: a pipe (close-on-exec, non-blocking) whose write end fds[1]
+ * only the parent keeps - its children must close their copies (mproc's
+ * fork handler does) - and whose read end fds[0] goes to one child, which
+ * calls mp_sys_lifeline_hold().  When the parent process dies or execs,
+ * however it does, the last write end closes.  Unlike the death signal of
+ * mp_sys_die_with_parent(), the end of the thread that forked the child
+ * does not count.  0 or -errno.
  */
-int mp_sys_die_with_parent_process(pid_t parent);
-#define MP_SYS_PDEATH_SIGNAL (SIGRTMAX - 2)
+int mp_sys_lifeline(int fds[2]);
+/*
+ * In the child: be SIGKILLed when every write end of the lifeline whose read
+ * end is fd has closed (at once if that has happened already).  The kernel
+ * signals the hang-up with MP_SYS_LIFELINE_SIGNAL (O_ASYNC, F_SETSIG), whose
+ * handler this installs and unblocks.  0 or -errno.
+ */
+int mp_sys_lifeline_hold(int fd);
+#define MP_SYS_LIFELINE_SIGNAL (SIGRTMAX - 2)
 /* CPUs in the affinity mask (at least 1). */
 int mp_sys_cpu_count(void);
 /* setrlimit(resource, soft, hard).  0 or -errno. */

@@ -3,6 +3,7 @@
 #include "mpsys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,37 +22,43 @@ int mp_sys_die_with_parent(pid_t parent)
 	return 0;
 }
 
-/*
- * The kernel sends the death signal when the *thread* that forked us ends.
- * It then hands us to another thread of the same process (getppid() does
- * not change: it names the process), or, when the whole process is gone,
- * to a reaper (it does).  Only the second is the parent's death.
- */
-static pid_t watched_parent;
+int mp_sys_lifeline(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : -errno;
+}
 
-static void on_parent_thread_end(int sig)
+static int lifeline_fd = -1;
+
+/* Nothing is ever written to a lifeline: the signal means a hang-up, and
+ * read() tells (0: no writer left; EAGAIN: a spurious signal). */
+static void on_lifeline(int sig)
 {
 	(void)sig;
 	int saved = errno;
-	if (getppid() != watched_parent)
+	char c;
+	if (read(lifeline_fd, &c, 1) == 0)
 		kill(getpid(), SIGKILL);
 	errno = saved;
 }
 
-int mp_sys_die_with_parent_process(pid_t parent)
+int mp_sys_lifeline_hold(int fd)
 {
-	struct sigaction sa = { .sa_handler = on_parent_thread_end,
+	struct sigaction sa = { .sa_handler = on_lifeline,
 	                        .sa_flags = SA_RESTART };
 	sigset_t set;
 	sigemptyset(&set);
-	sigaddset(&set, MP_SYS_PDEATH_SIGNAL);
-	watched_parent = parent;
+	sigaddset(&set, MP_SYS_LIFELINE_SIGNAL);
+	lifeline_fd = fd;
 	/* Unblocked: the mask is inherited from whichever thread forked. */
-	if (sigaction(MP_SYS_PDEATH_SIGNAL, &sa, NULL) < 0 ||
+	if (sigaction(MP_SYS_LIFELINE_SIGNAL, &sa, NULL) < 0 ||
 	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, MP_SYS_PDEATH_SIGNAL) < 0)
+	    fcntl(fd, F_SETSIG, MP_SYS_LIFELINE_SIGNAL) < 0 ||
+	    fcntl(fd, F_SETOWN, getpid()) < 0 ||
+	    fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
 		return -errno;
-	if (getppid() != parent) {
+	/* A hang-up before O_ASYNC was set signalled nobody: look. */
+	char c;
+	if (read(fd, &c, 1) == 0) {
 		raise(SIGKILL);
 		return -ESRCH;
 	}

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -656,6 +657,23 @@ static void *pool_on_small_stack(void *arg)
 	*err = mp_pool_apply(p, deep, NULL, 0, &out, &len);
 	free(out);
 	mp_pool_free(p);
+	/* Closed before its supervisor made any worker: what was queued
+	 * still runs. */
+	p = pool_with(2, MP_SANDBOX_COMPUTE);
+	mp_result_t *r[4];
+	for (int i = 0; i < 4; i++)
+		r[i] = mp_pool_apply_async(p, echo_upper, "x", 1, NULL, NULL,
+		                           NULL, NULL);
+	mp_pool_close(p);
+	if (*err == 0)
+		*err = mp_pool_join(p, TEST_WAIT_NS);
+	for (int i = 0; i < 4; i++) {
+		int e = r[i] ? mp_result_get(r[i], 0, NULL, NULL) : -ENOMEM;
+		if (*err == 0)
+			*err = e;
+		mp_result_free(r[i]);
+	}
+	mp_pool_free(p);
 	return NULL;
 }
 
@@ -687,6 +705,19 @@ static int publish_and_hold(const void *in, size_t len, mp_out_t *out)
 	return 0;
 }
 
+/* Wait (TEST_WAIT_NS at most) until n publish_and_hold tasks run. */
+static int wait_started(uint32_t n)
+{
+	int64_t deadline;
+	struct timespec ts;
+	mp__deadline(TEST_WAIT_NS, &deadline);
+	for (uint32_t k; (k = atomic_load(&sh->started)) < n;)
+		if (mp_sys_futex_wait(&sh->started, k,
+		                      mp__deadline_ts(deadline, &ts)) == -ETIMEDOUT)
+			return -ETIMEDOUT;
+	return 0;
+}
+
 static int pool_then_wait(void *arg)
 {
 	(void)arg;
@@ -706,9 +737,11 @@ static void test_dies_with_its_process(void)
 	atomic_store(&sh->started, 0);
 	atomic_store(&sh->go, 0);
 	mp_process_t *c = mpt_start(pool_then_wait, NULL);
-	for (uint32_t n; (n = atomic_load(&sh->started)) < 2;)
-		CU_ASSERT_FATAL(mp_sys_futex_wait(&sh->started, n, NULL) !=
-		                -ETIMEDOUT);
+	if (wait_started(2) < 0) {
+		mp_process_kill(c);
+		mpt_finish(c);
+		CU_FAIL_FATAL("the pool's tasks did not start");
+	}
 	MPT_OK(mp_process_kill(c));
 	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
 	/* Orphans come back to this process (a subreaper): reap them. */
@@ -728,6 +761,55 @@ static void test_dies_with_its_process(void)
 	}
 	atomic_store(&sh->go, 1);
 	mp_process_free(c);
+}
+
+static int pool_then_exec(void *arg)
+{
+	(void)arg;
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	int idx[2] = { 0, 1 };
+	for (int i = 0; i < 2; i++)
+		mp_pool_apply_async(p, publish_and_hold, &idx[i], sizeof(int),
+		                    NULL, NULL, NULL, NULL);
+	if (wait_started(2) < 0)
+		return 1;
+	/* From the thread that made the pool (and forked its first worker):
+	 * no thread ends, no death signal is sent. */
+	execl("/bin/sleep", "sleep", "30", (char *)NULL);
+	return 2;
+}
+
+/* A pool's process that execs with the pool open: its workers go too. */
+static void test_dies_with_exec(void)
+{
+	atomic_store(&sh->started, 0);
+	atomic_store(&sh->go, 0);
+	mp_process_t *c = mpt_start(pool_then_exec, NULL);
+	CU_ASSERT(wait_started(2) == 0);
+	for (int i = 0; i < 2; i++) {
+		pid_t w = atomic_load(&sh->pids[8 + i]);
+		int fd = w > 0 ? mp_sys_pidfd_open(w, 0) : -1;
+		struct timespec ts;
+		int64_t deadline;
+		mp__deadline(TEST_WAIT_NS, &deadline);
+		/* Readable once it has exited (ESRCH: long gone). */
+		CU_ASSERT(fd == -ESRCH || (fd >= 0 && mp_sys_poll_one(fd,
+		          POLLIN, mp__deadline_ts(deadline, &ts)) > 0));
+		if (fd >= 0)
+			close(fd);
+	}
+	atomic_store(&sh->go, 1); /* a survivor would let go of its task */
+	mp_process_kill(c);
+	mpt_finish(c);
+	/* The workers were its children: now ours, to reap. */
+	for (int i = 0; i < 2; i++) {
+		pid_t w = atomic_load(&sh->pids[8 + i]);
+		for (int t = 0; waitpid(w, NULL, WNOHANG) == 0 && t < 2000; t++) {
+			if (t == 1000)
+				kill(w, SIGKILL); /* not to leave one behind */
+			usleep(1000);
+		}
+	}
 }
 
 static void test_bad_input(void)
@@ -789,6 +871,8 @@ int main(void)
 		{ "made on a small stack", test_small_stack_maker },
 		{ "workers die with the pool's process",
 		  test_dies_with_its_process },
+		{ "workers die when the pool's process execs",
+		  test_dies_with_exec },
 		{ "bad input", test_bad_input },
 		CU_TEST_INFO_NULL,
 	};

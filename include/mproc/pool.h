@@ -5,15 +5,16 @@
  * Lifecycle: mp_pool_new() makes the shared heap (which carries tasks and
  * results), forks the first worker and returns; the pool's supervisor
  * thread forks the others meanwhile, so the first task need not wait for
- * them.  (A worker runs on a copy of the forking thread's stack: called
- * from a thread with a smaller stack than new threads get, mp_pool_new
- * leaves the first worker to the supervisor too.)  Work goes in with apply / map / imap
- * and their async forms; results come back as mp_result_t (AsyncResult) or
- * an mp_imap_t iterator.  mp_pool_close() stops taking work and lets the
- * workers finish what is queued; mp_pool_terminate() kills them now;
- * mp_pool_join() waits for them to exit; mp_pool_free() does what is still
- * needed of the three and frees the pool.  A pool belongs to the process
- * that made it; any of its threads may use it.
+ * them.  (A worker runs on a copy of the forking thread's stack: with less
+ * room left on the caller's than half of what new threads get, mp_pool_new
+ * leaves the first worker to the supervisor too.)  Work goes in with
+ * apply / map / imap and their async forms; results come back as
+ * mp_result_t (AsyncResult) or an mp_imap_t iterator.  mp_pool_close()
+ * stops taking work and lets the workers finish what is queued;
+ * mp_pool_terminate() kills them now; mp_pool_join() waits for them to
+ * exit; mp_pool_free() does what is still needed of the three and frees
+ * the pool.  A pool belongs to the process that made it; any of its
+ * threads may use it.
  *
  * Tasks are C functions.  Workers are forked from the pool's creator, so a
  * function pointer (and any pointer into memory that existed at fork time)
@@ -50,12 +51,16 @@
  * only.  MP_SANDBOX_CUSTOM starts from the compute rules and lets the
  * caller add rules through libseccomp.
  *
- * Workers die with the pool's process, however it dies (SIGKILL, through
- * the kernel's parent-death signal).  The kernel sends that signal when the
- * *thread* that forked a worker ends: the first worker, forked by the
- * thread calling mp_pool_new (which may end before the pool), catches it
- * as SIGRTMAX - 2 and tells the two apart - a task must not block, ignore
- * or take over that signal.
+ * Workers die (SIGKILL) when the pool's process dies, however it dies, or
+ * execs.  The kernel's parent-death signal, which the others get, comes
+ * when the *thread* that forked them ends; the thread calling mp_pool_new
+ * may end before the pool, so the first worker instead holds a pipe whose
+ * other end only the pool's process keeps (close-on-exec, and closed in
+ * its children by fork handlers): when that end closes, the kernel sends
+ * the worker SIGRTMAX - 2, and it dies.  So a task must not block, ignore
+ * or take over that signal, and the process must not close descriptors it
+ * did not open (closefrom) while a pool is open.  A child made without
+ * fork's handlers (a raw clone) keeps that worker alive while it lives.
  *
  * Callbacks run on the pool's supervisor thread, as Python's run on its
  * result-handler thread: keep them short; they may not wait for the pool.
@@ -116,7 +121,9 @@ typedef struct mp_pool_attr {
  * mp_pool_new - start a pool (attr NULL: defaults).
  * Errors (*err): -EINVAL processes < 0, an unknown sandbox, CUSTOM without
  * rules, a negative maxtasksperchild; the error sandbox_rules returned;
- * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM.
+ * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM, -EMFILE
+ * (the first worker's fork or pipe failed).  A later worker that cannot be
+ * forked fails the tasks instead (-MP_EWORKERDIED, "workers fail to start").
  */
 MP_API mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err);
 /* mp_pool_close - no more work; queued work still runs.  Twice is fine. */
