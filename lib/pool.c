@@ -269,33 +269,35 @@ static void free_shared(mp_pool_t *p)
  */
 extern void *__libc_stack_end; /* glibc: the top of the main stack */
 
+#define MAIN_STACK_NEAR ((size_t)64 << 20)
+
 static size_t stack_room(void)
 {
-	char here, *top, *lo;
-	pthread_attr_t a;
-	if (mp_sys_gettid() == getpid()) {
-		/* The main thread's stack grows to RLIMIT_STACK (and
-		 * pthread_getattr_np would read /proc for it). */
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_STACK, &rl) < 0)
-			return 0;
-		top = __libc_stack_end;
-		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (size_t)top)
-			return &here < top ? SIZE_MAX : 0;
-		lo = top - rl.rlim_cur;
-	} else {
-		void *addr;
-		size_t size;
-		if (pthread_getattr_np(pthread_self(), &a) != 0)
-			return 0;
-		int r = pthread_attr_getstack(&a, &addr, &size);
-		pthread_attr_destroy(&a);
-		if (r != 0)
-			return 0;
-		lo = addr;
-		top = lo + size;
+	/* The frame, not a local: a sanitizer may keep locals elsewhere. */
+	char *here = __builtin_frame_address(0), *top = __libc_stack_end, *lo;
+	struct rlimit rl;
+	/* On the main stack, which grows to RLIMIT_STACK (pthread_getattr_np
+	 * would read /proc to find it)?  The kernel maps everything else at
+	 * least that far below its top (unlimited: far below). */
+	if (here < top && getrlimit(RLIMIT_STACK, &rl) == 0) {
+		size_t used = (size_t)(top - here);
+		if (rl.rlim_cur == RLIM_INFINITY && used < MAIN_STACK_NEAR)
+			return SIZE_MAX;
+		if (rl.rlim_cur != RLIM_INFINITY && used < rl.rlim_cur)
+			return rl.rlim_cur - used;
 	}
-	return &here > lo && &here < top ? (size_t)(&here - lo) : 0;
+	/* A thread's (or a fork child's copy of one). */
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return 0;
+	int r = pthread_attr_getstack(&a, &addr, &size);
+	pthread_attr_destroy(&a);
+	if (r != 0)
+		return 0;
+	lo = addr;
+	return here > lo && here < lo + size ? (size_t)(here - lo) : 0;
 }
 
 static bool caller_stack_will_do(void)
@@ -316,12 +318,19 @@ static bool caller_stack_will_do(void)
 static _Atomic uint32_t lifelines_lock;
 static mp_pool_t *lifelines;
 
-static void lifeline_add(mp_pool_t *p)
+/* Made and listed under the lock, which forks wait for: no child gets
+ * the write end without closing it. */
+static int lifeline_make(mp_pool_t *p, int fds[2])
 {
 	mp_sys_mutex_lock(&lifelines_lock);
-	p->life_next = lifelines;
-	lifelines = p;
+	int err = mp_sys_lifeline(fds);
+	if (err == 0) {
+		p->life_w = fds[1];
+		p->life_next = lifelines;
+		lifelines = p;
+	}
 	mp_sys_mutex_unlock(&lifelines_lock);
+	return err;
 }
 
 /* Unlisted before closed: a fork meanwhile closes its copy, not a
@@ -353,9 +362,9 @@ void mp__pool_after_fork_parent(void)
 
 void mp__pool_after_fork(void)
 {
-	mp_sys_mutex_reset(&lifelines_lock);
+	mp_sys_mutex_reset(&lifelines_lock); /* held by the forking thread */
 	if (!lifelines)
-		return; /* write nothing, copy no page */
+		return;
 	for (mp_pool_t *p = lifelines; p; p = p->life_next)
 		close(p->life_w);
 	lifelines = NULL;
@@ -365,11 +374,9 @@ void mp__pool_after_fork(void)
 static int start_first_worker(mp_pool_t *p)
 {
 	int fds[2];
-	int err = mp_sys_lifeline(fds);
+	int err = lifeline_make(p, fds);
 	if (err < 0)
 		return err;
-	p->life_w = fds[1];
-	lifeline_add(p);
 	p->cfg[0].lifeline = fds[0];
 	err = start_worker(p, 0, true);
 	/* Worker 0 has its copy; a replacement gets the death signal. */

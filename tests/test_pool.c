@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -698,6 +699,11 @@ static int publish_and_hold(const void *in, size_t len, mp_out_t *out)
 	(void)len, (void)out;
 	int i = *(const int *)in;
 	atomic_store(&sh->pids[8 + i], getpid());
+	if (i >= 2) { /* unsandboxed: its death signal, too */
+		int sig = -1;
+		prctl(PR_GET_PDEATHSIG, &sig);
+		atomic_store(&sh->pids[8 + i + 2], sig);
+	}
 	atomic_fetch_add(&sh->started, 1);
 	mp_sys_futex_wake(&sh->started, INT32_MAX);
 	while (!atomic_load(&sh->go))
@@ -731,11 +737,18 @@ static int pool_then_wait(void *arg)
 }
 
 /* Whatever kills the pool's process, its workers die with it: the first
- * (forked by the caller, catching its death signal) and the others. */
-static void test_dies_with_its_process(void)
+ * (forked by the caller, on its lifeline) and the others. */
+static void clear_published(void)
 {
 	atomic_store(&sh->started, 0);
 	atomic_store(&sh->go, 0);
+	for (int i = 8; i < 16; i++)
+		atomic_store(&sh->pids[i], 0);
+}
+
+static void test_dies_with_its_process(void)
+{
+	clear_published();
 	mp_process_t *c = mpt_start(pool_then_wait, NULL);
 	if (wait_started(2) < 0) {
 		mp_process_kill(c);
@@ -748,6 +761,7 @@ static void test_dies_with_its_process(void)
 	for (int i = 0; i < 2; i++) {
 		pid_t w = atomic_load(&sh->pids[8 + i]);
 		int status = 0, r;
+		CU_ASSERT_FATAL(w > 0);
 		for (int tries = 0; (r = waitpid(w, &status, WNOHANG)) == 0 &&
 		                    tries < 2000; tries++)
 			usleep(1000);
@@ -766,8 +780,8 @@ static void test_dies_with_its_process(void)
 static int pool_then_exec(void *arg)
 {
 	(void)arg;
-	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
-	int idx[2] = { 0, 1 };
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_NONE);
+	int idx[2] = { 2, 3 }; /* and say their death signals */
 	for (int i = 0; i < 2; i++)
 		mp_pool_apply_async(p, publish_and_hold, &idx[i], sizeof(int),
 		                    NULL, NULL, NULL, NULL);
@@ -782,11 +796,14 @@ static int pool_then_exec(void *arg)
 /* A pool's process that execs with the pool open: its workers go too. */
 static void test_dies_with_exec(void)
 {
-	atomic_store(&sh->started, 0);
-	atomic_store(&sh->go, 0);
+	clear_published();
 	mp_process_t *c = mpt_start(pool_then_exec, NULL);
 	CU_ASSERT(wait_started(2) == 0);
-	for (int i = 0; i < 2; i++) {
+	/* What is tested: one worker on the lifeline (no death signal), one
+	 * with the death signal. */
+	int s0 = atomic_load(&sh->pids[12]), s1 = atomic_load(&sh->pids[13]);
+	CU_ASSERT((s0 == 0 && s1 == SIGKILL) || (s0 == SIGKILL && s1 == 0));
+	for (int i = 2; i < 4; i++) {
 		pid_t w = atomic_load(&sh->pids[8 + i]);
 		int fd = w > 0 ? mp_sys_pidfd_open(w, 0) : -1;
 		struct timespec ts;
@@ -802,9 +819,10 @@ static void test_dies_with_exec(void)
 	mp_process_kill(c);
 	mpt_finish(c);
 	/* The workers were its children: now ours, to reap. */
-	for (int i = 0; i < 2; i++) {
+	for (int i = 2; i < 4; i++) {
 		pid_t w = atomic_load(&sh->pids[8 + i]);
-		for (int t = 0; waitpid(w, NULL, WNOHANG) == 0 && t < 2000; t++) {
+		for (int t = 0; w > 0 && waitpid(w, NULL, WNOHANG) == 0 &&
+		                t < 2000; t++) {
 			if (t == 1000)
 				kill(w, SIGKILL); /* not to leave one behind */
 			usleep(1000);
