@@ -240,7 +240,7 @@ static inline void mp__cpu_relax(void)
  */
 #define MP__SPIN_UNTIL_EVERY(est, pauses, cond)                            \
 	MP__SPIN_UNTIL_X(est, 1, pauses, cond)
-#define MP__SPIN_UNTIL_X(est, scale, pauses, cond) __extension__              \
+#define MP__SPIN_UNTIL_X(est, scale, pauses, cond) __extension__           \
 	({                                                                   \
 		bool ok_ = (cond);                                           \
 		int64_t budget_ = ok_ ? 0 : mp__spin_budget_x(est, scale);   \

@@ -22,6 +22,19 @@ int mp_sys_die_with_parent(pid_t parent)
 	return 0;
 }
 
+/* Send sig to sa's handler, unblocked: a child's mask is inherited from
+ * whichever thread forked it.  0 or -errno. */
+static int catch_signal(int sig, const struct sigaction *sa)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	if (sigaction(sig, sa, NULL) < 0 ||
+	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 int mp_sys_lifeline(int fds[2])
 {
 	return pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : -errno;
@@ -45,14 +58,11 @@ int mp_sys_lifeline_hold(int fd)
 {
 	struct sigaction sa = { .sa_handler = on_lifeline,
 	                        .sa_flags = SA_RESTART };
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, MP_SYS_LIFELINE_SIGNAL);
 	lifeline_fd = fd;
-	/* Unblocked: the mask is inherited from whichever thread forked. */
-	if (sigaction(MP_SYS_LIFELINE_SIGNAL, &sa, NULL) < 0 ||
-	    sigprocmask(SIG_UNBLOCK, &set, NULL) < 0 ||
-	    fcntl(fd, F_SETSIG, MP_SYS_LIFELINE_SIGNAL) < 0 ||
+	int r = catch_signal(MP_SYS_LIFELINE_SIGNAL, &sa);
+	if (r < 0)
+		return r;
+	if (fcntl(fd, F_SETSIG, MP_SYS_LIFELINE_SIGNAL) < 0 ||
 	    fcntl(fd, F_SETOWN, getpid()) < 0 ||
 	    fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
 		return -errno;
@@ -93,13 +103,7 @@ int mp_sys_set_limit(int resource, uint64_t soft, uint64_t hard)
 int mp_sys_trap_sigsys(void (*handler)(int, siginfo_t *, void *))
 {
 	struct sigaction sa = { .sa_sigaction = handler, .sa_flags = SA_SIGINFO };
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGSYS);
-	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0 ||
-	    sigaction(SIGSYS, &sa, NULL) < 0)
-		return -errno;
-	return 0;
+	return catch_signal(SIGSYS, &sa);
 }
 
 void mp_sys_exit_now(int status)
