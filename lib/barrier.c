@@ -141,7 +141,7 @@ static int await_gen(struct barrier *b, uint32_t g, int64_t deadline)
 		bool still = atomic_load(&b->gen) == g;
 		if (still)
 			finish(b, true); /* Python: a timeout breaks it */
-		mp__lock_put(&b->lock, mp__tid());
+		mp__lock_put(&b->lock, mp__self());
 		if (still)
 			return -ETIMEDOUT;
 	}
@@ -159,7 +159,7 @@ int mp_barrier_wait(mp_barrier_t *ub, int64_t timeout_ns)
 	if (r < 0)
 		return r;
 	if (atomic_load(&b->broken)) {
-		mp__lock_put(&b->lock, mp__tid());
+		mp__lock_put(&b->lock, mp__self());
 		return -MP_EBROKEN;
 	}
 	uint32_t g = atomic_load(&b->gen);
@@ -168,10 +168,10 @@ int mp_barrier_wait(mp_barrier_t *ub, int64_t timeout_ns)
 		mp_barrier_action_t act = (mp_barrier_action_t)(uintptr_t)b->action;
 		bool failed = act && act((void *)(uintptr_t)b->arg) != 0;
 		finish(b, failed);
-		mp__lock_put(&b->lock, mp__tid());
+		mp__lock_put(&b->lock, mp__self());
 		return failed ? -MP_EBROKEN : index;
 	}
-	mp__lock_put(&b->lock, mp__tid());
+	mp__lock_put(&b->lock, mp__self());
 	r = await_gen(b, g, deadline);
 	return r < 0 ? r : index;
 }
@@ -188,7 +188,7 @@ static int break_or_reset(mp_barrier_t *ub, bool reset)
 		finish(b, true); /* current waiters see it broken */
 	if (reset)
 		atomic_store(&b->broken, 0);
-	mp__lock_put(&b->lock, mp__tid());
+	mp__lock_put(&b->lock, mp__self());
 	return 0;
 }
 

@@ -254,7 +254,7 @@ int mp_cond_wait(mp_cond_t *uc, int64_t timeout_ns)
 	struct lock *l = cond_lock(c);
 	if (!mp__lock_mine(l))
 		return -EPERM;
-	pid_t me = mp__tid();
+	uint64_t me = mp__self();
 	uint32_t saved = l->count;
 	int r = enlist(c, &s0);
 	if (r < 0)

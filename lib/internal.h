@@ -299,18 +299,23 @@ int mp__barrier_watch(mp_barrier_t *b, uint32_t since, struct mp__watch *w);
 /* The barrier's current generation (for mp_wait_barrier). */
 int mp__barrier_gen(mp_barrier_t *b, uint32_t *gen);
 
+/* ---- threads (lock.c) ------------------------------------------------------ */
+
+/* The calling thread's identity as lock words carry it (lock.h: tid |
+ * ident << 32), cached (reset in a fork child): the first call in a
+ * thread makes system calls a sandbox forbids.  And its tid alone. */
+uint64_t mp__self(void);
+pid_t mp__tid(void);
+
 /* ---- queue internals for the pool (queue.c) -------------------------------- */
 
-/*
- * Ready the calling thread for queue calls in a sandbox: look up now what
- * the queue would otherwise read from /proc later.  probes false: never
- * look at /proc again to see whether a lock holder lives (the pool's
- * supervisor watches the workers and calls mp__queue_holder_died).
- */
-void mp__queue_prepare_thread(bool probes);
 /* Its waits span round trips (a pool's task queue: a worker waits for its
  * next task while its result goes out and the caller answers): they may
  * spin MP__ROUND_TRIP_SPIN times longer. */
 void mp__queue_round_trip(mp_queue_t *q);
-/* Thread `tid` is dead: free whichever of q's locks it held. */
+/* Thread `tid` is dead and not yet reaped (so no other thread can have
+ * its tid): free whichever of q's locks it held. */
 void mp__queue_holder_died(mp_queue_t *q, pid_t tid);
+/* The tid holding q's producers' (or consumers') lock, 0 when free: a
+ * look without taking anything, for tests and tools.  -EINVAL. */
+pid_t mp__queue_lock_holder(const mp_queue_t *q, bool consumers);

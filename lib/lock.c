@@ -9,27 +9,35 @@
  * dead thread's gets FUTEX_OWNER_DIED and one waiter is woken.  Waiters
  * sleep without a time limit only on a holder whose node is linked
  * (`linker` == the holder, stored after the link); any other holder is
- * waited on in slices that check it still lives (fallback_wait).  So a
- * death at any instruction is seen: between taking the word and linking
- * the node `linker` does not name the holder, and the fallback sees the
- * death; from the link to the release the node is in the list; after the
- * release the word is no longer the dead thread's, and the kernel skips a
- * node still linked.  glibc instead covers both steps with
+ * waited on in slices, after each of which it is looked at
+ * (mp__holder_wait): proven dead - lock.h says what proof is - it loses
+ * the lock; alive, or not provably dead, it keeps it however long it
+ * takes.  So a death at any instruction is seen: between taking the word
+ * and linking the node `linker` does not name the holder, and the slices
+ * find the death; from the link to the release the node is in the list;
+ * after the release the word is no longer the dead thread's, and the
+ * kernel skips a node still linked.  glibc instead covers both steps with
  * list_op_pending: we save its four stores, and the node's two clearing
  * ones, because every store made before a locked instruction is waited for
  * by it, and those stores were a third of the uncontended cost.
  *
+ * The word is taken together with the taker's ident (lock.h: `own`), one
+ * 64-bit CAS as cheap as a 32-bit one, and `linker` holds the same 64-bit
+ * identity: so a waiter judges exactly the holder it read, and a node
+ * claimed by a dead thread is never mistaken for a later thread's that
+ * was given the same tid.
+ *
  * The price of releasing before unlinking: a thread that takes the lock in
  * the few instructions between the two finds the node still claimed; it
  * waits a moment for the claim to go (claim_node), else holds the lock
- * unlinked, with the fallback's slower detection for its waiters.
+ * unlinked, with the slower detection of the slices for its waiters.
  *
  * A Lock may be released by a thread that does not own it.  That thread
  * cannot touch the owner's list, so the node stays there, "detached": the
  * owner unlinks it the next time it releases an mproc lock
  * (sweep_detached), and until then new owners cannot link it.  Locks whose
  * holder has not linked the node - and all locks when glibc's list layout
- * is not the one we know - are waited on with fallback_wait.
+ * is not the one we know - are waited on in slices.
  */
 #include "lock.h"
 
@@ -40,7 +48,8 @@
 /* ---- per-thread state ---------------------------------------------------- */
 
 struct thread_state {
-	pid_t tid;          /* 0: not yet known (new thread, or fork child) */
+	uint64_t self;      /* tid | ident << 32; 0: not yet known (new
+	                     * thread, or fork child) */
 	bool head_known;
 	/* glibc's head when nodes can go in its list (robust_ok), else NULL */
 	struct mp_sys_robust_head *head;
@@ -65,27 +74,26 @@ static _Atomic bool forced_fallback;
 static void lock_after_fork(void)
 {
 	/* glibc empties the child's robust list (the head stays where it
-	 * was); the child holds nothing. */
-	thr.tid = 0;
+	 * was); the child holds nothing, and is another thread. */
+	thr.self = 0;
 }
 
 static void probe_head(void);
-static void sweep_detached(struct mp_sys_robust_head *h, pid_t me);
+static void sweep_detached(struct mp_sys_robust_head *h, uint64_t self);
 
 /*
  * At thread exit: unlink the nodes others released for us (see top).  Left
- * in the dying list, they would keep naming our tid in `linker`, and a
- * later thread given the same tid would take such a node for one of its
- * own and leave it out of its list.  (The kernel then walks what remains:
- * locks we still hold.)
+ * in the dying list, they would stay claimed by us until the next owner
+ * finds out we are gone.  (The kernel then walks what remains: locks we
+ * still hold.)
  */
 static pthread_key_t exit_key;
 
 static void at_thread_exit(void *arg)
 {
 	(void)arg;
-	if (thr.tid && thr.head)
-		sweep_detached(thr.head, thr.tid);
+	if (thr.self && thr.head)
+		sweep_detached(thr.head, thr.self);
 }
 
 static void register_fork(void)
@@ -94,22 +102,33 @@ static void register_fork(void)
 	(void)pthread_key_create(&exit_key, at_thread_exit);
 }
 
-/* Also learns the robust head: the fast paths take a known tid to mean a
- * known head, and read thr.head unchecked. */
-static __attribute__((noinline)) pid_t tid_slow(void)
+/* Also learns the robust head: the fast paths take a known self to mean
+ * a known head, and read thr.head unchecked.  Without an ident (kernels
+ * before 6.9, no descriptor left) the tid alone names us: a waiter then
+ * cannot tell us from a dead thread whose tid we were given (lock.h). */
+static __attribute__((noinline)) uint64_t self_slow(void)
 {
+	uint32_t ident;
+
 	pthread_once(&fork_once, register_fork);
 	if (!thr.head_known)
 		probe_head();
-	thr.tid = mp_sys_gettid();
+	pid_t tid = mp_sys_gettid();
+	(void)mp_sys_thread_ident(tid, &ident);
+	thr.self = (uint64_t)ident << 32 | (uint32_t)tid;
 	(void)pthread_setspecific(exit_key, (void *)1);
-	return thr.tid;
+	return thr.self;
+}
+
+uint64_t mp__self(void)
+{
+	uint64_t s = thr.self;
+	return __builtin_expect(s != 0, 1) ? s : self_slow();
 }
 
 pid_t mp__tid(void)
 {
-	pid_t t = thr.tid;
-	return __builtin_expect(t != 0, 1) ? t : tid_slow();
+	return (pid_t)MP__TID(mp__self());
 }
 
 /* Can nodes be linked into glibc's lists in this process? */
@@ -127,7 +146,7 @@ void mp__lock_force_fallback(bool on)
 {
 	atomic_store(&forced_fallback, on);
 	thr.head_known = false;
-	thr.tid = 0;
+	thr.self = 0;
 }
 
 static __attribute__((noinline)) void probe_head(void)
@@ -160,7 +179,7 @@ static inline void *entry_of(const void *p)
 
 /* Link l at the head of h's list, as glibc's ENQUEUE_MUTEX. */
 static inline void link_node(struct mp_sys_robust_head *h, struct lock *l,
-                             pid_t me)
+                             uint64_t self)
 {
 	void *old = h->list;
 	void *first = entry_of(old);
@@ -182,7 +201,7 @@ static inline void link_node(struct mp_sys_robust_head *h, struct lock *l,
 	atomic_signal_fence(memory_order_seq_cst);
 	h->list = (void *)&l->next;
 	/* Release: the node's fields before the claim on it. */
-	atomic_store_explicit(&l->linker, me, memory_order_release);
+	atomic_store_explicit(&l->linker, self, memory_order_release);
 }
 
 /*
@@ -206,16 +225,15 @@ static inline void unlink_node(struct mp_sys_robust_head *h, struct lock *l)
 	atomic_store_explicit(&l->linker, 0, memory_order_release);
 }
 
-/* The mproc lock behind a list entry, or NULL for another kind (a glibc
- * robust mutex shares the list: its __count and __kind sit where our magic
- * and linker are, and never hold a magic together with our tid). */
-static struct lock *entry_lock(void *entry, pid_t me)
+/* The mproc lock behind a list entry of ours, or NULL for another kind
+ * (a glibc robust mutex shares the list: see lock.h). */
+static struct lock *entry_lock(void *entry, uint64_t self)
 {
 	struct lock *l = (struct lock *)((char *)entry -
 	                                 __builtin_offsetof(struct lock, next));
 	if (l->magic != LOCK_MAGIC && l->magic != RLOCK_MAGIC)
 		return NULL;
-	return atomic_load_explicit(&l->linker, memory_order_relaxed) == me
+	return atomic_load_explicit(&l->linker, memory_order_relaxed) == self
 	       ? l : NULL;
 }
 
@@ -232,89 +250,86 @@ static inline bool list_empty(const struct mp_sys_robust_head *h)
 /* Unlink our nodes of locks that others released for us (see top): walk
  * our list, which holds only what we linked and glibc's mutexes. */
 static __attribute__((noinline)) void sweep_detached(
-        struct mp_sys_robust_head *h, pid_t me)
+        struct mp_sys_robust_head *h, uint64_t self)
 {
 	void *e = entry_of(h->list);
 
 	for (int n = 0; e && e != (void *)h && n < WALK_MAX; n++) {
 		void *next = entry_of(*(void **)e);
-		struct lock *l = entry_lock(e, me);
-		if (l && (atomic_load_explicit(&l->word, memory_order_acquire)
-		          & FUTEX_TID_MASK) != (uint32_t)me)
+		struct lock *l = entry_lock(e, self);
+		if (l && mp__holder_of(atomic_load_explicit(&l->own,
+		                       memory_order_acquire)) != self)
 			unlink_node(h, l);
 		e = next;
 	}
 }
 
-/* Is l's node in our list h?  (A claim with our tid may be a dead
- * thread's whose tid we were given: see claim_node.) */
-static bool in_list(struct mp_sys_robust_head *h, struct lock *l)
-{
-	void *e = entry_of(h->list);
-	for (int n = 0; e && e != (void *)h && n < WALK_MAX; n++) {
-		if (e == (void *)&l->next)
-			return true;
-		e = entry_of(*(void **)e);
-	}
-	return false;
-}
-
 /* After taking the word on a slow path: make the node ours if nobody
- * else's list has it. */
+ * else's list has it.  A claim that is ours is in our list: `linker`
+ * names one thread for good (lock.h), so a dead thread that had our tid
+ * cannot pass for us. */
 static inline void claim_node(struct mp_sys_robust_head *h, struct lock *l,
-                              pid_t me)
+                              uint64_t self)
 {
-	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
+	uint64_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
 
-	if (!h || (linker == me && in_list(h, l)))
+	if (!h || linker == self)
 		return;
-	if (linker == me)
-		linker = 0; /* a dead thread's claim, and it had our tid */
 	/* In another thread's list: its releaser has not unlinked it yet
 	 * (a few stores away: wait a moment), or it is detached there. */
 	for (int i = 0; linker != 0 && i < 16; i++) {
 		mp__cpu_relax();
 		linker = atomic_load_explicit(&l->linker, memory_order_acquire);
 	}
-	/* Still claimed: if that thread is dead its list died with it and
-	 * the node is free to take; if not, we hold the lock unlinked (our
-	 * waiters use the fallback). */
-	if (linker != 0 && mp_sys_thread_alive(linker) != 0)
+	/* Still claimed: if that thread has ended (proven) its list died
+	 * with it and the node is free to take; if it lives - or nobody can
+	 * tell - we hold the lock unlinked (our waiters use the fallback). */
+	if (linker != 0 && !mp__holder_gone(linker))
 		return;
-	link_node(h, l, me);
+	link_node(h, l, self);
 }
 
 /* ---- waiting ------------------------------------------------------------- */
 
-/* Is the holder `tid` one the kernel will report the death of? */
-static bool holder_is_robust(struct lock *l, uint32_t tid)
+/* Is the holder of `own` value v one the kernel will report the death of?
+ * Yes when the node is in that very thread's list (lock.h). */
+static bool holder_is_robust(struct lock *l, uint64_t v)
 {
 	return robust_ok() &&
-	       (uint32_t)atomic_load_explicit(&l->linker,
-	                                      memory_order_relaxed) == tid;
+	       atomic_load_explicit(&l->linker, memory_order_relaxed) ==
+	       mp__holder_of(v);
 }
 
-#define FALLBACK_SLICE_NS MP_MSEC(2)
+#define HOLDER_SLICE_NS MP_MSEC(2)
 
 /*
- * Sleep while the word is v, for a holder the kernel will not report: in
- * slices, checking between them that the holder lives; when it does not,
- * mark the word as the kernel would have.  Returns like mp_sys_futex_wait.
+ * Sleep while `own` is v, for a holder the kernel will not report: one
+ * slice, after which the holder is looked at; if it is proven dead the
+ * word is marked as the kernel would have.  The mark is a CAS from v
+ * itself: v names the holder for good (lock.h), so a release and re-take
+ * in between - even by a thread given the dead one's tid - makes it
+ * fail.  0 (look at the word again: woken, marked, or a slice passed),
+ * -ETIMEDOUT at the deadline.
+ * A holder that lives keeps the lock however long it takes: only proof
+ * counts, never the time it has held it.
  */
-static int fallback_wait(struct lock *l, uint32_t v, int64_t deadline)
+int mp__holder_wait(_Atomic uint64_t *own, uint64_t v, int64_t deadline)
 {
 	struct timespec ts;
-	int64_t slice = mp_sys_now_ns() + FALLBACK_SLICE_NS;
+	int64_t slice = mp_sys_now_ns() + HOLDER_SLICE_NS;
 	int64_t until = slice < deadline ? slice : deadline;
-	int r = mp_sys_futex_wait(&l->word, v, mp__deadline_ts(until, &ts));
+	int r = mp_sys_futex_wait(mp__word_of(own), (uint32_t)v,
+	                          mp__deadline_ts(until, &ts));
 
-	if (r != -ETIMEDOUT || until == deadline)
-		return r;
-	if (mp_sys_thread_alive((pid_t)(v & FUTEX_TID_MASK)) == 0) {
-		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-		atomic_compare_exchange_strong_explicit(&l->word, &v, dead,
-		        memory_order_relaxed, memory_order_relaxed);
-	}
+	if (r != -ETIMEDOUT)
+		return 0;
+	if (until == deadline)
+		return -ETIMEDOUT;
+	/* The caller takes the marked word itself: nobody else to wake. */
+	if (mp__holder_gone(mp__holder_of(v)))
+		atomic_compare_exchange_strong_explicit(own, &v,
+		        mp__owner_died(v), memory_order_relaxed,
+		        memory_order_relaxed);
 	return 0;
 }
 
@@ -364,8 +379,8 @@ static bool spin_for_free(struct lock *l)
 	for (;;) {
 		for (unsigned k = 0; k < pauses; k++)
 			mp__cpu_relax();
-		if ((atomic_load_explicit(&l->word, memory_order_relaxed)
-		     & FUTEX_TID_MASK) == 0) {
+		if (MP__TID(atomic_load_explicit(&l->own,
+		                                 memory_order_relaxed)) == 0) {
 			ok = true;
 			spent = mp_sys_now_ns() - t0;
 			break;
@@ -387,7 +402,8 @@ static bool spin_for_free(struct lock *l)
  * owner set FUTEX_WAITERS: other sleepers may remain, and only a set bit
  * makes release wake them.
  */
-static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
+static int take_slow(struct lock *l, uint64_t self, int64_t deadline,
+                     bool try)
 {
 	bool slept = false;
 	struct timespec ts;
@@ -395,14 +411,14 @@ static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
 	if (!try)
 		spin_for_free(l);
 	for (;;) {
-		uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
-		if ((v & FUTEX_TID_MASK) == 0) {
+		uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
+		if (MP__TID(v) == 0) {
 			if (atomic_load_explicit(&l->state, memory_order_relaxed)
 			    == LS_NOTRECOVERABLE)
 				return -ENOTRECOVERABLE;
-			uint32_t nv = (uint32_t)me |
+			uint64_t nv = self |
 			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
-			if (atomic_compare_exchange_weak_explicit(&l->word, &v,
+			if (atomic_compare_exchange_weak_explicit(&l->own, &v,
 			        nv, memory_order_acquire, memory_order_relaxed))
 				return v & FUTEX_OWNER_DIED ? -EOWNERDEAD : 0;
 			continue;
@@ -410,16 +426,19 @@ static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
 		if (try)
 			return -EAGAIN;
 		if (!(v & FUTEX_WAITERS)) {
-			if (!atomic_compare_exchange_weak_explicit(&l->word, &v,
+			if (!atomic_compare_exchange_weak_explicit(&l->own, &v,
 			        v | FUTEX_WAITERS, memory_order_relaxed,
 			        memory_order_relaxed))
 				continue;
 			v |= FUTEX_WAITERS;
 		}
-		int r = holder_is_robust(l, v & FUTEX_TID_MASK)
-		        ? mp_sys_futex_wait(&l->word, v,
-		                            mp__deadline_ts(deadline, &ts))
-		        : fallback_wait(l, v, deadline);
+		int r;
+		if (holder_is_robust(l, v)) {
+			r = mp_sys_futex_wait(mp__word_of(&l->own), (uint32_t)v,
+			                      mp__deadline_ts(deadline, &ts));
+		} else {
+			r = mp__holder_wait(&l->own, v, deadline);
+		}
 		if (r == -ETIMEDOUT)
 			return -ETIMEDOUT;
 		slept = true;
@@ -430,9 +449,9 @@ static int take_slow(struct lock *l, pid_t me, int64_t deadline, bool try)
  * path then reports it). */
 static void untake(struct lock *l)
 {
-	if (atomic_exchange_explicit(&l->word, 0, memory_order_release) &
+	if (atomic_exchange_explicit(&l->own, 0, memory_order_release) &
 	    FUTEX_WAITERS)
-		mp_sys_futex_wake(&l->word, INT32_MAX);
+		mp_sys_futex_wake(mp__word_of(&l->own), INT32_MAX);
 }
 
 /*
@@ -449,14 +468,14 @@ static void untake(struct lock *l)
  * tail-call what comes next: no call on the way to the CAS or after it.
  */
 static inline __attribute__((always_inline)) int
-take_quick(struct lock *l, pid_t me)
+take_quick(struct lock *l, uint64_t self)
 {
-	uint32_t zero = 0;
+	uint64_t zero = 0;
 
-	if (__builtin_expect(!me, 0) ||
+	if (__builtin_expect(!self, 0) ||
 	    atomic_load_explicit(&l->state, memory_order_relaxed) != LS_CONSISTENT ||
-	    !atomic_compare_exchange_strong_explicit(&l->word, &zero,
-	        (uint32_t)me, memory_order_acquire, memory_order_relaxed))
+	    !atomic_compare_exchange_strong_explicit(&l->own, &zero,
+	        self, memory_order_acquire, memory_order_relaxed))
 		return 0;
 	/* Looked at again once the word is ours: an owner that released
 	 * without repairing marked the lock before its release, which our
@@ -472,45 +491,44 @@ take_quick(struct lock *l, pid_t me)
  * another thread's list (the caller then calls claim_slow: a call here
  * would make every caller save registers before its CAS). */
 static inline __attribute__((always_inline)) int
-link_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
+link_quick(struct lock *l, uint64_t self, struct mp_sys_robust_head *h)
 {
 	if (!h)
 		return 0;
-	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
-	if (__builtin_expect(linker != 0 && linker != me, 0))
+	uint64_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
+	if (linker == 0)
+		link_node(h, l, self);
+	else if (__builtin_expect(linker != self, 0))
 		return 1;
-	/* A claim with our tid on an empty list of ours is a dead thread's
-	 * that had our tid (see claim_node): not linked, so link it. */
-	if (linker == 0 || __builtin_expect(list_empty(h), 0))
-		link_node(h, l, me);
 	return 0;
 }
 
 /* The first attempt of the full paths (mp__lock_take, and take_timeout
  * for a thread's first lock): the fast path's, with calls allowed.  0
  * taken, 1 not (go to take_contended). */
-static inline int take_fast(struct lock *l, pid_t me,
+static inline int take_fast(struct lock *l, uint64_t self,
                             struct mp_sys_robust_head *h)
 {
-	int t = take_quick(l, me);
+	int t = take_quick(l, self);
 
 	if (t == 2)
 		untake(l);
 	if (t != 1)
 		return 1;
-	if (link_quick(l, me, h))
-		claim_node(h, l, me);
+	if (link_quick(l, self, h))
+		claim_node(h, l, self);
 	return 0;
 }
 
-static __attribute__((noinline)) int take_contended(struct lock *l, pid_t me,
-        struct mp_sys_robust_head *h, int64_t deadline, bool try)
+static __attribute__((noinline)) int take_contended(struct lock *l,
+        uint64_t self, struct mp_sys_robust_head *h, int64_t deadline,
+        bool try)
 {
-	int r = take_slow(l, me, deadline, try);
+	int r = take_slow(l, self, deadline, try);
 
 	if (r == 0 || r == -EOWNERDEAD) {
 		bump_gen(l);
-		claim_node(h, l, me);
+		claim_node(h, l, self);
 	}
 	if (r == -EOWNERDEAD)
 		atomic_store_explicit(&l->state, LS_INCONSISTENT,
@@ -520,11 +538,11 @@ static __attribute__((noinline)) int take_contended(struct lock *l, pid_t me,
 
 int mp__lock_take(struct lock *l, int64_t deadline, bool try)
 {
-	pid_t me = mp__tid();
+	uint64_t self = mp__self();
 	struct mp_sys_robust_head *h = robust_head();
-	int r = take_fast(l, me, h);
+	int r = take_fast(l, self, h);
 
-	return r != 1 ? r : take_contended(l, me, h, deadline, try);
+	return r != 1 ? r : take_contended(l, self, h, deadline, try);
 }
 
 /* mp__lock_take for a relative timeout, the deadline computed only when
@@ -532,15 +550,15 @@ int mp__lock_take(struct lock *l, int64_t deadline, bool try)
 static inline __attribute__((always_inline)) int
 take_timeout(struct lock *l, int64_t timeout_ns)
 {
-	pid_t me = mp__tid();
+	uint64_t self = mp__self();
 	struct mp_sys_robust_head *h = robust_head();
 	int64_t deadline;
-	int r = take_fast(l, me, h);
+	int r = take_fast(l, self, h);
 
 	if (r != 1)
 		return r;
 	mp__deadline(timeout_ns, &deadline);
-	return take_contended(l, me, h, deadline, timeout_ns == 0);
+	return take_contended(l, self, h, deadline, timeout_ns == 0);
 }
 
 static inline bool timeout_ok(int64_t timeout_ns)
@@ -576,8 +594,8 @@ static inline void pending_clear(struct mp_sys_robust_head *h)
 	}
 }
 
-static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
-                                                 uint32_t v)
+static __attribute__((noinline)) int put_foreign(struct lock *l,
+                                                 uint64_t self, uint64_t v)
 {
 	struct mp_sys_robust_head *h = robust_head();
 	uint32_t st = atomic_load_explicit(&l->state, memory_order_relaxed);
@@ -586,19 +604,19 @@ static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
 		                      memory_order_relaxed);
 	pending_set(h, l);
 	/* Release: the critical section before the word says "free". */
-	while (!atomic_compare_exchange_weak_explicit(&l->word, &v, 0,
+	while (!atomic_compare_exchange_weak_explicit(&l->own, &v, 0,
 	               memory_order_release, memory_order_relaxed)) {
-		if ((v & FUTEX_TID_MASK) == 0) {
+		if (MP__TID(v) == 0) {
 			v = 0; /* a racing release won: ours is a double one */
 			break;
 		}
 	}
 	if (v & FUTEX_WAITERS || st == LS_NOTRECOVERABLE)
-		mp_sys_futex_wake(&l->word, st == LS_NOTRECOVERABLE ? INT32_MAX
-		                                                    : 1);
+		mp_sys_futex_wake(mp__word_of(&l->own),
+		                  st == LS_NOTRECOVERABLE ? INT32_MAX : 1);
 	pending_clear(h);
 	if (h && !list_empty(h))
-		sweep_detached(h, me);
+		sweep_detached(h, self);
 	return v ? 0 : -EPERM;
 }
 
@@ -611,14 +629,14 @@ static __attribute__((noinline)) int put_foreign(struct lock *l, pid_t me,
  * unlinked (claim_node), which costs it only the fallback's slower
  * detection; the window is a few stores.
  */
-int mp__lock_put(struct lock *l, pid_t me)
+int mp__lock_put(struct lock *l, uint64_t self)
 {
-	uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
+	uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
 
-	if ((v & FUTEX_TID_MASK) == 0)
+	if (MP__TID(v) == 0)
 		return -EPERM;
-	if ((v & FUTEX_TID_MASK) != (uint32_t)me)
-		return put_foreign(l, me, v);
+	if (mp__holder_of(v) != self)
+		return put_foreign(l, self, v);
 	/* Released without repair after an owner's death: POSIX makes such
 	 * a lock unusable, so nobody builds on a half-updated state. */
 	uint32_t st = atomic_load_explicit(&l->state, memory_order_relaxed);
@@ -626,20 +644,20 @@ int mp__lock_put(struct lock *l, pid_t me)
 		atomic_store_explicit(&l->state, st = LS_NOTRECOVERABLE,
 		                      memory_order_relaxed);
 	bool linked = atomic_load_explicit(&l->linker, memory_order_relaxed)
-	              == me;
+	              == self;
 	struct mp_sys_robust_head *h = robust_head();
 	pending_set(h, l);
 	/* Release: the critical section before the word says "free".  Ours,
 	 * so only waiters changed it (adding FUTEX_WAITERS). */
-	v = atomic_exchange_explicit(&l->word, 0, memory_order_release);
+	v = atomic_exchange_explicit(&l->own, 0, memory_order_release);
 	if (linked)
 		unlink_node(h, l);
 	if (v & FUTEX_WAITERS || st == LS_NOTRECOVERABLE)
-		mp_sys_futex_wake(&l->word, st == LS_NOTRECOVERABLE ? INT32_MAX
-		                                                    : 1);
+		mp_sys_futex_wake(mp__word_of(&l->own),
+		                  st == LS_NOTRECOVERABLE ? INT32_MAX : 1);
 	pending_clear(h);
 	if (h && __builtin_expect(!list_empty(h), 0))
-		sweep_detached(h, me);
+		sweep_detached(h, self);
 	return 0;
 }
 
@@ -651,7 +669,7 @@ void mp__lock_test_release_and_die(mp_lock_t *ul)
 	struct lock *l = lock_of(ul, LOCK_MAGIC);
 	if (l) {
 		pending_set(robust_head(), l);
-		atomic_exchange_explicit(&l->word, 0, memory_order_release);
+		atomic_exchange_explicit(&l->own, 0, memory_order_release);
 	}
 	_exit(0);
 }
@@ -672,13 +690,13 @@ static int destroy_common(struct lock *l)
 {
 	if (!l)
 		return -EINVAL;
-	if (atomic_load(&l->word) & FUTEX_TID_MASK)
+	if (MP__TID(atomic_load(&l->own)))
 		return -EBUSY;
-	pid_t me = mp__tid();
-	int32_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
-	if (linker == me)
+	uint64_t self = mp__self();
+	uint64_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
+	if (linker == self)
 		unlink_node(robust_head(), l);
-	else if (linker && mp_sys_thread_alive(linker) != 0)
+	else if (linker && !mp__holder_gone(linker))
 		return -EBUSY; /* still in a live thread's list (see top) */
 	l->magic = 0;
 	return 0;
@@ -717,10 +735,10 @@ static __attribute__((noinline)) int acquire_slow(struct lock *l,
 	return take_timeout(l, timeout_ns);
 }
 
-static __attribute__((noinline)) int claim_slow(struct lock *l, pid_t me,
-        struct mp_sys_robust_head *h)
+static __attribute__((noinline)) int claim_slow(struct lock *l,
+        uint64_t self, struct mp_sys_robust_head *h)
 {
-	claim_node(h, l, me);
+	claim_node(h, l, self);
 	return 0;
 }
 
@@ -743,9 +761,9 @@ static __attribute__((noinline)) int rlock_acquire_slow(struct lock *l,
 }
 
 static __attribute__((noinline)) int rlock_claim_slow(struct lock *l,
-        pid_t me, struct mp_sys_robust_head *h)
+        uint64_t self, struct mp_sys_robust_head *h)
 {
-	claim_node(h, l, me);
+	claim_node(h, l, self);
 	l->count = 1;
 	return 1;
 }
@@ -760,18 +778,19 @@ static inline __attribute__((always_inline)) int
 acquire_common(const void *ul, uint32_t magic, int64_t timeout_ns)
 {
 	struct lock *l = lock_of(ul, magic);
-	pid_t me = thr.tid;
+	uint64_t self = thr.self;
 	struct mp_sys_robust_head *h = thr.head;
 	bool rlock = magic == RLOCK_MAGIC;
 
 	if (!l || !timeout_ok(timeout_ns))
 		return -EINVAL;
-	int t = take_quick(l, me);
+	int t = take_quick(l, self);
 	if (t != 1)
 		return rlock ? rlock_acquire_slow(l, timeout_ns, t == 2)
 		             : acquire_slow(l, timeout_ns, t == 2);
-	if (link_quick(l, me, h))
-		return rlock ? rlock_claim_slow(l, me, h) : claim_slow(l, me, h);
+	if (link_quick(l, self, h))
+		return rlock ? rlock_claim_slow(l, self, h)
+		             : claim_slow(l, self, h);
 	if (rlock)
 		l->count = 1;
 	return rlock ? 1 : 0;
@@ -784,33 +803,33 @@ int mp_lock_acquire(mp_lock_t *ul, int64_t timeout_ns)
 
 static __attribute__((noinline)) int release_slow(struct lock *l)
 {
-	return mp__lock_put(l, mp__tid());
+	return mp__lock_put(l, mp__self());
 }
 
 static __attribute__((noinline)) int release_after(
-        struct mp_sys_robust_head *h, pid_t me)
+        struct mp_sys_robust_head *h, uint64_t self)
 {
-	sweep_detached(h, me);
+	sweep_detached(h, self);
 	return 0;
 }
 
-/* The uncontended release by the owner `me`: 0 done, 1 take the full
+/* The uncontended release by the owner `self`: 0 done, 1 take the full
  * path (waiters, another holder or none, a lock to mark). */
 static inline __attribute__((always_inline)) int
-put_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
+put_quick(struct lock *l, uint64_t self, struct mp_sys_robust_head *h)
 {
-	uint32_t mine = (uint32_t)me;
+	uint64_t mine = self;
 
-	if (__builtin_expect(!me ||
+	if (__builtin_expect(!self ||
 	                     atomic_load_explicit(&l->state,
 	                             memory_order_relaxed) != LS_CONSISTENT, 0))
 		return 1;
 	bool linked = atomic_load_explicit(&l->linker, memory_order_relaxed)
-	              == me;
-	/* Ours and nobody waiting: word me -> 0 (release, as in
+	              == self;
+	/* Ours and nobody waiting: own self -> 0 (release, as in
 	 * mp__lock_put).  (No plain load of the word first: a load just
 	 * before the locked instruction on the same word cost ~1.5 ns.) */
-	if (!atomic_compare_exchange_strong_explicit(&l->word, &mine, 0,
+	if (!atomic_compare_exchange_strong_explicit(&l->own, &mine, 0,
 	        memory_order_release, memory_order_relaxed))
 		return 1;
 	if (linked)
@@ -821,15 +840,15 @@ put_quick(struct lock *l, pid_t me, struct mp_sys_robust_head *h)
 int mp_lock_release(mp_lock_t *ul)
 {
 	struct lock *l = lock_of(ul, LOCK_MAGIC);
-	pid_t me = thr.tid;
+	uint64_t self = thr.self;
 	struct mp_sys_robust_head *h = thr.head;
 
 	if (!l)
 		return -EINVAL;
-	if (put_quick(l, me, h))
+	if (put_quick(l, self, h))
 		return release_slow(l);
 	if (__builtin_expect(h && !list_empty(h), 0))
-		return release_after(h, me);
+		return release_after(h, self);
 	return 0;
 }
 
@@ -855,7 +874,7 @@ int mp_lock_locked(const mp_lock_t *ul)
 	struct lock *l = lock_of(ul, LOCK_MAGIC);
 	if (!l)
 		return -EINVAL;
-	return (atomic_load(&l->word) & FUTEX_TID_MASK) != 0;
+	return MP__TID(atomic_load(&l->own)) != 0;
 }
 
 /* ---- RLock ----------------------------------------------------------------- */
@@ -892,12 +911,12 @@ int mp_rlock_acquire(mp_rlock_t *ul, int64_t timeout_ns)
 
 static __attribute__((noinline)) int rlock_release_slow(struct lock *l)
 {
-	int r = mp__lock_put(l, mp__tid());
+	int r = mp__lock_put(l, mp__self());
 	return r < 0 ? r : 0;
 }
 
-/* A thread whose tid is not cached yet (it may still own the lock: a
- * fork child's first call, say). */
+/* A thread whose identity is not cached yet (a new thread, or a fork
+ * child: it owns nothing yet, but says so correctly). */
 static __attribute__((noinline)) int rlock_release_full(struct lock *l)
 {
 	if (!mp__lock_mine(l) || l->count == 0)
@@ -910,22 +929,22 @@ static __attribute__((noinline)) int rlock_release_full(struct lock *l)
 int mp_rlock_release(mp_rlock_t *ul)
 {
 	struct lock *l = lock_of(ul, RLOCK_MAGIC);
-	pid_t me = thr.tid;
+	uint64_t self = thr.self;
 	struct mp_sys_robust_head *h = thr.head;
 
 	if (!l)
 		return -EINVAL;
-	if (__builtin_expect(!me, 0))
+	if (__builtin_expect(!self, 0))
 		return rlock_release_full(l);
-	uint32_t w = atomic_load_explicit(&l->word, memory_order_relaxed);
-	if ((w & FUTEX_TID_MASK) != (uint32_t)me || l->count == 0)
+	uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
+	if (mp__holder_of(v) != self || l->count == 0)
 		return -EPERM;
 	if (--l->count > 0)
 		return (int)l->count;
-	if (put_quick(l, me, h))
+	if (put_quick(l, self, h))
 		return rlock_release_slow(l);
 	if (__builtin_expect(h && !list_empty(h), 0))
-		return release_after(h, me);
+		return release_after(h, self);
 	return 0;
 }
 
@@ -939,8 +958,7 @@ int mp_rlock_owner(const mp_rlock_t *ul, int *tid, int *count)
 	struct lock *l = lock_of(ul, RLOCK_MAGIC);
 	if (!l || !tid || !count)
 		return -EINVAL;
-	uint32_t w = atomic_load(&l->word);
-	*tid = (int)(w & FUTEX_TID_MASK);
+	*tid = (int)MP__TID(atomic_load(&l->own));
 	*count = *tid ? (int)l->count : 0;
 	return 0;
 }

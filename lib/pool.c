@@ -87,6 +87,12 @@ static void handle_death(mp_pool_t *p, int i)
 	int code = 0;
 	pid_t pid = mp_process_pid(w);
 
+	/* It may have died holding a queue's lock.  It has exited (its
+	 * pidfd said so) and is not reaped yet, so no other thread can have
+	 * its tid: a word holding that tid is provably its (DESIGN.md rule
+	 * 11).  Marked before the reap, which frees the tid for reuse. */
+	mp__queue_holder_died(p->tasks, pid);
+	mp__queue_holder_died(p->results, pid);
 	mp_process_exitcode(w, &code); /* reaps */
 	pthread_mutex_lock(&p->mu);
 	p->workers[i] = NULL;
@@ -102,10 +108,6 @@ static void handle_death(mp_pool_t *p, int i)
 		                    atomic_load(&s->job), atomic_load(&s->chunk),
 		                    err, detail, signo);
 	}
-	/* It may have died holding a queue's lock (sandboxed workers cannot
-	 * look at /proc to find that out themselves). */
-	mp__queue_holder_died(p->tasks, pid);
-	mp__queue_holder_died(p->results, pid);
 	bool on_purpose = atomic_load(&s->stopped) ||
 	                  (code == 3 && !atomic_load(&s->running));
 	if (code == 3 && !atomic_load(&s->stopped))
@@ -428,7 +430,6 @@ static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
 			attr->initarg, attr->maxtasksperchild, attr->sandbox,
 			filter, attr->memory_limit, attr->cpu_limit_sec, -1 };
 	/* Things a worker would otherwise look up itself, in its sandbox. */
-	mp__queue_prepare_thread(true);
 	(void)mp_cpu_count();
 	return 0;
 }

@@ -56,21 +56,23 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define HDR 8u
 
 /*
- * One side (producers or consumers).  `word` is the side's lock: the
- * holder's tid | FUTEX_WAITERS | FUTEX_OWNER_DIED, as in lock.h, with the
- * holder thread's start time in `owner_start`.  It is not linked into the
- * robust list: taken on every put and get for the length of a memcpy, it
- * must cost one CAS and one store.  Its death detection is the waiters':
- * one who sleeps looks every LIVENESS_NS whether the holder still lives
- * (tid and start time, so a recycled tid is not mistaken for it), and if
- * not, marks the word as the kernel marks a robust one.
+ * One side (producers or consumers).  `own` is the side's lock, encoded
+ * as a Lock's (lock.h): the holder's tid | FUTEX_WAITERS |
+ * FUTEX_OWNER_DIED in the low half, the holder's ident in the high half,
+ * both written by the CAS that takes it.  It is not linked into the robust
+ * list: taken on every put and get for the length of a memcpy, it must
+ * cost one CAS and one exchange.  Its death detection is the waiters':
+ * one who sleeps looks at the holder after each slice (mp__holder_wait)
+ * and marks the word as the kernel marks a robust one only on proof that
+ * this very holder has ended; a holder stopped or starved for any length
+ * of time keeps the lock.  The pool's supervisor marks the words of a
+ * worker it saw die (mp__queue_holder_died).
  */
 struct side_line {
 	/* The side's own line: only its lock holder touches it, except the
 	 * other side counting itself in other_sleeping to sleep (rare). */
-	_Atomic uint32_t word;
+	_Atomic uint64_t own;
 	_Atomic uint32_t spin;
-	_Atomic uint64_t owner_start;
 	uint32_t cache;                /* the other side's bytes, last seen */
 	/* How many of the OTHER side (and mp_wait callers, for the producers'
 	 * line) sleep on this side's pos.  A count, not a flag: they come
@@ -78,7 +80,7 @@ struct side_line {
 	 * costs needless wake-ups, never a lost one. */
 	_Atomic uint32_t other_sleeping;
 	uint32_t first_gap;            /* see spin_backoff */
-	uint8_t pad0[36];
+	uint8_t pad0[40];
 	/* The published position, alone on its line: the other side polls
 	 * it, and every poll would otherwise steal the lock's line too. */
 	_Atomic uint64_t pos;          /* bytes (low) | messages (high) */
@@ -236,8 +238,8 @@ int mp_queue_destroy(mp_queue_t *uq)
 	/* Sleepers wake, see `closed` and leave; a lock held means someone is
 	 * still inside (and others may sleep on the lock behind it). */
 	for (int i = 0; i < 100; i++) {
-		if (!atomic_load(&q->sleepers) && !atomic_load(&q->prod.word)
-		    && !atomic_load(&q->cons.word)) {
+		if (!atomic_load(&q->sleepers) && !atomic_load(&q->prod.own)
+		    && !atomic_load(&q->cons.own)) {
 			q->magic = 0;
 			return 0;
 		}
@@ -255,42 +257,14 @@ int mp_queue_free(mp_queue_t *q)
 
 /* ---- the two side locks ----------------------------------------------------- */
 
-#define LIVENESS_NS MP_MSEC(2)
-
-/* Whether waiters may look at /proc to see if a holder lives (see
- * mp__queue_prepare_thread). */
-static _Atomic bool probe_liveness = true;
-
-/* This thread's start time, cached per tid (a fork child gets a new tid);
- * 0 where nobody looks at it (no liveness probes). */
-static uint64_t my_start(pid_t me)
-{
-	static _Thread_local pid_t tid;
-	static _Thread_local uint64_t start;
-	if (tid != me) {
-		tid = me;
-		start = 0;
-		if (atomic_load_explicit(&probe_liveness, memory_order_relaxed) &&
-		    mp_sys_thread_start(me, &start) != 1)
-			start = 0;
-	}
-	return start;
-}
-
-void mp__queue_prepare_thread(bool probes)
-{
-	atomic_store(&probe_liveness, probes);
-	(void)my_start(mp__tid());
-}
-
 /* Mark a side's word as its dead holder's kernel would, and wake. */
 static void side_holder_died(struct side_line *s, pid_t tid)
 {
-	uint32_t v = atomic_load(&s->word);
-	while ((v & FUTEX_TID_MASK) == (uint32_t)tid) {
-		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-		if (atomic_compare_exchange_weak(&s->word, &v, dead)) {
-			mp_sys_futex_wake(&s->word, 1);
+	uint64_t v = atomic_load(&s->own);
+	while (MP__TID(v) == (uint32_t)tid) {
+		if (atomic_compare_exchange_weak(&s->own, &v,
+		                                 mp__owner_died(v))) {
+			mp_sys_futex_wake(mp__word_of(&s->own), 1);
 			return;
 		}
 	}
@@ -305,113 +279,70 @@ void mp__queue_holder_died(mp_queue_t *uq, pid_t tid)
 	side_holder_died(&q->cons, tid);
 }
 
-/*
- * After a slice asleep on a held word v: is its holder gone?  Gone if its
- * tid no longer runs, or if a thread of that tid with another start time
- * does - but the holder stores owner_start just after taking the word, so a
- * mismatch counts only when it persists over two checks (*mismatch).
- */
-static bool holder_gone(struct side_line *s, uint32_t v, bool *mismatch)
+pid_t mp__queue_lock_holder(const mp_queue_t *uq, bool consumers)
 {
-	uint64_t start = 0;
-	if (!atomic_load_explicit(&probe_liveness, memory_order_relaxed))
-		return false;
-	int r = mp_sys_thread_start((pid_t)(v & FUTEX_TID_MASK), &start);
-	if (r == 0)
-		return true;
-	uint64_t owner = atomic_load_explicit(&s->owner_start,
-	                                      memory_order_relaxed);
-	if (r < 0 || !owner || start == owner) {
-		*mismatch = false;
-		return false;
-	}
-	if (*mismatch)
-		return true;
-	*mismatch = true;
-	return false;
+	struct queue *q = queue_of(uq);
+	if (!q)
+		return -EINVAL;
+	return (pid_t)MP__TID(atomic_load(consumers ? &q->cons.own
+	                                            : &q->prod.own));
 }
 
-static int side_wait(struct side_line *s, uint32_t v, int64_t deadline,
-                     bool *mismatch)
+/* The contended path of side_lock: as lock.c's, with the slices of
+ * mp__holder_wait for a holder that may have died. */
+static int side_lock_slow(struct side_line *s, uint64_t self,
+                          int64_t deadline, bool try)
 {
-	struct timespec ts;
-	int64_t slice = mp_sys_now_ns() + LIVENESS_NS;
-	int64_t until = slice < deadline ? slice : deadline;
-	int r = mp_sys_futex_wait(&s->word, v, mp__deadline_ts(until, &ts));
+	bool slept = false;
 
-	if (r != -ETIMEDOUT)
-		return 0;
-	if (until == deadline)
-		return -ETIMEDOUT;
-	if (holder_gone(s, v, mismatch)) {
-		uint32_t dead = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-		atomic_compare_exchange_strong(&s->word, &v, dead);
-	}
-	return 0;
-}
-
-/* The contended path of side_lock: as lock.c's, with liveness checks. */
-static int side_lock_slow(struct side_line *s, pid_t me, int64_t deadline,
-                          bool try, bool *died)
-{
-	bool slept = false, mismatch = false;
-
-	MP__SPIN_UNTIL(&s->spin, (atomic_load_explicit(&s->word,
-	                          memory_order_relaxed) & FUTEX_TID_MASK) == 0);
+	MP__SPIN_UNTIL(&s->spin, MP__TID(atomic_load_explicit(&s->own,
+	                                 memory_order_relaxed)) == 0);
 	for (;;) {
-		uint32_t v = atomic_load_explicit(&s->word, memory_order_relaxed);
-		if ((v & FUTEX_TID_MASK) == 0) {
-			uint32_t nv = (uint32_t)me |
+		uint64_t v = atomic_load_explicit(&s->own, memory_order_relaxed);
+		if (MP__TID(v) == 0) {
+			uint64_t nv = self |
 			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
-			if (atomic_compare_exchange_weak_explicit(&s->word, &v,
-			        nv, memory_order_acquire, memory_order_relaxed)) {
-				*died = v & FUTEX_OWNER_DIED;
+			if (atomic_compare_exchange_weak_explicit(&s->own, &v,
+			        nv, memory_order_acquire, memory_order_relaxed))
 				return 0;
-			}
 			continue;
 		}
 		if (try)
 			return -EAGAIN;
-		if (!(v & FUTEX_WAITERS) &&
-		    !atomic_compare_exchange_weak_explicit(&s->word, &v,
-		            v | FUTEX_WAITERS, memory_order_relaxed,
-		            memory_order_relaxed))
-			continue;
-		if (side_wait(s, v | FUTEX_WAITERS, deadline, &mismatch) < 0)
+		if (!(v & FUTEX_WAITERS)) {
+			if (!atomic_compare_exchange_weak_explicit(&s->own, &v,
+			        v | FUTEX_WAITERS, memory_order_relaxed,
+			        memory_order_relaxed))
+				continue;
+			v |= FUTEX_WAITERS;
+		}
+		if (mp__holder_wait(&s->own, v, deadline) < 0)
 			return -ETIMEDOUT;
 		slept = true;
 	}
 }
 
 /*
- * Take a side's lock.  A dead predecessor left the ring consistent: it
- * commits with one store (see top).
+ * Take a side's lock.  A dead predecessor (FUTEX_OWNER_DIED) left the ring
+ * consistent: it commits with one store (see top).
  */
 static int side_lock(struct side_line *s, int64_t deadline, bool try)
 {
-	pid_t me = mp__tid();
-	uint32_t zero = 0;
-	bool died = false;
+	uint64_t self = mp__self(), zero = 0;
 
-	if (!atomic_compare_exchange_strong_explicit(&s->word, &zero,
-	        (uint32_t)me, memory_order_acquire, memory_order_relaxed)) {
-		int r = side_lock_slow(s, me, deadline, try, &died);
-		if (r < 0)
-			return r;
-	}
-	atomic_store_explicit(&s->owner_start, my_start(me),
-	                      memory_order_relaxed);
-	(void)died; /* the ring is consistent whatever the holder was doing */
-	return 0;
+	if (atomic_compare_exchange_strong_explicit(&s->own, &zero, self,
+	        memory_order_acquire, memory_order_relaxed))
+		return 0;
+	return side_lock_slow(s, self, deadline, try);
 }
 
 static void side_unlock(struct side_line *s)
 {
 	/* Release: our ring accesses before the word says "free".  Also a
 	 * full barrier, which unlock_and_wake() relies on. */
-	if (atomic_exchange_explicit(&s->word, 0, memory_order_seq_cst) &
+	if (atomic_exchange_explicit(&s->own, 0, memory_order_seq_cst) &
 	    FUTEX_WAITERS)
-		mp_sys_futex_wake(&s->word, 1);
+		mp_sys_futex_wake(mp__word_of(&s->own), 1);
 }
 
 /*

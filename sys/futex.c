@@ -3,11 +3,6 @@
 
 #include <errno.h>
 #include <sys/syscall.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <stdlib.h>
-#include <string.h>
-#include <stdio.h>
 #include <unistd.h>
 
 int mp_sys_futex_wait(_Atomic uint32_t *word, uint32_t expected,
@@ -68,72 +63,4 @@ void mp_sys_mutex_unlock(_Atomic uint32_t *m)
 {
 	if (atomic_exchange_explicit(m, 0, memory_order_release) == 2)
 		syscall(SYS_futex, m, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-pid_t mp_sys_gettid(void)
-{
-	return (pid_t)syscall(SYS_gettid);
-}
-
-struct mp_sys_robust_head *mp_sys_robust_head(void)
-{
-	struct mp_sys_robust_head *head = NULL;
-	size_t len = 0;
-
-	if (syscall(SYS_get_robust_list, 0, &head, &len) != 0 ||
-	    len != sizeof(*head))
-		return NULL;
-	return head;
-}
-
-int mp_sys_thread_alive(pid_t tid)
-{
-	/* A thread pidfd (Linux 6.9) names the thread without its process,
-	 * and is readable once the thread has exited - also while it is a
-	 * zombie nobody has reaped yet, which is dead for our purposes. */
-	int fd = (int)syscall(SYS_pidfd_open, tid, MP_SYS_PIDFD_THREAD);
-	if (fd >= 0) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int r = poll(&p, 1, 0);
-		close(fd);
-		return r < 0 ? -errno : r == 0;
-	}
-	if (errno == ESRCH)
-		return 0;
-	uint64_t start;
-	return mp_sys_thread_start(tid, &start); /* older kernels */
-}
-
-int mp_sys_thread_start(pid_t tid, uint64_t *start)
-{
-	/* /proc/<tid>/stat resolves any thread id of our pid namespace,
-	 * listed in /proc or not. */
-	char path[40], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* "pid (comm) S ...": comm may hold anything, so start after the
-	 * last ')'.  Then field 3 is the state, field 22 the start time. */
-	const char *f = strrchr(buf, ')');
-	if (!f || f[1] != ' ')
-		return -EIO;
-	char state = f[2];
-	if (state == 'Z' || state == 'X')
-		return 0;
-	f += 2;
-	for (int field = 3; field < 22 && f; field++) {
-		f = strchr(f, ' ');
-		if (f)
-			f++;
-	}
-	if (!f)
-		return -EIO;
-	*start = strtoull(f, NULL, 10);
-	return 1;
 }

@@ -100,18 +100,24 @@ struct mp_sys_robust_head {
 struct mp_sys_robust_head *mp_sys_robust_head(void);
 
 /*
- * Is thread `tid` alive?  1 yes, 0 no (gone, or a zombie nobody reaped),
- * -errno when it cannot be told.  A recycled tid reads as alive: only use
- * it where that is the safe answer, or compare start times.
+ * The identity of thread `tid` beyond its id (see sys/thread.c): the low 32
+ * bits of its pidfs inode number, never 0; (tid, ident) names one thread
+ * for the whole boot.  0 with *ident set, or -errno with *ident = 0: -EINVAL
+ * before Linux 6.9 (no thread pidfds), -ESRCH no such thread, -EMFILE and
+ * the like.
  */
-int mp_sys_thread_alive(pid_t tid);
+int mp_sys_thread_ident(pid_t tid, uint32_t *ident);
 /*
- * The start time of thread `tid` (clock ticks since boot, /proc's field 22):
- * with the tid, it names one thread for good, across tid reuse.  1 with
- * *start set if the thread lives, 0 if it is gone or a zombie, -errno when
- * /proc cannot tell.
+ * Has the thread (tid, ident) ended?  1 proven: no thread has that tid, the
+ * thread that has it now is another one (its ident differs), or it has
+ * exited (a zombie included).  0 it lives - stopped, traced or starved
+ * threads live.  -errno when the kernel cannot tell (out of descriptors, a
+ * sandbox): never take that for a death.  ident 0 (unknown) skips the
+ * identity check: a recycled tid then reads as alive.  Before Linux 6.9,
+ * /proc/<tid>/stat answers, without the identity check.  Both sides must
+ * be in one pid namespace, as for the kernel's robust futexes.
  */
-int mp_sys_thread_start(pid_t tid, uint64_t *start);
+int mp_sys_thread_gone(pid_t tid, uint32_t ident);
 
 /* ---- pidfd and processes ---------------------------------------------- */
 
@@ -218,6 +224,9 @@ int mp_sys_sandbox_compile(int (*rules)(void *ctx, void *arg), void *arg,
 /* Load a compiled sandbox into the calling process (pid self), with
  * no_new_privs.  0 or -errno. */
 int mp_sys_sandbox_load(const struct mp_sys_filter *f, pid_t self);
+/* Has this process loaded a sandbox?  (Then what it forbids must not be
+ * tried: a forbidden call kills.) */
+bool mp_sys_sandboxed(void);
 void mp_sys_sandbox_free(struct mp_sys_filter *f);
 /* The name of system call nr on this architecture ("openat"). */
 void mp_sys_syscall_name(int nr, char *buf, size_t len);

@@ -44,7 +44,18 @@ static const int compute_calls[] = {
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
+	/* Whether a lock's holder has ended (sys/thread.c): a thread pidfd,
+	 * fstat and a poll on it.  A pidfd only observes here: signals,
+	 * waitid and pidfd_getfd stay forbidden. */
+	SCMP_SYS(pidfd_open), SCMP_SYS(ppoll),
 };
+
+static _Atomic bool loaded;
+
+bool mp_sys_sandboxed(void)
+{
+	return atomic_load_explicit(&loaded, memory_order_relaxed);
+}
 
 static int add_compute(scmp_filter_ctx ctx, pid_t self)
 {
@@ -137,6 +148,8 @@ int mp_sys_sandbox_load(const struct mp_sys_filter *f, pid_t self)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		r = -errno;
+	else
+		atomic_store_explicit(&loaded, true, memory_order_relaxed);
 	free(insns);
 	return r;
 }

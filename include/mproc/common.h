@@ -14,6 +14,29 @@
  * entry, so signals (EINTR) and spurious wake-ups neither stretch nor shorten
  * it.  Any other negative timeout is -EINVAL.
  *
+ * Liveness - dead only on proof: wherever mproc has to decide that another
+ * process or thread is dead (a lock's holder that never released it, a pool
+ * worker, a peer), it decides on the kernel's word only, never on time:
+ *  - the kernel's robust-futex list marked the holder's lock word at its
+ *    death (FUTEX_OWNER_DIED);
+ *  - a pidfd of the process, or of the very thread, reported its exit;
+ *  - the thread's identity, read in one step with the lock word it holds,
+ *    names a thread that no longer exists: its id is free, or belongs to
+ *    another thread now (identities are pidfs inode numbers, never reused
+ *    within a boot; Linux 6.9).
+ * A process that is stopped (SIGSTOP), traced, swapped out or starved of
+ * CPU for any length of time keeps everything it holds, and waiters wait
+ * for it (or for their timeout).  A dead one is still found: at once by the
+ * kernel's report, or within one slice of 2 ms by waiters that look at a
+ * holder the kernel does not report, also when its thread id has since been
+ * given to another thread.  What each object does when a process dies is in
+ * its header's "Death" paragraph.  Limits: processes that share objects
+ * must be in one pid namespace (as for the kernel's robust futexes); before
+ * Linux 6.9 a holder has no identity, so a dead holder whose id was reused
+ * by a live thread before anybody looked is taken for that live thread, and
+ * its waiters wait for their timeout; where a sandbox or a lack of
+ * descriptors keeps a waiter from asking the kernel, it does not guess.
+ *
  * Fixed meanings of standard codes across the API:
  *   -EAGAIN           a try-once (timeout 0) call would have blocked
  *   -ETIMEDOUT        the timeout passed

@@ -27,11 +27,18 @@
  * producer killed before its commit leaves nothing behind (a half-written
  * message is never delivered); a consumer killed before its commit leaves
  * the message in place for the next get; the next producer or consumer
- * inherits the dead one's lock (-EOWNERDEAD inside) and goes on, so nobody
- * blocks forever.  So every message whose put returned is handed to exactly
- * one get (a consumer killed after its commit takes its message with it).
- * A consumer that dies between get and task_done leaves join waiting for
- * that task - use join's timeout.
+ * inherits the dead one's lock and goes on, so nobody blocks forever.  So
+ * every message whose put returned is handed to exactly one get (a
+ * consumer killed after its commit takes its message with it).  The locks
+ * are not in the kernel's robust list (a put or get pays one CAS and one
+ * exchange for them): a waiter finds a dead holder itself, within a slice
+ * of 2 ms, and only on proof (common.h, "Liveness") - a producer or
+ * consumer stopped or starved inside put or get, for however long, keeps
+ * its lock, and the others wait for it or for their timeout.  A consumer
+ * that dies between get and task_done leaves join waiting for that task -
+ * use join's timeout.  One killed while asleep inside put or get stays
+ * counted as a sleeper: mp_queue_destroy() then returns -EBUSY (the
+ * memory is the caller's to drop).
  */
 #ifndef MPROC_QUEUE_H
 #define MPROC_QUEUE_H

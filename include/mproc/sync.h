@@ -30,15 +30,18 @@
  *    path, the kernel does the detection (no polling, no pid-reuse hazard),
  *    and it measured as fast as glibc's own robust mutex (mpbench lock.*).
  *    Holders whose node is not in their list are waited on in slices of
- *    2 ms, checking between them that the holder thread still lives (a
- *    thread pidfd, or /proc on kernels before 6.9): the owner-died result
- *    then comes within a slice.  That is the case for a Lock released by a
- *    thread other than its owner (Python allows this for Lock) until its
- *    former owner next releases an mproc lock, for a thread that
- *    took the lock in the instant between its release and the unlinking
- *    of the node, for one that died between taking the word and linking,
- *    and for every lock when glibc's robust list layout is not the one
- *    mproc knows (checked at run time).
+ *    2 ms, after each of which the waiter asks the kernel whether that
+ *    holder has ended (common.h, "Liveness": the word carries the holder's
+ *    identity, taken in the same atomic step as the lock, so a holder that
+ *    is stopped or starved is never taken for dead, and a dead one is
+ *    found even when its thread id went to another thread): the
+ *    owner-died result then comes within a slice.  That is the case for a
+ *    Lock released by a thread other than its owner (Python allows this
+ *    for Lock) until its former owner next releases an mproc lock, for a
+ *    thread that took the lock in the instant between its release and the
+ *    unlinking of the node, for one that died between taking the word and
+ *    linking, and for every lock when glibc's robust list layout is not
+ *    the one mproc knows (checked at run time).
  *  - Semaphore, Event, Condition waiters and Barrier hold no ownership: a
  *    process that dies holding a semaphore unit takes it with it (as in
  *    Python); a process killed inside mp_cond_wait() may absorb one later
