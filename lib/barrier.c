@@ -126,24 +126,30 @@ static bool was_broken(struct barrier *b, uint32_t g)
 	return (o >> 1) != g || (o & 1);
 }
 
-/* Wait for generation g to end; -ETIMEDOUT after breaking it ourselves. */
+/* Wait for generation g to end; -ETIMEDOUT or -EINTR after breaking it
+ * ourselves. */
 static int await_gen(struct barrier *b, uint32_t g, int64_t deadline)
 {
 	struct timespec ts;
 
 	while (atomic_load_explicit(&b->gen, memory_order_acquire) == g) {
-		if (mp_sys_futex_wait(&b->gen, g, mp__deadline_ts(deadline, &ts))
-		    != -ETIMEDOUT)
+		int why = mp_sys_futex_wait(&b->gen, g,
+		                            mp__deadline_ts(deadline, &ts));
+		if (why != -ETIMEDOUT && why != -EINTR)
 			continue;
+		/* Python: a timeout, or an exception in wait, breaks it -
+		 * and breaking it is not to be interrupted in turn. */
+		bool intr = mp_sys_set_interruptible(false);
 		int r = barrier_lock(b);
+		mp_sys_set_interruptible(intr);
 		if (r < 0)
 			return r;
 		bool still = atomic_load(&b->gen) == g;
 		if (still)
-			finish(b, true); /* Python: a timeout breaks it */
+			finish(b, true);
 		mp__lock_put(&b->lock, mp__self());
 		if (still)
-			return -ETIMEDOUT;
+			return why;
 	}
 	return was_broken(b, g) ? -MP_EBROKEN : 0;
 }

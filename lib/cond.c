@@ -176,19 +176,20 @@ static bool take_token(struct cond *c)
 	return false;
 }
 
-/* Sleep until a token is ours (true) or the deadline (false).  s0: seq
- * when we registered; only a later notify's tokens may be ours. */
-static bool await_token(struct cond *c, uint32_t s0, int64_t deadline,
-                        bool try)
+/* Sleep until a token is ours (1), the deadline (0) or a signal (-EINTR,
+ * in an interruptible thread).  s0: seq when we registered; only a later
+ * notify's tokens may be ours. */
+static int await_token(struct cond *c, uint32_t s0, int64_t deadline,
+                       bool try)
 {
 	struct timespec ts;
 
 	for (;;) {
 		uint32_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
 		if (s != s0 && take_token(c))
-			return true;
+			return 1;
 		if (try)
-			return false;
+			return 0;
 		if (MP__SPIN_UNTIL(&c->spin, atomic_load_explicit(&c->seq,
 		                   memory_order_acquire) != s))
 			continue;
@@ -200,9 +201,12 @@ static bool await_token(struct cond *c, uint32_t s0, int64_t deadline,
 		int r = mp_sys_futex_wait(&c->seq, s,
 		                          mp__deadline_ts(deadline, &ts));
 		atomic_fetch_sub(&c->sleepers, 1);
-		if (r == -ETIMEDOUT)
-			return atomic_load_explicit(&c->seq, memory_order_acquire)
-			       != s0 && take_token(c);
+		if (r == -ETIMEDOUT || r == -EINTR) {
+			if (atomic_load_explicit(&c->seq, memory_order_acquire)
+			    != s0 && take_token(c))
+				return 1;
+			return r == -EINTR ? r : 0;
+		}
 	}
 }
 
@@ -262,8 +266,13 @@ int mp_cond_wait(mp_cond_t *uc, int64_t timeout_ns)
 
 	l->count = 0;
 	mp__lock_put(l, me);
-	bool notified = await_token(c, s0, deadline, timeout_ns == 0);
+	int got = await_token(c, s0, deadline, timeout_ns == 0);
+	bool notified = got == 1;
+	/* Held again on return, whatever happened - a signal included, as
+	 * Python's wait and pthread_cond_wait do. */
+	bool intr = mp_sys_set_interruptible(false);
 	r = mp__lock_take(l, MP__NO_DEADLINE, false);
+	mp_sys_set_interruptible(intr);
 	if (r == -ENOTRECOVERABLE) {
 		if (!notified)
 			deregister(c, s0);
@@ -274,7 +283,9 @@ int mp_cond_wait(mp_cond_t *uc, int64_t timeout_ns)
 		notified = deregister(c, s0);
 	if (r < 0)
 		return r; /* -EOWNERDEAD: held, to be repaired */
-	return notified ? 0 : timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
+	if (notified)
+		return 0; /* a notify that came with the signal is not lost */
+	return got < 0 ? got : timeout_ns == 0 ? -EAGAIN : -ETIMEDOUT;
 }
 
 int mp_cond_wait_for(mp_cond_t *uc, mp_pred_t pred, void *arg,

@@ -102,13 +102,13 @@ int mp_event_wait(mp_event_t *ue, int64_t timeout_ns)
 	                   memory_order_acquire)))
 		return 1;
 	atomic_fetch_add(&e->waiters, 1);
-	while (!atomic_load(&e->flag)) {
-		if (mp_sys_futex_wait(&e->flag, 0,
-		        mp__deadline_ts(deadline, &ts)) == -ETIMEDOUT)
-			break;
-	}
+	int r = 0;
+	while (!atomic_load(&e->flag) && r != -ETIMEDOUT && r != -EINTR)
+		r = mp_sys_futex_wait(&e->flag, 0, mp__deadline_ts(deadline, &ts));
 	atomic_fetch_sub(&e->waiters, 1);
-	return (int)atomic_load_explicit(&e->flag, memory_order_acquire);
+	if (atomic_load_explicit(&e->flag, memory_order_acquire))
+		return 1;
+	return r == -EINTR ? r : 0;
 }
 
 int mp__event_watch(mp_event_t *ue, struct mp__watch *w)

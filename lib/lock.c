@@ -309,7 +309,7 @@ static bool holder_is_robust(struct lock *l, uint64_t v)
  * itself: v names the holder for good (lock.h), so a release and re-take
  * in between - even by a thread given the dead one's tid - makes it
  * fail.  0 (look at the word again: woken, marked, or a slice passed),
- * -ETIMEDOUT at the deadline.
+ * -ETIMEDOUT at the deadline, -EINTR (an interruptible thread's signal).
  * A holder that lives keeps the lock however long it takes: only proof
  * counts, never the time it has held it.
  */
@@ -322,7 +322,7 @@ int mp__holder_wait(_Atomic uint64_t *own, uint64_t v, int64_t deadline)
 	                          mp__deadline_ts(until, &ts));
 
 	if (r != -ETIMEDOUT)
-		return 0;
+		return r == -EINTR ? r : 0;
 	if (until == deadline)
 		return -ETIMEDOUT;
 	/* The caller takes the marked word itself: nobody else to wake. */
@@ -439,8 +439,8 @@ static int take_slow(struct lock *l, uint64_t self, int64_t deadline,
 		} else {
 			r = mp__holder_wait(&l->own, v, deadline);
 		}
-		if (r == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		if (r == -ETIMEDOUT || r == -EINTR)
+			return r;
 		slept = true;
 	}
 }

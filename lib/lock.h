@@ -48,7 +48,7 @@ static inline bool mp__holder_gone(uint64_t holder)
 /*
  * Sleep while `own` is v (a holder the kernel will not report), for one
  * slice at most; then mark the holder's death if it is proven (lock.c).
- * 0: look again; -ETIMEDOUT at the deadline.
+ * 0: look again; -ETIMEDOUT at the deadline; -EINTR.
  */
 int mp__holder_wait(_Atomic uint64_t *own, uint64_t v, int64_t deadline);
 

@@ -306,7 +306,7 @@ static void getter_leave(mp_pool_t *p)
 /*
  * Wait until done(job) or the deadline, draining results meanwhile: the
  * result we wait for most often arrives while we look, and taking it
- * ourselves saves a thread hop.  0 or -ETIMEDOUT / -EAGAIN.
+ * ourselves saves a thread hop.  0 or -ETIMEDOUT / -EAGAIN, -EINTR.
  */
 static int wait_for(mp_pool_t *p, bool (*done)(mp_pool_t *, void *),
                     void *arg, int64_t deadline, bool try)
@@ -338,8 +338,14 @@ static int wait_for(mp_pool_t *p, bool (*done)(mp_pool_t *, void *),
 		atomic_fetch_add(&p->progress_waiters, 1);
 		int64_t left = deadline == MP__NO_DEADLINE ? MP_FOREVER
 		             : deadline - mp_sys_now_ns();
-		mp_wait(objs, 2, left > 0 || left == MP_FOREVER ? left : 0, ready);
+		int w = mp_wait(objs, 2, left > 0 || left == MP_FOREVER ? left
+		                                                        : 0,
+		                ready);
 		atomic_fetch_sub(&p->progress_waiters, 1);
+		if (w == -EINTR) {
+			r = w;
+			break;
+		}
 	}
 	getter_leave(p);
 	return r;

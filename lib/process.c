@@ -475,8 +475,10 @@ int mp_process_join(mp_process_t *p, int64_t timeout_ns)
 	int r = check_child(p);
 	if (r < 0)
 		return r;
-	if (deadline == MP__NO_DEADLINE) {
-		/* One blocking waitid instead of poll + waitid. */
+	if (deadline == MP__NO_DEADLINE && !mp_sys_interruptible()) {
+		/* One blocking waitid instead of poll + waitid.  (Not for an
+		 * interruptible thread: after an SA_RESTART handler the kernel
+		 * restarts waitid itself, where ppoll reports EINTR.) */
 		r = reap(p, true);
 		return r < 0 ? r : 0;
 	}

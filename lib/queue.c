@@ -316,8 +316,9 @@ static int side_lock_slow(struct side_line *s, uint64_t self,
 				continue;
 			v |= FUTEX_WAITERS;
 		}
-		if (mp__holder_wait(&s->own, v, deadline) < 0)
-			return -ETIMEDOUT;
+		int r = mp__holder_wait(&s->own, v, deadline);
+		if (r < 0)
+			return r;
 		slept = true;
 	}
 }
@@ -348,7 +349,7 @@ static void side_unlock(struct side_line *s)
 /*
  * Sleep on the other side's pos while its bytes are `seen` and `still(q,
  * arg)` holds, counted in *sleepers (see top).  0 woken (or it moved),
- * -ETIMEDOUT.
+ * -ETIMEDOUT, -EINTR.
  */
 static int sleep_on(struct queue *q, _Atomic uint64_t *pos, uint32_t seen,
                     _Atomic uint32_t *sleepers, int64_t deadline,
@@ -368,7 +369,7 @@ static int sleep_on(struct queue *q, _Atomic uint64_t *pos, uint32_t seen,
 		atomic_fetch_sub(&q->sleepers, 1);
 	}
 	atomic_fetch_sub(sleepers, 1);
-	return r == -ETIMEDOUT ? r : 0;
+	return r == -ETIMEDOUT || r == -EINTR ? r : 0;
 }
 
 /*
@@ -567,10 +568,11 @@ static int await_room(struct queue *q, uint64_t tail, uint32_t len,
 		                 &(struct room){ tail, len }))
 			return 0;
 		uint64_t t = tail;
-		if (sleep_on(q, &q->cons.pos, q->prod.cache,
-		             &q->cons.other_sleeping, deadline, no_room,
-		             &(struct room){ t, len }) < 0)
-			return -ETIMEDOUT;
+		int r = sleep_on(q, &q->cons.pos, q->prod.cache,
+		                 &q->cons.other_sleeping, deadline, no_room,
+		                 &(struct room){ t, len });
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -656,9 +658,11 @@ static int await_msg(struct queue *q, uint32_t head, int64_t deadline,
 		                 &(struct found){ head, 0 }))
 			continue;
 		uint32_t seen = lo(atomic_load(&q->prod.pos));
-		if (sleep_on(q, &q->prod.pos, seen, &q->prod.other_sleeping,
-		             deadline, no_msg, &head) < 0)
-			return -ETIMEDOUT;
+		int r = sleep_on(q, &q->prod.pos, seen,
+		                 &q->prod.other_sleeping, deadline, no_msg,
+		                 &head);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -815,8 +819,8 @@ int mp_queue_join(mp_queue_t *uq, int64_t timeout_ns)
 			return 0;
 		if (timeout_ns == 0)
 			return -EAGAIN;
-		if (r == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		if (r == -ETIMEDOUT || r == -EINTR)
+			return r;
 	}
 }
 

@@ -106,8 +106,8 @@ static __attribute__((noinline)) int acquire_slow(struct sem *s,
 		atomic_fetch_sub(&s->waiters, 1);
 		if (try_down(s))
 			return 0;
-		if (r == -ETIMEDOUT)
-			return -ETIMEDOUT;
+		if (r == -ETIMEDOUT || r == -EINTR)
+			return r;
 	}
 }
 

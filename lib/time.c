@@ -1,5 +1,11 @@
-/* time.c - the one timeout convention, as absolute monotonic deadlines. */
+/* time.c - the one timeout convention, as absolute monotonic deadlines;
+ * and whether a signal may end a wait early (sys/intr.c). */
 #include "internal.h"
+
+int mp_set_interruptible(int on)
+{
+	return mp_sys_set_interruptible(on != 0);
+}
 
 int mp__deadline(int64_t timeout_ns, int64_t *deadline)
 {

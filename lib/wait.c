@@ -187,12 +187,15 @@ static int sleep_poll(struct plan *p, int64_t deadline)
 		tsp = &ts;
 	}
 	int r = ppoll(p->fds, p->nfds, tsp, NULL);
-	return r < 0 && errno != EINTR ? -errno : 0;
+	if (r < 0)
+		return errno == EINTR ? mp_sys_eintr() : -errno;
+	return 0;
 }
 
 /* Descriptors only: one ppoll to the deadline does the look and the
  * sleep (as poll() would).  The ready count, or 0 to go the long way (a
- * signal, or nothing ready at the deadline: the loop says which). */
+ * signal, or nothing ready at the deadline: the loop says which), or
+ * -EINTR (an interruptible thread's signal). */
 static int wait_fds(struct plan *p, int64_t deadline, size_t *ready)
 {
 	struct timespec ts, *tsp = NULL;
@@ -201,8 +204,10 @@ static int wait_fds(struct plan *p, int64_t deadline, size_t *ready)
 		tsp = &ts;
 	}
 	int r = ppoll(p->fds, p->nfds, tsp, NULL);
-	if (r <= 0)
-		return r < 0 && errno != EINTR ? -errno : 0;
+	if (r < 0)
+		return errno == EINTR ? mp_sys_eintr() : -errno;
+	if (r == 0)
+		return 0;
 	int n = 0;
 	for (size_t i = 0; n < r && i < p->nfds; i++) { /* as in look() */
 		if (p->fds[i].revents & POLLNVAL)
@@ -269,7 +274,17 @@ static int sleep_uring(struct plan *p, int64_t deadline)
 		kts.tv_nsec = left % 1000000000;
 		ktp = &kts;
 	}
-	int r = io_uring_submit_and_wait_timeout(ring, &cqe, 1, ktp, NULL);
+	int r;
+	if (!mp_sys_interruptible()) {
+		r = io_uring_submit_and_wait_timeout(ring, &cqe, 1, ktp, NULL);
+	} else {
+		/* Apart: a call that submits reports how many it took, not
+		 * that a signal cut its wait short - and liburing then waits
+		 * again. */
+		r = io_uring_submit(ring);
+		if (r >= 0)
+			r = io_uring_wait_cqes(ring, &cqe, 1, ktp, NULL);
+	}
 	/* Whatever woke us, nothing of ours may stay in flight: cancel the
 	 * rest and reap every completion (the waitv array is ours). */
 	struct io_uring_sqe *sqe = next_sqe(ring);
@@ -277,12 +292,19 @@ static int sleep_uring(struct plan *p, int64_t deadline)
 	sqe->user_data = 0;
 	io_uring_submit(ring);
 	for (unsigned left = pending + 1; left > 0; left--) {
-		if (io_uring_wait_cqe(ring, &cqe) < 0)
+		int w;
+		/* A signal now must not leave completions of ours behind
+		 * for the next wait on this ring to take for its own. */
+		while ((w = io_uring_wait_cqe(ring, &cqe)) == -EINTR)
+			;
+		if (w < 0)
 			break;
 		io_uring_cqe_seen(ring, cqe);
 	}
 	free(v);
-	return r < 0 && r != -ETIME && r != -EINTR ? r : 0;
+	if (r == -EINTR)
+		return mp_sys_eintr();
+	return r < 0 && r != -ETIME ? r : 0;
 }
 
 static int sleep_any(struct plan *p, int64_t deadline, size_t *ready)
@@ -535,7 +557,7 @@ static int ws_wait_fds(mp_waitset_t *ws, int64_t deadline, size_t *ready,
 	int k = epoll_pwait2(ws->epfd, ws->ev,
 	                     (int)(cap < ws->cap ? cap : ws->cap), tsp, NULL);
 	if (k < 0)
-		return errno == EINTR ? 0 : -errno;
+		return errno == EINTR ? mp_sys_eintr() : -errno;
 	for (int i = 0; i < k; i++)
 		ready[i] = (size_t)ws->ev[i].data.u64;
 	if (k > 1)
@@ -564,7 +586,9 @@ int mp_waitset_wait(mp_waitset_t *ws, int64_t timeout_ns, size_t *ready,
 		if (!ws->cap) { /* never had a member: just the timeout */
 			struct timespec ts;
 			mp_sys_ns_to_timespec(deadline - mp_sys_now_ns(), &ts);
-			nanosleep(&ts, NULL);
+			if (nanosleep(&ts, NULL) < 0 && errno == EINTR &&
+			    mp_sys_interruptible())
+				return -EINTR;
 			continue;
 		}
 		if (!ws->plan.nwatch)

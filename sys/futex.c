@@ -10,9 +10,12 @@ int mp_sys_futex_wait(_Atomic uint32_t *word, uint32_t expected,
 {
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC timeout, unlike
 	 * FUTEX_WAIT's relative one. */
-	long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, deadline,
-	                 NULL, FUTEX_BITSET_MATCH_ANY);
-	return r == 0 ? 0 : -errno;
+	long r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected,
+	                 mp_sys_wait_deadline(deadline), NULL,
+	                 FUTEX_BITSET_MATCH_ANY);
+	if (r == 0)
+		return 0;
+	return errno == EINTR ? mp_sys_eintr() : -errno;
 }
 
 int mp_sys_futex_wake(_Atomic uint32_t *word, int n)
@@ -33,8 +36,11 @@ void mp_sys_waitv_set(struct futex_waitv *w, _Atomic uint32_t *word,
 int mp_sys_futex_waitv(struct futex_waitv *w, unsigned n,
                        const struct timespec *deadline)
 {
-	long r = syscall(SYS_futex_waitv, w, n, 0, deadline, CLOCK_MONOTONIC);
-	return r >= 0 ? (int)r : -errno;
+	long r = syscall(SYS_futex_waitv, w, n, 0,
+	                 mp_sys_wait_deadline(deadline), CLOCK_MONOTONIC);
+	if (r >= 0)
+		return (int)r;
+	return errno == EINTR ? mp_sys_eintr() : -errno;
 }
 
 /*

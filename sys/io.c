@@ -101,6 +101,8 @@ int mp_sys_poll(struct pollfd *fds, unsigned n,
 			return r;
 		if (errno != EINTR)
 			return -errno;
+		if (mp_sys_interruptible())
+			return -EINTR;
 	}
 }
 

@@ -45,6 +45,21 @@ int64_t mp_sys_now_ns(void);
 /* Absolute nanoseconds -> timespec (for futex and ppoll deadlines). */
 void mp_sys_ns_to_timespec(int64_t ns, struct timespec *ts);
 
+/* ---- interruptible waits (intr.c) --------------------------------------- */
+
+/* The calling thread's setting: do waits a signal handler interrupted
+ * return -EINTR (true) or carry on (false, the default)?  Returns the
+ * previous setting. */
+bool mp_sys_set_interruptible(bool on);
+bool mp_sys_interruptible(void);
+/* What a wait a handler interrupted returns: -EINTR in that mode, else 0
+ * (a spurious wake-up: the caller looks again). */
+int mp_sys_eintr(void);
+/* The deadline to pass to the kernel for an absolute deadline (NULL:
+ * none): in that mode a far one instead of none, which makes the kernel
+ * report EINTR rather than restart the wait itself. */
+const struct timespec *mp_sys_wait_deadline(const struct timespec *deadline);
+
 /* ---- futex ------------------------------------------------------------- */
 
 /*
@@ -52,8 +67,9 @@ void mp_sys_ns_to_timespec(int64_t ns, struct timespec *ts);
  * deadline (NULL: no deadline).  Shared (not FUTEX_PRIVATE) so that words in
  * MAP_SHARED memory work between processes.  Uses FUTEX_WAIT_BITSET, whose
  * timeout is absolute, so retrying after EINTR never stretches it.
- * Returns 0 (woken, possibly spuriously), -EAGAIN (value differed),
- * -ETIMEDOUT, -EINTR.
+ * Returns 0 (woken, possibly spuriously, or a signal's handler ran),
+ * -EAGAIN (value differed), -ETIMEDOUT, -EINTR (a handler ran and the
+ * thread is interruptible: see intr.c).
  */
 int mp_sys_futex_wait(_Atomic uint32_t *word, uint32_t expected,
                       const struct timespec *deadline);
@@ -62,7 +78,8 @@ int mp_sys_futex_wake(_Atomic uint32_t *word, int n);
 /*
  * futex_waitv (Linux 5.16): sleep on up to FUTEX_WAITV_MAX (128) words at
  * once.  Fill entries with mp_sys_waitv_set().  Returns the index of a woken
- * entry, -EAGAIN when some word already differed, -ETIMEDOUT, -EINTR.
+ * entry, -EAGAIN when some word already differed, -ETIMEDOUT, -EINTR
+ * (as mp_sys_futex_wait; otherwise an interruption returns 0).
  */
 void mp_sys_waitv_set(struct futex_waitv *w, _Atomic uint32_t *word,
                       uint32_t expected);
@@ -153,7 +170,7 @@ int mp_sys_pidfd_wait_exit(int pidfd);
 
 /*
  * Wait until fd reports any of events or the absolute deadline (NULL: none)
- * passes.  Returns the revents (> 0), 0 on timeout; EINTR is retried.
+ * passes.  Returns the revents (> 0), 0 on timeout; EINTR as mp_sys_poll.
  */
 int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
 
@@ -279,7 +296,8 @@ ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
 bool mp_sys_nosignal(void);
 void mp_sys_set_nosignal(bool use);
 /* ppoll(2) on n descriptors until the absolute deadline (NULL: none).
- * Returns how many have revents (> 0), 0 on timeout; EINTR is retried. */
+ * Returns how many have revents (> 0), 0 on timeout; EINTR is retried,
+ * or returned when the thread is interruptible (intr.c). */
 int mp_sys_poll(struct pollfd *fds, unsigned n,
                 const struct timespec *deadline);
 int mp_sys_close(int fd);

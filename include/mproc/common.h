@@ -14,6 +14,22 @@
  * entry, so signals (EINTR) and spurious wake-ups neither stretch nor shorten
  * it.  Any other negative timeout is -EINVAL.
  *
+ * Signals: by default a wait goes on after a signal handler has run (its
+ * deadline stands).  A thread that calls mp_set_interruptible(1) is told
+ * instead: every mproc call of that thread that is waiting (for a lock,
+ * semaphore, condition, event, barrier, queue, connection, listener,
+ * mp_wait, waitset, pool result or process) when a handler runs returns
+ * -EINTR - the way Ctrl-C reaches CPython's waits, and sem_wait reports
+ * EINTR - whatever the handler's SA_RESTART flag.  The call then did
+ * nothing, with these exceptions: mp_cond_wait() re-takes its lock before
+ * it returns (and returns 0 if a notify came with the signal);
+ * mp_barrier_wait() breaks the barrier (Python's rule for a wait that ends
+ * in an exception); a connection send interrupted after part of a message
+ * went out has left a broken stream.  A handler that runs just before a
+ * call goes to sleep may not end it (as with sem_wait): to stop a thread
+ * for sure, signal it until it leaves, or wake it through something it
+ * waits for.
+ *
  * Liveness - dead only on proof: wherever mproc has to decide that another
  * process or thread is dead (a lock's holder that never released it, a pool
  * worker, a peer), it decides on the kernel's word only, never on time:
@@ -97,6 +113,14 @@ enum {
  * code may be given negated (as returned) or positive.  Never NULL.
  */
 MP_API const char *mp_strerror(int code);
+
+/*
+ * mp_set_interruptible - for the calling thread only: 1, waits a signal
+ * handler interrupts return -EINTR (see Signals, above); 0, they go on
+ * (the default, and a new thread's).  Returns the previous setting.  A
+ * fork child keeps the forking thread's setting.
+ */
+MP_API int mp_set_interruptible(int on);
 
 /* The library's version as "major.minor.patch". */
 MP_API const char *mp_version(void);
