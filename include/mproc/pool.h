@@ -40,7 +40,10 @@
  * with the signal (mp_result_detail), or -MP_ESANDBOX naming the forbidden
  * system call ("openat").  A new worker takes its place and every other
  * task completes.  get, wait, map, imap and join always honour their
- * timeout; terminate kills workers stuck in a loop.
+ * timeout; terminate kills workers stuck in a loop.  A worker is dead only
+ * when its pidfd reports its exit (common.h, "Liveness"): one that is
+ * stopped (SIGSTOP), traced or starved keeps its task however long it
+ * takes, and no task is ever run twice because a worker was slow.
  *
  * Sandbox: a worker installs its filter after its initializer has run, with
  * no_new_privs.  MP_SANDBOX_COMPUTE allows what computing needs: memory
@@ -48,7 +51,9 @@
  * clocks and sleeping, signals to itself, exit - nothing that opens,
  * connects, executes or forks, and no io_uring (which would bypass
  * seccomp): workers talk to the pool through shared memory and futexes
- * only.  MP_SANDBOX_CUSTOM starts from the compute rules and lets the
+ * only.  It also allows pidfd_open and ppoll, with which a worker waiting
+ * on a lock asks the kernel whether its holder has ended (a pidfd only
+ * observes: signalling and waiting for processes stay forbidden).  MP_SANDBOX_CUSTOM starts from the compute rules and lets the
  * caller add rules through libseccomp.
  *
  * Workers die (SIGKILL) when the pool's process dies, however it dies, or
