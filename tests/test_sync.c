@@ -565,8 +565,20 @@ static int churn_lock(void *arg)
 	return 0;
 }
 
-/* SIGKILL lock users at random points, many times: the survivors always
- * get the lock, and -EOWNERDEAD exactly when a holder died mid-update. */
+/* Stop p for up to max_us, as a busy machine would, then let it go on:
+ * whatever it holds meanwhile stays its own (DESIGN.md rule 11). */
+static void pause_process(mp_process_t *p, unsigned *seed, unsigned max_us)
+{
+	pid_t pid = mp_process_pid(p);
+	MPT_EQ(kill(pid, SIGSTOP), 0);
+	usleep(rand_r(seed) % max_us);
+	MPT_EQ(kill(pid, SIGCONT), 0);
+}
+
+/* SIGKILL lock users at random points, many times, and stop them for a
+ * while before (both of them, in turn): the survivors always get the
+ * lock, and -EOWNERDEAD exactly when a holder died mid-update - never
+ * because one was stopped. */
 static void test_lock_kill_at_random(void)
 {
 	reset();
@@ -576,6 +588,7 @@ static void test_lock_kill_at_random(void)
 	for (int round = 0; round < rounds; round++) {
 		mp_process_t *b = mpt_start(churn_lock, NULL);
 		usleep(200 + rand_r(&seed) % 3000);
+		pause_process(round % 2 ? a : b, &seed, 6000);
 		MPT_OK(mp_process_kill(b));
 		MPT_EQ(mpt_finish(b), -SIGKILL);
 		int r = mp_lock_acquire(&sh->lock, TEST_WAIT_NS);
@@ -927,7 +940,8 @@ static void test_cond_owner_dies(void)
 }
 
 /* Two processes take turns through the condition (turn 0 and 1); the one
- * with turn 1 is SIGKILLed at random points and replaced, many times. */
+ * with turn 1 is SIGKILLed at random points and replaced, many times, and
+ * one or the other is stopped for a while before. */
 static int cond_turns(void *arg)
 {
 	int me = (int)(intptr_t)arg;
@@ -968,6 +982,7 @@ static void test_cond_kill_at_random(void)
 	for (int round = 0; round < rounds; round++) {
 		mp_process_t *b = mpt_start(cond_turns, (void *)1);
 		usleep(300 + rand_r(&seed) % 3000);
+		pause_process(round % 2 ? a : b, &seed, 6000);
 		MPT_OK(mp_process_kill(b));
 		MPT_EQ(mpt_finish(b), -SIGKILL);
 		int r = mp_cond_acquire(&sh->cond, TEST_WAIT_NS);
