@@ -363,9 +363,10 @@ int mp_sys_sockname(int fd, struct sockaddr_storage *sa, socklen_t *len);
  * MSG_NOSIGNAL; else IORING_OP_READ / IORING_OP_WRITEV, with RWF_NOSIGNAL
  * when mp_sys_nosignal() (without it a pipe write raises SIGPIPE in the
  * submitting thread, as write(2) does: guard it).  Returns the
- * count, -ETIMEDOUT, or -errno (-EAGAIN on an O_NONBLOCK descriptor that is
- * not ready).  Both completions are reaped before returning: nothing of ours
- * is left in flight, and every user of the ring must do the same.
+ * count, -ETIMEDOUT, -EINTR (an interruptible thread's signal cancelled
+ * it: nothing moved), or -errno (-EAGAIN on an O_NONBLOCK descriptor that
+ * is not ready).  Every completion is reaped before returning: nothing of
+ * ours is left in flight, and every user of the ring must do the same.
  */
 ssize_t mp_sys_ring_read(struct io_uring *r, int fd, void *buf, size_t len,
                          bool sock, const struct timespec *deadline);

@@ -7,6 +7,11 @@
  * the result (-ECANCELED when the timeout fired first), the timeout's only
  * says which came first.  Nothing is left in flight when we return, so the
  * caller's buffers and iovecs may die with its stack frame.
+ *
+ * A signal while we wait: the deadline is in the SQE, so by default we
+ * wait on.  An interruptible thread (intr.c) cancels the operation
+ * instead and still reaps everything: -EINTR if the cancel took it, its
+ * result if it completed first (bytes that moved are never dropped).
  */
 #include "mpsys.h"
 
@@ -15,6 +20,7 @@
 /* user_data tags: which of our two SQEs a completion belongs to. */
 #define TAG_OP 0x6d706f70ull  /* "mpop" */
 #define TAG_TMO 0x6d70746full /* "mpto" */
+#define TAG_CANCEL 0x6d70636eull /* "mpcn" */
 
 static struct io_uring_sqe *get_sqe(struct io_uring *r)
 {
@@ -28,9 +34,25 @@ static struct io_uring_sqe *get_sqe(struct io_uring *r)
 	return sqe;
 }
 
+/* An interruptible thread's signal: ask the kernel to cancel our
+ * operation.  1 when the cancel is on its way (one more completion). */
+static unsigned cancel_op(struct io_uring *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	if (!sqe)
+		return 0;
+	io_uring_prep_cancel64(sqe, TAG_OP, 0);
+	sqe->user_data = TAG_CANCEL;
+	int ret;
+	while ((ret = io_uring_submit(r)) == -EINTR)
+		;
+	return ret > 0;
+}
+
 /* Submit what is queued (1 or 2 SQEs) and reap as many completions. */
 static ssize_t run(struct io_uring *r, unsigned nsqe)
 {
+	bool interrupted = false;
 	int ret;
 	do {
 		ret = io_uring_submit(r);
@@ -41,8 +63,13 @@ static ssize_t run(struct io_uring *r, unsigned nsqe)
 	for (unsigned got = 0; got < nsqe;) {
 		struct io_uring_cqe *cqe;
 		ret = io_uring_wait_cqe(r, &cqe);
-		if (ret == -EINTR)
-			continue; /* a signal: the deadline is in the SQE */
+		if (ret == -EINTR) {
+			if (!interrupted && mp_sys_interruptible()) {
+				interrupted = true;
+				nsqe += cancel_op(r);
+			}
+			continue;
+		}
 		if (ret < 0)
 			return ret;
 		/* The timeout's own result (-ETIME, or -ECANCELED when the
@@ -53,6 +80,8 @@ static ssize_t run(struct io_uring *r, unsigned nsqe)
 		io_uring_cqe_seen(r, cqe);
 		got++;
 	}
+	if (interrupted && (res == -ECANCELED || res == -EINTR))
+		return -EINTR;
 	return res == -ECANCELED ? -ETIMEDOUT : res;
 }
 
