@@ -1,6 +1,8 @@
 /*
  * lock.c - Lock and RLock on a futex word in the kernel's robust format,
- * linked into the owner thread's robust list (the one glibc registered).
+ * linked into the owner thread's robust list (the one glibc registered):
+ * the fast paths, release, and the API.  The thread's side (identity,
+ * list, walks) is robust.c; the contended path, lock_wait.c.
  *
  * The robust-list protocol, leaner than glibc's for its robust mutexes:
  *   acquire: take the word (CAS); link the node at the head of the list
@@ -41,409 +43,10 @@
  */
 #include "lock.h"
 
-#include <pthread.h>
+#include "lock.h"
+
 #include <stdlib.h>
 #include <unistd.h>
-
-/* ---- per-thread state ---------------------------------------------------- */
-
-struct thread_state {
-	uint64_t self;      /* tid | ident << 32; 0: not yet known (new
-	                     * thread, or fork child) */
-	bool head_known;
-	/* glibc's head when nodes can go in its list (robust_ok), else NULL */
-	struct mp_sys_robust_head *head;
-};
-
-/*
- * initial-exec: one %fs-relative access, where the shared library's
- * default model would call __tls_get_addr in every function of the fast
- * path.  The struct is small enough for the static TLS that glibc keeps
- * spare for libraries loaded with dlopen.
- */
-static _Thread_local struct thread_state thr
-	__attribute__((tls_model("initial-exec")));
-
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-/* Does glibc's robust-list layout match ours?  0: not known yet, 1: yes,
- * 2: no.  Per process (every thread's head has the same layout). */
-static _Atomic int layout;
-/* Tests: pretend it does not. */
-static _Atomic bool forced_fallback;
-
-static void lock_after_fork(void)
-{
-	/* glibc empties the child's robust list (the head stays where it
-	 * was); the child holds nothing, and is another thread. */
-	thr.self = 0;
-}
-
-static void probe_head(void);
-static void sweep_detached(struct mp_sys_robust_head *h, uint64_t self);
-
-/*
- * At thread exit: unlink the nodes others released for us (see top).  Left
- * in the dying list, they would stay claimed by us until the next owner
- * finds out we are gone.  (The kernel then walks what remains: locks we
- * still hold.)
- */
-static pthread_key_t exit_key;
-
-static void at_thread_exit(void *arg)
-{
-	(void)arg;
-	if (thr.self && thr.head)
-		sweep_detached(thr.head, thr.self);
-}
-
-static void register_fork(void)
-{
-	(void)pthread_atfork(NULL, NULL, lock_after_fork);
-	(void)pthread_key_create(&exit_key, at_thread_exit);
-}
-
-/* Also learns the robust head: the fast paths take a known self to mean
- * a known head, and read thr.head unchecked.  Without an ident (kernels
- * before 6.9, no descriptor left) the tid alone names us: a waiter then
- * cannot tell us from a dead thread whose tid we were given (lock.h). */
-static __attribute__((noinline)) uint64_t self_slow(void)
-{
-	uint32_t ident;
-
-	pthread_once(&fork_once, register_fork);
-	if (!thr.head_known)
-		probe_head();
-	pid_t tid = mp_sys_gettid();
-	(void)mp_sys_thread_ident(tid, &ident);
-	thr.self = (uint64_t)ident << 32 | (uint32_t)tid;
-	(void)pthread_setspecific(exit_key, (void *)1);
-	return thr.self;
-}
-
-uint64_t mp__self(void)
-{
-	uint64_t s = thr.self;
-	return __builtin_expect(s != 0, 1) ? s : self_slow();
-}
-
-pid_t mp__tid(void)
-{
-	return (pid_t)MP__TID(mp__self());
-}
-
-/* Can nodes be linked into glibc's lists in this process? */
-static inline bool robust_ok(void)
-{
-	return atomic_load_explicit(&layout, memory_order_relaxed) == 1 &&
-	       !atomic_load_explicit(&forced_fallback, memory_order_relaxed);
-}
-
-/* Tests: force (or stop forcing) the fallback, for this process's later
- * threads and children and for the calling thread (other threads keep
- * what they found: the fast path reads only thr.head). */
-void mp__lock_force_fallback(bool on);
-void mp__lock_force_fallback(bool on)
-{
-	atomic_store(&forced_fallback, on);
-	thr.head_known = false;
-	thr.self = 0;
-}
-
-static __attribute__((noinline)) void probe_head(void)
-{
-	struct mp_sys_robust_head *h = mp_sys_robust_head();
-	bool ok = h && h->futex_offset ==
-	          -(long)__builtin_offsetof(struct lock, next);
-
-	atomic_store_explicit(&layout, ok ? 1 : 2, memory_order_relaxed);
-	thr.head = robust_ok() ? h : NULL;
-	thr.head_known = true;
-}
-
-/* This thread's robust-list head when its layout is the one we know. */
-static inline struct mp_sys_robust_head *robust_head(void)
-{
-	if (__builtin_expect(!thr.head_known, 0))
-		probe_head();
-	return thr.head;
-}
-
-/* ---- the node in the list ------------------------------------------------ */
-
-/* A list pointer without its low bit (the kernel's "PI futex" flag, which
- * glibc and the kernel may set on entries). */
-static inline void *entry_of(const void *p)
-{
-	return (void *)((uintptr_t)p & ~(uintptr_t)1);
-}
-
-/* Link l at the head of h's list, as glibc's ENQUEUE_MUTEX. */
-static inline void link_node(struct mp_sys_robust_head *h, struct lock *l,
-                             uint64_t self)
-{
-	void *old = h->list;
-	void *first = entry_of(old);
-
-	/* The head's own back pointer (glibc's robust_prev, just before the
-	 * head) is written by glibc but never read - nothing walks the list
-	 * backwards past its head - so we leave it alone: a store less on
-	 * each side of the usual case, an empty list. */
-	if (first != (void *)h)
-		*(void **)((char *)first - sizeof(void *)) = (void *)&l->next;
-	/* Re-taking a lock links it with the values it already holds: a
-	 * store skipped is a store the next locked instruction need not
-	 * wait for. */
-	if (atomic_load_explicit(&l->next, memory_order_relaxed) != old)
-		atomic_store_explicit(&l->next, old, memory_order_relaxed);
-	if (atomic_load_explicit(&l->prev, memory_order_relaxed) != (void *)h)
-		atomic_store_explicit(&l->prev, (void *)h, memory_order_relaxed);
-	/* The entry is complete before the kernel can reach it. */
-	atomic_signal_fence(memory_order_seq_cst);
-	h->list = (void *)&l->next;
-	/* Release: the node's fields before the claim on it. */
-	atomic_store_explicit(&l->linker, self, memory_order_release);
-}
-
-/*
- * Unlink l from h, the list it is in (ours), as glibc's DEQUEUE_MUTEX -
- * but leaving the node's own prev/next as they were: nothing reads them
- * once the neighbours skip it, and a death half-way through still leaves
- * a list the kernel can walk.  (Fewer stores: each one is waited for by
- * the next locked instruction, and they are most of the fast path's
- * cost.)  The head's back pointer is not kept (see link_node).
- */
-static inline void unlink_node(struct mp_sys_robust_head *h, struct lock *l)
-{
-	void *next = atomic_load_explicit(&l->next, memory_order_relaxed);
-	void *prev = atomic_load_explicit(&l->prev, memory_order_relaxed);
-	void *n = entry_of(next);
-
-	if (n != (void *)h)
-		*(void **)((char *)n - sizeof(void *)) = prev;
-	*(void **)entry_of(prev) = next;
-	/* Release: done with the node before another thread may link it. */
-	atomic_store_explicit(&l->linker, 0, memory_order_release);
-}
-
-/* The mproc lock behind a list entry of ours, or NULL for another kind
- * (a glibc robust mutex shares the list: see lock.h). */
-static struct lock *entry_lock(void *entry, uint64_t self)
-{
-	struct lock *l = (struct lock *)((char *)entry -
-	                                 __builtin_offsetof(struct lock, next));
-	if (l->magic != LOCK_MAGIC && l->magic != RLOCK_MAGIC)
-		return NULL;
-	return atomic_load_explicit(&l->linker, memory_order_relaxed) == self
-	       ? l : NULL;
-}
-
-static inline bool list_empty(const struct mp_sys_robust_head *h)
-{
-	return entry_of(h->list) == (void *)h;
-}
-
-/* Walks of our list are bounded, and stop at NULL, as the kernel's walk
- * does: a lock whose memory was rewritten while linked must not take us
- * along. */
-#define WALK_MAX 2048
-
-/* Unlink our nodes of locks that others released for us (see top): walk
- * our list, which holds only what we linked and glibc's mutexes. */
-static __attribute__((noinline)) void sweep_detached(
-        struct mp_sys_robust_head *h, uint64_t self)
-{
-	void *e = entry_of(h->list);
-
-	for (int n = 0; e && e != (void *)h && n < WALK_MAX; n++) {
-		void *next = entry_of(*(void **)e);
-		struct lock *l = entry_lock(e, self);
-		if (l && mp__holder_of(atomic_load_explicit(&l->own,
-		                       memory_order_acquire)) != self)
-			unlink_node(h, l);
-		e = next;
-	}
-}
-
-/* After taking the word on a slow path: make the node ours if nobody
- * else's list has it.  A claim that is ours is in our list: `linker`
- * names one thread for good (lock.h), so a dead thread that had our tid
- * cannot pass for us. */
-static inline void claim_node(struct mp_sys_robust_head *h, struct lock *l,
-                              uint64_t self)
-{
-	uint64_t linker = atomic_load_explicit(&l->linker, memory_order_acquire);
-
-	if (!h || linker == self)
-		return;
-	/* In another thread's list: its releaser has not unlinked it yet
-	 * (a few stores away: wait a moment), or it is detached there. */
-	for (int i = 0; linker != 0 && i < 16; i++) {
-		mp__cpu_relax();
-		linker = atomic_load_explicit(&l->linker, memory_order_acquire);
-	}
-	/* Still claimed: if that thread has ended (proven) its list died
-	 * with it and the node is free to take; if it lives - or nobody can
-	 * tell - we hold the lock unlinked (our waiters use the fallback). */
-	if (linker != 0 && !mp__holder_gone(linker))
-		return;
-	link_node(h, l, self);
-}
-
-/* ---- waiting ------------------------------------------------------------- */
-
-/* Is the holder of `own` value v one the kernel will report the death of?
- * Yes when the node is in that very thread's list (lock.h). */
-static bool holder_is_robust(struct lock *l, uint64_t v)
-{
-	return robust_ok() &&
-	       atomic_load_explicit(&l->linker, memory_order_relaxed) ==
-	       mp__holder_of(v);
-}
-
-#define HOLDER_SLICE_NS MP_MSEC(2)
-
-/*
- * Sleep while `own` is v, for a holder the kernel will not report: one
- * slice, after which the holder is looked at; if it is proven dead the
- * word is marked as the kernel would have.  The mark is a CAS from v
- * itself: v names the holder for good (lock.h), so a release and re-take
- * in between - even by a thread given the dead one's tid - makes it
- * fail.  0 (look at the word again: woken, marked, or a slice passed),
- * -ETIMEDOUT at the deadline, -EINTR (an interruptible thread's signal).
- * A holder that lives keeps the lock however long it takes: only proof
- * counts, never the time it has held it.
- */
-int mp__holder_wait(_Atomic uint64_t *own, uint64_t v, int64_t deadline)
-{
-	struct timespec ts;
-	int64_t slice = mp_sys_now_ns() + HOLDER_SLICE_NS;
-	int64_t until = slice < deadline ? slice : deadline;
-	int r = mp_sys_futex_wait(mp__word_of(own), (uint32_t)v,
-	                          mp__deadline_ts(until, &ts));
-
-	if (r != -ETIMEDOUT)
-		return r == -EINTR ? r : 0;
-	if (until == deadline)
-		return -ETIMEDOUT;
-	/* The caller takes the marked word itself: nobody else to wake. */
-	if (mp__holder_gone(mp__holder_of(v)))
-		atomic_compare_exchange_strong_explicit(own, &v,
-		        mp__owner_died(v), memory_order_relaxed,
-		        memory_order_relaxed);
-	return 0;
-}
-
-/*
- * Spin until the word is free, within the object's spin budget.  The word
- * is looked at every 16 pauses (~0.3 us) only: each look pulls its cache
- * line away from the holder, which then pays to get it back.  And once
- * `gen` shows the holder releasing and re-taking the lock while we spin
- * (a loop of short critical sections), the next look waits 1024 pauses,
- * so in practice we sleep: catching such a lock in its free instant
- * between two of the holder's sections hands it over, and each hand-off
- * moves the lines twice and turns the old holder into a spinner that
- * steals it back.  Two processes adding to one Value: 20 M ops/s with a
- * look every 16 pauses and the lock changing owner at 56% of takes,
- * 30 M with the gen rule (a process alone: 35 M).  (Going to sleep at
- * once instead: 12 M - a sleeper sets FUTEX_WAITERS, and every release of
- * the holder's then makes a system call.)  A holder that keeps
- * the lock for one long section leaves gen alone, so its release is still
- * seen within 16 pauses (a Condition's round trip is unchanged, 3 us).
- */
-#define LOOK_PAUSES      16
-#define LOOK_PAUSES_BUSY 1024
-
-/* After a take: a plain increment, as only the owner writes gen - and
- * only while somebody spins: a store before the release's locked
- * instruction is waited for by it, a load is not. */
-static inline void bump_gen(struct lock *l)
-{
-	if (atomic_load_explicit(&l->spinners, memory_order_relaxed))
-		atomic_store_explicit(&l->gen, atomic_load_explicit(&l->gen,
-		        memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
-static bool spin_for_free(struct lock *l)
-{
-	int64_t budget = mp__spin_budget(&l->spin), t0, spent = 0;
-	unsigned pauses = LOOK_PAUSES;
-	uint32_t gen;
-	bool ok = false;
-
-	if (budget <= 0)
-		return false;
-	/* Seen by the holder's next take, or the one after: a hint. */
-	atomic_fetch_add_explicit(&l->spinners, 1, memory_order_relaxed);
-	gen = atomic_load_explicit(&l->gen, memory_order_relaxed);
-	t0 = mp_sys_now_ns();
-	for (;;) {
-		for (unsigned k = 0; k < pauses; k++)
-			mp__cpu_relax();
-		if (MP__TID(atomic_load_explicit(&l->own,
-		                                 memory_order_relaxed)) == 0) {
-			ok = true;
-			spent = mp_sys_now_ns() - t0;
-			break;
-		}
-		uint32_t g = atomic_load_explicit(&l->gen, memory_order_relaxed);
-		if (g != gen)
-			pauses = LOOK_PAUSES_BUSY;
-		gen = g;
-		if ((spent = mp_sys_now_ns() - t0) > budget)
-			break;
-	}
-	atomic_fetch_sub_explicit(&l->spinners, 1, memory_order_relaxed);
-	mp__spin_result(&l->spin, spent, ok);
-	return ok;
-}
-
-/*
- * The contended path, from the first failed CAS.  `slept` makes the new
- * owner set FUTEX_WAITERS: other sleepers may remain, and only a set bit
- * makes release wake them.
- */
-static int take_slow(struct lock *l, uint64_t self, int64_t deadline,
-                     bool try)
-{
-	bool slept = false;
-	struct timespec ts;
-
-	if (!try)
-		spin_for_free(l);
-	for (;;) {
-		uint64_t v = atomic_load_explicit(&l->own, memory_order_relaxed);
-		if (MP__TID(v) == 0) {
-			if (atomic_load_explicit(&l->state, memory_order_relaxed)
-			    == LS_NOTRECOVERABLE)
-				return -ENOTRECOVERABLE;
-			uint64_t nv = self |
-			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
-			if (atomic_compare_exchange_weak_explicit(&l->own, &v,
-			        nv, memory_order_acquire, memory_order_relaxed))
-				return v & FUTEX_OWNER_DIED ? -EOWNERDEAD : 0;
-			continue;
-		}
-		if (try)
-			return -EAGAIN;
-		if (!(v & FUTEX_WAITERS)) {
-			if (!atomic_compare_exchange_weak_explicit(&l->own, &v,
-			        v | FUTEX_WAITERS, memory_order_relaxed,
-			        memory_order_relaxed))
-				continue;
-			v |= FUTEX_WAITERS;
-		}
-		int r;
-		if (holder_is_robust(l, v)) {
-			r = mp_sys_futex_wait(mp__word_of(&l->own), (uint32_t)v,
-			                      mp__deadline_ts(deadline, &ts));
-		} else {
-			r = mp__holder_wait(&l->own, v, deadline);
-		}
-		if (r == -ETIMEDOUT || r == -EINTR)
-			return r;
-		slept = true;
-	}
-}
 
 /* take_quick took a lock marked since: give the word back (the full
  * path then reports it). */
@@ -516,7 +119,7 @@ static inline int take_fast(struct lock *l, uint64_t self,
 	if (t != 1)
 		return 1;
 	if (link_quick(l, self, h))
-		claim_node(h, l, self);
+		mp__claim_node(h, l, self);
 	return 0;
 }
 
@@ -524,11 +127,11 @@ static __attribute__((noinline)) int take_contended(struct lock *l,
         uint64_t self, struct mp_sys_robust_head *h, int64_t deadline,
         bool try)
 {
-	int r = take_slow(l, self, deadline, try);
+	int r = mp__lock_take_slow(l, self, deadline, try);
 
 	if (r == 0 || r == -EOWNERDEAD) {
 		bump_gen(l);
-		claim_node(h, l, self);
+		mp__claim_node(h, l, self);
 	}
 	if (r == -EOWNERDEAD)
 		atomic_store_explicit(&l->state, LS_INCONSISTENT,
@@ -616,7 +219,7 @@ static __attribute__((noinline)) int put_foreign(struct lock *l,
 		                  st == LS_NOTRECOVERABLE ? INT32_MAX : 1);
 	pending_clear(h);
 	if (h && !list_empty(h))
-		sweep_detached(h, self);
+		mp__sweep_detached(h, self);
 	return v ? 0 : -EPERM;
 }
 
@@ -657,7 +260,7 @@ int mp__lock_put(struct lock *l, uint64_t self)
 		                  st == LS_NOTRECOVERABLE ? INT32_MAX : 1);
 	pending_clear(h);
 	if (h && __builtin_expect(!list_empty(h), 0))
-		sweep_detached(h, self);
+		mp__sweep_detached(h, self);
 	return 0;
 }
 
@@ -738,7 +341,7 @@ static __attribute__((noinline)) int acquire_slow(struct lock *l,
 static __attribute__((noinline)) int claim_slow(struct lock *l,
         uint64_t self, struct mp_sys_robust_head *h)
 {
-	claim_node(h, l, self);
+	mp__claim_node(h, l, self);
 	return 0;
 }
 
@@ -763,7 +366,7 @@ static __attribute__((noinline)) int rlock_acquire_slow(struct lock *l,
 static __attribute__((noinline)) int rlock_claim_slow(struct lock *l,
         uint64_t self, struct mp_sys_robust_head *h)
 {
-	claim_node(h, l, self);
+	mp__claim_node(h, l, self);
 	l->count = 1;
 	return 1;
 }
@@ -778,8 +381,8 @@ static inline __attribute__((always_inline)) int
 acquire_common(const void *ul, uint32_t magic, int64_t timeout_ns)
 {
 	struct lock *l = lock_of(ul, magic);
-	uint64_t self = thr.self;
-	struct mp_sys_robust_head *h = thr.head;
+	uint64_t self = mp__thr.self;
+	struct mp_sys_robust_head *h = mp__thr.head;
 	bool rlock = magic == RLOCK_MAGIC;
 
 	if (!l || !timeout_ok(timeout_ns))
@@ -809,7 +412,7 @@ static __attribute__((noinline)) int release_slow(struct lock *l)
 static __attribute__((noinline)) int release_after(
         struct mp_sys_robust_head *h, uint64_t self)
 {
-	sweep_detached(h, self);
+	mp__sweep_detached(h, self);
 	return 0;
 }
 
@@ -840,8 +443,8 @@ put_quick(struct lock *l, uint64_t self, struct mp_sys_robust_head *h)
 int mp_lock_release(mp_lock_t *ul)
 {
 	struct lock *l = lock_of(ul, LOCK_MAGIC);
-	uint64_t self = thr.self;
-	struct mp_sys_robust_head *h = thr.head;
+	uint64_t self = mp__thr.self;
+	struct mp_sys_robust_head *h = mp__thr.head;
 
 	if (!l)
 		return -EINVAL;
@@ -929,8 +532,8 @@ static __attribute__((noinline)) int rlock_release_full(struct lock *l)
 int mp_rlock_release(mp_rlock_t *ul)
 {
 	struct lock *l = lock_of(ul, RLOCK_MAGIC);
-	uint64_t self = thr.self;
-	struct mp_sys_robust_head *h = thr.head;
+	uint64_t self = mp__thr.self;
+	struct mp_sys_robust_head *h = mp__thr.head;
 
 	if (!l)
 		return -EINVAL;
@@ -962,3 +565,4 @@ int mp_rlock_owner(const mp_rlock_t *ul, int *tid, int *count)
 	*count = *tid ? (int)l->count : 0;
 	return 0;
 }
+

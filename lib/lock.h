@@ -125,6 +125,118 @@ static inline struct lock *lock_of(const void *l, uint32_t magic)
 	return mp__aligned(l) && k->magic == magic ? k : NULL;
 }
 
+/* ---- the calling thread (robust.c) ---------------------------------------- */
+
+struct mp__thread_state {
+	uint64_t self;      /* tid | ident << 32; 0: not yet known (new
+	                     * thread, or fork child) */
+	bool head_known;
+	/* glibc's head when nodes can go in its list (mp__robust_ok), else
+	 * NULL */
+	struct mp_sys_robust_head *head;
+};
+extern _Thread_local struct mp__thread_state mp__thr
+	__attribute__((tls_model("initial-exec")));
+
+/* Learn this thread's robust head (and whether our nodes fit its list). */
+void mp__probe_head(void);
+/* Can nodes be linked into glibc's lists in this process? */
+bool mp__robust_ok(void);
+
+/* This thread's robust-list head when its layout is the one we know. */
+static inline struct mp_sys_robust_head *robust_head(void)
+{
+	if (__builtin_expect(!mp__thr.head_known, 0))
+		mp__probe_head();
+	return mp__thr.head;
+}
+
+/* ---- the node in the list -------------------------------------------------- */
+
+/* A list pointer without its low bit (the kernel's "PI futex" flag, which
+ * glibc and the kernel may set on entries). */
+static inline void *entry_of(const void *p)
+{
+	return (void *)((uintptr_t)p & ~(uintptr_t)1);
+}
+
+/* Link l at the head of h's list, as glibc's ENQUEUE_MUTEX. */
+static inline void link_node(struct mp_sys_robust_head *h, struct lock *l,
+                             uint64_t self)
+{
+	void *old = h->list;
+	void *first = entry_of(old);
+
+	/* The head's own back pointer (glibc's robust_prev, just before the
+	 * head) is written by glibc but never read - nothing walks the list
+	 * backwards past its head - so we leave it alone: a store less on
+	 * each side of the usual case, an empty list. */
+	if (first != (void *)h)
+		*(void **)((char *)first - sizeof(void *)) = (void *)&l->next;
+	/* Re-taking a lock links it with the values it already holds: a
+	 * store skipped is a store the next locked instruction need not
+	 * wait for. */
+	if (atomic_load_explicit(&l->next, memory_order_relaxed) != old)
+		atomic_store_explicit(&l->next, old, memory_order_relaxed);
+	if (atomic_load_explicit(&l->prev, memory_order_relaxed) != (void *)h)
+		atomic_store_explicit(&l->prev, (void *)h, memory_order_relaxed);
+	/* The entry is complete before the kernel can reach it. */
+	atomic_signal_fence(memory_order_seq_cst);
+	h->list = (void *)&l->next;
+	/* Release: the node's fields before the claim on it. */
+	atomic_store_explicit(&l->linker, self, memory_order_release);
+}
+
+/*
+ * Unlink l from h, the list it is in (ours), as glibc's DEQUEUE_MUTEX -
+ * but leaving the node's own prev/next as they were: nothing reads them
+ * once the neighbours skip it, and a death half-way through still leaves
+ * a list the kernel can walk.  (Fewer stores: each one is waited for by
+ * the next locked instruction, and they are most of the fast path's
+ * cost.)  The head's back pointer is not kept (see link_node).
+ */
+static inline void unlink_node(struct mp_sys_robust_head *h, struct lock *l)
+{
+	void *next = atomic_load_explicit(&l->next, memory_order_relaxed);
+	void *prev = atomic_load_explicit(&l->prev, memory_order_relaxed);
+	void *n = entry_of(next);
+
+	if (n != (void *)h)
+		*(void **)((char *)n - sizeof(void *)) = prev;
+	*(void **)entry_of(prev) = next;
+	/* Release: done with the node before another thread may link it. */
+	atomic_store_explicit(&l->linker, 0, memory_order_release);
+}
+
+static inline bool list_empty(const struct mp_sys_robust_head *h)
+{
+	return entry_of(h->list) == (void *)h;
+}
+
+/* Unlink our nodes of locks that others released for us (robust.c). */
+void mp__sweep_detached(struct mp_sys_robust_head *h, uint64_t self);
+/* After taking the word on a slow path: make the node ours if nobody
+ * else's list has it (robust.c). */
+void mp__claim_node(struct mp_sys_robust_head *h, struct lock *l,
+                    uint64_t self);
+
+/* ---- taking it ------------------------------------------------------------- */
+
+/* After a take: a plain increment, as only the owner writes gen - and
+ * only while somebody spins: a store before the release's locked
+ * instruction is waited for by it, a load is not. */
+static inline void bump_gen(struct lock *l)
+{
+	if (atomic_load_explicit(&l->spinners, memory_order_relaxed))
+		atomic_store_explicit(&l->gen, atomic_load_explicit(&l->gen,
+		        memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+/* The contended path, from the first failed CAS (lock_wait.c).  0,
+ * -EOWNERDEAD, -ENOTRECOVERABLE, -EAGAIN (try), -ETIMEDOUT, -EINTR. */
+int mp__lock_take_slow(struct lock *l, uint64_t self, int64_t deadline,
+                       bool try);
+
 /* Acquire (blocking to the deadline; try: once).  0, -EOWNERDEAD, or an
  * error.  Does not handle RLock recursion. */
 int mp__lock_take(struct lock *l, int64_t deadline, bool try);
