@@ -56,6 +56,11 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	}
 	pthread_mutex_lock(&p->mu); /* terminate() reads the array */
 	p->workers[i] = w;
+	/* A terminate() between our fork and now killed the workers it
+	 * saw listed, not this one: one stuck in a task would never end.
+	 * Both sides look under p->mu, so one of them kills it. */
+	if (p->state == POOL_TERMINATED)
+		mp_process_kill(w);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
