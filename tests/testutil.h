@@ -9,12 +9,15 @@
 #define MPROC_TESTUTIL_H
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -90,6 +93,68 @@ static inline int mpt_flag_wait(_Atomic uint32_t *f, uint32_t v)
 		int r = mp_sys_futex_wait(f, cur, mp__deadline_ts(deadline, &ts));
 		if (r == -ETIMEDOUT)
 			return r;
+	}
+}
+
+/* How many threads of process pid are asleep in futex(2) on a word in
+ * [addr, addr + len): /proc/<pid>/task/<tid>/syscall names the system call
+ * a blocked thread is in, and its arguments (the first: the futex word).
+ * -errno when /proc cannot tell (reading it needs ptrace rights: our own
+ * threads and our children). */
+static inline int mpt_futex_sleepers(pid_t pid, const void *addr, size_t len)
+{
+	char path[96], line[256];
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -errno;
+	int n = 0;
+	for (struct dirent *e; n >= 0 && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/syscall",
+		         (int)pid, e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			if (errno != ENOENT && errno != ESRCH) /* else: gone */
+				n = -errno;
+			continue;
+		}
+		long nr;
+		unsigned long word;
+		if (fgets(line, sizeof(line), f) &&
+		    sscanf(line, "%ld %lx", &nr, &word) == 2 &&
+		    nr == SYS_futex && word >= lo && word < hi)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Wait (at most TEST_WAIT_NS) until n threads of the processes pids[0..np)
+ * sleep in futex(2) on a word in [addr, addr + len): proof that waiters
+ * are blocked in the kernel, not merely about to be (a sleep would only
+ * hope so).  0, -ETIMEDOUT, or -errno from /proc. */
+static inline int mpt_await_futex_sleepers(const pid_t *pids, int np,
+                                           const void *addr, size_t len,
+                                           int n)
+{
+	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
+	for (;;) {
+		int got = 0;
+		for (int i = 0; i < np; i++) {
+			int k = mpt_futex_sleepers(pids[i], addr, len);
+			if (k < 0)
+				return k;
+			got += k;
+		}
+		if (got >= n)
+			return 0;
+		if (mp_sys_now_ns() > end)
+			return -ETIMEDOUT;
+		usleep(200);
 	}
 }
 
