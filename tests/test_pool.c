@@ -520,6 +520,14 @@ static int spin_forever(const void *in, size_t len, mp_out_t *out)
 	return 0;
 }
 
+/* Says it runs (sh->started), then never returns. */
+static int publish_then_spin(const void *in, size_t len, mp_out_t *out)
+{
+	atomic_fetch_add(&sh->started, 1);
+	mp_sys_futex_wake(&sh->started, INT32_MAX);
+	return spin_forever(in, len, out);
+}
+
 static void test_limits(void)
 {
 	mp_pool_attr_t a = { .processes = 1, .sandbox = MP_SANDBOX_COMPUTE,
@@ -554,6 +562,8 @@ static void test_limits(void)
 
 /* ---- close, terminate, join, bad use ------------------------------------------------ */
 
+static int wait_started(uint32_t n);
+
 static void test_lifecycle(void)
 {
 	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
@@ -572,13 +582,15 @@ static void test_lifecycle(void)
 	mp_result_free(r);
 	MPT_OK(mp_pool_free(p));
 
-	/* terminate: workers stuck in a loop are killed, results fail. */
+	/* terminate: workers stuck in a loop are killed, results fail (two
+	 * seen running, one still queued). */
+	atomic_store(&sh->started, 0);
 	p = pool_with(2, MP_SANDBOX_COMPUTE);
 	mp_result_t *s[3];
 	for (int i = 0; i < 3; i++)
-		s[i] = mp_pool_apply_async(p, spin_forever, NULL, 0, NULL, NULL,
-		                           NULL, NULL);
-	usleep(20000);
+		s[i] = mp_pool_apply_async(p, publish_then_spin, NULL, 0, NULL,
+		                           NULL, NULL, NULL);
+	MPT_OK(wait_started(2));
 	MPT_OK(mp_pool_terminate(p));
 	MPT_OK(mp_pool_join(p, TEST_WAIT_NS));
 	for (int i = 0; i < 3; i++) {
