@@ -262,6 +262,14 @@ static void *blocked_get(void *arg)
 	                                      TEST_WAIT_NS);
 }
 
+/* Start blocked_get on q in a thread, and see it asleep on q's futex. */
+static void start_blocked_get(pthread_t *t, mp_queue_t *q, size_t footprint)
+{
+	pid_t me = getpid();
+	CU_ASSERT_FATAL(pthread_create(t, NULL, blocked_get, q) == 0);
+	MPT_OK(mpt_await_futex_sleepers(&me, 1, q, footprint, 1));
+}
+
 static void test_close(void)
 {
 	mp_queue_t *q = new_queue(0, 8, 0, 0);
@@ -276,11 +284,11 @@ static void test_close(void)
 	MPT_OK(mp_queue_free(q));
 
 	/* A blocked consumer is woken by close, and by destroy. */
+	mp_queue_attr_t a = { .max_msg = 8 };
 	for (int k = 0; k < 2; k++) {
 		q = new_queue(0, 8, 0, 0);
 		pthread_t t;
-		pthread_create(&t, NULL, blocked_get, q);
-		usleep(20000);
+		start_blocked_get(&t, q, mp_queue_footprint(&a));
 		if (k == 0)
 			MPT_OK(mp_queue_close(q));
 		else

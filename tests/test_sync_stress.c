@@ -161,7 +161,6 @@ static void test_semaphore(void)
 static void *sem_waiter(intptr_t id)
 {
 	(void)id;
-	atomic_fetch_add(&sh->arrived, 1);
 	FAIL_IF(mp_sem_acquire(&sh->sem, TEST_WAIT_NS) != 0);
 	atomic_fetch_add(&sh->done, 1);
 	return NULL;
@@ -172,10 +171,14 @@ static void test_semaphore_release_n(void)
 	memset(sh, 0, sizeof(*sh));
 	MPT_OK(mp_sem_init(&sh->sem, 0, false));
 	start_all(sem_waiter);
-	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
-	while (atomic_load(&sh->arrived) < TOTAL && mp_sys_now_ns() < end)
-		usleep(1000);
-	usleep(20000); /* most of them asleep in the kernel by now */
+	/* All of them asleep in the kernel on the semaphore, seen, not hoped
+	 * for after a pause (which under load left some still on their way,
+	 * and the release then tested the fast path). */
+	pid_t pids[PROCS];
+	for (int i = 0; i < PROCS; i++)
+		pids[i] = mp_process_pid(procs[i]);
+	MPT_OK(mpt_await_futex_sleepers(pids, PROCS, &sh->sem,
+	                                sizeof(sh->sem), TOTAL));
 	MPT_OK(mp_sem_release(&sh->sem, TOTAL));
 	MPT_EQ(join_all(), 0);
 	MPT_EQ(atomic_load(&sh->done), TOTAL);

@@ -43,12 +43,21 @@ static void test_clock(void)
 
 static _Atomic uint32_t *shared_words;
 
+/* Wakes the parent asleep on word 0: first with the word unchanged, until
+ * a wake reports it found a sleeper (a wake across processes), then with
+ * the word set.  3 when no wake found one within TEST_WAIT_NS. */
 static int child_wakes(void *arg)
 {
 	(void)arg;
-	usleep(50000);
+	int64_t end = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (mp_sys_futex_wake(&shared_words[0], 1) != 1) {
+		if (mp_sys_now_ns() > end)
+			return 3;
+		usleep(1000);
+	}
 	atomic_store(&shared_words[0], 1);
-	return mp_sys_futex_wake(&shared_words[0], 1) == 1 ? 0 : 3;
+	mp_sys_futex_wake(&shared_words[0], 1);
+	return 0;
 }
 
 static void test_futex_cross_process(void)
@@ -253,13 +262,16 @@ static void test_ring_per_thread_and_fork(void)
 	io_uring_cqe_seen(r, cqe);
 }
 
+/* Once the parent's ring waits on word 2 (word 4 says so), changes it and
+ * wakes it, then exits. */
 static int child_changes_word_then_exits(void *arg)
 {
 	(void)arg;
-	usleep(30000);
+	if (mpt_flag_wait(&shared_words[4], 1) != 0)
+		return 3;
 	atomic_store(&shared_words[2], 1);
 	mp_sys_futex_wake(&shared_words[2], 1);
-	usleep(30000);
+	usleep(30000); /* the two events apart (either order is checked) */
 	return 0;
 }
 
@@ -275,6 +287,7 @@ static void test_ring_futex_and_pidfd(void)
 	struct io_uring *r = mp_sys_ring(&err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	atomic_store(&shared_words[2], 0);
+	atomic_store(&shared_words[4], 0);
 	int fd = spawn(child_changes_word_then_exits, NULL);
 	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
 	mp_sys_prep_futex_wait(sqe, &shared_words[2], 0);
@@ -283,6 +296,9 @@ static void test_ring_futex_and_pidfd(void)
 	io_uring_prep_poll_add(sqe, fd, POLLIN);
 	sqe->user_data = 2;
 	MPT_EQ(io_uring_submit(r), 2);
+	/* Submitted is armed: the futex wait is queued (its word unchanged
+	 * till now), so the change the child makes next is what wakes it. */
+	mpt_flag_set(&shared_words[4], 1);
 	bool got[3] = { false };
 	for (int i = 0; i < 2; i++) {
 		struct io_uring_cqe *cqe;

@@ -139,12 +139,11 @@ static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
 	uint64_t in[64], out[64];
 	for (int i = 0; i < 64; i++)
 		in[i] = (uint64_t)i;
-	static volatile uint64_t sink; /* or the compiler drops the work */
 	int64_t t0 = mpb_now();
 	for (long k = 0; k < n; k++)
 		for (int i = 0; i < 64; i++) {
 			crunch(&in[i], &out[i]);
-			sink += out[i];
+			mpb_keep(out[i]); /* or the compiler drops the work */
 		}
 	*value = (double)(mpb_now() - t0) / 1e6 / (double)n;
 	return 0;

@@ -48,6 +48,17 @@ struct mpb_case {
 int64_t mpb_now(void);
 
 /*
+ * Keep work that only a benchmark looks at: an empty asm statement that, as
+ * far as the compiler knows, reads v and may read or write any memory.  So
+ * the computation of v is not removed, and work on memory is not hoisted
+ * out of a timed loop (Google Benchmark's DoNotOptimize and ClobberMemory).
+ */
+static inline void mpb_keep(uint64_t v)
+{
+	__asm__ volatile("" : : "r"(v) : "memory");
+}
+
+/*
  * Python baselines: a persistent python3 per case, fed iteration counts on
  * stdin, so its start-up is paid once and reps still alternate with ours.
  * c->python is the body of `def bench(n):` returning the case's value.
