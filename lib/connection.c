@@ -367,39 +367,28 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* n messages (n <= MP__SEND_MAX) in one gathered write. */
+/* Up to this size, header and payload are copied into one buffer: a
+ * single-segment write is the kernel's cheaper path (no iovec array to
+ * import). */
 #define SEND_COALESCE 512
 
-static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
+/* One message, header and payload in one write. */
+static int send_msg(struct xfer *x, const void *buf, size_t size)
 {
-	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
-	struct iovec iov[2 * MP__SEND_MAX];
+	uint8_t hdr[MP__FRAME_HDR_MAX], one[SEND_COALESCE];
+	size_t h = mp__frame_encode(size, hdr);
+	struct iovec iov[2] = { { hdr, h }, { (void *)buf, size } };
 	struct mp_sys_sigpipe g;
 	/* Only a pipe raises SIGPIPE, and not with RWF_NOSIGNAL (6.18). */
 	bool pipe = !x->c->sock && !mp_sys_nosignal();
-	int k = 0;
+	/* An empty message is its header alone (Python never writes an empty
+	 * buffer either). */
+	int k = size ? 2 : 1;
 
-	for (int i = 0; i < n; i++) {
-		iov[k++] = (struct iovec){ hdr[i], mp__frame_encode(
-		                                      msgs[i].iov_len, hdr[i]) };
-		/* An empty message is its header alone (Python never writes an
-		 * empty buffer either). */
-		if (msgs[i].iov_len)
-			iov[k++] = msgs[i];
-	}
-	/* Small messages go out as one buffer: a single-segment write is
-	 * the kernel's cheaper path (no iovec array to import). */
-	uint8_t one[SEND_COALESCE];
-	size_t total = 0;
-	for (int i = 0; i < k; i++)
-		total += iov[i].iov_len;
-	if (k > 1 && total <= sizeof(one)) {
-		size_t off = 0;
-		for (int i = 0; i < k; i++) {
-			memcpy(one + off, iov[i].iov_base, iov[i].iov_len);
-			off += iov[i].iov_len;
-		}
-		iov[0] = (struct iovec){ one, total };
+	if (k == 2 && h + size <= sizeof(one)) {
+		memcpy(one, hdr, h);
+		memcpy(one + h, buf, size);
+		iov[0] = (struct iovec){ one, h + size };
 		k = 1;
 	}
 	if (pipe)
@@ -408,12 +397,6 @@ static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 	if (pipe)
 		mp_sys_sigpipe_restore(&g, r == -EPIPE);
 	return finish(x, r, false);
-}
-
-static int send_msg(struct xfer *x, const void *buf, size_t size)
-{
-	struct iovec m = { (void *)buf, size };
-	return send_msgs(x, &m, 1);
 }
 
 static int recv_header(struct xfer *x, uint64_t *len)
@@ -667,22 +650,13 @@ int mp__conn_set_path(mp_conn_t *c, int path)
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline)
 {
-	struct iovec m = { (void *)buf, len };
-	return mp__conn_send_many(c, &m, 1, deadline);
-}
-
-int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
-                       int64_t deadline)
-{
 	struct xfer x;
 	int r = check(c, false);
 
 	if (r < 0)
 		return r;
-	if (n < 1 || n > MP__SEND_MAX)
-		return -EINVAL;
 	r = xfer_start(&x, c, deadline, false);
-	return r < 0 ? r : send_msgs(&x, msgs, n);
+	return r < 0 ? r : send_msg(&x, buf, len);
 }
 
 mp_conn_t *mp__conn_socket(int fd, int *err)

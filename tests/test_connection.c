@@ -10,6 +10,7 @@
 #include "pyutil.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -855,6 +856,15 @@ struct client_arg {
 	int want_err;         /* the mp_client result expected */
 };
 
+/* TCP_NODELAY on a connection's socket. */
+static bool tcp_nodelay(const mp_conn_t *c)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	getsockopt(mp_conn_fileno(c), IPPROTO_TCP, TCP_NODELAY, &v, &len);
+	return v != 0;
+}
+
 /* Child: connect, send "ping", expect "pong". */
 static int client_child(void *arg)
 {
@@ -866,6 +876,8 @@ static int client_child(void *arg)
 		return err == a->want_err ? 0 : 40;
 	if (a->want_err)
 		return 41;
+	if (a->addr.family != AF_UNIX && !tcp_nodelay(c))
+		return 44;
 	mp_bytes_t m;
 	if (mp_conn_send_bytes(c, "ping", 4, TEST_WAIT_NS) < 0 ||
 	    mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS) < 0)
@@ -883,6 +895,9 @@ static void serve_one(mp_listener_t *l, int want_family)
 	MPT_OK(err);
 	if (!c)
 		return;
+	/* Inherited from the listening socket. */
+	if (want_family != AF_UNIX)
+		CU_ASSERT(tcp_nodelay(c));
 	mp_bytes_t m;
 	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
 	CU_ASSERT(m.len == 4 && !memcmp(m.data, "ping", 4));
@@ -1324,10 +1339,12 @@ static int raw_server_child(void *arg)
 		send(fd, a->frame, a->len, MSG_NOSIGNAL);
 	else if (a->mode != 1)
 		raw_send(fd, a->frame, a->len);
-	/* Hold the connection until the client gives up. */
-	raw_recv(fd, buf, sizeof(buf));
+	/* Hold the connection until the client gives up.  After our
+	 * "#FAILURE#" (mode 2) that is all: in CPython's order, its own
+	 * challenge would only have followed a "#WELCOME#". */
+	int tail = raw_recv(fd, buf, sizeof(buf));
 	close(fd);
-	return 0;
+	return a->mode == 2 && tail != -1 ? 52 : 0;
 }
 
 static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
