@@ -132,6 +132,10 @@ static int cpu_bound_pool(const struct mpb_case *c, long n, double *value,
 	return r;
 }
 
+/* Where cpu_bound_seq's results go, or the compiler drops the work (at
+ * file scope: clang calls a local one that is only added to unused). */
+static volatile uint64_t sink;
+
 static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
                          const char **why)
 {
@@ -139,7 +143,6 @@ static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
 	uint64_t in[64], out[64];
 	for (int i = 0; i < 64; i++)
 		in[i] = (uint64_t)i;
-	static volatile uint64_t sink; /* or the compiler drops the work */
 	int64_t t0 = mpb_now();
 	for (long k = 0; k < n; k++)
 		for (int i = 0; i < 64; i++) {
