@@ -36,8 +36,7 @@ enum state { P_FREE, P_RESPONSE, P_CHALLENGE, P_WELCOME };
 struct pending {
 	int fd;
 	enum state state;
-	bool heard;           /* the client has sent a byte */
-	int64_t since, deadline;
+	int64_t since, deadline;  /* admitted; to finish by */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	size_t chal_len;
@@ -59,7 +58,7 @@ struct mp_listener {
 	int digest;
 	int64_t hs_timeout;   /* ns, or MP_FOREVER */
 	int npending;
-	struct pending pending[MP_LISTENER_PENDING_MAX];
+	struct pending *pending; /* MP_LISTENER_PENDING_MAX slots, with a key */
 };
 
 static int check_opts(const mp_conn_opts_t *o)
@@ -162,7 +161,8 @@ static int listener_setup(mp_listener_t *l, const mp_address_t *address,
 		l->keylen = o->authkey_len;
 		l->digest = o->digest;
 		l->key = malloc(l->keylen ? l->keylen : 1);
-		if (!l->key)
+		l->pending = calloc(MP_LISTENER_PENDING_MAX, sizeof(*l->pending));
+		if (!l->key || !l->pending)
 			return -ENOMEM;
 		memcpy(l->key, o->authkey, l->keylen);
 	}
@@ -200,9 +200,10 @@ int mp_listener_close(mp_listener_t *l)
 
 	if (!l)
 		return 0;
-	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++)
+	for (int i = 0; l->pending && i < MP_LISTENER_PENDING_MAX; i++)
 		if (l->pending[i].state != P_FREE)
 			drop(l, &l->pending[i]);
+	free(l->pending);
 	if (l->fd >= 0)
 		r = mp_sys_close(l->fd);
 	/* As Python's Finalize: only the creator removes the file, so a
@@ -352,7 +353,6 @@ static int step(mp_listener_t *l, struct pending *p)
 			return flush(p);
 		if (n <= 0)
 			return n == 0 ? -MP_EEOF : (int)n;
-		p->heard = true;
 		int f = mp__frame_rx_feed(&p->rx, (size_t)n, MP__AUTH_MSG_MAX);
 		if (f < 0)
 			return -MP_EAUTH; /* oversized or malformed */
@@ -369,21 +369,38 @@ static int step(mp_listener_t *l, struct pending *p)
 	}
 }
 
-/* Can a new connection get a slot: a free one, or one held by a client
- * that never spoke? */
-static bool can_admit(const mp_listener_t *l)
+/*
+ * Admission under a flood.  A slot whose client has not yet answered our
+ * challenge (P_RESPONSE) has proven nothing; one that has answered it
+ * holds the key.  When every slot is taken and a connection waits, the
+ * unproven slot admitted longest ago gives way, but only once it has had
+ * GRACE to answer: until then the newcomer waits in the backlog.  Proven
+ * slots never give way (only their deadline ends them).
+ *
+ * So connections without the key - silent, or sending a byte now and
+ * then - hold at most MP_LISTENER_PENDING_MAX descriptors, and delay a
+ * good client without starving it: the flood queued ahead of it goes
+ * through the table at up to a table every GRACE (1000 connections in
+ * ~30 ms), and once admitted it has at least GRACE to answer, even when
+ * every connection dropped comes straight back.  That is the trade: a
+ * client waits about (flood / table size) graces, and must answer within
+ * one, and a fresh process's first answer takes milliseconds (OpenSSL's
+ * set-up: 2-7 ms here).  Hence a table of 256, not 64: with 64 and a
+ * grace short enough to clear 1000 in 100 ms, a flood that comes back as
+ * fast as it is dropped evicted such clients every time.  (Evicting only
+ * silent slots, before, let 64 connections that each sent one byte hold
+ * every slot for the whole handshake timeout.)
+ */
+#define GRACE MP_MSEC(10)
+
+static bool proven(const struct pending *p)
 {
-	if (l->npending < MP_LISTENER_PENDING_MAX)
-		return true;
-	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++)
-		if (!l->pending[i].heard)
-			return true;
-	return false;
+	return p->state > P_RESPONSE;
 }
 
-/* A free slot; when none, evict the oldest client that never spoke (it
- * had the longest chance).  Only called when can_admit(). */
-static struct pending *free_slot(mp_listener_t *l)
+/* The slot the next connection would take: a free one, else the unproven
+ * one admitted longest ago; NULL when every slot is proven. */
+static struct pending *next_slot(mp_listener_t *l)
 {
 	struct pending *old = NULL;
 
@@ -391,11 +408,17 @@ static struct pending *free_slot(mp_listener_t *l)
 		struct pending *p = &l->pending[i];
 		if (p->state == P_FREE)
 			return p;
-		if (!p->heard && (!old || p->since < old->since))
+		if (!proven(p) && (!old || p->since < old->since))
 			old = p;
 	}
-	drop(l, old);
 	return old;
+}
+
+/* When it may take that slot (MP__NO_DEADLINE: not until one frees). */
+static int64_t slot_free_at(const struct pending *p)
+{
+	return !p ? MP__NO_DEADLINE : p->state == P_FREE ? INT64_MIN
+	                                                 : p->since + GRACE;
 }
 
 static int64_t add_timeout(int64_t now, int64_t timeout)
@@ -405,9 +428,10 @@ static int64_t add_timeout(int64_t now, int64_t timeout)
 	return now + timeout;
 }
 
-/* Accept one connection into a slot and challenge it.  0, or the error
- * accept(2) gave (-EAGAIN, another process took it, is 0). */
-static int admit(mp_listener_t *l)
+/* Accept one connection into slot p, evicting its holder, and challenge
+ * it.  1 when one was accepted, 0 when there was none (-EAGAIN: as when
+ * another process took it), or the error accept(2) gave. */
+static int admit_one(mp_listener_t *l, struct pending *p)
 {
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
@@ -415,7 +439,8 @@ static int admit(mp_listener_t *l)
 
 	if (fd < 0)
 		return fd == -EAGAIN ? 0 : fd;
-	struct pending *p = free_slot(l);
+	if (p->state != P_FREE)
+		drop(l, p); /* its client sees end of file */
 	int64_t now = mp_sys_now_ns();
 	*p = (struct pending){ .fd = fd, .state = P_RESPONSE, .since = now,
 	                       .deadline = add_timeout(now, l->hs_timeout),
@@ -429,7 +454,24 @@ static int admit(mp_listener_t *l)
 	}
 	if (n < 0)
 		drop(l, p); /* the client will see end of file */
-	return 0;
+	return 1;
+}
+
+/* Admit what the backlog holds while there is room, up to a slot
+ * table's worth per call: a flood queued ahead of a good client is
+ * cleared in few polls, and the slots already open are still serviced
+ * between batches. */
+static int admit(mp_listener_t *l, int64_t now)
+{
+	int r = 1;
+
+	for (int i = 0; i < MP_LISTENER_PENDING_MAX && r == 1; i++) {
+		struct pending *p = next_slot(l);
+		if (slot_free_at(p) > now)
+			break;
+		r = admit_one(l, p);
+	}
+	return r < 0 ? r : 0;
 }
 
 /*
@@ -478,6 +520,30 @@ static mp_conn_t *service(mp_listener_t *l, const struct pollfd *pf,
 	return NULL;
 }
 
+/* The listening socket (polled only when a newcomer could be admitted)
+ * and every slot into pf; returns how many, and lowers *wake to the
+ * nearest handshake deadline or end of a grace that holds admission. */
+static int poll_set(mp_listener_t *l, int64_t now, struct pollfd *pf,
+                    int *slot, int64_t *wake)
+{
+	int64_t at = slot_free_at(next_slot(l));
+	int n = 1;
+
+	pf[0] = (struct pollfd){ .fd = l->fd, .events = at <= now ? POLLIN : 0 };
+	if (at > now && at < *wake)
+		*wake = at;
+	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++) {
+		const struct pending *p = &l->pending[i];
+		if (p->state == P_FREE)
+			continue;
+		pf[n] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+		slot[n++] = i;
+		if (p->deadline < *wake)
+			*wake = p->deadline;
+	}
+	return n;
+}
+
 static mp_conn_t *accept_auth(mp_listener_t *l, int64_t deadline, int *err)
 {
 	struct pollfd pf[1 + MP_LISTENER_PENDING_MAX];
@@ -486,24 +552,13 @@ static mp_conn_t *accept_auth(mp_listener_t *l, int64_t deadline, int *err)
 
 	for (;;) {
 		int64_t wake = deadline;
-		int n = 1;
-		pf[0] = (struct pollfd){ .fd = l->fd,
-		                         .events = can_admit(l) ? POLLIN : 0 };
-		for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++) {
-			struct pending *p = &l->pending[i];
-			if (p->state == P_FREE)
-				continue;
-			pf[n] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
-			slot[n++] = i;
-			if (p->deadline < wake)
-				wake = p->deadline;
-		}
+		int n = poll_set(l, mp_sys_now_ns(), pf, slot, &wake);
 		int r = mp_sys_poll(pf, (unsigned)n, mp__deadline_ts(wake, &ts));
 		mp_conn_t *c = r < 0 ? NULL : service(l, pf, slot, n, err);
 		if (r < 0)
 			*err = r;
 		else if (!c && !*err && (pf[0].revents & POLLIN))
-			*err = admit(l);
+			*err = admit(l, mp_sys_now_ns());
 		if (c || *err)
 			return c;
 		if (deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= deadline) {

@@ -313,8 +313,9 @@ enum mp_digest {
 /* Default time a listener gives one connection to authenticate: CPython's
  * CONNECTION_TIMEOUT. */
 #define MP_HANDSHAKE_TIMEOUT MP_SEC(20)
-/* Handshakes a listener runs at once (see mp_listener_accept). */
-#define MP_LISTENER_PENDING_MAX 64
+/* Handshakes a listener runs at once (see mp_listener_accept): at most
+ * this many descriptors, and ~600 bytes each, while a flood lasts. */
+#define MP_LISTENER_PENDING_MAX 256
 
 /* Options of a listener or a client; NULL, or all zero, means Python's
  * defaults: no authentication, backlog 1. */
@@ -357,12 +358,20 @@ MP_API mp_listener_t *mp_listener_open(const mp_address_t *address,
  * Handshakes run concurrently, so connections that never speak cannot hold
  * up others: up to MP_LISTENER_PENDING_MAX at once, each dropped when it
  * has not finished within handshake_timeout (its client sees end of file).
- * When every slot is taken, a new connection evicts the oldest one that
- * has not sent a byte; if all are making progress, new connections wait in
- * the backlog.  So a client is served as long as fewer than
- * MP_LISTENER_PENDING_MAX silent connections arrive within its own
- * handshake time; silent ones cost at most that many descriptors.
- * Handshakes still pending when the timeout ends carry on at the next call.
+ * Under a flood: when every slot is taken and another connection waits,
+ * the handshake that has waited longest for the client's answer to our
+ * challenge gives way (its client sees end of file), but not before it
+ * has had 10 ms to answer; a client that has answered holds the key and
+ * keeps its slot.  So connections without the key, silent or sending a
+ * byte now and then, cost at most MP_LISTENER_PENDING_MAX descriptors and
+ * only delay a client with the key: by about 10 ms per
+ * MP_LISTENER_PENDING_MAX of them queued ahead of it (1000: ~30 ms; the
+ * test suite checks 100 ms), as long as it answers within 10 ms of our
+ * challenge.  When every slot holds a client with the key, new connections
+ * wait in the backlog.  Size the backlog (opts.backlog) for the bursts you
+ * expect: a TCP client that finds it full waits a second for its SYN to
+ * be sent again.  Handshakes still pending when the timeout ends carry on
+ * at the next call.
  *
  * Returns the connection (its peer is in mp_listener_last_accepted), or
  * NULL with *err = -EINVAL, -MP_EAUTH (a handshake failed: wrong key, or a
