@@ -43,6 +43,17 @@
  *    starts the count again.
  * An idle connection, or a busy machine, thus stops spinning after a few
  * messages; a ping-pong between two otherwise idle CPUs keeps spinning.
+ *
+ * Read-ahead (opt-in, mp_conn_set_readahead).  By default a receive reads
+ * the 4-byte header, then the payload, and never a byte more: other
+ * processes may read the same pipe (Python's shared-reader pattern), and
+ * the descriptor's readability is then the whole truth.  With read-ahead,
+ * a read smaller than the buffer reads as much as the buffer holds, and
+ * what it got beyond the request waits there (ra_take): a small message is
+ * one read, header and payload together, and a burst of them fewer still.
+ * Reads as large as the buffer go straight to the caller's memory.  Every
+ * read path goes through ahead(), so the spin, the ring and the deadlines
+ * work as before; poll, mp_wait and waitsets ask mp_conn_buffered() first.
  */
 #include "internal.h"
 
@@ -78,6 +89,9 @@ struct mp_conn {
 	int64_t spin_max;  /* ns, as set; 0 on one CPU */
 	int64_t spin;      /* ns, the current adaptive budget */
 	int rearm;         /* costly wake-ups in a row, while spin is 0 */
+	uint8_t *ra;       /* read-ahead buffer of ra_cap bytes, or NULL */
+	size_t ra_cap;
+	size_t ra_off, ra_len; /* ra[ra_off..+ra_len): read, not yet taken */
 };
 
 struct xfer {
@@ -123,6 +137,7 @@ static int close_fd(mp_conn_t *c)
 		r = mp_sys_close(c->fd);
 	c->fd = -1;
 	c->readable = c->writable = false;
+	c->ra_len = 0;
 	return r;
 }
 
@@ -130,6 +145,8 @@ static int close_fd(mp_conn_t *c)
  * with no other direction left, close (Python's _bad_message_length). */
 static void give_up(mp_conn_t *c, bool reading)
 {
+	if (reading)
+		c->ra_len = 0; /* the rest of a stream that lost its framing */
 	if (reading && c->writable)
 		c->readable = false;
 	else if (!reading && c->readable)
@@ -294,6 +311,38 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 	return n;
 }
 
+/* Up to len bytes from the read-ahead buffer. */
+static size_t ra_take(mp_conn_t *c, void *buf, size_t len)
+{
+	size_t n = len < c->ra_len ? len : c->ra_len;
+
+	if (n)
+		memcpy(buf, c->ra + c->ra_off, n);
+	c->ra_len -= n;
+	c->ra_off = c->ra_len ? c->ra_off + n : 0;
+	return n;
+}
+
+/* One read through the read-ahead buffer: what is buffered first;
+ * otherwise rd reads into the buffer, when there is one and len is
+ * smaller, and the rest of what came stays there. */
+static ssize_t ahead(struct xfer *x, void *buf, size_t len,
+                     ssize_t (*rd)(struct xfer *, void *, size_t))
+{
+	mp_conn_t *c = x->c;
+
+	if (c->ra_len)
+		return (ssize_t)ra_take(c, buf, len);
+	if (!c->ra || len >= c->ra_cap)
+		return rd(x, buf, len);
+	ssize_t n = rd(x, c->ra, c->ra_cap);
+	if (n <= 0)
+		return n;
+	c->ra_off = 0;
+	c->ra_len = (size_t)n;
+	return (ssize_t)ra_take(c, buf, len);
+}
+
 /* Exactly len bytes.  End of file before the message: -MP_EEOF; inside
  * it: -ECONNRESET. */
 static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
@@ -301,8 +350,9 @@ static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
 	uint8_t *p = buf;
 
 	for (size_t got = 0; got < len;) {
-		ssize_t n = first && got == 0 ? read_first(x, p, len)
-		                              : read_some(x, p + got, len - got);
+		ssize_t n = first && got == 0
+		            ? ahead(x, p, len, read_first)
+		            : ahead(x, p + got, len - got, read_some);
 		if (n == 0)
 			return x->started ? -ECONNRESET : -MP_EEOF;
 		if (n < 0)
@@ -438,7 +488,7 @@ static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
 			p = q;
 			cap = ncap;
 		}
-		ssize_t n = read_some(x, p + got, cap - got);
+		ssize_t n = ahead(x, p + got, cap - got, read_some);
 		if (n <= 0) {
 			free(p);
 			return n == 0 ? -ECONNRESET : (int)n;
@@ -524,6 +574,7 @@ int mp_conn_close(mp_conn_t *c)
 	if (!c)
 		return 0;
 	int r = close_fd(c);
+	free(c->ra);
 	free(c);
 	return r;
 }
@@ -602,6 +653,8 @@ int mp_conn_poll(mp_conn_t *c, int64_t timeout_ns)
 		return r;
 	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
 		return r;
+	if (c->ra_len)
+		return 1; /* read ahead: the descriptor may have nothing left */
 	r = mp_sys_poll_one(c->fd, POLLIN, mp__deadline_ts(deadline, &ts));
 	return r < 0 ? r : r > 0;
 }
@@ -635,6 +688,31 @@ int mp_conn_set_spin(mp_conn_t *c, int64_t ns)
 	c->spin_max = default_spin() ? ns : 0;
 	c->spin = c->spin < c->spin_max ? c->spin : c->spin_max;
 	return 0;
+}
+
+int mp_conn_set_readahead(mp_conn_t *c, size_t size)
+{
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	if (size > MP_CONN_READAHEAD_MAX)
+		return -EINVAL;
+	if (c->ra_len)
+		return -EBUSY; /* they would be lost, or read out of order */
+	uint8_t *ra = size ? malloc(size) : NULL;
+	if (size && !ra)
+		return -ENOMEM;
+	free(c->ra);
+	c->ra = ra;
+	c->ra_cap = size;
+	return 0;
+}
+
+int mp_conn_buffered(const mp_conn_t *c)
+{
+	int r = check(c, true);
+	return r < 0 ? r : (int)c->ra_len;
 }
 
 /* ---- for the handshakes, tests and mpbench --------------------------------- */

@@ -3,9 +3,10 @@
  * authkey handshake: real processes, real pipes and sockets, and CPython's
  * own multiprocessing.connection as the peer for wire compatibility.
  *
- * The I/O tests run four times: on the automatic path, pinned to plain
- * system calls, pinned to the io_uring ring, and on system calls with the
- * receive spin forced on (1 ms budget).
+ * The I/O tests run five times: on the automatic path, pinned to plain
+ * system calls, pinned to the io_uring ring, on system calls with the
+ * receive spin forced on (1 ms budget), and with read-ahead into a buffer
+ * small enough that headers and payloads straddle its refills.
  */
 #include "pyutil.h"
 
@@ -20,12 +21,18 @@
 #include <openssl/hmac.h>
 
 #define PATH_SPIN (MP__IO_RING + 1)
-static const char *const path_names[] = { "auto", "syscall", "ring", "spin" };
+#define PATH_READAHEAD (MP__IO_RING + 2)
+#define READAHEAD_SMALL 100
+static const char *const path_names[] = { "auto", "syscall", "ring", "spin",
+                                          "readahead" };
 static int g_path = MP__IO_AUTO;
 
 static void setp(mp_conn_t *c)
 {
-	if (g_path == PATH_SPIN) {
+	if (g_path == PATH_READAHEAD) {
+		if (mp_conn_readable(c))
+			MPT_OK(mp_conn_set_readahead(c, READAHEAD_SMALL));
+	} else if (g_path == PATH_SPIN) {
 		MPT_OK(mp__conn_set_path(c, MP__IO_SYSCALL));
 		MPT_OK(mp_conn_set_spin(c, MP_MSEC(1)));
 		mp__conn_spin_now(c);
@@ -528,6 +535,129 @@ static void test_poll(void)
 	MPT_EQ(mp_conn_poll(r, 0), 1); /* end of file is readable */
 	MPT_ERR(mp_conn_recv_bytes(r, 1, &m, 0), -MP_EEOF);
 	mp_conn_close(r);
+}
+
+/* ---- read-ahead ------------------------------------------------------------ */
+
+/* The default never reads past a message: what follows stays in the
+ * descriptor for any process that reads it (the shared-reader pattern). */
+static void test_no_readahead_by_default(void)
+{
+	mp_conn_t *r, *w;
+	uint8_t buf[16];
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_OK(mp_conn_send_bytes(w, "one", 3, 0));
+	MPT_OK(mp_conn_send_bytes(w, "two", 3, 0));
+	MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0), 3);
+	MPT_EQ(mp_conn_buffered(r), 0);
+	/* The second message, whole, is still the pipe's. */
+	MPT_EQ(read(mp_conn_fileno(r), buf, sizeof(buf)), 7);
+	MPT_EQ(memcmp(buf, "\0\0\0\x03two", 7), 0);
+	mp_conn_close(r);
+	mp_conn_close(w);
+}
+
+static void test_readahead_misuse(void)
+{
+	mp_conn_t *r, *w;
+	mp_bytes_t m;
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_ERR(mp_conn_set_readahead(NULL, 64), -EINVAL);
+	MPT_ERR(mp_conn_set_readahead(r, MP_CONN_READAHEAD_MAX + 1), -EINVAL);
+	MPT_ERR(mp_conn_set_readahead(w, 64), -EBADF);
+	MPT_ERR(mp_conn_buffered(NULL), -EINVAL);
+	MPT_ERR(mp_conn_buffered(w), -EBADF);
+	MPT_OK(mp_conn_set_readahead(r, 64));
+	MPT_OK(mp_conn_set_readahead(r, MP_CONN_READAHEAD_DEFAULT));
+	MPT_OK(mp_conn_send_bytes(w, "a", 1, 0));
+	MPT_OK(mp_conn_send_bytes(w, "bc", 2, 0));
+	MPT_OK(mp_conn_recv_bytes(r, 16, &m, 0));
+	free(m.data);
+	MPT_EQ(mp_conn_buffered(r), 6);
+	/* Bytes are buffered: no change may lose or reorder them. */
+	MPT_ERR(mp_conn_set_readahead(r, 0), -EBUSY);
+	MPT_ERR(mp_conn_set_readahead(r, 4096), -EBUSY);
+	MPT_OK(mp_conn_recv_bytes(r, 16, &m, 0));
+	MPT_EQ(m.len, 2);
+	free(m.data);
+	MPT_OK(mp_conn_set_readahead(r, 0));
+	MPT_EQ(mp_conn_buffered(r), 0);
+	/* A stream given up drops what it had read ahead; closed is closed. */
+	MPT_OK(mp_conn_set_readahead(r, 64));
+	MPT_OK(mp_conn_send_bytes(w, "0123456789", 10, 0));
+	MPT_OK(mp_conn_send_bytes(w, "x", 1, 0));
+	MPT_ERR(mp_conn_recv_bytes(r, 5, &m, 0), -EMSGSIZE);
+	CU_ASSERT(mp_conn_closed(r));
+	MPT_ERR(mp_conn_buffered(r), -MP_ECLOSED);
+	MPT_ERR(mp_conn_set_readahead(r, 64), -MP_ECLOSED);
+	mp_conn_close(r);
+	mp_conn_close(w);
+}
+
+/*
+ * Messages read ahead are ready for poll, mp_wait and waitsets, though the
+ * descriptor is not readable: none of them may sleep on it (each is given
+ * a long timeout, so one that sleeps fails with -ETIMEDOUT).
+ */
+static void test_readahead_ready(void)
+{
+	mp_conn_t *r, *w, *r2, *w2;
+	uint8_t buf[16];
+	size_t ready[3];
+	int err = 0;
+	mp_event_t *ev = mp_event_new(&err);
+
+	CU_ASSERT_FATAL(ev != NULL);
+	MPT_OK(mp_pipe(true, &r, &w));
+	MPT_OK(mp_pipe(false, &r2, &w2));
+	MPT_OK(mp_conn_set_readahead(r, MP_CONN_READAHEAD_DEFAULT));
+	for (int i = 0; i < 3; i++)
+		MPT_OK(mp_conn_send_bytes(w, "msg", 3, 0));
+	MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0), 3);
+	MPT_EQ(mp_conn_buffered(r), 14);
+	struct pollfd pf = { .fd = mp_conn_fileno(r), .events = POLLIN };
+	MPT_EQ(poll(&pf, 1, 0), 0); /* all of it was read ahead */
+	MPT_EQ(mp_conn_poll(r, TEST_WAIT_NS), 1);
+	/* Descriptors only (one ppoll), and with a shared object (the
+	 * io_uring sleep): the buffered connection, and only it. */
+	mp_waitable_t objs[3] = { mp_wait_conn(r2), mp_wait_conn(r),
+	                          mp_wait_event(ev) };
+	MPT_EQ(mp_wait(objs, 2, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	MPT_EQ(mp_wait(objs, 3, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	/* Buffered and readable at once: counted once. */
+	MPT_OK(mp_conn_send_bytes(w2, "z", 1, 0));
+	MPT_OK(mp_conn_send_bytes(w, "4th", 3, 0));
+	MPT_EQ(mp_wait(objs, 3, 0, ready), 2);
+	MPT_EQ(ready[0], 0);
+	MPT_EQ(ready[1], 1);
+	mp_waitset_t *ws = mp_waitset_open(&err);
+	CU_ASSERT_FATAL(ws != NULL);
+	MPT_EQ(mp_waitset_add(ws, mp_wait_conn(r)), 0);
+	MPT_EQ(mp_waitset_add(ws, mp_wait_conn(r2)), 1);
+	MPT_EQ(mp_waitset_wait(ws, TEST_WAIT_NS, ready, 3), 2);
+	MPT_EQ(mp_conn_recv_bytes_into(r2, buf, sizeof(buf), 0, NULL, 0), 1);
+	for (int i = 0; i < 3; i++) {
+		MPT_EQ(mp_waitset_wait(ws, TEST_WAIT_NS, ready, 3), 1);
+		MPT_EQ(ready[0], 0);
+		MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0),
+		       3);
+	}
+	/* Drained: nothing is ready, and the waits say so. */
+	MPT_EQ(mp_conn_buffered(r), 0);
+	MPT_EQ(mp_conn_poll(r, 0), 0);
+	MPT_ERR(mp_wait(objs, 3, 0, ready), -EAGAIN);
+	MPT_ERR(mp_waitset_wait(ws, 0, ready, 3), -EAGAIN);
+	MPT_OK(mp_waitset_remove(ws, 0));
+	MPT_OK(mp_conn_send_bytes(w, "5th", 3, 0));
+	MPT_ERR(mp_waitset_wait(ws, 0, ready, 3), -EAGAIN); /* r is out */
+	MPT_OK(mp_waitset_close(ws));
+	mp_event_free(ev);
+	mp_conn_close(r);
+	mp_conn_close(w);
+	mp_conn_close(r2);
+	mp_conn_close(w2);
 }
 
 struct raw_arg {
@@ -1795,7 +1925,7 @@ static void test_python313(void)
 
 static void run_paths(void (*fn)(void))
 {
-	for (g_path = MP__IO_AUTO; g_path <= PATH_SPIN; g_path++) {
+	for (g_path = MP__IO_AUTO; g_path <= PATH_READAHEAD; g_path++) {
 		fprintf(stderr, "[%s] ", path_names[g_path]);
 		fn();
 	}
@@ -1828,6 +1958,10 @@ int main(void)
 		{ "maxlength, as Python", test_maxlength },
 		{ "buffer too short hands the message over", test_too_short_paths },
 		{ "poll", test_poll },
+		{ "no read-ahead by default", test_no_readahead_by_default },
+		{ "read-ahead misuse", test_readahead_misuse },
+		{ "read-ahead: poll, wait and waitsets see buffered bytes",
+		  test_readahead_ready },
 		{ "bad length headers", test_bad_headers_paths },
 		{ "peer dies mid-message", test_peer_death_paths },
 		{ "no SIGPIPE, ever", test_sigpipe_both_paths },
