@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +25,18 @@
 #define TPUT_SIZE (64 * 1024)
 
 /* Row name parts: ".ring" pins the ring, ".nospin" pins plain system
- * calls, both without spinning; ".timed" gives every call a deadline. */
+ * calls, both without spinning; ".timed" gives every call a deadline;
+ * "_readahead" turns read-ahead on at every receiving end. */
 struct variant {
-	bool ring, nospin, timed;
+	bool ring, nospin, timed, readahead;
 };
 
 static struct variant variant_of(const struct mpb_case *c)
 {
 	return (struct variant){ strstr(c->name, ".ring") != NULL,
 	                         strstr(c->name, ".nospin") != NULL,
-	                         strstr(c->name, ".timed") != NULL };
+	                         strstr(c->name, ".timed") != NULL,
+	                         strstr(c->name, "_readahead") != NULL };
 }
 
 static int64_t timeout_of(struct variant v)
@@ -47,6 +50,8 @@ static void tune(mp_conn_t *c, struct variant v)
 		mp__conn_set_path(c, v.ring ? MP__IO_RING : MP__IO_SYSCALL);
 		mp_conn_set_spin(c, 0);
 	}
+	if (v.readahead && mp_conn_readable(c))
+		mp_conn_set_readahead(c, MP_CONN_READAHEAD_DEFAULT);
 }
 
 static bool duplex_of(const struct mpb_case *c)
@@ -248,6 +253,41 @@ static int raw_rt(const struct mpb_case *c, long iters, double *value,
 		return -EIO;
 	*value = (double)(t1 - t0) / 1e3 / (double)iters;
 	return 0;
+}
+
+/*
+ * Both ends on one CPU (the caller's; the peer inherits it across fork):
+ * each wake-up is then a direct switch, and the round trip counts system
+ * calls, not where the scheduler put the two processes or how long an
+ * idle CPU takes to wake (README, "Reading the table").
+ */
+static int on_one_cpu(mpb_run_fn fn, const struct mpb_case *c, long iters,
+                      double *value, const char **why)
+{
+	cpu_set_t old, one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(old), &old) < 0)
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return -errno;
+	int r = fn(c, iters, value, why);
+	sched_setaffinity(0, sizeof(old), &old);
+	return r;
+}
+
+static int mproc_rt_cpu1(const struct mpb_case *c, long iters, double *value,
+                         const char **why)
+{
+	return on_one_cpu(mproc_rt, c, iters, value, why);
+}
+
+static int raw_rt_cpu1(const struct mpb_case *c, long iters, double *value,
+                       const char **why)
+{
+	return on_one_cpu(raw_rt, c, iters, value, why);
 }
 
 /* ---- throughput, one way --------------------------------------------------- */
@@ -542,8 +582,11 @@ static const char py_connect_tcp[] =
 	  .run_mproc = mproc_tput, .run_baseline = raw_tput }
 
 const struct mpb_case mpb_conn_cases[] = {
-	RT_ROW("conn.rt64/pipe", "raw write+read of 64 B over two pipes",
-	       0.85, mproc_rt, raw_rt),
+	RT_ROW("conn.rt64/pipe", "raw write+read of 64 B over two pipes, "
+	       "both ends on one CPU", 0.75, mproc_rt_cpu1, raw_rt_cpu1),
+	RT_ROW("conn.rt64_readahead/pipe", "raw write+read of 64 B over two "
+	       "pipes, both ends on one CPU (ours: read-ahead)", 0.95,
+	       mproc_rt_cpu1, raw_rt_cpu1),
 	RT_ROW("conn.rt64/socketpair", "raw write+read of 64 B, socketpair",
 	       0.85, mproc_rt, raw_rt),
 	{
