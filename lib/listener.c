@@ -36,6 +36,7 @@ enum state { P_FREE, P_RESPONSE, P_CHALLENGE, P_WELCOME };
 struct pending {
 	int fd;
 	enum state state;
+	bool early;               /* spoke before it was challenged */
 	int64_t since, deadline;  /* admitted; to finish by */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
@@ -372,24 +373,30 @@ static int step(mp_listener_t *l, struct pending *p)
 /*
  * Admission under a flood.  A slot whose client has not yet answered our
  * challenge (P_RESPONSE) has proven nothing; one that has answered it
- * holds the key.  When every slot is taken and a connection waits, the
- * unproven slot admitted longest ago gives way, but only once it has had
- * GRACE to answer: until then the newcomer waits in the backlog.  Proven
- * slots never give way (only their deadline ends them).
+ * holds the key.  When every slot is taken and a connection waits, an
+ * unproven slot gives way, and the newcomer takes it:
+ *  - first one whose client spoke before it was challenged, at once: no
+ *    client running the protocol does that (CPython's and ours wait for
+ *    the challenge), while a flood that sends a byte and stalls does;
+ *  - else the unproven slot admitted longest ago, once it has had GRACE
+ *    to answer; until then the newcomer waits in the backlog.
+ * A newcomer that spoke early itself displaces nobody: it is closed at
+ * once, unchallenged.  Proven slots never give way (only their deadline
+ * ends them).
  *
- * So connections without the key - silent, or sending a byte now and
- * then - hold at most MP_LISTENER_PENDING_MAX descriptors, and delay a
- * good client without starving it: the flood queued ahead of it goes
- * through the table at up to a table every GRACE (1000 connections in
- * ~30 ms), and once admitted it has at least GRACE to answer, even when
- * every connection dropped comes straight back.  That is the trade: a
- * client waits about (flood / table size) graces, and must answer within
- * one, and a fresh process's first answer takes milliseconds (OpenSSL's
- * set-up: 2-7 ms here).  Hence a table of 256, not 64: with 64 and a
- * grace short enough to clear 1000 in 100 ms, a flood that comes back as
- * fast as it is dropped evicted such clients every time.  (Evicting only
- * silent slots, before, let 64 connections that each sent one byte hold
- * every slot for the whole handshake timeout.)
+ * So connections without the key hold at most MP_LISTENER_PENDING_MAX
+ * descriptors and delay a good client without starving it.  A flood
+ * queued ahead of it is cleared as fast as the listener can accept and
+ * close when it speaks first, and at up to a table every GRACE when it
+ * waits for its challenge (1000 connections: ~30 ms); once admitted, a
+ * good client has at least GRACE to answer, even when every connection
+ * dropped comes straight back.  That is the trade: a client waits about
+ * (flood / table size) graces and must answer within one, and a fresh
+ * process's first answer alone takes milliseconds (OpenSSL's set-up: 2-7
+ * ms here), more on a loaded machine.  Hence a table of 256, not 64, and
+ * the early speakers' fast lane.  (Evicting only silent slots, before, let
+ * 64 connections that each sent one byte hold every slot for the whole
+ * handshake timeout.)
  */
 #define GRACE MP_MSEC(10)
 
@@ -398,8 +405,14 @@ static bool proven(const struct pending *p)
 	return p->state > P_RESPONSE;
 }
 
+/* Which of two unproven slots gives way first. */
+static bool before(const struct pending *p, const struct pending *q)
+{
+	return !q || (p->early != q->early ? p->early : p->since < q->since);
+}
+
 /* The slot the next connection would take: a free one, else the unproven
- * one admitted longest ago; NULL when every slot is proven. */
+ * one that gives way first; NULL when every slot is proven. */
 static struct pending *next_slot(mp_listener_t *l)
 {
 	struct pending *old = NULL;
@@ -408,7 +421,7 @@ static struct pending *next_slot(mp_listener_t *l)
 		struct pending *p = &l->pending[i];
 		if (p->state == P_FREE)
 			return p;
-		if (!proven(p) && (!old || p->since < old->since))
+		if (!proven(p) && before(p, old))
 			old = p;
 	}
 	return old;
@@ -417,8 +430,9 @@ static struct pending *next_slot(mp_listener_t *l)
 /* When it may take that slot (MP__NO_DEADLINE: not until one frees). */
 static int64_t slot_free_at(const struct pending *p)
 {
-	return !p ? MP__NO_DEADLINE : p->state == P_FREE ? INT64_MIN
-	                                                 : p->since + GRACE;
+	if (!p)
+		return MP__NO_DEADLINE;
+	return p->state == P_FREE || p->early ? INT64_MIN : p->since + GRACE;
 }
 
 static int64_t add_timeout(int64_t now, int64_t timeout)
@@ -439,10 +453,17 @@ static int admit_one(mp_listener_t *l, struct pending *p)
 
 	if (fd < 0)
 		return fd == -EAGAIN ? 0 : fd;
+	/* Bytes (or end of file) there before our challenge is. */
+	bool early = mp_sys_poll_one(fd, POLLIN, &(struct timespec){ 0 }) > 0;
+	if (p->state != P_FREE && early) {
+		mp_sys_close(fd); /* under pressure: it displaces nobody */
+		return 1;
+	}
 	if (p->state != P_FREE)
 		drop(l, p); /* its client sees end of file */
 	int64_t now = mp_sys_now_ns();
-	*p = (struct pending){ .fd = fd, .state = P_RESPONSE, .since = now,
+	*p = (struct pending){ .fd = fd, .state = P_RESPONSE, .early = early,
+	                       .since = now,
 	                       .deadline = add_timeout(now, l->hs_timeout),
 	                       .peer = peer, .peerlen = peerlen };
 	mp__frame_rx_init(&p->rx);

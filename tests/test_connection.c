@@ -1510,11 +1510,13 @@ static void test_listener_keeps_proven(void)
  * The flood of issue 12, over TCP: FLOOD connections that each send one
  * byte and stall, kept open by a child that reconnects every one the
  * listener drops, while another child connects as a good client
- * FLOOD_GOOD times in a row.  The issue's bound - served within 100 ms -
- * is asserted on the fastest of those tries: a noisy two-CPU machine can
- * stall any one of them, but a policy that starves good clients makes
- * every one of them fail (or wait out the 20 s handshake timeout), and
- * every one must succeed.
+ * FLOOD_GOOD times in a row.  The first try finds the whole flood queued
+ * ahead of it in the backlog; the others arrive while it is kept up.
+ * Every try must succeed, and the issue's bound - served within 100 ms -
+ * is asserted on the fastest: a loaded two-CPU machine can stretch any
+ * one of them (the first took 40-130 ms here, depending on what else ran),
+ * but a policy that starves good clients fails every one of them, or
+ * makes it wait out the 20 s handshake timeout.
  */
 enum { FLOOD = 1000, FLOOD_GOOD = 3 };
 enum { FL_START, FL_READY, FL_STOP };

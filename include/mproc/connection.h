@@ -410,16 +410,21 @@ MP_API mp_listener_t *mp_listener_open(const mp_address_t *address,
  * up others: up to MP_LISTENER_PENDING_MAX at once, each dropped when it
  * has not finished within handshake_timeout (its client sees end of file).
  * Under a flood: when every slot is taken and another connection waits,
- * the handshake that has waited longest for the client's answer to our
- * challenge gives way (its client sees end of file), but not before it
- * has had 10 ms to answer; a client that has answered holds the key and
- * keeps its slot.  So connections without the key, silent or sending a
- * byte now and then, cost at most MP_LISTENER_PENDING_MAX descriptors and
- * only delay a client with the key: by about 10 ms per
- * MP_LISTENER_PENDING_MAX of them queued ahead of it (1000: ~30 ms; the
- * test suite checks 100 ms), as long as it answers within 10 ms of our
- * challenge.  When every slot holds a client with the key, new connections
- * wait in the backlog.  Size the backlog (opts.backlog) for the bursts you
+ * a handshake whose client has not answered our challenge gives way (its
+ * client sees end of file): one whose client spoke before it was
+ * challenged (no client running the protocol does) at once, else the one
+ * that has waited longest, once it has had 10 ms to answer.  A newcomer
+ * that speaks before it is challenged displaces nobody: it is closed at
+ * once.  A client that has answered holds the key and keeps its slot.
+ * So connections without the key cost at most MP_LISTENER_PENDING_MAX
+ * descriptors and only delay a client with the key: those that speak
+ * early by the time it takes to accept and close them (the test suite
+ * checks that a client is served within 100 ms while 1000 are kept
+ * open), those that wait for their challenge by ~10 ms per
+ * MP_LISTENER_PENDING_MAX of them queued ahead, as long as it answers
+ * within 10 ms.
+ * When every slot holds a client with the key, new connections wait in
+ * the backlog.  Size the backlog (opts.backlog) for the bursts you
  * expect: a TCP client that finds it full waits a second for its SYN to
  * be sent again.  Handshakes still pending when the timeout ends carry on
  * at the next call.
