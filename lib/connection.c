@@ -104,16 +104,17 @@ struct xfer {
 	bool started;          /* a byte of this message has moved */
 };
 
+/*
+ * Spinning for a peer that needs our CPU only delays it: no spin when the
+ * calling thread may run on one CPU only.  Asked at each connection's
+ * creation (one sched_getaffinity, ~1 us), not once per process: a
+ * process pinned after its first connection (taskset, a cpuset, mpbench's
+ * one-CPU rows) kept the answer it had before, and one that first made a
+ * connection while pinned never spun again.
+ */
 static int64_t default_spin(void)
 {
-	/* Spinning for a peer that needs our CPU only delays it. */
-	static _Atomic int ncpu;
-	int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
-	if (!n) {
-		n = mp_cpu_count();
-		atomic_store_explicit(&ncpu, n, memory_order_relaxed);
-	}
-	return n > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+	return mp_cpu_count() > 1 ? MP_CONN_SPIN_DEFAULT : 0;
 }
 
 static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
