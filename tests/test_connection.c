@@ -886,12 +886,18 @@ static uint8_t *alias_map(size_t period, size_t len, int *fdp)
 	int fd = memfd_create("mproc-huge", MFD_CLOEXEC);
 	uint8_t *base = mmap(NULL, span, PROT_NONE,
 	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (fd < 0 || ftruncate(fd, (off_t)period) < 0 || base == MAP_FAILED)
+	bool ok = fd >= 0 && ftruncate(fd, (off_t)period) == 0 &&
+	          base != MAP_FAILED;
+	for (size_t off = 0; ok && off < span; off += period)
+		ok = mmap(base + off, period, PROT_READ | PROT_WRITE,
+		          MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) != MAP_FAILED;
+	if (!ok) {
+		if (base != MAP_FAILED)
+			munmap(base, span);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
-	for (size_t off = 0; off < span; off += period)
-		if (mmap(base + off, period, PROT_READ | PROT_WRITE,
-		         MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED)
-			return NULL;
+	}
 	*fdp = fd;
 	return base;
 }
@@ -914,7 +920,7 @@ static int huge_child(void *arg)
 static void test_huge_message(void)
 {
 	mp_conn_t *ends[2];
-	int fd;
+	int fd = -1;
 	MPT_OK(mp_pipe(false, &ends[0], &ends[1]));
 	mp_process_t *p = spawn(huge_child, ends);
 	mp_conn_close(ends[1]);
