@@ -225,13 +225,12 @@ static ssize_t read_some(struct xfer *x, void *buf, size_t len)
 {
 	mp_conn_t *c = x->c;
 	struct timespec ts;
-	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
 
 	for (;;) {
 		ssize_t n;
 		if (x->ring) {
 			n = mp_sys_ring_read(x->ring, c->fd, buf, len, c->sock,
-			                     dl);
+			                     mp__deadline_ts(x->deadline, &ts));
 		} else {
 			int nw = syscall_nowait(x, POLLIN);
 			if (nw < 0)
@@ -369,13 +368,12 @@ static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
 {
 	mp_conn_t *c = x->c;
 	struct timespec ts;
-	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
 
 	for (;;) {
 		ssize_t w;
 		if (x->ring) {
 			w = mp_sys_ring_writev(x->ring, c->fd, iov, n, c->sock,
-			                       dl);
+			                       mp__deadline_ts(x->deadline, &ts));
 		} else {
 			int nw = syscall_nowait(x, POLLOUT);
 			if (nw < 0)
@@ -503,6 +501,43 @@ static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
 }
 
 /*
+ * Read-ahead's short cut: the buffer, filled by one read when it is empty
+ * (the read a header would start with), holds the whole message, and it
+ * fits buf: header and payload are taken from it in place.  *done says
+ * whether that happened (the length is returned) or the fill failed
+ * (nothing of a message consumed: the error is returned); otherwise the
+ * general path goes on from the buffer.
+ */
+static int64_t recv_buffered(struct xfer *x, void *buf, size_t room,
+                             size_t maxlength, bool *done)
+{
+	mp_conn_t *c = x->c;
+	uint64_t len;
+
+	*done = false;
+	if (!c->ra_len) {
+		ssize_t n = read_first(x, c->ra, c->ra_cap);
+		if (n <= 0) {
+			*done = true;
+			return n == 0 ? -MP_EEOF : n;
+		}
+		c->ra_off = 0;
+		c->ra_len = (size_t)n;
+	}
+	const uint8_t *p = c->ra + c->ra_off;
+	int h = mp__frame_decode(p, c->ra_len, &len);
+	if (h <= 0 || len > room || len > maxlength ||
+	    len > c->ra_len - (size_t)h)
+		return 0;
+	size_t used = (size_t)h + (size_t)len;
+	memcpy(buf, p + h, (size_t)len);
+	c->ra_len -= used;
+	c->ra_off = c->ra_len ? c->ra_off + used : 0;
+	*done = true;
+	return (int64_t)len;
+}
+
+/*
  * One message: into buf when it fits in room, else (when maxlength allows
  * it) into a new buffer in *whole with -MP_ETOOSHORT; buf NULL: always the
  * latter.  Returns its length.
@@ -511,6 +546,13 @@ static int64_t recv_msg(struct xfer *x, void *buf, size_t room,
                         size_t maxlength, mp_bytes_t *whole)
 {
 	uint64_t len;
+
+	if (buf && x->c->ra_cap > MP__FRAME_HDR_MAX) {
+		bool done;
+		int64_t n = recv_buffered(x, buf, room, maxlength, &done);
+		if (done)
+			return n < 0 ? finish(x, (int)n, true) : n;
+	}
 	int r = recv_header(x, &len);
 
 	bool fits = buf && len <= room;
