@@ -424,21 +424,19 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 /* One message, header and payload in one write. */
 static int send_msg(struct xfer *x, const void *buf, size_t size)
 {
-	uint8_t hdr[MP__FRAME_HDR_MAX], one[SEND_COALESCE];
-	size_t h = mp__frame_encode(size, hdr);
-	struct iovec iov[2] = { { hdr, h }, { (void *)buf, size } };
+	uint8_t one[SEND_COALESCE];
+	struct iovec iov[2] = { { one, mp__frame_encode(size, one) },
+	                        { (void *)buf, size } };
 	struct mp_sys_sigpipe g;
 	/* Only a pipe raises SIGPIPE, and not with RWF_NOSIGNAL (6.18). */
 	bool pipe = !x->c->sock && !mp_sys_nosignal();
 	/* An empty message is its header alone (Python never writes an empty
-	 * buffer either). */
-	int k = size ? 2 : 1;
+	 * buffer either); a small one goes behind it in one. */
+	int k = size > SEND_COALESCE - iov[0].iov_len ? 2 : 1;
 
-	if (k == 2 && h + size <= sizeof(one)) {
-		memcpy(one, hdr, h);
-		memcpy(one + h, buf, size);
-		iov[0] = (struct iovec){ one, h + size };
-		k = 1;
+	if (k == 1 && size) {
+		memcpy(one + iov[0].iov_len, buf, size);
+		iov[0].iov_len += size;
 	}
 	if (pipe)
 		mp_sys_sigpipe_block(&g);
