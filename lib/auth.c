@@ -264,29 +264,8 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
                     int digest, int64_t deadline)
 {
-	uint8_t msg[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
-	uint8_t chal[MP__AUTH_CHALLENGE_MAX];
-	int64_t rl = recv_small(c, msg, deadline, true);
-	if (rl < 0)
-		return (int)rl;
-	int n = mp__auth_respond(key, keylen, msg, (size_t)rl, out);
-	int cn = n < 0 ? n : mp__auth_challenge(digest, chal);
-	if (cn < 0)
-		return cn;
-	struct iovec two[2] = { { out, (size_t)n }, { chal, (size_t)cn } };
-	int r = mp__conn_send_many(c, two, 2, deadline);
-	if (r < 0 || (rl = recv_small(c, msg, deadline, true)) < 0)
-		return r < 0 ? r : (int)rl;
-	if (!mp__auth_is_welcome(msg, (size_t)rl))
-		return -MP_EAUTH;
-	/* The listener's answer to our challenge, sent with its welcome. */
-	if ((rl = recv_small(c, msg, deadline, false)) < 0)
-		return (int)rl;
-	r = mp__auth_verify(key, keylen, chal + MP__CHALLENGE_LEN,
-	                    (size_t)cn - MP__CHALLENGE_LEN, msg, (size_t)rl);
-	const char *verdict = r == 0 ? MP__WELCOME : MP__FAILURE;
-	int w = mp__conn_send(c, verdict, strlen(verdict), deadline);
-	return r < 0 ? r : w;
+	int r = auth_answer(c, key, keylen, deadline);
+	return r < 0 ? r : auth_deliver(c, key, keylen, digest, deadline);
 }
 
 int mp_deliver_challenge(mp_conn_t *c, const void *authkey, size_t keylen,

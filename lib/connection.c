@@ -43,6 +43,17 @@
  *    starts the count again.
  * An idle connection, or a busy machine, thus stops spinning after a few
  * messages; a ping-pong between two otherwise idle CPUs keeps spinning.
+ *
+ * Read-ahead (opt-in, mp_conn_set_readahead).  By default a receive reads
+ * the 4-byte header, then the payload, and never a byte more: other
+ * processes may read the same pipe (Python's shared-reader pattern), and
+ * the descriptor's readability is then the whole truth.  With read-ahead,
+ * a read smaller than the buffer reads as much as the buffer holds, and
+ * what it got beyond the request waits there (ra_take): a small message is
+ * one read, header and payload together, and a burst of them fewer still.
+ * Reads as large as the buffer go straight to the caller's memory.  Every
+ * read path goes through ahead(), so the spin, the ring and the deadlines
+ * work as before; poll, mp_wait and waitsets ask mp_conn_buffered() first.
  */
 #include "internal.h"
 
@@ -78,6 +89,9 @@ struct mp_conn {
 	int64_t spin_max;  /* ns, as set; 0 on one CPU */
 	int64_t spin;      /* ns, the current adaptive budget */
 	int rearm;         /* costly wake-ups in a row, while spin is 0 */
+	uint8_t *ra;       /* read-ahead buffer of ra_cap bytes, or NULL */
+	size_t ra_cap;
+	size_t ra_off, ra_len; /* ra[ra_off..+ra_len): read, not yet taken */
 };
 
 struct xfer {
@@ -90,16 +104,17 @@ struct xfer {
 	bool started;          /* a byte of this message has moved */
 };
 
+/*
+ * Spinning for a peer that needs our CPU only delays it: no spin when the
+ * calling thread may run on one CPU only.  Asked at each connection's
+ * creation (one sched_getaffinity, ~1 us), not once per process: a
+ * process pinned after its first connection (taskset, a cpuset, mpbench's
+ * one-CPU rows) kept the answer it had before, and one that first made a
+ * connection while pinned never spun again.
+ */
 static int64_t default_spin(void)
 {
-	/* Spinning for a peer that needs our CPU only delays it. */
-	static _Atomic int ncpu;
-	int n = atomic_load_explicit(&ncpu, memory_order_relaxed);
-	if (!n) {
-		n = mp_cpu_count();
-		atomic_store_explicit(&ncpu, n, memory_order_relaxed);
-	}
-	return n > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+	return mp_cpu_count() > 1 ? MP_CONN_SPIN_DEFAULT : 0;
 }
 
 static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
@@ -123,6 +138,7 @@ static int close_fd(mp_conn_t *c)
 		r = mp_sys_close(c->fd);
 	c->fd = -1;
 	c->readable = c->writable = false;
+	c->ra_len = 0;
 	return r;
 }
 
@@ -130,6 +146,8 @@ static int close_fd(mp_conn_t *c)
  * with no other direction left, close (Python's _bad_message_length). */
 static void give_up(mp_conn_t *c, bool reading)
 {
+	if (reading)
+		c->ra_len = 0; /* the rest of a stream that lost its framing */
 	if (reading && c->writable)
 		c->readable = false;
 	else if (!reading && c->readable)
@@ -207,13 +225,12 @@ static ssize_t read_some(struct xfer *x, void *buf, size_t len)
 {
 	mp_conn_t *c = x->c;
 	struct timespec ts;
-	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
 
 	for (;;) {
 		ssize_t n;
 		if (x->ring) {
 			n = mp_sys_ring_read(x->ring, c->fd, buf, len, c->sock,
-			                     dl);
+			                     mp__deadline_ts(x->deadline, &ts));
 		} else {
 			int nw = syscall_nowait(x, POLLIN);
 			if (nw < 0)
@@ -294,6 +311,38 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 	return n;
 }
 
+/* Up to len bytes from the read-ahead buffer. */
+static size_t ra_take(mp_conn_t *c, void *buf, size_t len)
+{
+	size_t n = len < c->ra_len ? len : c->ra_len;
+
+	if (n)
+		memcpy(buf, c->ra + c->ra_off, n);
+	c->ra_len -= n;
+	c->ra_off = c->ra_len ? c->ra_off + n : 0;
+	return n;
+}
+
+/* One read through the read-ahead buffer: what is buffered first;
+ * otherwise rd reads into the buffer, when there is one and len is
+ * smaller, and the rest of what came stays there. */
+static ssize_t ahead(struct xfer *x, void *buf, size_t len,
+                     ssize_t (*rd)(struct xfer *, void *, size_t))
+{
+	mp_conn_t *c = x->c;
+
+	if (c->ra_len)
+		return (ssize_t)ra_take(c, buf, len);
+	if (!c->ra || len >= c->ra_cap)
+		return rd(x, buf, len);
+	ssize_t n = rd(x, c->ra, c->ra_cap);
+	if (n <= 0)
+		return n;
+	c->ra_off = 0;
+	c->ra_len = (size_t)n;
+	return (ssize_t)ra_take(c, buf, len);
+}
+
 /* Exactly len bytes.  End of file before the message: -MP_EEOF; inside
  * it: -ECONNRESET. */
 static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
@@ -301,8 +350,9 @@ static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
 	uint8_t *p = buf;
 
 	for (size_t got = 0; got < len;) {
-		ssize_t n = first && got == 0 ? read_first(x, p, len)
-		                              : read_some(x, p + got, len - got);
+		ssize_t n = first && got == 0
+		            ? ahead(x, p, len, read_first)
+		            : ahead(x, p + got, len - got, read_some);
 		if (n == 0)
 			return x->started ? -ECONNRESET : -MP_EEOF;
 		if (n < 0)
@@ -318,13 +368,12 @@ static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
 {
 	mp_conn_t *c = x->c;
 	struct timespec ts;
-	const struct timespec *dl = mp__deadline_ts(x->deadline, &ts);
 
 	for (;;) {
 		ssize_t w;
 		if (x->ring) {
 			w = mp_sys_ring_writev(x->ring, c->fd, iov, n, c->sock,
-			                       dl);
+			                       mp__deadline_ts(x->deadline, &ts));
 		} else {
 			int nw = syscall_nowait(x, POLLOUT);
 			if (nw < 0)
@@ -367,40 +416,27 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 
 /* ---- messages ------------------------------------------------------------ */
 
-/* n messages (n <= MP__SEND_MAX) in one gathered write. */
+/* Up to this size, header and payload are copied into one buffer: a
+ * single-segment write is the kernel's cheaper path (no iovec array to
+ * import). */
 #define SEND_COALESCE 512
 
-static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
+/* One message, header and payload in one write. */
+static int send_msg(struct xfer *x, const void *buf, size_t size)
 {
-	uint8_t hdr[MP__SEND_MAX][MP__FRAME_HDR_MAX];
-	struct iovec iov[2 * MP__SEND_MAX];
+	uint8_t one[SEND_COALESCE];
+	struct iovec iov[2] = { { one, mp__frame_encode(size, one) },
+	                        { (void *)buf, size } };
 	struct mp_sys_sigpipe g;
 	/* Only a pipe raises SIGPIPE, and not with RWF_NOSIGNAL (6.18). */
 	bool pipe = !x->c->sock && !mp_sys_nosignal();
-	int k = 0;
+	/* An empty message is its header alone (Python never writes an empty
+	 * buffer either); a small one goes behind it in one. */
+	int k = size > SEND_COALESCE - iov[0].iov_len ? 2 : 1;
 
-	for (int i = 0; i < n; i++) {
-		iov[k++] = (struct iovec){ hdr[i], mp__frame_encode(
-		                                      msgs[i].iov_len, hdr[i]) };
-		/* An empty message is its header alone (Python never writes an
-		 * empty buffer either). */
-		if (msgs[i].iov_len)
-			iov[k++] = msgs[i];
-	}
-	/* Small messages go out as one buffer: a single-segment write is
-	 * the kernel's cheaper path (no iovec array to import). */
-	uint8_t one[SEND_COALESCE];
-	size_t total = 0;
-	for (int i = 0; i < k; i++)
-		total += iov[i].iov_len;
-	if (k > 1 && total <= sizeof(one)) {
-		size_t off = 0;
-		for (int i = 0; i < k; i++) {
-			memcpy(one + off, iov[i].iov_base, iov[i].iov_len);
-			off += iov[i].iov_len;
-		}
-		iov[0] = (struct iovec){ one, total };
-		k = 1;
+	if (k == 1 && size) {
+		memcpy(one + iov[0].iov_len, buf, size);
+		iov[0].iov_len += size;
 	}
 	if (pipe)
 		mp_sys_sigpipe_block(&g);
@@ -408,12 +444,6 @@ static int send_msgs(struct xfer *x, const struct iovec *msgs, int n)
 	if (pipe)
 		mp_sys_sigpipe_restore(&g, r == -EPIPE);
 	return finish(x, r, false);
-}
-
-static int send_msg(struct xfer *x, const void *buf, size_t size)
-{
-	struct iovec m = { (void *)buf, size };
-	return send_msgs(x, &m, 1);
 }
 
 static int recv_header(struct xfer *x, uint64_t *len)
@@ -455,7 +485,7 @@ static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
 			p = q;
 			cap = ncap;
 		}
-		ssize_t n = read_some(x, p + got, cap - got);
+		ssize_t n = ahead(x, p + got, cap - got, read_some);
 		if (n <= 0) {
 			free(p);
 			return n == 0 ? -ECONNRESET : (int)n;
@@ -469,6 +499,43 @@ static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
 }
 
 /*
+ * Read-ahead's short cut: the buffer, filled by one read when it is empty
+ * (the read a header would start with), holds the whole message, and it
+ * fits buf: header and payload are taken from it in place.  *done says
+ * whether that happened (the length is returned) or the fill failed
+ * (nothing of a message consumed: the error is returned); otherwise the
+ * general path goes on from the buffer.
+ */
+static int64_t recv_buffered(struct xfer *x, void *buf, size_t room,
+                             size_t maxlength, bool *done)
+{
+	mp_conn_t *c = x->c;
+	uint64_t len;
+
+	*done = false;
+	if (!c->ra_len) {
+		ssize_t n = read_first(x, c->ra, c->ra_cap);
+		if (n <= 0) {
+			*done = true;
+			return n == 0 ? -MP_EEOF : n;
+		}
+		c->ra_off = 0;
+		c->ra_len = (size_t)n;
+	}
+	const uint8_t *p = c->ra + c->ra_off;
+	int h = mp__frame_decode(p, c->ra_len, &len);
+	if (h <= 0 || len > room || len > maxlength ||
+	    len > c->ra_len - (size_t)h)
+		return 0;
+	size_t used = (size_t)h + (size_t)len;
+	memcpy(buf, p + h, (size_t)len);
+	c->ra_len -= used;
+	c->ra_off = c->ra_len ? c->ra_off + used : 0;
+	*done = true;
+	return (int64_t)len;
+}
+
+/*
  * One message: into buf when it fits in room, else (when maxlength allows
  * it) into a new buffer in *whole with -MP_ETOOSHORT; buf NULL: always the
  * latter.  Returns its length.
@@ -477,6 +544,13 @@ static int64_t recv_msg(struct xfer *x, void *buf, size_t room,
                         size_t maxlength, mp_bytes_t *whole)
 {
 	uint64_t len;
+
+	if (buf && x->c->ra_cap > MP__FRAME_HDR_MAX) {
+		bool done;
+		int64_t n = recv_buffered(x, buf, room, maxlength, &done);
+		if (done)
+			return n < 0 ? finish(x, (int)n, true) : n;
+	}
 	int r = recv_header(x, &len);
 
 	bool fits = buf && len <= room;
@@ -541,6 +615,7 @@ int mp_conn_close(mp_conn_t *c)
 	if (!c)
 		return 0;
 	int r = close_fd(c);
+	free(c->ra);
 	free(c);
 	return r;
 }
@@ -619,6 +694,8 @@ int mp_conn_poll(mp_conn_t *c, int64_t timeout_ns)
 		return r;
 	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
 		return r;
+	if (c->ra_len)
+		return 1; /* read ahead: the descriptor may have nothing left */
 	r = mp_sys_poll_one(c->fd, POLLIN, mp__deadline_ts(deadline, &ts));
 	return r < 0 ? r : r > 0;
 }
@@ -654,6 +731,31 @@ int mp_conn_set_spin(mp_conn_t *c, int64_t ns)
 	return 0;
 }
 
+int mp_conn_set_readahead(mp_conn_t *c, size_t size)
+{
+	int r = check(c, true);
+
+	if (r < 0)
+		return r;
+	if (size > MP_CONN_READAHEAD_MAX)
+		return -EINVAL;
+	if (c->ra_len)
+		return -EBUSY; /* they would be lost, or read out of order */
+	uint8_t *ra = size ? malloc(size) : NULL;
+	if (size && !ra)
+		return -ENOMEM;
+	free(c->ra);
+	c->ra = ra;
+	c->ra_cap = size;
+	return 0;
+}
+
+int mp_conn_buffered(const mp_conn_t *c)
+{
+	int r = check(c, true);
+	return r < 0 ? r : (int)c->ra_len;
+}
+
 /* ---- for the handshakes, tests and mpbench --------------------------------- */
 
 int mp__conn_set_path(mp_conn_t *c, int path)
@@ -667,22 +769,13 @@ int mp__conn_set_path(mp_conn_t *c, int path)
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline)
 {
-	struct iovec m = { (void *)buf, len };
-	return mp__conn_send_many(c, &m, 1, deadline);
-}
-
-int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
-                       int64_t deadline)
-{
 	struct xfer x;
 	int r = check(c, false);
 
 	if (r < 0)
 		return r;
-	if (n < 1 || n > MP__SEND_MAX)
-		return -EINVAL;
 	r = xfer_start(&x, c, deadline, false);
-	return r < 0 ? r : send_msgs(&x, msgs, n);
+	return r < 0 ? r : send_msg(&x, buf, len);
 }
 
 mp_conn_t *mp__conn_socket(int fd, int *err)

@@ -151,11 +151,11 @@ int mp__auth_verify(const void *key, size_t keylen, const uint8_t *msg,
 /* Is p[0..len) exactly "#WELCOME#"? */
 bool mp__auth_is_welcome(const uint8_t *p, size_t len);
 /*
- * A client's side of the handshake (answer, then deliver), with its
- * challenge sent right behind its answer instead of after the listener's
- * "#WELCOME#": the same bytes in the same order, one round trip fewer.  A
- * listener reads a stream, so CPython's accepts it unchanged; if it says
- * "#FAILURE#", our challenge is simply never read.
+ * A client's side of the handshake, in CPython's order: answer the
+ * listener's challenge, wait for "#WELCOME#", then deliver ours.  (Sending
+ * our challenge right behind our answer saves a round trip, but makes a
+ * CPython listener write "#WELCOME#" and its answer back to back, and over
+ * TCP, without TCP_NODELAY, the second waits ~40 ms for our delayed ACK.)
  */
 int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
                     int digest, int64_t deadline);
@@ -186,10 +186,6 @@ void mp__conn_spin_now(mp_conn_t *c);
  * not there yet: poll before reading instead of after a failed read. */
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline);
-/* Up to MP__SEND_MAX messages in one gathered write. */
-#define MP__SEND_MAX 4
-int mp__conn_send_many(mp_conn_t *c, const struct iovec *msgs, int n,
-                       int64_t deadline);
 /* A duplex connection on a stream socket we made (no fstat). */
 mp_conn_t *mp__conn_socket(int fd, int *err);
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,

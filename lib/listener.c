@@ -16,12 +16,14 @@
  * own handshake messages are a few dozen bytes on a fresh socket, so they
  * are written without waiting; a socket that cannot take them is dropped.
  * Replies are queued while more of the client's frames are at hand and
- * sent together when it has none left to read: to our clients, which send
- * their challenge right behind their answer, "#WELCOME#" and our answer
- * then leave in one write and arrive with one wake-up.
+ * sent together when it has none left to read: to a client that sends its
+ * challenge right behind its answer (mproc's did, before they took
+ * CPython's order), "#WELCOME#" and our answer then leave in one write.
  */
 #include "internal.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,8 @@ enum state { P_FREE, P_RESPONSE, P_CHALLENGE, P_WELCOME };
 struct pending {
 	int fd;
 	enum state state;
-	bool heard;           /* the client has sent a byte */
-	int64_t since, deadline;
+	bool early;               /* spoke before it was challenged */
+	int64_t since, deadline;  /* admitted; to finish by */
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	size_t chal_len;
@@ -57,7 +59,7 @@ struct mp_listener {
 	int digest;
 	int64_t hs_timeout;   /* ns, or MP_FOREVER */
 	int npending;
-	struct pending pending[MP_LISTENER_PENDING_MAX];
+	struct pending *pending; /* MP_LISTENER_PENDING_MAX slots, with a key */
 };
 
 static int check_opts(const mp_conn_opts_t *o)
@@ -91,6 +93,18 @@ static int arbitrary_unix(mp_address_t *a)
 	return mp_address_unix(a, path);
 }
 
+/*
+ * TCP_NODELAY on every TCP socket we make (a listener's accepted sockets
+ * inherit it from the listener): a message goes out when it is written,
+ * never held back until the peer acknowledges the last one, which a peer
+ * with nothing to say delays by ~40 ms (connection.h says why this is the
+ * only option we set).
+ */
+static int tune_tcp(int fd, int family)
+{
+	return family == AF_UNIX ? 0 : mp_sys_tcp_set(fd, TCP_NODELAY, 1);
+}
+
 static int bind_socket(mp_listener_t *l, const mp_address_t *a, int backlog)
 {
 	struct sockaddr_storage ss;
@@ -103,6 +117,8 @@ static int bind_socket(mp_listener_t *l, const mp_address_t *a, int backlog)
 	 * blocks in accept after a wake-up the other one took. */
 	if ((l->fd = mp_sys_socket(a->family, SOCK_NONBLOCK)) < 0)
 		return l->fd;
+	if ((r = tune_tcp(l->fd, a->family)) < 0)
+		return r;
 	/* Linux gives a bound socket file the socket inode's mode (less the
 	 * umask): set before bind, there is no moment it is open to others. */
 	if (a->family == AF_UNIX && (r = mp_sys_fchmod(l->fd, 0600)) < 0)
@@ -146,7 +162,8 @@ static int listener_setup(mp_listener_t *l, const mp_address_t *address,
 		l->keylen = o->authkey_len;
 		l->digest = o->digest;
 		l->key = malloc(l->keylen ? l->keylen : 1);
-		if (!l->key)
+		l->pending = calloc(MP_LISTENER_PENDING_MAX, sizeof(*l->pending));
+		if (!l->key || !l->pending)
 			return -ENOMEM;
 		memcpy(l->key, o->authkey, l->keylen);
 	}
@@ -184,9 +201,10 @@ int mp_listener_close(mp_listener_t *l)
 
 	if (!l)
 		return 0;
-	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++)
+	for (int i = 0; l->pending && i < MP_LISTENER_PENDING_MAX; i++)
 		if (l->pending[i].state != P_FREE)
 			drop(l, &l->pending[i]);
+	free(l->pending);
 	if (l->fd >= 0)
 		r = mp_sys_close(l->fd);
 	/* As Python's Finalize: only the creator removes the file, so a
@@ -336,7 +354,6 @@ static int step(mp_listener_t *l, struct pending *p)
 			return flush(p);
 		if (n <= 0)
 			return n == 0 ? -MP_EEOF : (int)n;
-		p->heard = true;
 		int f = mp__frame_rx_feed(&p->rx, (size_t)n, MP__AUTH_MSG_MAX);
 		if (f < 0)
 			return -MP_EAUTH; /* oversized or malformed */
@@ -353,21 +370,50 @@ static int step(mp_listener_t *l, struct pending *p)
 	}
 }
 
-/* Can a new connection get a slot: a free one, or one held by a client
- * that never spoke? */
-static bool can_admit(const mp_listener_t *l)
+/*
+ * Admission under a flood.  A slot whose client has not yet answered our
+ * challenge (P_RESPONSE) has proven nothing; one that has answered it
+ * holds the key.  When every slot is taken and a connection waits, an
+ * unproven slot gives way, and the newcomer takes it:
+ *  - first one whose client spoke before it was challenged, at once: no
+ *    client running the protocol does that (CPython's and ours wait for
+ *    the challenge), while a flood that sends a byte and stalls does;
+ *  - else the unproven slot admitted longest ago, once it has had GRACE
+ *    to answer; until then the newcomer waits in the backlog.
+ * A newcomer that spoke early itself displaces nobody: it is closed at
+ * once, unchallenged.  Proven slots never give way (only their deadline
+ * ends them).
+ *
+ * So connections without the key hold at most MP_LISTENER_PENDING_MAX
+ * descriptors and delay a good client without starving it.  A flood
+ * queued ahead of it is cleared as fast as the listener can accept and
+ * close when it speaks first, and at up to a table every GRACE when it
+ * waits for its challenge (1000 connections: ~30 ms); once admitted, a
+ * good client has at least GRACE to answer, even when every connection
+ * dropped comes straight back.  That is the trade: a client waits about
+ * (flood / table size) graces and must answer within one, and a fresh
+ * process's first answer alone takes milliseconds (OpenSSL's set-up: 2-7
+ * ms here), more on a loaded machine.  Hence a table of 256, not 64, and
+ * the early speakers' fast lane.  (Evicting only silent slots, before, let
+ * 64 connections that each sent one byte hold every slot for the whole
+ * handshake timeout.)
+ */
+#define GRACE MP_MSEC(10)
+
+static bool proven(const struct pending *p)
 {
-	if (l->npending < MP_LISTENER_PENDING_MAX)
-		return true;
-	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++)
-		if (!l->pending[i].heard)
-			return true;
-	return false;
+	return p->state > P_RESPONSE;
 }
 
-/* A free slot; when none, evict the oldest client that never spoke (it
- * had the longest chance).  Only called when can_admit(). */
-static struct pending *free_slot(mp_listener_t *l)
+/* Which of two unproven slots gives way first. */
+static bool before(const struct pending *p, const struct pending *q)
+{
+	return !q || (p->early != q->early ? p->early : p->since < q->since);
+}
+
+/* The slot the next connection would take: a free one, else the unproven
+ * one that gives way first; NULL when every slot is proven. */
+static struct pending *next_slot(mp_listener_t *l)
 {
 	struct pending *old = NULL;
 
@@ -375,11 +421,18 @@ static struct pending *free_slot(mp_listener_t *l)
 		struct pending *p = &l->pending[i];
 		if (p->state == P_FREE)
 			return p;
-		if (!p->heard && (!old || p->since < old->since))
+		if (!proven(p) && before(p, old))
 			old = p;
 	}
-	drop(l, old);
 	return old;
+}
+
+/* When it may take that slot (MP__NO_DEADLINE: not until one frees). */
+static int64_t slot_free_at(const struct pending *p)
+{
+	if (!p)
+		return MP__NO_DEADLINE;
+	return p->state == P_FREE || p->early ? INT64_MIN : p->since + GRACE;
 }
 
 static int64_t add_timeout(int64_t now, int64_t timeout)
@@ -389,9 +442,10 @@ static int64_t add_timeout(int64_t now, int64_t timeout)
 	return now + timeout;
 }
 
-/* Accept one connection into a slot and challenge it.  0, or the error
- * accept(2) gave (-EAGAIN, another process took it, is 0). */
-static int admit(mp_listener_t *l)
+/* Accept one connection into slot p, evicting its holder, and challenge
+ * it.  1 when one was accepted, 0 when there was none (-EAGAIN: as when
+ * another process took it), or the error accept(2) gave. */
+static int admit_one(mp_listener_t *l, struct pending *p)
 {
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
@@ -399,9 +453,17 @@ static int admit(mp_listener_t *l)
 
 	if (fd < 0)
 		return fd == -EAGAIN ? 0 : fd;
-	struct pending *p = free_slot(l);
+	/* Bytes (or end of file) there before our challenge is. */
+	bool early = mp_sys_poll_one(fd, POLLIN, &(struct timespec){ 0 }) > 0;
+	if (p->state != P_FREE && early) {
+		mp_sys_close(fd); /* under pressure: it displaces nobody */
+		return 1;
+	}
+	if (p->state != P_FREE)
+		drop(l, p); /* its client sees end of file */
 	int64_t now = mp_sys_now_ns();
-	*p = (struct pending){ .fd = fd, .state = P_RESPONSE, .since = now,
+	*p = (struct pending){ .fd = fd, .state = P_RESPONSE, .early = early,
+	                       .since = now,
 	                       .deadline = add_timeout(now, l->hs_timeout),
 	                       .peer = peer, .peerlen = peerlen };
 	mp__frame_rx_init(&p->rx);
@@ -413,14 +475,38 @@ static int admit(mp_listener_t *l)
 	}
 	if (n < 0)
 		drop(l, p); /* the client will see end of file */
-	return 0;
+	return 1;
 }
 
-/* A slot whose handshake succeeded leaves as a connection. */
+/* Admit what the backlog holds while there is room, up to a slot
+ * table's worth per call: a flood queued ahead of a good client is
+ * cleared in few polls, and the slots already open are still serviced
+ * between batches. */
+static int admit(mp_listener_t *l, int64_t now)
+{
+	int r = 1;
+
+	for (int i = 0; i < MP_LISTENER_PENDING_MAX && r == 1; i++) {
+		struct pending *p = next_slot(l);
+		if (slot_free_at(p) > now)
+			break;
+		r = admit_one(l, p);
+	}
+	return r < 0 ? r : 0;
+}
+
+/*
+ * A slot whose handshake succeeded leaves as a connection.  Over TCP, the
+ * client's "#WELCOME#" is acknowledged now, not ~40 ms later: a client
+ * without TCP_NODELAY (CPython's) holds its first message back until it
+ * is (best effort: a failure costs only that wait).
+ */
 static mp_conn_t *graduate(mp_listener_t *l, struct pending *p, int *err)
 {
 	int fd = p->fd;
 
+	if (l->address.family != AF_UNIX)
+		(void)mp_sys_tcp_set(fd, TCP_QUICKACK, 1);
 	p->fd = -1;
 	p->state = P_FREE;
 	l->npending--;
@@ -455,6 +541,30 @@ static mp_conn_t *service(mp_listener_t *l, const struct pollfd *pf,
 	return NULL;
 }
 
+/* The listening socket (polled only when a newcomer could be admitted)
+ * and every slot into pf; returns how many, and lowers *wake to the
+ * nearest handshake deadline or end of a grace that holds admission. */
+static int poll_set(mp_listener_t *l, int64_t now, struct pollfd *pf,
+                    int *slot, int64_t *wake)
+{
+	int64_t at = slot_free_at(next_slot(l));
+	int n = 1;
+
+	pf[0] = (struct pollfd){ .fd = l->fd, .events = at <= now ? POLLIN : 0 };
+	if (at > now && at < *wake)
+		*wake = at;
+	for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++) {
+		const struct pending *p = &l->pending[i];
+		if (p->state == P_FREE)
+			continue;
+		pf[n] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+		slot[n++] = i;
+		if (p->deadline < *wake)
+			*wake = p->deadline;
+	}
+	return n;
+}
+
 static mp_conn_t *accept_auth(mp_listener_t *l, int64_t deadline, int *err)
 {
 	struct pollfd pf[1 + MP_LISTENER_PENDING_MAX];
@@ -463,24 +573,13 @@ static mp_conn_t *accept_auth(mp_listener_t *l, int64_t deadline, int *err)
 
 	for (;;) {
 		int64_t wake = deadline;
-		int n = 1;
-		pf[0] = (struct pollfd){ .fd = l->fd,
-		                         .events = can_admit(l) ? POLLIN : 0 };
-		for (int i = 0; i < MP_LISTENER_PENDING_MAX; i++) {
-			struct pending *p = &l->pending[i];
-			if (p->state == P_FREE)
-				continue;
-			pf[n] = (struct pollfd){ .fd = p->fd, .events = POLLIN };
-			slot[n++] = i;
-			if (p->deadline < wake)
-				wake = p->deadline;
-		}
+		int n = poll_set(l, mp_sys_now_ns(), pf, slot, &wake);
 		int r = mp_sys_poll(pf, (unsigned)n, mp__deadline_ts(wake, &ts));
 		mp_conn_t *c = r < 0 ? NULL : service(l, pf, slot, n, err);
 		if (r < 0)
 			*err = r;
 		else if (!c && !*err && (pf[0].revents & POLLIN))
-			*err = admit(l);
+			*err = admit(l, mp_sys_now_ns());
 		if (c || *err)
 			return c;
 		if (deadline != MP__NO_DEADLINE && mp_sys_now_ns() >= deadline) {
@@ -517,8 +616,10 @@ static int connect_conn(mp_conn_t **c, int family,
 
 	if (fd < 0)
 		return fd;
-	int r = mp_sys_connect(fd, (const struct sockaddr *)ss, len,
-	                       mp__deadline_ts(deadline, &ts));
+	int r = tune_tcp(fd, family);
+	if (r == 0)
+		r = mp_sys_connect(fd, (const struct sockaddr *)ss, len,
+		                   mp__deadline_ts(deadline, &ts));
 	if (r == 0)
 		*c = mp__conn_socket(fd, &r);
 	if (r < 0)

@@ -10,6 +10,11 @@
  * the sleep is on that value (the kernel compares it), and the object's
  * wakers see us counted in its sleepers before the look (struct
  * mp__watch), so they do wake.
+ *
+ * A connection is its descriptor plus the bytes it has read ahead
+ * (mp_conn_buffered): those make it ready in the look, and no wait
+ * sleeps while any is buffered.  Only the connection's reader changes
+ * that count, so a look that saw none cannot miss one before the sleep.
  */
 #include "internal.h"
 
@@ -35,6 +40,8 @@ struct plan {
 	struct pollfd *fds;
 	size_t *fd_obj;        /* object index of each pollfd */
 	size_t nfds;
+	size_t *conn_fd;       /* pollfd index of each connection */
+	size_t nconns;
 	struct mp__watch *watch;
 	size_t *watch_obj;
 	size_t nwatch;
@@ -76,12 +83,39 @@ static int watch_one(const mp_waitable_t *o, struct mp__watch *w)
 	}
 }
 
+/* The descriptor of a descriptor, process or connection, or < 0. */
+static int object_fd(const mp_waitable_t *o)
+{
+	switch (o->kind) {
+	case MP_WAIT_FD:
+		return o->fd;
+	case MP_WAIT_PROCESS:
+		return o->obj ? mp_process_sentinel(o->obj) : -1;
+	case MP_WAIT_CONN:
+		return o->obj ? mp_conn_fileno(o->obj) : -1;
+	default:
+		return -1;
+	}
+}
+
+static bool has_fd(int kind)
+{
+	return kind == MP_WAIT_FD || kind == MP_WAIT_PROCESS ||
+	       kind == MP_WAIT_CONN;
+}
+
+/* A shared-memory object (watched, not polled); 0 is a free set slot. */
+static bool is_shared(int kind)
+{
+	return kind && !has_fd(kind);
+}
+
 static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 {
 	size_t m = n ? n : 1;
 	/* One block for the arrays, not zeroed: a wait on many objects must
 	 * cost what poll() costs, not a page of memset. */
-	char *mem = malloc(m * (sizeof(*p->fds) + 2 * sizeof(size_t) +
+	char *mem = malloc(m * (sizeof(*p->fds) + 3 * sizeof(size_t) +
 	                        sizeof(*p->watch)));
 	memset(p, 0, sizeof(*p));
 	if (!mem)
@@ -91,6 +125,7 @@ static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 	p->fds = (struct pollfd *)(p->watch + m);
 	p->fd_obj = (size_t *)(p->fds + m);
 	p->watch_obj = p->fd_obj + m;
+	p->conn_fd = p->watch_obj + m;
 	/* Locals, not p's fields (a store into the arrays may alias p, and
 	 * the compiler reloaded p->fds and p->nfds for every object), and a
 	 * tight loop over the leading plain descriptors: this conversion is
@@ -101,18 +136,18 @@ static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 		fds[i] = (struct pollfd){ .fd = objs[i].fd, .events = POLLIN };
 		fd_obj[i] = i;
 	}
-	size_t nfds = i;
+	size_t nfds = i, nconns = 0;
 	int r = 0;
 	for (; i < n; i++) {
 		int kind = objs[i].kind;
-		if (kind == MP_WAIT_FD || kind == MP_WAIT_PROCESS) {
-			int fd = kind == MP_WAIT_FD ? objs[i].fd
-			         : objs[i].obj ? mp_process_sentinel(objs[i].obj)
-			                       : -1;
+		if (has_fd(kind)) {
+			int fd = object_fd(&objs[i]);
 			if (fd < 0) {
-				r = kind == MP_WAIT_FD ? -EBADF : -EINVAL;
+				r = kind == MP_WAIT_PROCESS ? -EINVAL : -EBADF;
 				break;
 			}
+			if (kind == MP_WAIT_CONN)
+				p->conn_fd[nconns++] = nfds;
 			fds[nfds] = (struct pollfd){ .fd = fd, .events = POLLIN };
 			fd_obj[nfds++] = i;
 		} else if (watch_one(&objs[i], &p->watch[nwatch]) < 0) {
@@ -123,8 +158,23 @@ static int plan_make(struct plan *p, const mp_waitable_t *objs, size_t n)
 		}
 	}
 	p->nfds = nfds;
+	p->nconns = nconns;
 	p->nwatch = nwatch;
 	return r;
+}
+
+/* Bytes read ahead by the connection at pollfd i. */
+static bool conn_buffered(const struct plan *p, size_t i)
+{
+	return mp_conn_buffered(p->objs[p->fd_obj[i]].obj) > 0;
+}
+
+static bool any_buffered(const struct plan *p)
+{
+	for (size_t j = 0; j < p->nconns; j++)
+		if (conn_buffered(p, p->conn_fd[j]))
+			return true;
+	return false;
 }
 
 static void plan_free(struct plan *p)
@@ -142,10 +192,10 @@ static int cmp_size(const void *a, const void *b)
  * -EBADF; refreshes each watch's futex value. */
 static int look(struct plan *p, size_t *ready)
 {
-	int n = 0;
+	int n = 0, r = 0;
 
 	if (p->nfds) {
-		int r = ppoll(p->fds, p->nfds, &(struct timespec){ 0 }, NULL);
+		r = ppoll(p->fds, p->nfds, &(struct timespec){ 0 }, NULL);
 		if (r < 0 && errno != EINTR)
 			return -errno;
 		/* ppoll counts the entries it set revents in: stop at the
@@ -156,6 +206,13 @@ static int look(struct plan *p, size_t *ready)
 			if (p->fds[i].revents)
 				ready[n++] = p->fd_obj[i];
 		}
+	}
+	/* Connections with bytes read ahead, unless counted already (when
+	 * ppoll failed, no revents is fresh and none was). */
+	for (size_t j = 0; j < p->nconns; j++) {
+		size_t i = p->conn_fd[j];
+		if ((r <= 0 || !p->fds[i].revents) && conn_buffered(p, i))
+			ready[n++] = p->fd_obj[i];
 	}
 	for (size_t i = 0; i < p->nwatch; i++)
 		if (watch_one(&p->objs[p->watch_obj[i]], &p->watch[i]) == 1)
@@ -333,7 +390,7 @@ int mp_wait(const mp_waitable_t *objs, size_t n, int64_t timeout_ns,
 	    (n == 0 && timeout_ns == MP_FOREVER))
 		return -EINVAL;
 	int r = plan_make(&p, objs, n);
-	if (r == 0 && p.nwatch == 0 && timeout_ns != 0)
+	if (r == 0 && p.nwatch == 0 && timeout_ns != 0 && !any_buffered(&p))
 		r = wait_fds(&p, deadline, ready);
 	while (r == 0) {
 		r = look(&p, ready);
@@ -370,6 +427,8 @@ struct mp_waitset {
 	struct plan plan;           /* fds: the epoll fd; the shared objects */
 	size_t *watch_item;         /* the set index of each plan watch */
 	size_t *scratch;            /* cap + 1 entries */
+	size_t *conns;              /* the set index of each connection */
+	size_t nconns, conns_cap;
 };
 
 mp_waitset_t *mp_waitset_open(int *err)
@@ -402,6 +461,7 @@ int mp_waitset_close(mp_waitset_t *ws)
 	free(ws->plan.watch); /* the plan's block */
 	free(ws->watch_item);
 	free(ws->scratch);
+	free(ws->conns);
 	free(ws);
 	return 0;
 }
@@ -411,13 +471,13 @@ static int ws_replan(mp_waitset_t *ws)
 {
 	size_t nw = 0;
 	for (size_t i = 0; i < ws->nitems; i++)
-		nw += ws->items[i].kind >= MP_WAIT_QUEUE;
+		nw += is_shared(ws->items[i].kind);
 	mp_waitable_t *objs = calloc(nw + 1, sizeof(*objs));
 	if (!objs)
 		return -ENOMEM;
 	objs[0] = mp_wait_fd(ws->epfd);
 	for (size_t i = 0, k = 1; i < ws->nitems; i++)
-		if (ws->items[i].kind >= MP_WAIT_QUEUE)
+		if (is_shared(ws->items[i].kind))
 			objs[k++] = ws->items[i];
 	struct plan p;
 	int r = plan_make(&p, objs, nw + 1);
@@ -433,7 +493,7 @@ static int ws_replan(mp_waitset_t *ws)
 		return -ENOMEM;
 	}
 	for (size_t w = 0, i = 0; w < nw; i++)
-		if (ws->items[i].kind >= MP_WAIT_QUEUE)
+		if (is_shared(ws->items[i].kind))
 			item[w++] = i;
 	free((void *)ws->plan.objs);
 	plan_free(&ws->plan);
@@ -461,6 +521,44 @@ static int ws_grow(mp_waitset_t *ws)
 	return 0;
 }
 
+/* Connections are listed apart: their buffered bytes are looked at on
+ * every wait, and the other descriptors' only by epoll. */
+static int ws_conn_add(mp_waitset_t *ws, size_t index)
+{
+	if (ws->nconns == ws->conns_cap) {
+		size_t cap = ws->conns_cap ? 2 * ws->conns_cap : 8;
+		size_t *c = realloc(ws->conns, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		ws->conns = c;
+		ws->conns_cap = cap;
+	}
+	ws->conns[ws->nconns++] = index;
+	return 0;
+}
+
+static void ws_conn_remove(mp_waitset_t *ws, size_t index)
+{
+	for (size_t j = 0; j < ws->nconns; j++)
+		if (ws->conns[j] == index) {
+			ws->conns[j] = ws->conns[--ws->nconns];
+			return;
+		}
+}
+
+static bool ws_conn_buffered(const mp_waitset_t *ws, size_t j)
+{
+	return mp_conn_buffered(ws->items[ws->conns[j]].obj) > 0;
+}
+
+static bool ws_any_buffered(const mp_waitset_t *ws)
+{
+	for (size_t j = 0; j < ws->nconns; j++)
+		if (ws_conn_buffered(ws, j))
+			return true;
+	return false;
+}
+
 int mp_waitset_add(mp_waitset_t *ws, mp_waitable_t w)
 {
 	if (!ws)
@@ -473,22 +571,25 @@ int mp_waitset_add(mp_waitset_t *ws, mp_waitable_t w)
 	if (i == ws->cap && ws_grow(ws) < 0)
 		return -ENOMEM;
 	int fd = -1;
-	if (w.kind == MP_WAIT_FD) {
-		fd = w.fd < 0 ? -EBADF : w.fd;
-	} else if (w.kind == MP_WAIT_PROCESS) {
-		fd = w.obj ? mp_process_sentinel(w.obj) : -EINVAL;
-		fd = fd < 0 ? -EINVAL : fd;
+	if (has_fd(w.kind)) {
+		fd = object_fd(&w);
+		if (fd < 0)
+			return w.kind == MP_WAIT_PROCESS ? -EINVAL : -EBADF;
 	} else {
 		struct mp__watch probe;
 		if (watch_one(&w, &probe) < 0)
 			return -EINVAL;
 	}
-	if (fd < 0 && (w.kind == MP_WAIT_FD || w.kind == MP_WAIT_PROCESS))
-		return fd;
+	if (w.kind == MP_WAIT_CONN && ws_conn_add(ws, i) < 0)
+		return -ENOMEM;
 	if (fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i };
-		if (epoll_ctl(ws->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-			return errno == EPERM ? -EBADF : -errno;
+		if (epoll_ctl(ws->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int e = errno;
+			if (w.kind == MP_WAIT_CONN)
+				ws_conn_remove(ws, i);
+			return e == EPERM ? -EBADF : -e;
+		}
 	}
 	ws->items[i] = w;
 	if (i == ws->nitems)
@@ -514,11 +615,13 @@ int mp_waitset_remove(mp_waitset_t *ws, int index)
 	ws->items[index].kind = 0;
 	if ((size_t)index < ws->free_from)
 		ws->free_from = (size_t)index;
-	if (w.kind == MP_WAIT_FD || w.kind == MP_WAIT_PROCESS) {
-		int fd = w.kind == MP_WAIT_FD ? w.fd : mp_process_sentinel(w.obj);
+	if (has_fd(w.kind)) {
+		int fd = object_fd(&w);
 		/* A descriptor already closed left epoll by itself. */
 		if (fd >= 0)
 			epoll_ctl(ws->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (w.kind == MP_WAIT_CONN)
+			ws_conn_remove(ws, (size_t)index);
 		return 0;
 	}
 	return ws_replan(ws);
@@ -538,6 +641,14 @@ static int ws_look(mp_waitset_t *ws, size_t *ready, size_t cap)
 		if (watch_one(&ws->plan.objs[ws->plan.watch_obj[i]],
 		              &ws->plan.watch[i]) == 1)
 			ready[n++] = ws->watch_item[i];
+	/* Connections with bytes read ahead, unless epoll named them. */
+	for (size_t j = 0; j < ws->nconns && (size_t)n < cap; j++) {
+		bool named = false;
+		for (int e = 0; e < k && !named; e++)
+			named = ready[e] == ws->conns[j];
+		if (!named && ws_conn_buffered(ws, j))
+			ready[n++] = ws->conns[j];
+	}
 	if (n > 1)
 		qsort(ready, (size_t)n, sizeof(*ready), cmp_size);
 	return n;
@@ -574,9 +685,9 @@ int mp_waitset_wait(mp_waitset_t *ws, int64_t timeout_ns, size_t *ready,
 	    (ws->nitems == 0 && timeout_ns == MP_FOREVER))
 		return -EINVAL;
 	for (;;) {
-		int r = !ws->plan.nwatch && ws->cap && timeout_ns != 0
-		        ? ws_wait_fds(ws, deadline, ready, cap)
-		        : ws_look(ws, ready, cap);
+		int r = !ws->plan.nwatch && ws->cap && timeout_ns != 0 &&
+		        !ws_any_buffered(ws) ? ws_wait_fds(ws, deadline, ready, cap)
+		                             : ws_look(ws, ready, cap);
 		if (r != 0)
 			return r;
 		if (timeout_ns == 0)

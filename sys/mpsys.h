@@ -334,6 +334,8 @@ int mp_sys_pipe_size(int fd, int bytes);
 int mp_sys_socketpair(int fds[2]); /* AF_UNIX, SOCK_STREAM */
 /* socket(2): family, SOCK_STREAM | extra (e.g. SOCK_NONBLOCK). */
 int mp_sys_socket(int family, int extra);
+/* setsockopt(2) at IPPROTO_TCP level with an int (TCP_NODELAY, ...). */
+int mp_sys_tcp_set(int fd, int opt, int val);
 int mp_sys_fchmod(int fd, mode_t mode);
 int mp_sys_unlink(const char *path);
 /* SO_REUSEADDR (inet only), bind(2), listen(2). */

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +28,12 @@ int mp_sys_socket(int family, int extra)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | extra, 0);
 	return fd >= 0 ? fd : -errno;
+}
+
+int mp_sys_tcp_set(int fd, int opt, int val)
+{
+	return setsockopt(fd, IPPROTO_TCP, opt, &val, sizeof(val)) == 0 ? 0
+	                                                                : -errno;
 }
 
 int mp_sys_fchmod(int fd, mode_t mode)

@@ -4,8 +4,10 @@
  * mpt_python_find(minor) looks for a python3.<minor>: the command
  * python3.<minor>, plain python3, and pyenv installations
  * ($PYENV_ROOT/versions/3.<minor>.*, run as PYENV_VERSION=... python3),
- * and keeps the first whose sys.version_info says so.  A test that cannot
- * find one skips loudly (MPT_SKIP); it never passes in its place.
+ * and keeps the first whose sys.version_info says so - as the interpreter
+ * itself (sys.executable): a pyenv shim costs 0.2-0.4 s per start, which
+ * the interop tests paid some 35 times.  A test that cannot find one skips
+ * loudly (MPT_SKIP); it never passes in its place.
  *
  * mpt_py_start() runs a script with arguments (mpt_proc_start() any
  * program), its stdout and stderr on a pipe; mpt_py_line() waits (at most TEST_WAIT_NS) for a line with a given
@@ -28,7 +30,7 @@
 extern char **environ;
 
 struct mpt_py {
-	char exe[32];
+	char exe[256];
 	char pyenv[64]; /* PYENV_VERSION to set, or "" */
 	int minor;
 };
@@ -155,16 +157,22 @@ static inline bool mpt_py_try(struct mpt_py *py, const char *exe,
                               const char *pyenv, int minor)
 {
 	struct mpt_pyproc pp;
-	char line[64];
+	char line[320], real[256] = "";
 	snprintf(py->exe, sizeof(py->exe), "%s", exe);
 	snprintf(py->pyenv, sizeof(py->pyenv), "%s", pyenv);
-	if (mpt_py_start(py, "import sys; print('V', sys.version_info[1])",
-	                 NULL, &pp) < 0)
+	if (mpt_py_start(py, "import sys; print('V', sys.version_info[1], "
+	                     "sys.executable)", NULL, &pp) < 0)
 		return false;
 	int got = -1;
 	if (mpt_py_line(&pp, "V ", line, sizeof(line)) == 0)
-		got = atoi(line + 2);
-	return mpt_py_finish(&pp) == 0 && got == minor;
+		sscanf(line + 2, "%d %255s", &got, real);
+	if (mpt_py_finish(&pp) != 0 || got != minor)
+		return false;
+	if (real[0] == '/') { /* the interpreter, without a shim */
+		snprintf(py->exe, sizeof(py->exe), "%s", real);
+		py->pyenv[0] = 0;
+	}
+	return true;
 }
 
 /* pyenv installations of 3.<minor>, tried as PYENV_VERSION=v python3. */

@@ -3,13 +3,15 @@
  * authkey handshake: real processes, real pipes and sockets, and CPython's
  * own multiprocessing.connection as the peer for wire compatibility.
  *
- * The I/O tests run four times: on the automatic path, pinned to plain
- * system calls, pinned to the io_uring ring, and on system calls with the
- * receive spin forced on (1 ms budget).
+ * The I/O tests run five times: on the automatic path, pinned to plain
+ * system calls, pinned to the io_uring ring, on system calls with the
+ * receive spin forced on (1 ms budget), and with read-ahead into a buffer
+ * small enough that headers and payloads straddle its refills.
  */
 #include "pyutil.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -19,12 +21,18 @@
 #include <openssl/hmac.h>
 
 #define PATH_SPIN (MP__IO_RING + 1)
-static const char *const path_names[] = { "auto", "syscall", "ring", "spin" };
+#define PATH_READAHEAD (MP__IO_RING + 2)
+#define READAHEAD_SMALL 100
+static const char *const path_names[] = { "auto", "syscall", "ring", "spin",
+                                          "readahead" };
 static int g_path = MP__IO_AUTO;
 
 static void setp(mp_conn_t *c)
 {
-	if (g_path == PATH_SPIN) {
+	if (g_path == PATH_READAHEAD) {
+		if (mp_conn_readable(c))
+			MPT_OK(mp_conn_set_readahead(c, READAHEAD_SMALL));
+	} else if (g_path == PATH_SPIN) {
 		MPT_OK(mp__conn_set_path(c, MP__IO_SYSCALL));
 		MPT_OK(mp_conn_set_spin(c, MP_MSEC(1)));
 		mp__conn_spin_now(c);
@@ -529,6 +537,129 @@ static void test_poll(void)
 	mp_conn_close(r);
 }
 
+/* ---- read-ahead ------------------------------------------------------------ */
+
+/* The default never reads past a message: what follows stays in the
+ * descriptor for any process that reads it (the shared-reader pattern). */
+static void test_no_readahead_by_default(void)
+{
+	mp_conn_t *r, *w;
+	uint8_t buf[16];
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_OK(mp_conn_send_bytes(w, "one", 3, 0));
+	MPT_OK(mp_conn_send_bytes(w, "two", 3, 0));
+	MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0), 3);
+	MPT_EQ(mp_conn_buffered(r), 0);
+	/* The second message, whole, is still the pipe's. */
+	MPT_EQ(read(mp_conn_fileno(r), buf, sizeof(buf)), 7);
+	MPT_EQ(memcmp(buf, "\0\0\0\x03two", 7), 0);
+	mp_conn_close(r);
+	mp_conn_close(w);
+}
+
+static void test_readahead_misuse(void)
+{
+	mp_conn_t *r, *w;
+	mp_bytes_t m;
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_ERR(mp_conn_set_readahead(NULL, 64), -EINVAL);
+	MPT_ERR(mp_conn_set_readahead(r, MP_CONN_READAHEAD_MAX + 1), -EINVAL);
+	MPT_ERR(mp_conn_set_readahead(w, 64), -EBADF);
+	MPT_ERR(mp_conn_buffered(NULL), -EINVAL);
+	MPT_ERR(mp_conn_buffered(w), -EBADF);
+	MPT_OK(mp_conn_set_readahead(r, 64));
+	MPT_OK(mp_conn_set_readahead(r, MP_CONN_READAHEAD_DEFAULT));
+	MPT_OK(mp_conn_send_bytes(w, "a", 1, 0));
+	MPT_OK(mp_conn_send_bytes(w, "bc", 2, 0));
+	MPT_OK(mp_conn_recv_bytes(r, 16, &m, 0));
+	free(m.data);
+	MPT_EQ(mp_conn_buffered(r), 6);
+	/* Bytes are buffered: no change may lose or reorder them. */
+	MPT_ERR(mp_conn_set_readahead(r, 0), -EBUSY);
+	MPT_ERR(mp_conn_set_readahead(r, 4096), -EBUSY);
+	MPT_OK(mp_conn_recv_bytes(r, 16, &m, 0));
+	MPT_EQ(m.len, 2);
+	free(m.data);
+	MPT_OK(mp_conn_set_readahead(r, 0));
+	MPT_EQ(mp_conn_buffered(r), 0);
+	/* A stream given up drops what it had read ahead; closed is closed. */
+	MPT_OK(mp_conn_set_readahead(r, 64));
+	MPT_OK(mp_conn_send_bytes(w, "0123456789", 10, 0));
+	MPT_OK(mp_conn_send_bytes(w, "x", 1, 0));
+	MPT_ERR(mp_conn_recv_bytes(r, 5, &m, 0), -EMSGSIZE);
+	CU_ASSERT(mp_conn_closed(r));
+	MPT_ERR(mp_conn_buffered(r), -MP_ECLOSED);
+	MPT_ERR(mp_conn_set_readahead(r, 64), -MP_ECLOSED);
+	mp_conn_close(r);
+	mp_conn_close(w);
+}
+
+/*
+ * Messages read ahead are ready for poll, mp_wait and waitsets, though the
+ * descriptor is not readable: none of them may sleep on it (each is given
+ * a long timeout, so one that sleeps fails with -ETIMEDOUT).
+ */
+static void test_readahead_ready(void)
+{
+	mp_conn_t *r, *w, *r2, *w2;
+	uint8_t buf[16];
+	size_t ready[3];
+	int err = 0;
+	mp_event_t *ev = mp_event_new(&err);
+
+	CU_ASSERT_FATAL(ev != NULL);
+	MPT_OK(mp_pipe(true, &r, &w));
+	MPT_OK(mp_pipe(false, &r2, &w2));
+	MPT_OK(mp_conn_set_readahead(r, MP_CONN_READAHEAD_DEFAULT));
+	for (int i = 0; i < 3; i++)
+		MPT_OK(mp_conn_send_bytes(w, "msg", 3, 0));
+	MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0), 3);
+	MPT_EQ(mp_conn_buffered(r), 14);
+	struct pollfd pf = { .fd = mp_conn_fileno(r), .events = POLLIN };
+	MPT_EQ(poll(&pf, 1, 0), 0); /* all of it was read ahead */
+	MPT_EQ(mp_conn_poll(r, TEST_WAIT_NS), 1);
+	/* Descriptors only (one ppoll), and with a shared object (the
+	 * io_uring sleep): the buffered connection, and only it. */
+	mp_waitable_t objs[3] = { mp_wait_conn(r2), mp_wait_conn(r),
+	                          mp_wait_event(ev) };
+	MPT_EQ(mp_wait(objs, 2, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	MPT_EQ(mp_wait(objs, 3, TEST_WAIT_NS, ready), 1);
+	MPT_EQ(ready[0], 1);
+	/* Buffered and readable at once: counted once. */
+	MPT_OK(mp_conn_send_bytes(w2, "z", 1, 0));
+	MPT_OK(mp_conn_send_bytes(w, "4th", 3, 0));
+	MPT_EQ(mp_wait(objs, 3, 0, ready), 2);
+	MPT_EQ(ready[0], 0);
+	MPT_EQ(ready[1], 1);
+	mp_waitset_t *ws = mp_waitset_open(&err);
+	CU_ASSERT_FATAL(ws != NULL);
+	MPT_EQ(mp_waitset_add(ws, mp_wait_conn(r)), 0);
+	MPT_EQ(mp_waitset_add(ws, mp_wait_conn(r2)), 1);
+	MPT_EQ(mp_waitset_wait(ws, TEST_WAIT_NS, ready, 3), 2);
+	MPT_EQ(mp_conn_recv_bytes_into(r2, buf, sizeof(buf), 0, NULL, 0), 1);
+	for (int i = 0; i < 3; i++) {
+		MPT_EQ(mp_waitset_wait(ws, TEST_WAIT_NS, ready, 3), 1);
+		MPT_EQ(ready[0], 0);
+		MPT_EQ(mp_conn_recv_bytes_into(r, buf, sizeof(buf), 0, NULL, 0),
+		       3);
+	}
+	/* Drained: nothing is ready, and the waits say so. */
+	MPT_EQ(mp_conn_buffered(r), 0);
+	MPT_EQ(mp_conn_poll(r, 0), 0);
+	MPT_ERR(mp_wait(objs, 3, 0, ready), -EAGAIN);
+	MPT_ERR(mp_waitset_wait(ws, 0, ready, 3), -EAGAIN);
+	MPT_OK(mp_waitset_remove(ws, 0));
+	MPT_OK(mp_conn_send_bytes(w, "5th", 3, 0));
+	MPT_ERR(mp_waitset_wait(ws, 0, ready, 3), -EAGAIN); /* r is out */
+	MPT_OK(mp_waitset_close(ws));
+	mp_event_free(ev);
+	mp_conn_close(r);
+	mp_conn_close(w);
+	mp_conn_close(r2);
+	mp_conn_close(w2);
+}
+
 struct raw_arg {
 	int fd;             /* the raw descriptor to write to */
 	const void *bytes;
@@ -730,33 +861,57 @@ static void test_send_timeout(void)
 	mp_conn_close(r);
 }
 
-static long mem_available_mb(void)
+/*
+ * A message of 2 GiB and more, without 2 GiB of memory: each end is one
+ * small memfd mapped over and over along a long range.  (Fresh memory
+ * took ~5 s per GiB to fault in on a VM, half the suite's time.)  The two
+ * periods differ, so what the receiver's memfd holds at the end - the
+ * stream's last DST_PERIOD bytes, each where its offset puts it - depends
+ * on the message's exact length and content, and is checked byte by byte.
+ */
+#define HUGE_LEN (((size_t)1 << 31) + 5)
+#define SRC_PERIOD ((size_t)2 << 20)
+#define DST_PERIOD (((size_t)2 << 20) + 4096)
+
+/* The sender's byte at stream offset i: no shorter period than its own. */
+static uint8_t huge_byte(size_t i)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	long kb = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %ld kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb / 1024;
+	return (uint8_t)(((uint32_t)(i % SRC_PERIOD) * 2654435761u) >> 24);
 }
 
-#define HUGE_LEN (((size_t)1 << 31) + 5)
+/* len bytes of address space repeating a memfd of `period` bytes. */
+static uint8_t *alias_map(size_t period, size_t len, int *fdp)
+{
+	size_t span = (len + period - 1) / period * period;
+	int fd = memfd_create("mproc-huge", MFD_CLOEXEC);
+	uint8_t *base = mmap(NULL, span, PROT_NONE,
+	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	bool ok = fd >= 0 && ftruncate(fd, (off_t)period) == 0 &&
+	          base != MAP_FAILED;
+	for (size_t off = 0; ok && off < span; off += period)
+		ok = mmap(base + off, period, PROT_READ | PROT_WRITE,
+		          MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) != MAP_FAILED;
+	if (!ok) {
+		if (base != MAP_FAILED)
+			munmap(base, span);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	return base;
+}
 
 static int huge_child(void *arg)
 {
 	mp_conn_t **ends = arg;
+	int fd;
 	mp_conn_close(ends[0]);
-	/* Mostly the zero page: only the marked pages take memory. */
-	uint8_t *src = mmap(NULL, HUGE_LEN, PROT_READ | PROT_WRITE,
-	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (src == MAP_FAILED)
+	uint8_t *src = alias_map(SRC_PERIOD, HUGE_LEN, &fd);
+	if (!src)
 		return 30;
-	src[0] = 0x11;
-	src[HUGE_LEN / 2] = 0x22;
-	src[HUGE_LEN - 1] = 0x33;
+	for (size_t i = 0; i < SRC_PERIOD; i++)
+		src[i] = huge_byte(i);
 	int r = mp_conn_send_bytes(ends[1], src, HUGE_LEN, MP_FOREVER);
 	return r < 0 ? 31 : 0;
 }
@@ -764,25 +919,25 @@ static int huge_child(void *arg)
 /* 2 GiB and more: the -1 marker and the 8-byte length, end to end. */
 static void test_huge_message(void)
 {
-	if (mem_available_mb() < 6144) {
-		MPT_SKIP("needs 6 GiB of free memory for a 2 GiB message");
-		return;
-	}
 	mp_conn_t *ends[2];
+	int fd = -1;
 	MPT_OK(mp_pipe(false, &ends[0], &ends[1]));
-	setp(ends[0]);
 	mp_process_t *p = spawn(huge_child, ends);
 	mp_conn_close(ends[1]);
-	uint8_t *dst = mmap(NULL, HUGE_LEN + 1, PROT_READ | PROT_WRITE,
-	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	CU_ASSERT_FATAL(dst != MAP_FAILED);
+	uint8_t *dst = alias_map(DST_PERIOD, HUGE_LEN + 1, &fd);
+	CU_ASSERT_FATAL(dst != NULL);
 	MPT_EQ(mp_conn_recv_bytes_into(ends[0], dst, HUGE_LEN + 1, 1, NULL,
 	                               MP_SEC(60)), HUGE_LEN);
-	MPT_EQ(dst[1], 0x11);
-	MPT_EQ(dst[1 + HUGE_LEN / 2], 0x22);
-	MPT_EQ(dst[HUGE_LEN], 0x33);
-	MPT_EQ(dst[2], 0);
-	munmap(dst, HUGE_LEN + 1);
+	/* Physical byte k last took the stream byte that landed at the
+	 * largest dst offset d <= HUGE_LEN with d = k (mod DST_PERIOD). */
+	size_t bad = 0;
+	for (size_t k = 0; k < DST_PERIOD; k++) {
+		size_t d = HUGE_LEN - (HUGE_LEN - k) % DST_PERIOD;
+		bad += dst[k] != huge_byte(d - 1);
+	}
+	MPT_EQ(bad, 0);
+	close(fd);
+	munmap(dst, (HUGE_LEN + DST_PERIOD) / DST_PERIOD * DST_PERIOD);
 	MPT_EQ(reap(p), 0);
 	mp_conn_close(ends[0]);
 }
@@ -855,6 +1010,15 @@ struct client_arg {
 	int want_err;         /* the mp_client result expected */
 };
 
+/* TCP_NODELAY on a connection's socket. */
+static bool tcp_nodelay(const mp_conn_t *c)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	getsockopt(mp_conn_fileno(c), IPPROTO_TCP, TCP_NODELAY, &v, &len);
+	return v != 0;
+}
+
 /* Child: connect, send "ping", expect "pong". */
 static int client_child(void *arg)
 {
@@ -866,6 +1030,8 @@ static int client_child(void *arg)
 		return err == a->want_err ? 0 : 40;
 	if (a->want_err)
 		return 41;
+	if (a->addr.family != AF_UNIX && !tcp_nodelay(c))
+		return 44;
 	mp_bytes_t m;
 	if (mp_conn_send_bytes(c, "ping", 4, TEST_WAIT_NS) < 0 ||
 	    mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS) < 0)
@@ -883,6 +1049,9 @@ static void serve_one(mp_listener_t *l, int want_family)
 	MPT_OK(err);
 	if (!c)
 		return;
+	/* Inherited from the listening socket. */
+	if (want_family != AF_UNIX)
+		CU_ASSERT(tcp_nodelay(c));
 	mp_bytes_t m;
 	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
 	CU_ASSERT(m.len == 4 && !memcmp(m.data, "ping", 4));
@@ -1274,7 +1443,7 @@ static bool saw_eof(int fd)
 /* More silent connections than slots, then a real client. */
 static void test_listener_flood(void)
 {
-	enum { SILENT = 100 };
+	enum { SILENT = MP_LISTENER_PENDING_MAX + 36 };
 	int fds[SILENT];
 	mp_listener_t *l = auth_listener(MP_SEC(30), SILENT + 8);
 	const mp_address_t *a = mp_listener_address(l);
@@ -1295,6 +1464,206 @@ static void test_listener_flood(void)
 		close(fds[i]);
 	}
 	MPT_CMP(evicted, >=, SILENT - MP_LISTENER_PENDING_MAX);
+	mp_listener_close(l);
+}
+
+/* A client that has answered our challenge holds the key: a flood of
+ * silent connections never takes its slot. */
+static void test_listener_keeps_proven(void)
+{
+	enum { SILENT = MP_LISTENER_PENDING_MAX + 16 };
+	uint8_t chal[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
+	int fds[SILENT], err = 0;
+	mp_listener_t *l = auth_listener(MP_SEC(30), SILENT + 8);
+	const mp_address_t *a = mp_listener_address(l);
+
+	int fd = raw_connect(a);
+	CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL); /* challenged */
+	int n = raw_recv(fd, chal, sizeof(chal));
+	int rn = mp__auth_respond(key, strlen(key), chal, (size_t)n, out);
+	CU_ASSERT_FATAL(rn > 0);
+	raw_send(fd, out, (size_t)rn);
+	CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+	MPT_EQ(raw_recv(fd, chal, sizeof(chal)), 9); /* "#WELCOME#" */
+	for (int i = 0; i < SILENT; i++)
+		fds[i] = raw_connect(a);
+	/* Until the backlog is empty: every silent one admitted (each given
+	 * its grace), most evicted again. */
+	struct pollfd lp = { .fd = mp_listener_fileno(l), .events = POLLIN };
+	for (int i = 0; i < 1000 && poll(&lp, 1, 0) == 1; i++)
+		CU_ASSERT(mp_listener_accept(l, MP_MSEC(20), &err) == NULL);
+	MPT_EQ(poll(&lp, 1, 0), 0);
+	int evicted = 0;
+	for (int i = 0; i < SILENT; i++)
+		evicted += saw_eof(fds[i]);
+	MPT_EQ(evicted, SILENT - (MP_LISTENER_PENDING_MAX - 1));
+	/* The proven client finishes: our challenge, its verdict. */
+	n = mp__auth_challenge(MP_DIGEST_SHA256, chal);
+	raw_send(fd, chal, (size_t)n);
+	CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+	MPT_EQ(raw_recv(fd, out, sizeof(out)), 40);
+	raw_send(fd, MP__WELCOME, 9);
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	MPT_OK(err);
+	mp_conn_close(c);
+	close(fd);
+	for (int i = 0; i < SILENT; i++)
+		close(fds[i]);
+	mp_listener_close(l);
+}
+
+/*
+ * The flood of issue 12, over TCP: FLOOD connections that each send one
+ * byte and stall, kept open by a child that reconnects every one the
+ * listener drops, while another child connects as a good client
+ * FLOOD_GOOD times in a row.  The first try finds the whole flood queued
+ * ahead of it in the backlog; the others arrive while it is kept up.
+ * Every try must succeed, and the issue's bound - served within 100 ms -
+ * is asserted on the fastest: a loaded two-CPU machine can stretch any
+ * one of them (the first took 40-130 ms here, depending on what else ran),
+ * but a policy that starves good clients fails every one of them, or
+ * makes it wait out the 20 s handshake timeout.
+ */
+enum { FLOOD = 1000, FLOOD_GOOD = 3 };
+enum { FL_START, FL_READY, FL_STOP };
+
+struct flood {
+	_Atomic uint32_t state;      /* FL_*: the parent says stop */
+	_Atomic uint32_t reconnects; /* the flood's, after drops */
+	int64_t took[FLOOD_GOOD];    /* ns: connect, handshake, ping-pong */
+};
+
+struct flood_arg {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	mp_address_t addr;
+	mp_listener_t *drop;
+	struct flood *sh;
+};
+
+/* A connection that sends one byte and stalls; -1 on failure. */
+static int stall_connect(const struct flood_arg *a)
+{
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	                send(fd, "", 1, MSG_NOSIGNAL) != 1)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Read what came; reconnect each connection the listener dropped. */
+static int flood_tend(struct flood_arg *a, struct pollfd *pf)
+{
+	int n = poll(pf, FLOOD, 10);
+	for (int i = 0; n > 0 && i < FLOOD; i++) {
+		if (!pf[i].revents)
+			continue;
+		n--;
+		char buf[256];
+		ssize_t r = recv(pf[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0 || (r < 0 && errno == EAGAIN))
+			continue; /* a challenge: never answered */
+		close(pf[i].fd);
+		if ((pf[i].fd = stall_connect(a)) < 0)
+			return -1;
+		atomic_fetch_add(&a->sh->reconnects, 1);
+	}
+	return 0;
+}
+
+static int flooder_child(void *arg)
+{
+	struct flood_arg *a = arg;
+	static struct pollfd pf[FLOOD];
+	struct rlimit rl;
+
+	mp_listener_close(a->drop);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < FLOOD; i++) {
+		pf[i] = (struct pollfd){ .fd = stall_connect(a), .events = POLLIN };
+		if (pf[i].fd < 0)
+			return 70;
+	}
+	mpt_flag_set(&a->sh->state, FL_READY);
+	int64_t end = mp_sys_now_ns() + 3 * TEST_WAIT_NS;
+	while (atomic_load(&a->sh->state) != FL_STOP)
+		if (mp_sys_now_ns() > end || flood_tend(a, pf) < 0)
+			return 71;
+	return 0;
+}
+
+static int flood_client_child(void *arg)
+{
+	struct flood_arg *a = arg;
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+
+	mp_listener_close(a->drop);
+	for (int i = 0; i < FLOOD_GOOD; i++) {
+		int err = 0;
+		mp_bytes_t m;
+		int64_t t0 = mp_sys_now_ns();
+		mp_conn_t *c = mp_client(&a->addr, &o, TEST_WAIT_NS, &err);
+		if (!c) {
+			fprintf(stderr, "good client %d: %s after %.1f ms\n",
+			        i, mp_strerror(err),
+			        (double)(mp_sys_now_ns() - t0) / 1e6);
+			return 80;
+		}
+		if (mp_conn_send_bytes(c, "ping", 4, TEST_WAIT_NS) < 0 ||
+		    mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS) < 0)
+			return 81;
+		a->sh->took[i] = mp_sys_now_ns() - t0;
+		free(m.data);
+		mp_conn_close(c);
+	}
+	return 0;
+}
+
+static void test_listener_flood_tcp(void)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < FLOOD + 64) {
+		MPT_SKIP("RLIMIT_NOFILE's hard limit is below 1064");
+		return;
+	}
+	mp_address_t a;
+	int err = 0;
+	mp_address_parse(&a, "127.0.0.1:0");
+	/* A backlog for the whole flood: a TCP connection that finds it full
+	 * waits a second for its SYN to be sent again. */
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key),
+	                     .backlog = 2 * FLOOD };
+	mp_listener_t *l = mp_listener_open(&a, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	struct flood *sh = mpt_shared(sizeof(*sh));
+	struct flood_arg fa = { .addr = *mp_listener_address(l), .drop = l,
+	                        .sh = sh };
+	MPT_OK(mp__address_to_sockaddr(&fa.addr, &fa.ss, &fa.len));
+	int before = count_fds();
+	mp_process_t *fl = spawn(flooder_child, &fa);
+	/* The whole flood waits in the backlog, ahead of the good client. */
+	MPT_OK(mpt_flag_wait(&sh->state, FL_READY));
+	mp_process_t *gc = spawn(flood_client_child, &fa);
+	for (int i = 0; i < FLOOD_GOOD; i++)
+		serve_one(l, AF_INET);
+	MPT_EQ(reap(gc), 0);
+	/* Bounded: a slot table's worth of the flood, and two pidfds. */
+	MPT_CMP(count_fds() - before, <=, MP_LISTENER_PENDING_MAX + 2);
+	mpt_flag_set(&sh->state, FL_STOP);
+	MPT_EQ(reap(fl), 0);
+	int64_t best = INT64_MAX;
+	fprintf(stderr, " [good client served in");
+	for (int i = 0; i < FLOOD_GOOD; i++) {
+		fprintf(stderr, " %.1f", (double)sh->took[i] / 1e6);
+		best = sh->took[i] < best ? sh->took[i] : best;
+	}
+	fprintf(stderr, " ms; %u reconnects] ", atomic_load(&sh->reconnects));
+	MPT_CMP(best, <, MP_MSEC(100));
 	mp_listener_close(l);
 }
 
@@ -1324,10 +1693,12 @@ static int raw_server_child(void *arg)
 		send(fd, a->frame, a->len, MSG_NOSIGNAL);
 	else if (a->mode != 1)
 		raw_send(fd, a->frame, a->len);
-	/* Hold the connection until the client gives up. */
-	raw_recv(fd, buf, sizeof(buf));
+	/* Hold the connection until the client gives up.  After our
+	 * "#FAILURE#" (mode 2) that is all: in CPython's order, its own
+	 * challenge would only have followed a "#WELCOME#". */
+	int tail = raw_recv(fd, buf, sizeof(buf));
 	close(fd);
-	return 0;
+	return a->mode == 2 && tail != -1 ? 52 : 0;
 }
 
 static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
@@ -1580,7 +1951,7 @@ static void test_python313(void)
 
 static void run_paths(void (*fn)(void))
 {
-	for (g_path = MP__IO_AUTO; g_path <= PATH_SPIN; g_path++) {
+	for (g_path = MP__IO_AUTO; g_path <= PATH_READAHEAD; g_path++) {
 		fprintf(stderr, "[%s] ", path_names[g_path]);
 		fn();
 	}
@@ -1613,6 +1984,10 @@ int main(void)
 		{ "maxlength, as Python", test_maxlength },
 		{ "buffer too short hands the message over", test_too_short_paths },
 		{ "poll", test_poll },
+		{ "no read-ahead by default", test_no_readahead_by_default },
+		{ "read-ahead misuse", test_readahead_misuse },
+		{ "read-ahead: poll, wait and waitsets see buffered bytes",
+		  test_readahead_ready },
 		{ "bad length headers", test_bad_headers_paths },
 		{ "peer dies mid-message", test_peer_death_paths },
 		{ "no SIGPIPE, ever", test_sigpipe_both_paths },
@@ -1630,6 +2005,10 @@ int main(void)
 		{ "listener: bad second half", test_listener_bad_second_half },
 		{ "listener: silent client", test_listener_silent },
 		{ "listener: connection flood", test_listener_flood },
+		{ "listener: proven clients keep their slot",
+		  test_listener_keeps_proven },
+		{ "listener: TCP flood of stalled connections",
+		  test_listener_flood_tcp },
 		{ "client vs bad listeners", test_client_vs_bad_listener },
 		{ "interop python 3.11 (legacy)", test_python311 },
 		{ "interop python 3.12", test_python312 },

@@ -15,7 +15,8 @@
  *
  * Across fork: a child gets copies of the parent's objects, and both sides
  * use and close theirs independently, as with Python's Connection objects
- * passed to a Process.  Descriptors are close-on-exec.  When a process dies,
+ * passed to a Process (with read-ahead, both get the buffered bytes: only
+ * one of them may go on receiving).  Descriptors are close-on-exec.  When a process dies,
  * the kernel closes its descriptors: its peers see end of file (-MP_EEOF)
  * or -EPIPE, never a hang.
  *
@@ -24,10 +25,17 @@
  * the length -1, then an 8-byte big-endian length, then the bytes.  A C
  * process and a Python process can talk through either end.
  *
- * Reading: a connection never reads beyond the message it is receiving, so
- * whether it has data is exactly whether its descriptor is readable: poll
- * it, or put mp_conn_fileno() in any poll set, with no buffered state to
- * consult.
+ * Reading: by default a connection never reads beyond the message it is
+ * receiving, so whether it has data is exactly whether its descriptor is
+ * readable, and several processes may receive from one pipe (Python's
+ * workers sharing a task pipe): poll it, or put mp_conn_fileno() in any
+ * poll set.  A connection with a single reader may opt into read-ahead
+ * (mp_conn_set_readahead): a receive then takes what is there, up to a
+ * buffer, and a small message costs one read instead of two.  Its
+ * descriptor's readability is then not the whole truth: mp_conn_poll(),
+ * mp_wait() and waitsets count buffered bytes as readable, and an event
+ * loop of your own asks mp_conn_buffered() before it sleeps on the
+ * descriptor, as it would ask OpenSSL's SSL_pending().
  *
  * I/O: the header and payload of a message always leave in one gathered
  * write.  It can run on the calling thread's io_uring ring, with a deadline
@@ -46,6 +54,23 @@
  * duplex connection stops being readable, or writable; a one-way connection
  * is closed).  The same holds for any error in the middle of a message.
  *
+ * TCP: every TCP socket mproc makes has TCP_NODELAY (a client's, and a
+ * listener's, whose accepted sockets inherit it): a message leaves when it
+ * is written, instead of waiting while an earlier one is unacknowledged
+ * for an ACK that a peer with nothing to say delays by up to ~40 ms.
+ * Header and payload already leave in one write, so it costs no extra
+ * packets.  A listener also sets TCP_QUICKACK as a handshake completes,
+ * so the client's last "#WELCOME#" is acknowledged at once and a client
+ * without TCP_NODELAY (CPython's) can send its first message without that
+ * wait.  Nothing else, on purpose: keep-alive (SO_KEEPALIVE,
+ * TCP_USER_TIMEOUT) decides when a silent peer counts as dead, which is
+ * the application's policy (timeouts bound every call here); the kernel
+ * autotunes buffer sizes better than a fixed SO_SNDBUF/SO_RCVBUF;
+ * TCP_CORK or MSG_MORE would only delay messages that are written whole
+ * already; TCP_FASTOPEN and TCP_DEFER_ACCEPT gain nothing when the
+ * listener speaks first.  A descriptor adopted by mp_conn_open() is left
+ * as it is: set TCP_NODELAY on it yourself.
+ *
  * Signals: no call ever raises SIGPIPE (sockets use MSG_NOSIGNAL, pipes
  * RWF_NOSIGNAL on Linux 6.18 and later; before that a pipe write blocks
  * SIGPIPE in the calling thread and takes back the one it caused), and the
@@ -56,6 +81,7 @@
  * Threads: a connection may be used by one sending thread and one receiving
  * thread at the same time; two threads sending (or receiving) on one
  * connection must take turns with a lock of their own, as in Python.
+ * mp_conn_poll() and mp_conn_buffered() belong to the receiving side.
  * mp_conn_close() must not race with other calls on the same object.  A
  * listener is used by one thread at a time.
  */
@@ -88,6 +114,10 @@ typedef struct mp_bytes {
 #define MP_CONN_NOLIMIT SIZE_MAX
 /* The default spin before a receive sleeps (see mp_conn_set_spin). */
 #define MP_CONN_SPIN_DEFAULT MP_USEC(50)
+/* Read-ahead buffer sizes (see mp_conn_set_readahead): a default that
+ * holds many small messages, and the largest accepted. */
+#define MP_CONN_READAHEAD_DEFAULT (64 * 1024)
+#define MP_CONN_READAHEAD_MAX (64 * 1024 * 1024)
 
 /* ---- connections and pipes ------------------------------------------- */
 
@@ -189,8 +219,8 @@ MP_API int64_t mp_conn_recv_bytes_into(mp_conn_t *c, void *buf,
 /*
  * mp_conn_poll - whether there is anything to read: a message, or end of
  * file (then mp_conn_recv_bytes says -MP_EEOF).  timeout 0 checks,
- * MP_FOREVER blocks.  Since nothing is ever buffered, this is the
- * descriptor's readability.
+ * MP_FOREVER blocks.  Bytes read ahead count (1 at once, no system call);
+ * otherwise this is the descriptor's readability.
  *
  * Returns 1 (readable), 0 (not within the timeout), -EINVAL (c NULL or a
  * negative timeout other than MP_FOREVER), -MP_ECLOSED, -EBADF (not
@@ -199,7 +229,9 @@ MP_API int64_t mp_conn_recv_bytes_into(mp_conn_t *c, void *buf,
 MP_API int mp_conn_poll(mp_conn_t *c, int64_t timeout_ns);
 
 /*
- * mp_conn_fileno - the descriptor, still owned by the connection.
+ * mp_conn_fileno - the descriptor, still owned by the connection.  With
+ * read-ahead on, data may wait in the buffer while the descriptor is not
+ * readable: ask mp_conn_buffered() before sleeping on it.
  * Returns it, or -EINVAL (NULL), -MP_ECLOSED.
  */
 MP_API int mp_conn_fileno(const mp_conn_t *c);
@@ -223,6 +255,42 @@ MP_API bool mp_conn_writable(const mp_conn_t *c);
  * above one second).
  */
 MP_API int mp_conn_set_spin(mp_conn_t *c, int64_t ns);
+
+/*
+ * mp_conn_set_readahead - let receives read ahead, into a buffer of size
+ * bytes; 0 stops it (the default).
+ *
+ * A read smaller than the buffer then asks the kernel for a whole buffer,
+ * and what comes beyond the message being received waits there for the
+ * next receive: a small message is one read, header and payload together,
+ * instead of two, and a burst of them fewer still.  Reads of the buffer's
+ * size or more (large payloads) still go straight into the caller's
+ * memory.  MP_CONN_READAHEAD_DEFAULT suits most uses.  Everything else -
+ * framing, timeouts, spinning, the errors - is as without it.
+ *
+ * Only for a connection with a single reader: bytes read ahead leave the
+ * stream, so another process reading the same descriptor would never see
+ * them and would lose the framing.  Use it on an end that one process
+ * receives on, not on a pipe that several workers share.  mp_conn_poll(),
+ * mp_wait() and mp_waitset_wait() report the connection readable while
+ * bytes are buffered, without sleeping in the kernel; a poll, epoll or
+ * event loop of your own must check mp_conn_buffered() first.
+ *
+ * Returns 0, or -EINVAL (c NULL, size above MP_CONN_READAHEAD_MAX),
+ * -MP_ECLOSED, -EBADF (not readable), -EBUSY (bytes are buffered: they
+ * would be lost or reordered; receive them first), -ENOMEM.
+ */
+MP_API int mp_conn_set_readahead(mp_conn_t *c, size_t size);
+
+/*
+ * mp_conn_buffered - how many bytes have been read ahead from the
+ * descriptor and not yet received, as SSL_pending() is to OpenSSL: 0
+ * unless read-ahead is on.  Above 0, the next receive starts without
+ * waiting, and a whole message there needs no system call at all.
+ * Returns the count, or -EINVAL (NULL), -MP_ECLOSED, -EBADF (not
+ * readable).
+ */
+MP_API int mp_conn_buffered(const mp_conn_t *c);
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -296,8 +364,9 @@ enum mp_digest {
 /* Default time a listener gives one connection to authenticate: CPython's
  * CONNECTION_TIMEOUT. */
 #define MP_HANDSHAKE_TIMEOUT MP_SEC(20)
-/* Handshakes a listener runs at once (see mp_listener_accept). */
-#define MP_LISTENER_PENDING_MAX 64
+/* Handshakes a listener runs at once (see mp_listener_accept): at most
+ * this many descriptors, and ~600 bytes each, while a flood lasts. */
+#define MP_LISTENER_PENDING_MAX 256
 
 /* Options of a listener or a client; NULL, or all zero, means Python's
  * defaults: no authentication, backlog 1. */
@@ -340,12 +409,25 @@ MP_API mp_listener_t *mp_listener_open(const mp_address_t *address,
  * Handshakes run concurrently, so connections that never speak cannot hold
  * up others: up to MP_LISTENER_PENDING_MAX at once, each dropped when it
  * has not finished within handshake_timeout (its client sees end of file).
- * When every slot is taken, a new connection evicts the oldest one that
- * has not sent a byte; if all are making progress, new connections wait in
- * the backlog.  So a client is served as long as fewer than
- * MP_LISTENER_PENDING_MAX silent connections arrive within its own
- * handshake time; silent ones cost at most that many descriptors.
- * Handshakes still pending when the timeout ends carry on at the next call.
+ * Under a flood: when every slot is taken and another connection waits,
+ * a handshake whose client has not answered our challenge gives way (its
+ * client sees end of file): one whose client spoke before it was
+ * challenged (no client running the protocol does) at once, else the one
+ * that has waited longest, once it has had 10 ms to answer.  A newcomer
+ * that speaks before it is challenged displaces nobody: it is closed at
+ * once.  A client that has answered holds the key and keeps its slot.
+ * So connections without the key cost at most MP_LISTENER_PENDING_MAX
+ * descriptors and only delay a client with the key: those that speak
+ * early by the time it takes to accept and close them (the test suite
+ * checks that a client is served within 100 ms while 1000 are kept
+ * open), those that wait for their challenge by ~10 ms per
+ * MP_LISTENER_PENDING_MAX of them queued ahead, as long as it answers
+ * within 10 ms.
+ * When every slot holds a client with the key, new connections wait in
+ * the backlog.  Size the backlog (opts.backlog) for the bursts you
+ * expect: a TCP client that finds it full waits a second for its SYN to
+ * be sent again.  Handshakes still pending when the timeout ends carry on
+ * at the next call.
  *
  * Returns the connection (its peer is in mp_listener_last_accepted), or
  * NULL with *err = -EINVAL, -MP_EAUTH (a handshake failed: wrong key, or a
@@ -374,10 +456,9 @@ MP_API int mp_listener_close(mp_listener_t *l);
 /*
  * mp_client - connect to a listener (Python's Client(address, family,
  * authkey)); with an authkey, answer the listener's challenge, then
- * deliver one.  Our challenge goes out right behind our answer rather than
- * after the listener's "#WELCOME#": the same bytes in the same order, one
- * round trip fewer (a listener reads a stream; CPython's are unaffected).
- * timeout bounds the connect and the handshake together.
+ * deliver one, in CPython's order: our challenge goes out after the
+ * listener's "#WELCOME#".  timeout bounds the connect and the handshake
+ * together.
  *
  * Returns the connection, or NULL with *err = -EINVAL, -ECONNREFUSED,
  * -ENOENT (no such socket path), -ENXIO (a host name that does not

@@ -11,8 +11,8 @@
  *   semaphore  its value is above zero (an acquire may still lose the race)
  *   barrier    completed a cycle, or broke, since mp_wait_barrier() was
  *              called for it
- *   connection readable: a message, or end of file (it never buffers, so
- *              this is its descriptor's readability)
+ *   connection readable: a message, or end of file, or bytes it has read
+ *              ahead (mp_conn_set_readahead; then mp_wait does not sleep)
  *   listener   a client is waiting to be accepted
  * Readiness is a snapshot, as in Python:
  * another process may consume what made an object ready before you act.
@@ -49,6 +49,7 @@ typedef enum mp_wait_kind {
 	MP_WAIT_EVENT,
 	MP_WAIT_SEM,
 	MP_WAIT_BARRIER,
+	MP_WAIT_CONN,
 } mp_wait_kind_t;
 
 typedef struct mp_waitable {
@@ -66,13 +67,16 @@ static inline mp_waitable_t mp_wait_fd(int fd)
 	return w;
 }
 
-/* A connection or a listener, through its descriptor (a closed one gives
- * -EBADF from mp_wait). */
+/* A connection: its descriptor, and the bytes it has read ahead.  A NULL
+ * or closed one gives -EBADF from mp_wait; one in a waitset must stay open
+ * until it is removed. */
 static inline mp_waitable_t mp_wait_conn(const mp_conn_t *c)
 {
-	return mp_wait_fd(c ? mp_conn_fileno(c) : -1);
+	mp_waitable_t w = { .kind = MP_WAIT_CONN, .obj = (void *)c };
+	return w;
 }
 
+/* A listener, through its descriptor (a NULL one gives -EBADF). */
 static inline mp_waitable_t mp_wait_listener(const mp_listener_t *l)
 {
 	return mp_wait_fd(l ? mp_listener_fileno(l) : -1);
@@ -134,8 +138,10 @@ MP_API mp_waitset_t *mp_waitset_open(int *err);
 MP_API int mp_waitset_close(mp_waitset_t *ws);
 /*
  * mp_waitset_add - add w; returns its index in the set (>= 0), the number
- * mp_waitset_wait reports.  Errors as for mp_wait's objects (-EBADF,
- * -EINVAL), -EEXIST the descriptor is in the set already, -ENOMEM.
+ * mp_waitset_wait reports.  The object must outlive its membership: remove
+ * a connection or process before closing or freeing it.  Errors as for
+ * mp_wait's objects (-EBADF, -EINVAL), -EEXIST the descriptor is in the
+ * set already, -ENOMEM.
  */
 MP_API int mp_waitset_add(mp_waitset_t *ws, mp_waitable_t w);
 /* mp_waitset_remove - take out the object at index.  -ENOENT; -EINVAL. */

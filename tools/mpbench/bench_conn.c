@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +25,18 @@
 #define TPUT_SIZE (64 * 1024)
 
 /* Row name parts: ".ring" pins the ring, ".nospin" pins plain system
- * calls, both without spinning; ".timed" gives every call a deadline. */
+ * calls, both without spinning; ".timed" gives every call a deadline;
+ * "_readahead" turns read-ahead on at every receiving end. */
 struct variant {
-	bool ring, nospin, timed;
+	bool ring, nospin, timed, readahead;
 };
 
 static struct variant variant_of(const struct mpb_case *c)
 {
 	return (struct variant){ strstr(c->name, ".ring") != NULL,
 	                         strstr(c->name, ".nospin") != NULL,
-	                         strstr(c->name, ".timed") != NULL };
+	                         strstr(c->name, ".timed") != NULL,
+	                         strstr(c->name, "_readahead") != NULL };
 }
 
 static int64_t timeout_of(struct variant v)
@@ -47,6 +50,8 @@ static void tune(mp_conn_t *c, struct variant v)
 		mp__conn_set_path(c, v.ring ? MP__IO_RING : MP__IO_SYSCALL);
 		mp_conn_set_spin(c, 0);
 	}
+	if (v.readahead && mp_conn_readable(c))
+		mp_conn_set_readahead(c, MP_CONN_READAHEAD_DEFAULT);
 }
 
 static bool duplex_of(const struct mpb_case *c)
@@ -250,6 +255,41 @@ static int raw_rt(const struct mpb_case *c, long iters, double *value,
 	return 0;
 }
 
+/*
+ * Both ends on one CPU (the caller's; the peer inherits it across fork):
+ * each wake-up is then a direct switch, and the round trip counts system
+ * calls, not where the scheduler put the two processes or how long an
+ * idle CPU takes to wake (README, "Reading the table").
+ */
+static int on_one_cpu(mpb_run_fn fn, const struct mpb_case *c, long iters,
+                      double *value, const char **why)
+{
+	cpu_set_t old, one;
+	int cpu = sched_getcpu();
+
+	if (cpu < 0 || sched_getaffinity(0, sizeof(old), &old) < 0)
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return -errno;
+	int r = fn(c, iters, value, why);
+	sched_setaffinity(0, sizeof(old), &old);
+	return r;
+}
+
+static int mproc_rt_cpu1(const struct mpb_case *c, long iters, double *value,
+                         const char **why)
+{
+	return on_one_cpu(mproc_rt, c, iters, value, why);
+}
+
+static int raw_rt_cpu1(const struct mpb_case *c, long iters, double *value,
+                       const char **why)
+{
+	return on_one_cpu(raw_rt, c, iters, value, why);
+}
+
 /* ---- throughput, one way --------------------------------------------------- */
 
 struct tput {
@@ -341,11 +381,18 @@ static int raw_tput(const struct mpb_case *c, long iters, double *value,
 
 /* ---- authenticated connects ------------------------------------------------ */
 
+/*
+ * conn.auth: connect and authenticate over AF_UNIX, then close.
+ * conn.connect_tcp*: over TCP loopback, connect, authenticate, and one
+ * 64-byte message there and back - the whole exchange of a client that
+ * connects to ask one thing, where a stalled write shows.
+ */
 static const char auth_key[] = "secret password";
 
 struct srv {
 	mp_listener_t *l;
 	long n;
+	bool echo;  /* one message back per connection */
 };
 
 static void mproc_server(void *arg)
@@ -353,36 +400,101 @@ static void mproc_server(void *arg)
 	struct srv *s = arg;
 	for (long i = 0; i < s->n; i++) {
 		int err;
+		mp_bytes_t m = { NULL, 0 };
 		mp_conn_t *c = mp_listener_accept(s->l, MP_SEC(10), &err);
-		if (!c)
+		if (!c || (s->echo &&
+		           (mp_conn_recv_bytes(c, RT_SIZE, &m, MP_SEC(10)) < 0 ||
+		            mp_conn_send_bytes(c, m.data, m.len, MP_SEC(10)) < 0)))
 			_exit(2);
+		free(m.data);
 		mp_conn_close(c);
 	}
+}
+
+/* One client: connect, authenticate, and with echo a message there and
+ * back.  0 or -errno. */
+static int connect_once(const mp_address_t *a, const mp_conn_opts_t *o,
+                        bool echo)
+{
+	uint8_t buf[RT_SIZE] = { 0 };
+	int err = 0;
+	mp_conn_t *c = mp_client(a, o, MP_SEC(10), &err);
+	if (c && echo)
+		err = mp_conn_send_bytes(c, buf, RT_SIZE, MP_SEC(10));
+	if (c && echo && err == 0) {
+		int64_t n = mp_conn_recv_bytes_into(c, buf, sizeof(buf), 0, NULL,
+		                                    MP_SEC(10));
+		err = n < 0 ? (int)n : 0;
+	}
+	mp_conn_close(c);
+	return err;
 }
 
 static int mproc_auth(const struct mpb_case *c, long iters, double *value,
                       const char **why)
 {
-	(void)c;
 	(void)why;
+	bool tcp = strstr(c->name, "tcp") != NULL;
 	mp_conn_opts_t o = { .authkey = auth_key,
 	                     .authkey_len = sizeof(auth_key) - 1 };
+	mp_address_t where;
 	int err = 0, go;
-	mp_listener_t *l = mp_listener_open(NULL, &o, &err);
+	mp_address_parse(&where, "127.0.0.1:0");
+	mp_listener_t *l = mp_listener_open(tcp ? &where : NULL, &o, &err);
 	if (!l)
 		return err;
 	mp_address_t addr = *mp_listener_address(l);
-	struct srv s = { l, iters };
+	struct srv s = { l, iters, tcp };
 	pid_t pid = start_peer(mproc_server, &s, &go);
 	int64_t t0 = go_now(go);
-	for (long i = 0; i < iters && err == 0; i++) {
-		mp_conn_t *conn = mp_client(&addr, &o, MP_SEC(10), &err);
-		mp_conn_close(conn);
-	}
+	for (long i = 0; i < iters && err == 0; i++)
+		err = connect_once(&addr, &o, tcp);
 	int64_t t1 = mpb_now();
 	if (pid < 0 || end_peer(pid) < 0 || t0 < 0)
 		err = err ? err : -EIO;
 	mp_listener_close(l);
+	if (err)
+		return err;
+	*value = (double)(t1 - t0) / 1e3 / (double)iters;
+	return 0;
+}
+
+/* A CPython listener for our client: serves argv[1] connections (one
+ * message back on each), after printing its port. */
+static const char py_listener[] =
+	"import sys\n"
+	"from multiprocessing.connection import Listener\n"
+	"with Listener(('127.0.0.1', 0), authkey=b'secret password') as l:\n"
+	"    print(l.address[1], flush=True)\n"
+	"    for _ in range(int(sys.argv[1])):\n"
+	"        with l.accept() as c:\n"
+	"            c.send_bytes(c.recv_bytes())\n";
+
+static int mproc_vs_pyserver(const struct mpb_case *c, long iters,
+                             double *value, const char **why)
+{
+	(void)c;
+	mp_conn_opts_t o = { .authkey = auth_key,
+	                     .authkey_len = sizeof(auth_key) - 1 };
+	char port[32];
+	pid_t pid;
+	int err = mpb_python_peer(py_listener, iters + 1, port, sizeof(port),
+	                          &pid, why);
+	if (err)
+		return err;
+	mp_address_t addr;
+	err = mp_address_inet(&addr, AF_INET, "127.0.0.1",
+	                      (uint16_t)strtoul(port, NULL, 10));
+	/* Untimed, as in the python baseline: the listener's first accept
+	 * pays for its lazy imports. */
+	if (err == 0)
+		err = connect_once(&addr, &o, true);
+	int64_t t0 = mpb_now();
+	for (long i = 0; i < iters && err == 0; i++)
+		err = connect_once(&addr, &o, true);
+	int64_t t1 = mpb_now();
+	if (mpb_python_peer_end(pid, err != 0) < 0 && err == 0)
+		err = -EIO;
 	if (err)
 		return err;
 	*value = (double)(t1 - t0) / 1e3 / (double)iters;
@@ -433,6 +545,33 @@ static const char py_auth[] =
 	"    l.close()\n"
 	"    return dt / n * 1e6\n";
 
+static const char py_connect_tcp[] =
+	"import multiprocessing as mp\n"
+	"from multiprocessing.connection import Listener, Client\n"
+	"_ctx = mp.get_context('fork')\n"
+	"_key = b'secret password'\n"
+	"def _echo_loop(l, n):\n"
+	"    for _ in range(n):\n"
+	"        with l.accept() as c:\n"
+	"            c.send_bytes(c.recv_bytes())\n"
+	"def _one(address, msg):\n"
+	"    with Client(address, authkey=_key) as c:\n"
+	"        c.send_bytes(msg)\n"
+	"        c.recv_bytes()\n"
+	"def bench(n):\n"
+	"    l = Listener(('127.0.0.1', 0), authkey=_key)\n"
+	"    p = _ctx.Process(target=_echo_loop, args=(l, n + 1))\n"
+	"    p.start()\n"
+	"    msg = b'x' * 64\n"
+	"    _one(l.address, msg)\n"
+	"    t = time.perf_counter()\n"
+	"    for _ in range(n):\n"
+	"        _one(l.address, msg)\n"
+	"    dt = time.perf_counter() - t\n"
+	"    p.join()\n"
+	"    l.close()\n"
+	"    return dt / n * 1e6\n";
+
 #define RT_ROW(nm, base, g, fn, basefn) \
 	{ .name = nm, .unit = "us/op", .baseline = base, .goal = g, \
 	  .iters = 4000, .quick_iters = 1000, .run_mproc = fn, \
@@ -443,8 +582,11 @@ static const char py_auth[] =
 	  .run_mproc = mproc_tput, .run_baseline = raw_tput }
 
 const struct mpb_case mpb_conn_cases[] = {
-	RT_ROW("conn.rt64/pipe", "raw write+read of 64 B over two pipes",
-	       0.85, mproc_rt, raw_rt),
+	RT_ROW("conn.rt64/pipe", "raw write+read of 64 B over two pipes, "
+	       "both ends on one CPU", 0.75, mproc_rt_cpu1, raw_rt_cpu1),
+	RT_ROW("conn.rt64_readahead/pipe", "raw write+read of 64 B over two "
+	       "pipes, both ends on one CPU (ours: read-ahead)", 0.95,
+	       mproc_rt_cpu1, raw_rt_cpu1),
 	RT_ROW("conn.rt64/socketpair", "raw write+read of 64 B, socketpair",
 	       0.85, mproc_rt, raw_rt),
 	{
@@ -485,6 +627,30 @@ const struct mpb_case mpb_conn_cases[] = {
 		.quick_iters = 100,
 		.run_mproc = mproc_auth,
 		.python = py_auth,
+	},
+	/* CPython's own pair waits ~40 ms per connection (no TCP_NODELAY):
+	 * a few connections per repetition are plenty. */
+	{
+		.name = "conn.connect_tcp/python",
+		.unit = "us/op",
+		.baseline = "python3 Listener+Client(authkey) over TCP loopback, "
+		            "then 64 B there and back",
+		.goal = 2,
+		.iters = 30,
+		.quick_iters = 10,
+		.run_mproc = mproc_auth,
+		.python = py_connect_tcp,
+	},
+	{
+		.name = "conn.connect_tcp_pyserver/python",
+		.unit = "us/op",
+		.baseline = "the same, both clients against a CPython listener "
+		            "(ours: mp_client)",
+		.goal = 1.5,
+		.iters = 30,
+		.quick_iters = 10,
+		.run_mproc = mproc_vs_pyserver,
+		.python = py_connect_tcp,
 	},
 	{ 0 },
 };

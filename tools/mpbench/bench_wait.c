@@ -278,7 +278,9 @@ RUNNER(run_epoll, epoll_setup, epoll_wait_one, epoll_teardown)
 const struct mpb_case mpb_wait_cases[] = {
 	WAIT_CASE(1, "poll", run_poll, 0, 20000, 5000),
 	WAIT_CASE(16, "poll", run_poll, 0, 20000, 5000),
-	WAIT_CASE(1000, "poll", run_poll, 1.0, 4000, 1000),
+	/* Parity: a one-shot wait on descriptors is one ppoll, the
+	 * baseline's own system call (README, "Reading the table"). */
+	WAIT_CASE(1000, "poll", run_poll, 0.95, 4000, 1000),
 	{
 		.name = "wait.10000/epoll",
 		.unit = "us/op",

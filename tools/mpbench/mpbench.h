@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct mpb_case;
 
@@ -67,6 +68,18 @@ static inline void mpb_keep(uint64_t v)
 int mpb_python_run(const struct mpb_case *c, long iters, double *value,
                    const char **why);
 void mpb_python_stop(void);
+
+/*
+ * A python3 peer for the mproc side of a row (a CPython listener, say):
+ * runs script with n as its argument and returns once it has printed its
+ * first line, copied into line without the newline.  MPB_SKIP (with *why)
+ * when python3 cannot be run or says nothing within the python timeout.
+ * End it with mpb_python_peer_end (kill_it: after a failure, when it may
+ * still be waiting for us); 0 when it exited with status 0.
+ */
+int mpb_python_peer(const char *script, long n, char *line, size_t cap,
+                    pid_t *pid, const char **why);
+int mpb_python_peer_end(pid_t pid, bool kill_it);
 
 extern const struct mpb_case mpb_process_cases[];
 extern const struct mpb_case mpb_queue_cases[];

@@ -138,3 +138,60 @@ int mpb_python_run(const struct mpb_case *c, long iters, double *value,
 	*value = strtod(line, NULL);
 	return 0;
 }
+
+int mpb_python_peer(const char *script, long n, char *line, size_t cap,
+                    pid_t *pid, const char **why)
+{
+	const char *exe = getenv("MPBENCH_PYTHON");
+	char arg[32];
+	int out[2];
+
+	*pid = 0;
+	*why = "python3 not found or failed to start";
+	snprintf(arg, sizeof(arg), "%ld", n);
+	if (pipe2(out, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	char *argv[] = { (char *)(exe ? exe : "python3"), "-c", (char *)script,
+	                 arg, NULL };
+	int r = posix_spawnp(pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	if (r != 0) {
+		close(out[0]);
+		*pid = 0;
+		return MPB_SKIP;
+	}
+	/* Its first line says it is ready; nothing else is read. */
+	struct pollfd pf = { .fd = out[0], .events = POLLIN };
+	size_t len = 0;
+	while (len + 1 < cap && poll(&pf, 1, py_timeout_ms()) == 1) {
+		ssize_t k = read(out[0], line + len, 1);
+		if (k != 1 || line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = 0;
+	close(out[0]);
+	if (len == 0) {
+		mpb_python_peer_end(*pid, true);
+		*pid = 0;
+		return MPB_SKIP;
+	}
+	return 0;
+}
+
+int mpb_python_peer_end(pid_t pid, bool kill_it)
+{
+	int st = 0;
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (kill_it)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
