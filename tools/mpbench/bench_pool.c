@@ -132,10 +132,6 @@ static int cpu_bound_pool(const struct mpb_case *c, long n, double *value,
 	return r;
 }
 
-/* Where cpu_bound_seq's results go, or the compiler drops the work (at
- * file scope: clang calls a local one that is only added to unused). */
-static volatile uint64_t sink;
-
 static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
                          const char **why)
 {
