@@ -209,10 +209,12 @@ static int wait_fd(struct xfer *x, short ev)
 }
 
 /* Should a system call of this transfer avoid blocking?  When it has a
- * deadline; unless the descriptor cannot, then it polls first. */
+ * deadline; unless the descriptor cannot, then it polls first.  And in an
+ * interruptible thread: the kernel restarts a blocking read or write that
+ * an SA_RESTART handler interrupted, where ppoll reports it (intr.c). */
 static int syscall_nowait(struct xfer *x, short ev)
 {
-	if (x->deadline == MP__NO_DEADLINE)
+	if (x->deadline == MP__NO_DEADLINE && !mp_sys_interruptible())
 		return 0;
 	if (x->c->nowait)
 		return 1;

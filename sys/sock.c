@@ -92,6 +92,9 @@ static int set_blocking(int fd)
 static int connect_unix_wait(int fd, const struct sockaddr *sa,
                              socklen_t len, const struct timespec *deadline)
 {
+	/* An interruptible thread: a connect without a timeout is restarted
+	 * after an SA_RESTART handler, one with a timeout reports EINTR. */
+	deadline = mp_sys_wait_deadline(deadline);
 	for (;;) {
 		if (deadline) {
 			int64_t left = ns_left(deadline);
@@ -108,7 +111,7 @@ static int connect_unix_wait(int fd, const struct sockaddr *sa,
 		}
 		if (connect(fd, sa, len) == 0)
 			break;
-		if (errno == EINTR)
+		if (errno == EINTR && !mp_sys_interruptible())
 			continue;
 		return errno == EAGAIN || errno == EINPROGRESS ? -ETIMEDOUT
 		                                               : -errno;

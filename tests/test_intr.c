@@ -10,6 +10,7 @@
  */
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -339,6 +340,160 @@ static void task_teardown(int r)
 	mp_result_free(result);
 }
 
+/* Connections: a one-way pipe, rd <- wr; on the syscall path or the ring. */
+static mp_conn_t *rd, *wr;
+static int conn_path;
+
+static void conn_setup(void)
+{
+	MPT_OK(mp_pipe(false, &rd, &wr));
+	MPT_OK(mp__conn_set_path(rd, conn_path));
+	MPT_OK(mp__conn_set_path(wr, conn_path));
+}
+static void conn_teardown(int r)
+{
+	(void)r;
+	MPT_OK(mp_conn_close(rd));
+	MPT_OK(mp_conn_close(wr));
+}
+static int recv_block(void)
+{
+	char b[8];
+	int64_t n = mp_conn_recv_bytes_into(rd, b, sizeof(b), 0, NULL,
+	                                    MP_FOREVER);
+	return n == 1 && b[0] == 'm' ? 0 : n < 0 ? (int)n : -1000;
+}
+static void send_m(void) { MPT_OK(mp_conn_send_bytes(wr, "m", 1, 0)); }
+static int poll_block(void)
+{
+	int r = mp_conn_poll(rd, MP_FOREVER);
+	return r == 1 ? 0 : r < 0 ? r : -1000;
+}
+
+/* A pipe full to the last byte: the send writes nothing before it waits
+ * (a message this small goes in whole or not at all), so an interrupted
+ * one leaves the connection as it was. */
+static size_t filler;
+
+static void full_setup(void)
+{
+	char junk[4096] = { 0 };
+	conn_setup();
+	int fd = mp_conn_fileno(wr), fl = fcntl(fd, F_GETFL);
+	MPT_EQ(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+	ssize_t n;
+	for (filler = 0; (n = write(fd, junk, sizeof(junk))) > 0;)
+		filler += (size_t)n;
+	while ((n = write(fd, junk, 1)) > 0)
+		filler += (size_t)n;
+	MPT_EQ(fcntl(fd, F_SETFL, fl), 0);
+}
+static int send_block(void) { return mp_conn_send_bytes(wr, "m", 1, MP_FOREVER); }
+static void drain_filler(void)
+{
+	char junk[4096];
+	for (size_t left = filler; left > 0;) {
+		ssize_t n = read(mp_conn_fileno(rd), junk,
+		                 left < sizeof(junk) ? left : sizeof(junk));
+		if (n <= 0)
+			break;
+		left -= (size_t)n;
+	}
+}
+static void full_teardown(int r)
+{
+	if (r == -EINTR)
+		drain_filler();
+	/* The stream is whole: an interrupted send sent nothing, a finished
+	 * one its message, and the connection still works. */
+	if (r == -EINTR)
+		send_m();
+	MPT_EQ(recv_block(), 0);
+	conn_teardown(r);
+}
+
+/* Listeners and clients, on a fresh AF_UNIX path. */
+static mp_listener_t *lis;
+static mp_conn_t *accepted, *client;
+static const mp_conn_opts_t keyed = { .authkey = "key", .authkey_len = 3 };
+static bool with_key;
+
+static void listener_setup(void)
+{
+	int err;
+	lis = mp_listener_open(NULL, with_key ? &keyed : NULL, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lis);
+	accepted = client = NULL;
+}
+static int accept_block(void)
+{
+	int err;
+	accepted = mp_listener_accept(lis, MP_FOREVER, &err);
+	return accepted ? 0 : err;
+}
+static void connect_client(void)
+{
+	int err;
+	client = mp_client(mp_listener_address(lis), with_key ? &keyed : NULL,
+	                   TEST_WAIT_NS, &err);
+	CU_ASSERT_PTR_NOT_NULL(client);
+}
+static void listener_teardown(int r)
+{
+	(void)r;
+	if (accepted)
+		mp_conn_close(accepted);
+	if (client)
+		mp_conn_close(client);
+	MPT_OK(mp_listener_close(lis));
+}
+
+/* A client whose listener has not accepted yet: it waits for the
+ * challenge. */
+static int client_block(void)
+{
+	int err;
+	client = mp_client(mp_listener_address(lis), &keyed, MP_FOREVER, &err);
+	return client ? 0 : err;
+}
+static void accept_now(void)
+{
+	int err;
+	accepted = mp_listener_accept(lis, TEST_WAIT_NS, &err);
+	CU_ASSERT_PTR_NOT_NULL(accepted);
+}
+
+static void test_connections(void)
+{
+	static const struct call calls[] = {
+		{ "connection recv", conn_setup, recv_block, send_m, conn_teardown },
+		{ "connection poll", conn_setup, poll_block, send_m, conn_teardown },
+		{ "connection send, pipe full", full_setup, send_block,
+		  drain_filler, full_teardown },
+	};
+	int paths[] = { MP__IO_SYSCALL, MP__IO_RING };
+	for (int p = 0; p < 2; p++) {
+		conn_path = paths[p];
+		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+			fprintf(stderr, "\n    %s (%s)", calls[i].name,
+			        p ? "ring" : "system calls");
+			check(&calls[i]);
+		}
+	}
+	static const struct call accept_call = { "listener accept",
+		listener_setup, accept_block, connect_client, listener_teardown };
+	for (int k = 0; k < 2; k++) {
+		with_key = k;
+		fprintf(stderr, "\n    listener accept%s", k ? ", authkey" : "");
+		check(&accept_call);
+	}
+	with_key = true;
+	static const struct call client_call = { "client handshake",
+		listener_setup, client_block, accept_now, listener_teardown };
+	fprintf(stderr, "\n    client handshake");
+	check(&client_call);
+}
+
 static void test_waits(void)
 {
 	static const struct call calls[] = {
@@ -408,6 +563,7 @@ int main(void)
 		{ "the setting", test_setting },
 		{ "every wait, interrupted or not", test_waits },
 		{ "queue join", test_queue_join },
+		{ "connections and listeners", test_connections },
 		CU_TEST_INFO_NULL,
 	};
 	int r = mpt_main("intr", tests);

@@ -24,8 +24,9 @@
  * nothing, with these exceptions: mp_cond_wait() re-takes its lock before
  * it returns (and returns 0 if a notify came with the signal);
  * mp_barrier_wait() breaks the barrier (Python's rule for a wait that ends
- * in an exception); a connection send interrupted after part of a message
- * went out has left a broken stream.  A handler that runs just before a
+ * in an exception); a connection send or receive interrupted in the middle
+ * of a message gives up that direction, as a timeout there does
+ * (connection.h).  A handler that runs just before a
  * call goes to sleep may not end it (as with sem_wait): to stop a thread
  * for sure, signal it until it leaves, or wake it through something it
  * waits for.
