@@ -121,17 +121,6 @@ static void reset(void)
 	MPT_OK(mp_lock_init(&sh->other));
 }
 
-static mp_queue_t *new_queue(long maxsize, size_t max_msg)
-{
-	mp_queue_attr_t a = { .maxsize = maxsize, .max_msg = max_msg };
-	int err = 0;
-	mp_queue_t *q = mp_queue_new(&a, &err);
-	if (!q)
-		fprintf(stderr, "mp_queue_new: %s\n", mp_strerror(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-	return q;
-}
-
 /* Until `consumers` (or producers) of q are held by pid: 0 or -ETIMEDOUT. */
 static int await_queue_holder(mp_queue_t *q, bool consumers, pid_t pid)
 {
@@ -205,7 +194,7 @@ static void test_stopped_queue_holders(void)
 	char b[16];
 	size_t len;
 	reset();
-	sh->q = new_queue(1, 16);
+	sh->q = mpt_queue(1, 16, 0, 0);
 	MPT_OK(mp_queue_put(sh->q, "a", 1, 0));
 	mp_process_t *p = mpt_start(put_one, "b");
 	MPT_OK(await_queue_holder(sh->q, false, mp_process_pid(p)));
@@ -394,7 +383,7 @@ static void test_queue_dead_holder_pid_reused(void)
 		return;
 	}
 	reset();
-	sh->q = new_queue(1, 16);
+	sh->q = mpt_queue(1, 16, 0, 0);
 	MPT_OK(mp_queue_put(sh->q, "a", 1, 0));
 	mp_process_t *p = mpt_start(put_one, "b");
 	pid_t pid = mp_process_pid(p);
@@ -627,7 +616,7 @@ static void qrun_init(long maxsize, uint32_t limit)
 	memset(qr, 0, offsetof(struct qrun, returned));
 	memset(qr->returned, 0, sizeof(qr->returned));
 	memset(qr->seen, 0, sizeof(qr->seen));
-	qr->q = new_queue(maxsize, QMAX);
+	qr->q = mpt_queue(maxsize, QMAX, 0, 0);
 	qr->limit = limit;
 }
 

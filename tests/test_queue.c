@@ -6,22 +6,9 @@
 #include <signal.h>
 #include <unistd.h>
 
-static mp_queue_t *new_queue(long maxsize, size_t max_msg, size_t cap,
-                             unsigned flags)
-{
-	mp_queue_attr_t a = { .maxsize = maxsize, .max_msg = max_msg,
-	                      .capacity = cap, .flags = flags };
-	int err = 0;
-	mp_queue_t *q = mp_queue_new(&a, &err);
-	if (!q)
-		fprintf(stderr, "mp_queue_new: %s\n", mp_strerror(err));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-	return q;
-}
-
 static void test_basic(void)
 {
-	mp_queue_t *q = new_queue(0, 100, 0, 0);
+	mp_queue_t *q = mpt_queue(0, 100, 0, 0);
 	char buf[200];
 	size_t len = 0;
 	MPT_EQ(mp_queue_empty(q), 1);
@@ -107,7 +94,7 @@ static void test_bad_attr(void)
 
 static void test_maxsize(void)
 {
-	mp_queue_t *q = new_queue(3, 64, 0, 0);
+	mp_queue_t *q = mpt_queue(3, 64, 0, 0);
 	for (int i = 0; i < 3; i++)
 		MPT_OK(mp_queue_put(q, &i, sizeof(i), 0));
 	MPT_EQ(mp_queue_full(q), 1);
@@ -124,7 +111,7 @@ static void test_maxsize(void)
 /* Variable sizes through a small ring: every byte arrives, in order. */
 static void test_wraparound(void)
 {
-	mp_queue_t *q = new_queue(0, 200, 512, 0);
+	mp_queue_t *q = mpt_queue(0, 200, 512, 0);
 	unsigned char out[200], in[200];
 	unsigned seed = 7, seed2 = 7;
 	int sent = 0, got = 0;
@@ -218,7 +205,7 @@ static int consumer(void *arg)
 static void test_mpmc(void)
 {
 	memset(mm, 0, sizeof(*mm));
-	mm->q = new_queue(0, sizeof(struct msg), 8192, 0);
+	mm->q = mpt_queue(0, sizeof(struct msg), 8192, 0);
 	mp_process_t *p[NPROD], *c[NCONS];
 	for (int i = 0; i < NCONS; i++) {
 		c[i] = mp_process_new(consumer, NULL, NULL, 0, NULL);
@@ -272,7 +259,7 @@ static void start_blocked_get(pthread_t *t, mp_queue_t *q, size_t footprint)
 
 static void test_close(void)
 {
-	mp_queue_t *q = new_queue(0, 8, 0, 0);
+	mp_queue_t *q = mpt_queue(0, 8, 0, 0);
 	MPT_OK(mp_queue_put(q, "a", 1, 0));
 	MPT_OK(mp_queue_close(q));
 	MPT_EQ(mp_queue_closed(q), 1);
@@ -286,7 +273,7 @@ static void test_close(void)
 	/* A blocked consumer is woken by close, and by destroy. */
 	mp_queue_attr_t a = { .max_msg = 8 };
 	for (int k = 0; k < 2; k++) {
-		q = new_queue(0, 8, 0, 0);
+		q = mpt_queue(0, 8, 0, 0);
 		pthread_t t;
 		start_blocked_get(&t, q, mp_queue_footprint(&a));
 		if (k == 0)
@@ -320,7 +307,7 @@ static int joinable_worker(void *arg)
 
 static void test_joinable(void)
 {
-	mp_queue_t *q = new_queue(0, 16, 0, MP_QUEUE_JOINABLE);
+	mp_queue_t *q = mpt_queue(0, 16, 0, MP_QUEUE_JOINABLE);
 	MPT_ERR(mp_queue_task_done(q), -EOVERFLOW);
 	MPT_OK(mp_queue_join(q, 0)); /* nothing pending */
 	for (int i = 0; i < 20; i++)
@@ -426,7 +413,7 @@ static void stop(mp_process_t *p)
 static void test_kill_at_random(void)
 {
 	kr = mpt_shared(sizeof(*kr));
-	kr->q = new_queue(0, sizeof(struct msg), 4096, 0);
+	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
 	unsigned seed = 99;
 	mp_process_t *prod[2], *cons[2];
 	for (int i = 0; i < 2; i++) {

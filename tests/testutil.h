@@ -170,6 +170,20 @@ static inline void *mpt_shared(size_t len)
 	return p;
 }
 
+/* A queue from the shared heap (the test fails at once if it cannot). */
+static inline mp_queue_t *mpt_queue(long maxsize, size_t max_msg, size_t cap,
+                                    unsigned flags)
+{
+	mp_queue_attr_t a = { .maxsize = maxsize, .max_msg = max_msg,
+	                      .capacity = cap, .flags = flags };
+	int err = 0;
+	mp_queue_t *q = mp_queue_new(&a, &err);
+	if (!q)
+		fprintf(stderr, "mp_queue_new: %s\n", mp_strerror(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	return q;
+}
+
 /* Start fn(arg) in a child process (the test fails at once if it cannot). */
 static inline mp_process_t *mpt_start(mp_target_t fn, void *arg)
 {
