@@ -16,24 +16,19 @@
 
 #include <errno.h>
 
-static _Thread_local bool interruptible
+_Thread_local bool mp_sys__interruptible
 	__attribute__((tls_model("initial-exec")));
 
 bool mp_sys_set_interruptible(bool on)
 {
-	bool was = interruptible;
-	interruptible = on;
+	bool was = mp_sys__interruptible;
+	mp_sys__interruptible = on;
 	return was;
-}
-
-bool mp_sys_interruptible(void)
-{
-	return interruptible;
 }
 
 int mp_sys_eintr(void)
 {
-	return interruptible ? -EINTR : 0;
+	return mp_sys__interruptible ? -EINTR : 0;
 }
 
 const struct timespec *mp_sys_wait_deadline(const struct timespec *deadline)
@@ -41,5 +36,5 @@ const struct timespec *mp_sys_wait_deadline(const struct timespec *deadline)
 	/* 68 years of uptime: "no deadline" for the clock, not for the
 	 * kernel's restart rules. */
 	static const struct timespec far = { .tv_sec = INT32_MAX };
-	return deadline || !interruptible ? deadline : &far;
+	return deadline || !mp_sys__interruptible ? deadline : &far;
 }

@@ -51,7 +51,13 @@ void mp_sys_ns_to_timespec(int64_t ns, struct timespec *ts);
  * return -EINTR (true) or carry on (false, the default)?  Returns the
  * previous setting. */
 bool mp_sys_set_interruptible(bool on);
-bool mp_sys_interruptible(void);
+/* Read on every message's way (connections): inline, one %fs access. */
+extern _Thread_local bool mp_sys__interruptible
+	__attribute__((tls_model("initial-exec")));
+static inline bool mp_sys_interruptible(void)
+{
+	return mp_sys__interruptible;
+}
 /* What a wait a handler interrupted returns: -EINTR in that mode, else 0
  * (a spurious wake-up: the caller looks again). */
 int mp_sys_eintr(void);
