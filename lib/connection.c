@@ -156,6 +156,7 @@ static void give_up(mp_conn_t *c, bool reading)
 		close_fd(c);
 }
 
+MP_SYS_HOT
 static int check(const mp_conn_t *c, bool reading)
 {
 	if (!c)
@@ -169,6 +170,7 @@ static int check(const mp_conn_t *c, bool reading)
 
 /* ---- one transfer -------------------------------------------------------- */
 
+MP_SYS_HOT
 static int xfer_start(struct xfer *x, mp_conn_t *c, int64_t deadline,
                       bool once)
 {
@@ -180,6 +182,7 @@ static int xfer_start(struct xfer *x, mp_conn_t *c, int64_t deadline,
 	return x->ring ? 0 : err;
 }
 
+MP_SYS_HOT
 static int xfer_start_timeout(struct xfer *x, mp_conn_t *c, int64_t timeout)
 {
 	int64_t deadline;
@@ -188,6 +191,7 @@ static int xfer_start_timeout(struct xfer *x, mp_conn_t *c, int64_t timeout)
 	return r < 0 ? r : xfer_start(x, c, deadline, timeout == 0);
 }
 
+MP_SYS_HOT
 static int finish(struct xfer *x, int r, bool reading)
 {
 	if (r >= 0)
@@ -212,6 +216,7 @@ static int wait_fd(struct xfer *x, short ev)
  * deadline; unless the descriptor cannot, then it polls first.  And in an
  * interruptible thread: the kernel restarts a blocking read or write that
  * an SA_RESTART handler interrupted, where ppoll reports it (intr.c). */
+MP_SYS_HOT
 static int syscall_nowait(struct xfer *x, short ev)
 {
 	if (x->deadline == MP__NO_DEADLINE && !mp_sys_interruptible())
@@ -223,6 +228,7 @@ static int syscall_nowait(struct xfer *x, short ev)
 }
 
 /* One read: > 0 bytes, 0 at end of file, or -errno (-ETIMEDOUT). */
+MP_SYS_HOT
 static ssize_t read_some(struct xfer *x, void *buf, size_t len)
 {
 	mp_conn_t *c = x->c;
@@ -286,6 +292,7 @@ static ssize_t spin_read(struct xfer *x, void *buf, size_t len)
 }
 
 /* The first read of a message: where a receive waits, so where it spins. */
+MP_SYS_HOT
 static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 {
 	mp_conn_t *c = x->c;
@@ -314,6 +321,7 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 }
 
 /* Up to len bytes from the read-ahead buffer. */
+MP_SYS_HOT
 static size_t ra_take(mp_conn_t *c, void *buf, size_t len)
 {
 	size_t n = len < c->ra_len ? len : c->ra_len;
@@ -328,6 +336,7 @@ static size_t ra_take(mp_conn_t *c, void *buf, size_t len)
 /* One read through the read-ahead buffer: what is buffered first;
  * otherwise rd reads into the buffer, when there is one and len is
  * smaller, and the rest of what came stays there. */
+MP_SYS_HOT
 static ssize_t ahead(struct xfer *x, void *buf, size_t len,
                      ssize_t (*rd)(struct xfer *, void *, size_t))
 {
@@ -347,6 +356,7 @@ static ssize_t ahead(struct xfer *x, void *buf, size_t len,
 
 /* Exactly len bytes.  End of file before the message: -MP_EEOF; inside
  * it: -ECONNRESET. */
+MP_SYS_HOT
 static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
 {
 	uint8_t *p = buf;
@@ -366,6 +376,7 @@ static int read_exact(struct xfer *x, void *buf, size_t len, bool first)
 }
 
 /* One gathered write: the count, or -errno (-ETIMEDOUT). */
+MP_SYS_HOT
 static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
 {
 	mp_conn_t *c = x->c;
@@ -394,6 +405,7 @@ static ssize_t write_some(struct xfer *x, const struct iovec *iov, int n)
 	}
 }
 
+MP_SYS_HOT
 static int write_all(struct xfer *x, struct iovec *iov, int n)
 {
 	while (n > 0) {
@@ -424,6 +436,7 @@ static int write_all(struct xfer *x, struct iovec *iov, int n)
 #define SEND_COALESCE 512
 
 /* One message, header and payload in one write. */
+MP_SYS_HOT
 static int send_msg(struct xfer *x, const void *buf, size_t size)
 {
 	uint8_t one[SEND_COALESCE];
@@ -448,6 +461,7 @@ static int send_msg(struct xfer *x, const void *buf, size_t size)
 	return finish(x, r, false);
 }
 
+MP_SYS_HOT
 static int recv_header(struct xfer *x, uint64_t *len)
 {
 	uint8_t h[MP__FRAME_HDR_MAX];
@@ -508,6 +522,7 @@ static int recv_grow(struct xfer *x, size_t len, mp_bytes_t *out)
  * (nothing of a message consumed: the error is returned); otherwise the
  * general path goes on from the buffer.
  */
+MP_SYS_HOT
 static int64_t recv_buffered(struct xfer *x, void *buf, size_t room,
                              size_t maxlength, bool *done)
 {
@@ -542,6 +557,7 @@ static int64_t recv_buffered(struct xfer *x, void *buf, size_t room,
  * it) into a new buffer in *whole with -MP_ETOOSHORT; buf NULL: always the
  * latter.  Returns its length.
  */
+MP_SYS_HOT
 static int64_t recv_msg(struct xfer *x, void *buf, size_t room,
                         size_t maxlength, mp_bytes_t *whole)
 {
@@ -622,6 +638,7 @@ int mp_conn_close(mp_conn_t *c)
 	return r;
 }
 
+MP_SYS_HOT
 int mp_conn_send_bytes(mp_conn_t *c, const void *buf, size_t size,
                        int64_t timeout_ns)
 {
@@ -655,6 +672,7 @@ int mp_conn_recv_bytes(mp_conn_t *c, size_t maxlength, mp_bytes_t *out,
 	return n < 0 && n != -MP_ETOOSHORT ? (int)n : 0;
 }
 
+MP_SYS_HOT
 int64_t mp_conn_recv_bytes_into(mp_conn_t *c, void *buf, size_t buflen,
                                 size_t offset, mp_bytes_t *whole,
                                 int64_t timeout_ns)

@@ -25,6 +25,7 @@ static uint32_t get_be32(const uint8_t *p)
 	       (uint32_t)p[2] << 8 | p[3];
 }
 
+MP_SYS_HOT
 size_t mp__frame_encode(uint64_t len, uint8_t hdr[MP__FRAME_HDR_MAX])
 {
 	if (len < MP__FRAME_LONG_MIN) {
@@ -37,6 +38,7 @@ size_t mp__frame_encode(uint64_t len, uint8_t hdr[MP__FRAME_HDR_MAX])
 	return MP__FRAME_HDR_MAX;
 }
 
+MP_SYS_HOT
 int mp__frame_decode(const uint8_t *p, size_t avail, uint64_t *len)
 {
 	if (avail < MP__FRAME_HDR_SHORT)

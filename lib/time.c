@@ -7,6 +7,7 @@ int mp_set_interruptible(int on)
 	return mp_sys_set_interruptible(on != 0);
 }
 
+MP_SYS_HOT
 int mp__deadline(int64_t timeout_ns, int64_t *deadline)
 {
 	if (timeout_ns == MP_FOREVER) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+MP_SYS_HOT
 ssize_t mp_sys_read(int fd, void *buf, size_t len, bool sock, bool nowait)
 {
 	ssize_t n;
@@ -45,6 +46,7 @@ static int probe_nosignal(void)
 	return r;
 }
 
+MP_SYS_HOT
 bool mp_sys_nosignal(void)
 {
 	int s = atomic_load_explicit(&nosignal_state, memory_order_relaxed);
@@ -61,6 +63,7 @@ void mp_sys_set_nosignal(bool use)
 	                      memory_order_relaxed);
 }
 
+MP_SYS_HOT
 ssize_t mp_sys_writev(int fd, const struct iovec *iov, int n, bool sock,
                       bool nowait)
 {
