@@ -800,16 +800,14 @@ int mp_conn_buffered(const mp_conn_t *c)
 #define FD_MSG_BYTE 1
 
 /* Can c carry descriptors in this direction?  Only an AF_UNIX socket can;
- * its family is asked each time (one getsockopt), so an adopted
- * descriptor needs nothing of mp_conn_open. */
+ * its family is asked each time (one getsockopt, which says -ENOTSOCK for
+ * a pipe), so an adopted descriptor needs nothing of mp_conn_open. */
 static int fd_check(const mp_conn_t *c, bool reading)
 {
 	int r = check(c, reading);
 
 	if (r < 0)
 		return r;
-	if (!c->sock)
-		return -ENOTSOCK;
 	r = mp_sys_sock_family(c->fd);
 	return r < 0 ? r : r == AF_UNIX ? 0 : -ENOTSOCK;
 }
@@ -885,8 +883,7 @@ int mp_conn_send_fd(mp_conn_t *c, int fd, int64_t timeout_ns)
 
 	if (r < 0)
 		return r;
-	if (fd < 0)
-		return -EBADF;
+	/* A bad fd (-1 included) is the kernel's -EBADF. */
 	if ((r = fd_xfer(&x, c, timeout_ns)) < 0)
 		return r;
 	return finish(&x, fd_send_msg(&x, fd), false);
