@@ -2087,6 +2087,49 @@ static void test_fd_bad_messages(void)
 	close(fds[1]);
 }
 
+/* On the wire: Python's sendfds of one descriptor, a byte 1 and one
+ * SCM_RIGHTS message of one.  And a receiving socket with SO_PASSCRED,
+ * whose credentials come first, still has room for the descriptor. */
+static void test_fd_wire(void)
+{
+	mp_conn_t *a, *b;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	char byte[4];
+	struct iovec v = { byte, sizeof(byte) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
+	                    .msg_control = ctl.buf,
+	                    .msg_controllen = sizeof(ctl.buf) };
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	MPT_EQ(recvmsg(mp_conn_fileno(b), &m, MSG_CMSG_CLOEXEC), 1);
+	MPT_EQ(byte[0], 1);
+	MPT_EQ(m.msg_flags & MSG_CTRUNC, 0);
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	CU_ASSERT_FATAL(h != NULL);
+	CU_ASSERT(h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS);
+	MPT_EQ(h->cmsg_len, CMSG_LEN(sizeof(int)));
+	CU_ASSERT(CMSG_NXTHDR(&m, h) == NULL);
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	CU_ASSERT(same_file(fd, 0));
+	close(fd);
+
+	int one = 1;
+	MPT_EQ(setsockopt(mp_conn_fileno(b), SOL_SOCKET, SO_PASSCRED, &one,
+	                  sizeof(one)), 0);
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	fd = mp_conn_recv_fd(b, TEST_WAIT_NS);
+	CU_ASSERT(fd >= 0 && same_file(fd, 0));
+	if (fd >= 0)
+		close(fd);
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
 /* Out of descriptors: the kernel drops the one that came (MSG_CTRUNC). */
 static void test_fd_emfile(void)
 {
@@ -2601,6 +2644,7 @@ int main(void)
 		{ "descriptors: refused with read-ahead", test_fd_readahead },
 		{ "descriptors: malformed messages leak nothing",
 		  test_fd_bad_messages },
+		{ "descriptors: the wire format, SO_PASSCRED", test_fd_wire },
 		{ "descriptors: out of descriptors", test_fd_emfile },
 		{ "descriptors: signals, interruptible or not", test_fd_signals },
 		{ "interop python 3.11 (legacy)", test_python311 },
