@@ -783,6 +783,140 @@ int mp_conn_buffered(const mp_conn_t *c)
 	return r < 0 ? r : (int)c->ra_len;
 }
 
+/* ---- descriptors (Python's reduction.send_handle and recv_handle) ------- */
+
+/*
+ * CPython's format on Linux (multiprocessing.reduction's sendfds and
+ * recvfds, with ACKNOWLEDGE off there): one data byte, the number of
+ * descriptors modulo 256, with one SCM_RIGHTS control message carrying
+ * them; send_handle sends one.  The byte is not framed as a message is:
+ * the receiver has to expect it, as in Python.
+ *
+ * A one-byte message moves whole or not at all, so a send cannot be left
+ * half done.  A receive is one recvmsg of one byte: it cannot take more of
+ * the stream than the descriptor's byte.  A read-ahead receive could (it
+ * asks for a whole buffer, so the kernel hands it the byte and drops the
+ * descriptor, as it does for any read without room for control data):
+ * whether it did would depend on timing, so descriptors are refused on a
+ * connection that reads ahead, always, rather than lost now and then.
+ *
+ * Descriptors always travel by system calls, whatever c->path says: the
+ * ring path's reads would drop them the same way, and passing one is rare
+ * enough that a second path is not worth its tests.
+ */
+#define FD_MSG_BYTE 1
+
+/* Can c carry descriptors in this direction?  Only an AF_UNIX socket can;
+ * its family is asked each time (one getsockopt, which says -ENOTSOCK for
+ * a pipe), so an adopted descriptor needs nothing of mp_conn_open. */
+static int fd_check(const mp_conn_t *c, bool reading)
+{
+	int r = check(c, reading);
+
+	if (r < 0)
+		return r;
+	r = mp_sys_sock_family(c->fd);
+	return r < 0 ? r : r == AF_UNIX ? 0 : -ENOTSOCK;
+}
+
+/* A transfer on plain system calls, bounded by the timeout. */
+static int fd_xfer(struct xfer *x, mp_conn_t *c, int64_t timeout)
+{
+	*x = (struct xfer){ .c = c, .once = timeout == 0 };
+	return mp__deadline(timeout, &x->deadline);
+}
+
+/* Every call waits in ppoll, never in sendmsg or recvmsg: ppoll reports a
+ * signal to an interruptible thread, and honours the deadline. */
+static int fd_send_msg(struct xfer *x, int fd)
+{
+	static const uint8_t one = FD_MSG_BYTE;
+
+	for (;;) {
+		ssize_t n = mp_sys_send_fds(x->c->fd, &one, 1, &fd, 1, true);
+		if (n != -EAGAIN)
+			return n < 0 ? (int)n : 0;
+		int r = wait_fd(x, POLLOUT);
+		if (r < 0)
+			return r;
+	}
+}
+
+static ssize_t fd_recv_msg(struct xfer *x, uint8_t *byte,
+                           struct mp_sys_fds *got)
+{
+	for (;;) {
+		ssize_t n = mp_sys_recv_fds(x->c->fd, byte, 1, got, true);
+		if (n != -EAGAIN)
+			return n;
+		int r = wait_fd(x, POLLIN);
+		if (r < 0)
+			return r;
+	}
+}
+
+static void fd_close_all(const struct mp_sys_fds *got)
+{
+	unsigned n = got->n < MP_SYS_FDS_MAX ? got->n : MP_SYS_FDS_MAX;
+
+	for (unsigned i = 0; i < n; i++)
+		mp_sys_close(got->fd[i]);
+}
+
+/*
+ * The byte came, but not with one descriptor; whatever came is closed.
+ * If the byte was a descriptor message's (the kernel says descriptors
+ * came with it, and it counts them), the stream is as framed as before
+ * and the connection goes on, as Python's does after its RuntimeError.
+ * If not, the byte was part of something else (a message's header): the
+ * stream has lost its framing, and reading is given up.
+ */
+static int fd_refuse(struct xfer *x, uint8_t byte,
+                     const struct mp_sys_fds *got)
+{
+	bool framed = got->ctrunc || (got->n > 0 && byte == got->n % 256);
+
+	fd_close_all(got);
+	if (!framed)
+		give_up(x->c, true);
+	/* Came, but could not be installed here: out of descriptors. */
+	return got->ctrunc && got->n == 0 ? -EMFILE : -EBADMSG;
+}
+
+int mp_conn_send_fd(mp_conn_t *c, int fd, int64_t timeout_ns)
+{
+	struct xfer x;
+	int r = fd_check(c, false);
+
+	if (r < 0)
+		return r;
+	/* A bad fd (-1 included) is the kernel's -EBADF. */
+	if ((r = fd_xfer(&x, c, timeout_ns)) < 0)
+		return r;
+	return finish(&x, fd_send_msg(&x, fd), false);
+}
+
+int mp_conn_recv_fd(mp_conn_t *c, int64_t timeout_ns)
+{
+	struct xfer x;
+	struct mp_sys_fds got;
+	uint8_t byte;
+	int r = fd_check(c, true);
+
+	if (r < 0)
+		return r;
+	if (c->ra)
+		return -EBUSY; /* see above: it may have dropped descriptors */
+	if ((r = fd_xfer(&x, c, timeout_ns)) < 0)
+		return r;
+	ssize_t n = fd_recv_msg(&x, &byte, &got);
+	if (n <= 0) /* end of file, an error: nothing came with it */
+		return finish(&x, n == 0 ? -MP_EEOF : (int)n, true);
+	if (got.n == 1 && !got.ctrunc && byte == FD_MSG_BYTE)
+		return got.fd[0];
+	return fd_refuse(&x, byte, &got);
+}
+
 /* ---- for the handshakes, tests and mpbench --------------------------------- */
 
 int mp__conn_set_path(mp_conn_t *c, int path)

@@ -1,9 +1,11 @@
-/* io.c - byte I/O on pipes and sockets, polling, randomness, SIGPIPE. */
+/* io.c - byte I/O on pipes and sockets, descriptor passing, polling,
+ * randomness, SIGPIPE. */
 #include "mpsys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,4 +178,98 @@ void mp_sys_sigpipe_restore(struct mp_sys_sigpipe *g, bool got_epipe)
 	}
 	if (!g->was_blocked)
 		pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- descriptor passing ---------------------------------------------------- */
+
+/* Control room for MP_SYS_FDS_MAX descriptors, and for what socket
+ * options add to every message ahead of them: SO_PASSCRED's credentials,
+ * SO_PASSSEC's security label (a context string, 256 bytes is ample).
+ * Without that room a descriptor would be dropped (MSG_CTRUNC) although
+ * it was sent correctly.  Aligned as a cmsghdr. */
+union fd_control {
+	struct cmsghdr h;
+	unsigned char buf[CMSG_SPACE(sizeof(int) * MP_SYS_FDS_MAX) +
+	                  CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(256)];
+};
+
+ssize_t mp_sys_send_fds(int sock, const void *buf, size_t len, const int *fds,
+                        unsigned n, bool nowait)
+{
+	union fd_control ctl;
+	struct iovec v = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
+	                    .msg_control = ctl.buf,
+	                    .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
+	ssize_t w;
+
+	if (n == 0 || n > MP_SYS_FDS_MAX)
+		return -EINVAL;
+	memset(&ctl, 0, sizeof(ctl));
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(h), fds, sizeof(int) * n);
+	do {
+		w = sendmsg(sock, &m, MSG_NOSIGNAL | (nowait ? MSG_DONTWAIT : 0));
+	} while (w < 0 && errno == EINTR);
+	if (w >= 0)
+		return w;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* Collect the descriptors of every SCM_RIGHTS message: none may be left
+ * unaccounted for, or it would stay open in this process for good. */
+static void take_fds(struct msghdr *m, struct mp_sys_fds *got)
+{
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h)) {
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS ||
+		    h->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+			if (got->n < MP_SYS_FDS_MAX)
+				got->fd[got->n] = fd;
+			else
+				close(fd);
+			got->n++;
+		}
+	}
+}
+
+ssize_t mp_sys_recv_fds(int sock, void *buf, size_t len,
+                        struct mp_sys_fds *got, bool nowait)
+{
+	union fd_control ctl;
+	struct iovec v = { buf, len };
+	struct msghdr m;
+	ssize_t n;
+
+	do {
+		m = (struct msghdr){ .msg_iov = &v, .msg_iovlen = 1,
+		                     .msg_control = ctl.buf,
+		                     .msg_controllen = sizeof(ctl.buf) };
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC |
+		                      (nowait ? MSG_DONTWAIT : 0));
+	} while (n < 0 && errno == EINTR);
+	got->n = 0;
+	got->ctrunc = false;
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	got->ctrunc = (m.msg_flags & MSG_CTRUNC) != 0;
+	take_fds(&m, got);
+	return n;
+}
+
+int mp_sys_sock_family(int fd)
+{
+	int family;
+	socklen_t len = sizeof(family);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+		return -errno;
+	return family;
 }

@@ -341,6 +341,46 @@ struct mp_sys_sigpipe {
 void mp_sys_sigpipe_block(struct mp_sys_sigpipe *g);
 void mp_sys_sigpipe_restore(struct mp_sys_sigpipe *g, bool got_epipe);
 
+/* ---- descriptor passing on AF_UNIX sockets (io.c) ------------------------ */
+
+/* The most descriptors one mp_sys_recv_fds keeps; more are closed. */
+#define MP_SYS_FDS_MAX 16
+
+/*
+ * One sendmsg(2) of len bytes at buf with one SCM_RIGHTS control message
+ * carrying fds[0..n) (1 <= n <= MP_SYS_FDS_MAX; the kernel passes
+ * duplicates, the caller's stay open), MSG_NOSIGNAL, plus MSG_DONTWAIT
+ * when nowait.  Returns the count, -EAGAIN, -errno (-EBADF: one of fds is
+ * not open; -ENOTSOCK, -EINVAL, -EOPNOTSUPP: sock cannot carry them);
+ * EINTR is retried.
+ */
+ssize_t mp_sys_send_fds(int sock, const void *buf, size_t len, const int *fds,
+                        unsigned n, bool nowait);
+
+/* What came with a message: the descriptors of its SCM_RIGHTS control
+ * messages (close-on-exec, the caller's to close), how many came (n; only
+ * the first MP_SYS_FDS_MAX are in fd[], the rest were closed), and
+ * whether the kernel reported MSG_CTRUNC (it dropped some: no room, or it
+ * could not install them - RLIMIT_NOFILE, a security module). */
+struct mp_sys_fds {
+	int fd[MP_SYS_FDS_MAX];
+	unsigned n;
+	bool ctrunc;
+};
+
+/*
+ * One recvmsg(2) of up to len bytes with MSG_CMSG_CLOEXEC, plus
+ * MSG_DONTWAIT when nowait, with room for MP_SYS_FDS_MAX descriptors and
+ * for the control messages a socket option may add (SO_PASSCRED), which
+ * are skipped.  Fills *got even on end of file.  Returns the count (0 at
+ * end of file), -EAGAIN, -errno; EINTR is retried.
+ */
+ssize_t mp_sys_recv_fds(int sock, void *buf, size_t len,
+                        struct mp_sys_fds *got, bool nowait);
+/* The socket's address family (getsockopt SO_DOMAIN), or -ENOTSOCK for a
+ * pipe or file, -errno. */
+int mp_sys_sock_family(int fd);
+
 /* ---- sockets and pipes (sock.c) ----------------------------------------- */
 
 /* Descriptors made here are close-on-exec, as Python's are. */

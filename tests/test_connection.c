@@ -1752,6 +1752,516 @@ static void test_client_vs_bad_listener(void)
 	mp_listener_close(l);
 }
 
+/* ---- descriptors (Python's reduction.send_handle / recv_handle) ------------ */
+
+static bool cloexec(int fd)
+{
+	int f = fcntl(fd, F_GETFD);
+	return f >= 0 && (f & FD_CLOEXEC);
+}
+
+/* Do a and b name one open file? */
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Everything left in a pipe until end of file (the deadline: 10 s). */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	struct pollfd p = { fd, POLLIN, 0 };
+	while (got + 1 < cap && poll(&p, 1, 10000) == 1) {
+		ssize_t n = read(fd, buf + got, cap - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = 0;
+	return got;
+}
+
+static bool recv_is(mp_conn_t *c, const char *want)
+{
+	mp_bytes_t m;
+	bool ok = mp_conn_recv_bytes(c, 64, &m, TEST_WAIT_NS) == 0 &&
+	          m.len == strlen(want) && !memcmp(m.data, want, m.len);
+	free(m.data);
+	return ok;
+}
+
+/* The child's half of test_fd_duplex: a descriptor in, written through;
+ * one of its own out. */
+static int fd_child(void *arg)
+{
+	mp_conn_t *c = arg;
+	if (!recv_is(c, "before"))
+		return 10;
+	int fd = mp_conn_recv_fd(c, TEST_WAIT_NS);
+	if (fd < 0)
+		return 11;
+	if (!cloexec(fd))
+		return 12;
+	if (write(fd, "through", 7) != 7)
+		return 13;
+	close(fd);
+	if (!recv_is(c, "after"))
+		return 14;
+	int mfd = memfd_create("mproc-fd-test", MFD_CLOEXEC);
+	struct stat st;
+	if (mfd < 0 || write(mfd, "xyz", 3) != 3 || fstat(mfd, &st) < 0)
+		return 15;
+	uint64_t ino = st.st_ino;
+	if (mp_conn_send_bytes(c, &ino, sizeof(ino), TEST_WAIT_NS) < 0 ||
+	    mp_conn_send_fd(c, mfd, TEST_WAIT_NS) < 0)
+		return 16;
+	close(mfd);
+	return 0;
+}
+
+/* C to C between processes, both ways, between framed messages. */
+static void test_fd_duplex(void)
+{
+	mp_conn_t *a, *b;
+	int p[2];
+	char buf[64];
+	mp_bytes_t m;
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	setp(a);
+	setp(b);
+	mp_process_t *child = spawn(fd_child, b);
+	mp_conn_close(b);
+	/* After the fork: the child has only what it is sent. */
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	MPT_OK(mp_conn_send_bytes(a, "before", 6, TEST_WAIT_NS));
+	MPT_OK(mp_conn_send_fd(a, p[1], TEST_WAIT_NS));
+	CU_ASSERT(fcntl(p[1], F_GETFD) >= 0); /* still ours */
+	MPT_OK(mp_conn_send_bytes(a, "after", 5, TEST_WAIT_NS));
+	close(p[1]);
+	/* End of file: the child closed the only other copy. */
+	MPT_EQ(drain(p[0], buf, sizeof(buf)), 7);
+	CU_ASSERT(!strcmp(buf, "through"));
+	close(p[0]);
+	MPT_OK(mp_conn_recv_bytes(a, 8, &m, TEST_WAIT_NS));
+	uint64_t ino = 0;
+	if (m.len == sizeof(ino))
+		memcpy(&ino, m.data, sizeof(ino));
+	free(m.data);
+	int fd = mp_conn_recv_fd(a, TEST_WAIT_NS);
+	MPT_OK(fd);
+	if (fd >= 0) {
+		struct stat st;
+		CU_ASSERT(cloexec(fd));
+		MPT_EQ(fstat(fd, &st), 0);
+		MPT_EQ(st.st_ino, ino);
+		CU_ASSERT(pread(fd, buf, 3, 0) == 3 && !memcmp(buf, "xyz", 3));
+		close(fd);
+	}
+	MPT_EQ(reap(child), 0);
+	mp_conn_close(a);
+}
+
+struct fd_client_arg {
+	mp_address_t addr;
+	mp_listener_t *drop;
+	const char *path; /* a file to open and send */
+};
+
+/* A client with the key: sends an open file, writes through one it gets. */
+static int fd_client(void *arg)
+{
+	struct fd_client_arg *a = arg;
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+	int err = 0;
+	mp_listener_close(a->drop);
+	mp_conn_t *c = mp_client(&a->addr, &o, TEST_WAIT_NS, &err);
+	if (!c)
+		return 20;
+	int f = open(a->path, O_RDONLY | O_CLOEXEC);
+	if (f < 0 || mp_conn_send_fd(c, f, TEST_WAIT_NS) < 0)
+		return 21;
+	close(f);
+	int fd = mp_conn_recv_fd(c, TEST_WAIT_NS);
+	if (fd < 0 || !cloexec(fd) || write(fd, "hi", 2) != 2)
+		return 22;
+	close(fd);
+	mp_conn_close(c);
+	return 0;
+}
+
+/* Over a Listener/Client AF_UNIX connection with a key; and TCP cannot. */
+static void test_fd_listener(void)
+{
+	int err = 0, p[2];
+	char path[64], buf[16];
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+
+	snprintf(path, sizeof(path), "/tmp/mproc-fd-%d", getpid());
+	int f = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(f >= 0);
+	mp_listener_t *l = mp_listener_open(NULL, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	struct fd_client_arg ca = { *mp_listener_address(l), l, path };
+	mp_process_t *child = spawn(fd_client, &ca);
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	MPT_OK(err);
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	if (c) {
+		int fd = mp_conn_recv_fd(c, TEST_WAIT_NS);
+		MPT_OK(fd);
+		CU_ASSERT(fd >= 0 && same_file(fd, f) && cloexec(fd));
+		if (fd >= 0)
+			close(fd);
+		MPT_OK(mp_conn_send_fd(c, p[1], TEST_WAIT_NS));
+	}
+	close(p[1]);
+	MPT_EQ(drain(p[0], buf, sizeof(buf)), 2);
+	close(p[0]);
+	MPT_EQ(reap(child), 0);
+	mp_conn_close(c);
+	mp_listener_close(l);
+	close(f);
+	unlink(path);
+
+	/* TCP: no descriptors, either way. */
+	mp_address_t a;
+	mp_address_parse(&a, "127.0.0.1:0");
+	l = mp_listener_open(&a, NULL, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	mp_conn_t *t1 = mp_client(mp_listener_address(l), NULL, TEST_WAIT_NS,
+	                          &err);
+	mp_conn_t *t2 = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	CU_ASSERT_FATAL(t1 && t2);
+	MPT_ERR(mp_conn_send_fd(t1, 0, 0), -ENOTSOCK);
+	MPT_ERR(mp_conn_recv_fd(t2, 0), -ENOTSOCK);
+	MPT_OK(mp_conn_send_bytes(t1, "ok", 2, 0)); /* and nothing broke */
+	CU_ASSERT(recv_is(t2, "ok"));
+	mp_conn_close(t1);
+	mp_conn_close(t2);
+	mp_listener_close(l);
+}
+
+/* Bad arguments, the wrong kind of connection, timeouts, end of file. */
+static void test_fd_misuse(void)
+{
+	mp_conn_t *r, *w, *a, *b;
+	int e, before = count_fds();
+
+	MPT_ERR(mp_conn_send_fd(NULL, 0, 0), -EINVAL);
+	MPT_ERR(mp_conn_recv_fd(NULL, 0), -EINVAL);
+	/* A one-way pipe cannot carry descriptors. */
+	MPT_OK(mp_pipe(false, &r, &w));
+	MPT_ERR(mp_conn_send_fd(w, 0, 0), -ENOTSOCK);
+	MPT_ERR(mp_conn_recv_fd(r, 0), -ENOTSOCK);
+	MPT_ERR(mp_conn_send_fd(r, 0, 0), -EBADF);
+	MPT_ERR(mp_conn_recv_fd(w, 0), -EBADF);
+	mp_conn_close(r);
+	mp_conn_close(w);
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	int gone = dup(0);
+	close(gone);
+	MPT_ERR(mp_conn_send_fd(a, -1, 0), -EBADF);
+	MPT_ERR(mp_conn_send_fd(a, gone, 0), -EBADF);
+	MPT_ERR(mp_conn_send_fd(a, 0, -5), -EINVAL);
+	MPT_ERR(mp_conn_recv_fd(b, -5), -EINVAL);
+	/* Nothing there: try once, then a timeout that is not early. */
+	MPT_ERR(mp_conn_recv_fd(b, 0), -EAGAIN);
+	int64_t t0 = mp_sys_now_ns();
+	MPT_ERR(mp_conn_recv_fd(b, MP_MSEC(50)), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50));
+	/* ... and nothing was lost. */
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	MPT_EQ(mp_conn_poll(b, 0), 1);
+	e = mp_conn_recv_fd(b, 0);
+	CU_ASSERT(e >= 0 && same_file(e, 0));
+	if (e >= 0)
+		close(e);
+	/* The peer closes: end of file, and a send gets no SIGPIPE. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	sigaction(SIGPIPE, &dfl, &old);
+	mp_conn_close(a);
+	MPT_ERR(mp_conn_recv_fd(b, TEST_WAIT_NS), -MP_EEOF);
+	e = mp_conn_send_fd(b, 0, TEST_WAIT_NS);
+	CU_ASSERT(e == -EPIPE || e == -ECONNRESET);
+	sigaction(SIGPIPE, &old, NULL);
+	mp_conn_close(b);
+	MPT_EQ(count_fds(), before);
+}
+
+/* Read-ahead could have swallowed a descriptor's byte: always refused. */
+static void test_fd_readahead(void)
+{
+	mp_conn_t *a, *b;
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_set_readahead(b, 1024));
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	MPT_ERR(mp_conn_recv_fd(b, 0), -EBUSY); /* nothing buffered, even */
+	MPT_OK(mp_conn_set_readahead(b, 0));
+	int fd = mp_conn_recv_fd(b, 0);
+	CU_ASSERT(fd >= 0 && same_file(fd, 0));
+	if (fd >= 0)
+		close(fd);
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
+/* What a peer other than send_fd may send: a byte and n descriptors of
+ * fd (raw sendmsg), then a framed message. */
+static void send_raw(mp_conn_t *c, const char *data, int n, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 32)];
+	} ctl;
+	int fds[32];
+	struct iovec v = { (void *)data, strlen(data) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	for (int i = 0; i < n; i++)
+		fds[i] = fd;
+	if (n) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(h), fds, sizeof(int) * (size_t)n);
+	}
+	MPT_EQ(sendmsg(mp_conn_fileno(c), &m, 0), (ssize_t)v.iov_len);
+	MPT_OK(mp_conn_send_bytes(c, "next", 4, 0));
+}
+
+/* A message that is not one descriptor: -EBADMSG, every descriptor that
+ * came closed.  framed: it was in Python's format (as many as its byte
+ * says), so the stream goes on; otherwise reading is given up. */
+static void bad_fd_msg(const char *data, int n, bool framed)
+{
+	mp_conn_t *a, *b;
+	MPT_OK(mp_pipe(true, &a, &b));
+	int before = count_fds();
+	send_raw(a, data, n, 0);
+	MPT_ERR(mp_conn_recv_fd(b, TEST_WAIT_NS), -EBADMSG);
+	MPT_EQ(count_fds(), before);
+	MPT_EQ(mp_conn_readable(b), framed);
+	CU_ASSERT(mp_conn_writable(b));
+	if (framed)
+		CU_ASSERT(recv_is(b, "next"));
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
+static void test_fd_bad_messages(void)
+{
+	bad_fd_msg("\x03", 3, true);   /* three, as Python's sendfds */
+	bad_fd_msg("\x14", 20, true);  /* more than the receiver keeps */
+	bad_fd_msg("\x01", 2, false);  /* two, said to be one */
+	bad_fd_msg("abcd", 1, false);  /* a descriptor on other bytes */
+	bad_fd_msg("\x01", 0, false);  /* the byte alone */
+
+	/* A framed message where a descriptor is expected. */
+	mp_conn_t *a, *b;
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_send_bytes(a, "x", 1, 0));
+	MPT_ERR(mp_conn_recv_fd(b, TEST_WAIT_NS), -EBADMSG);
+	CU_ASSERT(!mp_conn_readable(b) && mp_conn_writable(b));
+	mp_conn_close(a);
+	mp_conn_close(b);
+
+	/* A read-only connection that loses its framing is closed. */
+	int fds[2], err;
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	                           fds) == 0);
+	mp_conn_t *ro = mp_conn_open(fds[0], true, false, &err);
+	CU_ASSERT_FATAL(ro != NULL);
+	MPT_EQ(write(fds[1], "z", 1), 1);
+	MPT_ERR(mp_conn_recv_fd(ro, TEST_WAIT_NS), -EBADMSG);
+	CU_ASSERT(mp_conn_closed(ro));
+	MPT_ERR(mp_conn_recv_fd(ro, 0), -MP_ECLOSED);
+	MPT_ERR(mp_conn_send_fd(ro, 0, 0), -MP_ECLOSED);
+	mp_conn_close(ro);
+	close(fds[1]);
+}
+
+/* On the wire: Python's sendfds of one descriptor, a byte 1 and one
+ * SCM_RIGHTS message of one.  And a receiving socket with SO_PASSCRED,
+ * whose credentials come first, still has room for the descriptor. */
+static void test_fd_wire(void)
+{
+	mp_conn_t *a, *b;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	char byte[4];
+	struct iovec v = { byte, sizeof(byte) };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1,
+	                    .msg_control = ctl.buf,
+	                    .msg_controllen = sizeof(ctl.buf) };
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	MPT_EQ(recvmsg(mp_conn_fileno(b), &m, MSG_CMSG_CLOEXEC), 1);
+	MPT_EQ(byte[0], 1);
+	MPT_EQ(m.msg_flags & MSG_CTRUNC, 0);
+	struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+	CU_ASSERT_FATAL(h != NULL);
+	CU_ASSERT(h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS);
+	MPT_EQ(h->cmsg_len, CMSG_LEN(sizeof(int)));
+	CU_ASSERT(CMSG_NXTHDR(&m, h) == NULL);
+	int fd;
+	memcpy(&fd, CMSG_DATA(h), sizeof(fd));
+	CU_ASSERT(same_file(fd, 0));
+	close(fd);
+
+	int one = 1;
+	MPT_EQ(setsockopt(mp_conn_fileno(b), SOL_SOCKET, SO_PASSCRED, &one,
+	                  sizeof(one)), 0);
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	fd = mp_conn_recv_fd(b, TEST_WAIT_NS);
+	CU_ASSERT(fd >= 0 && same_file(fd, 0));
+	if (fd >= 0)
+		close(fd);
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
+/* Out of descriptors: the kernel drops the one that came (MSG_CTRUNC). */
+static void test_fd_emfile(void)
+{
+	mp_conn_t *a, *b;
+	struct rlimit old, low;
+
+	MPT_OK(mp_pipe(true, &a, &b));
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	MPT_OK(mp_conn_send_fd(a, 0, 0));
+	int before = count_fds();
+	/* Every number below the lowest free one is taken. */
+	int lowest = dup(0);
+	close(lowest);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	MPT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int r = mp_conn_recv_fd(b, TEST_WAIT_NS);
+	setrlimit(RLIMIT_NOFILE, &old);
+	MPT_ERR(r, -EMFILE);
+	MPT_EQ(count_fds(), before);
+	/* The connection goes on. */
+	CU_ASSERT(mp_conn_readable(b));
+	int fd = mp_conn_recv_fd(b, TEST_WAIT_NS);
+	CU_ASSERT(fd >= 0 && same_file(fd, 0));
+	if (fd >= 0)
+		close(fd);
+	mp_conn_close(a);
+	mp_conn_close(b);
+}
+
+/* ---- descriptors and signals ---- */
+
+static _Atomic int fd_signals;
+
+static void fd_on_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&fd_signals, 1);
+}
+
+struct fd_waiter {
+	mp_conn_t *c;
+	bool send;          /* block in send_fd (full socket), else recv_fd */
+	bool interruptible;
+	_Atomic int done;
+	int r;
+};
+
+static void *fd_wait_thread(void *arg)
+{
+	struct fd_waiter *w = arg;
+	mp_set_interruptible(w->interruptible);
+	w->r = w->send ? mp_conn_send_fd(w->c, 0, MP_FOREVER)
+	               : mp_conn_recv_fd(w->c, MP_FOREVER);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+/* Fill c's socket until a send would block; returns the bytes written. */
+static size_t fill_socket(mp_conn_t *c)
+{
+	static char junk[65536];
+	size_t total = 0;
+	ssize_t n;
+	while ((n = send(mp_conn_fileno(c), junk, sizeof(junk),
+	                 MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+	return total;
+}
+
+/* One blocked call, signalled with SA_RESTART handlers: interruptible,
+ * it returns -EINTR; by default it goes on until what it waits for
+ * comes (the descriptor, or room to send it). */
+static void fd_signalled(bool send, bool interruptible)
+{
+	mp_conn_t *a, *b;
+	pthread_t t;
+	struct sigaction sa = { .sa_handler = fd_on_signal,
+	                        .sa_flags = SA_RESTART }, old;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	MPT_OK(mp_pipe(true, &a, &b));
+	size_t filled = send ? fill_socket(b) : 0;
+	struct fd_waiter w = { .c = send ? b : a, .send = send,
+	                       .interruptible = interruptible };
+	MPT_EQ(pthread_create(&t, NULL, fd_wait_thread, &w), 0);
+	usleep(20000);
+	int tries = interruptible ? 500 : 20;
+	for (int i = 0; i < tries && !atomic_load(&w.done); i++) {
+		int seen = atomic_load(&fd_signals);
+		pthread_kill(t, SIGUSR1);
+		for (int k = 0; k < 1000 && atomic_load(&fd_signals) == seen; k++)
+			usleep(100);
+		usleep(10000);
+	}
+	MPT_EQ(atomic_load(&w.done), interruptible);
+	/* Release it: the descriptor, or room (then take what came). */
+	static char sink[65536];
+	for (size_t got = 0; send && got < filled;) {
+		ssize_t n = read(mp_conn_fileno(a), sink,
+		                 filled - got < sizeof(sink) ? filled - got
+		                                            : sizeof(sink));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (!send)
+		MPT_OK(mp_conn_send_fd(b, 0, TEST_WAIT_NS));
+	pthread_join(t, NULL);
+	if (interruptible) {
+		MPT_ERR(w.r, -EINTR);
+	} else {
+		MPT_OK(w.r);
+		int fd = send ? mp_conn_recv_fd(a, TEST_WAIT_NS) : w.r;
+		CU_ASSERT(fd >= 0 && same_file(fd, 0));
+		if (fd >= 0)
+			close(fd);
+	}
+	mp_conn_close(a);
+	mp_conn_close(b);
+	sigaction(SIGUSR1, &old, NULL);
+}
+
+static void test_fd_signals(void)
+{
+	fd_signalled(false, true);
+	fd_signalled(true, true);
+	fd_signalled(false, false);
+	fd_signalled(true, false);
+}
+
 /* ---- interop with CPython's multiprocessing.connection ------------------- */
 
 /* Python serves: argv = family ("inet"/"unix"), key, unix path. */
@@ -1947,11 +2457,127 @@ static void test_python313(void)
 	interop(13);
 }
 
+/* Python's reduction.recv_handle and send_handle against ours, over a
+ * connection from Python's Client to our Listener (with the key), between
+ * framed messages: argv = socket path, key. */
+static const char py_handles[] =
+	"import os, sys\n"
+	"from multiprocessing import reduction\n"
+	"from multiprocessing.connection import Client\n"
+	"with Client(sys.argv[1], authkey=sys.argv[2].encode()) as c:\n"
+	"    print('BEFORE', c.recv_bytes().decode(), flush=True)\n"
+	"    fd = reduction.recv_handle(c)\n"
+	"    os.write(fd, b'python wrote this')\n"
+	"    os.close(fd)\n"
+	"    print('AFTER', c.recv_bytes().decode(), flush=True)\n"
+	"    r, w = os.pipe()\n"
+	"    c.send_bytes(b'first')\n"
+	"    reduction.send_handle(c, w, os.getppid())\n"
+	"    os.close(w)\n"
+	"    c.send_bytes(b'last')\n"
+	"    data = b''\n"
+	"    while True:\n"
+	"        b = os.read(r, 100)\n"
+	"        if not b:\n"
+	"            break\n"
+	"        data += b\n"
+	"    print('READ', data.decode(), flush=True)\n";
+
+static void py_handles_run(const struct mpt_py *py)
+{
+	char path[108], buf[64];
+	struct mpt_pyproc pp;
+	mp_address_t a;
+	int err = 0, p[2];
+
+	snprintf(path, sizeof(path), "/tmp/mproc-pyfd-%d.sock", getpid());
+	unlink(path);
+	MPT_OK(mp_address_unix(&a, path));
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+	mp_listener_t *l = mp_listener_open(&a, &o, &err);
+	CU_ASSERT_FATAL(l != NULL);
+	const char *args[] = { path, key, NULL };
+	MPT_OK(mpt_py_start(py, py_handles, args, &pp));
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	MPT_OK(err);
+	if (c) {
+		/* Ours to Python's recv_handle. */
+		CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+		MPT_OK(mp_conn_send_bytes(c, "one", 3, TEST_WAIT_NS));
+		MPT_OK(mp_conn_send_fd(c, p[1], TEST_WAIT_NS));
+		close(p[1]);
+		MPT_OK(mp_conn_send_bytes(c, "two", 3, TEST_WAIT_NS));
+		MPT_EQ(drain(p[0], buf, sizeof(buf)), 17);
+		CU_ASSERT(!strcmp(buf, "python wrote this"));
+		close(p[0]);
+		CU_ASSERT(has_line(&pp, "BEFORE one"));
+		CU_ASSERT(has_line(&pp, "AFTER two"));
+		/* Python's send_handle to ours. */
+		CU_ASSERT(recv_is(c, "first"));
+		int fd = mp_conn_recv_fd(c, TEST_WAIT_NS);
+		MPT_OK(fd);
+		CU_ASSERT(fd < 0 || cloexec(fd));
+		if (fd >= 0) {
+			MPT_EQ(write(fd, "C wrote this", 12), 12);
+			close(fd); /* Python's read ends here */
+		}
+		CU_ASSERT(recv_is(c, "last"));
+		CU_ASSERT(has_line(&pp, "READ C wrote this"));
+		mp_conn_close(c);
+	}
+	int st = mpt_py_finish(&pp);
+	MPT_EQ(st, 0);
+	if (st != 0 || CU_get_number_of_failures())
+		fprintf(stderr, "python 3.%d said:\n%s\n", py->minor, pp.buf);
+	mp_listener_close(l);
+}
+
+static void interop_handles(int minor)
+{
+	struct mpt_py py;
+	char why[96];
+	if (!mpt_python_find(minor, &py)) {
+		snprintf(why, sizeof(why), "no python3.%d here: its "
+		         "send_handle/recv_handle are NOT tested", minor);
+		MPT_SKIP(why);
+		return;
+	}
+	fprintf(stderr, "\n    [python 3.%d: %s%s%s]", minor,
+	        py.pyenv[0] ? "PYENV_VERSION=" : "", py.pyenv,
+	        py.pyenv[0] ? " python3" : py.exe);
+	py_handles_run(&py);
+}
+
+static void test_python311_fd(void)
+{
+	interop_handles(11);
+}
+
+static void test_python312_fd(void)
+{
+	interop_handles(12);
+}
+
+static void test_python313_fd(void)
+{
+	interop_handles(13);
+}
+
 /* ---- the suite ------------------------------------------------------------- */
 
 static void run_paths(void (*fn)(void))
 {
 	for (g_path = MP__IO_AUTO; g_path <= PATH_READAHEAD; g_path++) {
+		fprintf(stderr, "[%s] ", path_names[g_path]);
+		fn();
+	}
+	g_path = MP__IO_AUTO;
+}
+
+/* Descriptors refuse read-ahead (test_fd_readahead): every other path. */
+static void run_fd_paths(void (*fn)(void))
+{
+	for (g_path = MP__IO_AUTO; g_path < PATH_READAHEAD; g_path++) {
 		fprintf(stderr, "[%s] ", path_names[g_path]);
 		fn();
 	}
@@ -1968,6 +2594,7 @@ PATHS(test_bad_headers)
 PATHS(test_peer_death)
 PATHS(test_sigpipe_both)
 PATHS(test_send_timeout)
+static void test_fd_duplex_paths(void) { run_fd_paths(test_fd_duplex); }
 
 int main(void)
 {
@@ -2010,9 +2637,25 @@ int main(void)
 		{ "listener: TCP flood of stalled connections",
 		  test_listener_flood_tcp },
 		{ "client vs bad listeners", test_client_vs_bad_listener },
+		{ "descriptors: C to C, both ways, between messages",
+		  test_fd_duplex_paths },
+		{ "descriptors: listener and client, not TCP", test_fd_listener },
+		{ "descriptors: misuse, timeouts, end of file", test_fd_misuse },
+		{ "descriptors: refused with read-ahead", test_fd_readahead },
+		{ "descriptors: malformed messages leak nothing",
+		  test_fd_bad_messages },
+		{ "descriptors: the wire format, SO_PASSCRED", test_fd_wire },
+		{ "descriptors: out of descriptors", test_fd_emfile },
+		{ "descriptors: signals, interruptible or not", test_fd_signals },
 		{ "interop python 3.11 (legacy)", test_python311 },
 		{ "interop python 3.12", test_python312 },
 		{ "interop python 3.13", test_python313 },
+		{ "interop python 3.11: send_handle/recv_handle",
+		  test_python311_fd },
+		{ "interop python 3.12: send_handle/recv_handle",
+		  test_python312_fd },
+		{ "interop python 3.13: send_handle/recv_handle",
+		  test_python313_fd },
 		CU_TEST_INFO_NULL,
 	};
 	/* MPROC_TEST_ONLY=text runs the tests whose names contain it. */

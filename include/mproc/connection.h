@@ -23,7 +23,9 @@
  * Wire format (CPython's, byte for byte): each message is a 4-byte
  * big-endian signed length then the bytes; a message of 2 GiB or more is
  * the length -1, then an 8-byte big-endian length, then the bytes.  A C
- * process and a Python process can talk through either end.
+ * process and a Python process can talk through either end.  An AF_UNIX
+ * connection also carries descriptors (mp_conn_send_fd, mp_conn_recv_fd)
+ * in the format of Python's reduction.send_handle and recv_handle.
  *
  * Reading: by default a connection never reads beyond the message it is
  * receiving, so whether it has data is exactly whether its descriptor is
@@ -291,6 +293,86 @@ MP_API int mp_conn_set_readahead(mp_conn_t *c, size_t size);
  * readable).
  */
 MP_API int mp_conn_buffered(const mp_conn_t *c);
+
+/* ---- descriptors --------------------------------------------------------- */
+
+/*
+ * mp_conn_send_fd - send a descriptor (Python's
+ * multiprocessing.reduction.send_handle(conn, fd, pid) on Linux): the
+ * receiving process gets a new descriptor for the same open file
+ * description (file offset and status flags shared), as dup(2) would give.
+ * The caller's fd stays open and its own.
+ *
+ * On the wire, exactly what CPython sends: one byte (the count, 1) with
+ * one SCM_RIGHTS control message.  It is not a framed message: the peer
+ * must call mp_conn_recv_fd (or Python's recv_handle) at that point of the
+ * stream, as in Python.  Messages and descriptors sent on one connection
+ * arrive in the order they were sent.
+ *
+ * c must be an AF_UNIX socket: a duplex mp_pipe(), an AF_UNIX listener's
+ * or client's connection, or an adopted AF_UNIX socket.  The byte cannot
+ * be half sent, so an error or timeout leaves the connection as it was.
+ *
+ * Returns 0, or:
+ *   -EINVAL       c is NULL, or a negative timeout other than MP_FOREVER
+ *   -MP_ECLOSED   the connection is closed
+ *   -EBADF        the connection is not writable, or fd is not an open
+ *                 descriptor
+ *   -ENOTSOCK     the connection is not an AF_UNIX socket (a pipe end or
+ *                 a TCP connection): it cannot carry descriptors
+ *   -EPIPE, -ECONNRESET  the peer is gone (no SIGPIPE is raised)
+ *   -EAGAIN       timeout 0 and the socket's buffer is full
+ *   -ETIMEDOUT    the timeout passed
+ *   -EINTR        a signal handler ran in an interruptible thread
+ *   -ETOOMANYREFS too many descriptors in flight (the kernel's limit)
+ *   other -errno from the kernel.
+ */
+MP_API int mp_conn_send_fd(mp_conn_t *c, int fd, int64_t timeout_ns);
+
+/*
+ * mp_conn_recv_fd - receive a descriptor sent by mp_conn_send_fd or by
+ * Python's reduction.send_handle (Python's recv_handle(conn)).
+ *
+ * Returns the new descriptor (>= 0, close-on-exec: MSG_CMSG_CLOEXEC, so no
+ * window in which an exec could inherit it; the caller closes it), or:
+ *   -EINVAL       c is NULL, or a negative timeout other than MP_FOREVER
+ *   -MP_ECLOSED   the connection is closed
+ *   -EBADF        the connection is not readable
+ *   -ENOTSOCK     the connection is not an AF_UNIX socket
+ *   -EBUSY        read-ahead is on (mp_conn_set_readahead): see Notes
+ *   -MP_EEOF      end of file: the peer closed
+ *   -EAGAIN       timeout 0 and nothing had come
+ *   -ETIMEDOUT    the timeout passed
+ *   -EINTR        a signal handler ran in an interruptible thread
+ *   -EBADMSG      a byte came, but not with exactly one descriptor (none,
+ *                 or several: Python's "Invalid data received").  Every
+ *                 descriptor that came with it is closed.  If it was a
+ *                 message of several descriptors in Python's format, the
+ *                 connection goes on; if no descriptor came with the
+ *                 byte, or not as many as it counts, it was part of
+ *                 something else (a message's header): the stream has
+ *                 lost its framing, and the connection stops being
+ *                 readable (a read-only one is closed), as after a
+ *                 malformed length header.
+ *   -EMFILE       a descriptor came but the kernel could not install it
+ *                 in this process (RLIMIT_NOFILE reached, or a security
+ *                 module refused it); it is dropped, the connection goes
+ *                 on
+ *   -ECONNRESET, other -errno from the kernel.
+ * Errors other than -EBADMSG and -EMFILE consume nothing.
+ *
+ * Notes: a connection that reads ahead is refused, whether or not bytes
+ * are buffered: a read-ahead receive of an earlier message may have read
+ * the descriptor's byte into its buffer, and then the kernel has already
+ * dropped the descriptor (a read without room for control data closes
+ * what it carried).  Whether it did would depend on timing; so on a
+ * connection that carries descriptors, leave read-ahead off (or turn it
+ * off: mp_conn_set_readahead(c, 0), which says -EBUSY while bytes are
+ * buffered).  Python's connections never read ahead.  Descriptors always
+ * travel by plain system calls (sendmsg and recvmsg), never on the
+ * thread's io_uring ring.
+ */
+MP_API int mp_conn_recv_fd(mp_conn_t *c, int64_t timeout_ns);
 
 /* ---- addresses --------------------------------------------------------- */
 
