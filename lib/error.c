@@ -15,6 +15,9 @@ static const char *const own_names[MP_ELAST - MP_EBASE] = {
 	[MP_ETASK - MP_EBASE] = "task failed",
 	[MP_EEOF - MP_EBASE] = "end of file: the peer closed the connection",
 	[MP_ETOOSHORT - MP_EBASE] = "buffer too short for the message",
+	[MP_EPICKLE - MP_EBASE] = "malformed or unsupported pickle",
+	[MP_EREFUSED - MP_EBASE] = "pickle refused: it would run code",
+	[MP_ELIMIT - MP_EBASE] = "value exceeds a size or nesting limit",
 };
 
 const char *mp_strerror(int code)

@@ -106,6 +106,9 @@ enum {
 	MP_ETASK,        /* a task reported failure */
 	MP_EEOF,         /* end of file: the peer closed the connection */
 	MP_ETOOSHORT,    /* the buffer is too short for the message */
+	MP_EPICKLE,      /* a malformed or unsupported pickle */
+	MP_EREFUSED,     /* a pickle that would run code (a call, a global) */
+	MP_ELIMIT,       /* a limit on a value's size or nesting was reached */
 	MP_ELAST
 };
 
