@@ -312,6 +312,15 @@ void mp__queue_round_trip(mp_queue_t *q);
 /* Thread `tid` is dead and not yet reaped (so no other thread can have
  * its tid): free whichever of q's locks it held. */
 void mp__queue_holder_died(mp_queue_t *q, pid_t tid);
+/*
+ * A get that takes the message whatever its size: into buf when it fits
+ * in cap bytes (*big NULL), else into a malloc'd *big (free it).  One
+ * lock hold, so no other consumer can take it between a look at its size
+ * and the copy (mp_queue_get_obj's small messages need no allocation).
+ * Errors as mp_queue_get_alloc; -EINVAL for a NULL buf or big.
+ */
+int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
+                      size_t *len, int64_t timeout_ns);
 /* The tid holding q's producers' (or consumers') lock, 0 when free: a
  * look without taking anything, for tests and tools.  -EINVAL. */
 pid_t mp__queue_lock_holder(const mp_queue_t *q, bool consumers);

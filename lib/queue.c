@@ -668,16 +668,16 @@ static int await_msg(struct queue *q, uint32_t head, int64_t deadline,
 }
 
 /*
- * Take the record (header hdr, at `at`) into buf, or into a malloc'd
- * buffer when out_alloc is set, and commit.  Lock held.  1 taken, or an
- * error (the record stays).
+ * Take the record (header hdr, at `at`) into buf, or, when out_alloc is
+ * set and buf is NULL or too small, into a malloc'd buffer, and commit.
+ * Lock held.  1 taken, or an error (the record stays).
  */
 static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
                 void *buf, size_t cap, void **out_alloc, size_t *len)
 {
 	uint32_t n = lo(hdr);
 	*len = n;
-	if (out_alloc) {
+	if (out_alloc && (!buf || n > cap)) {
 		buf = malloc(n ? n : 1);
 		if (!buf)
 			return -ENOMEM;
@@ -732,6 +732,15 @@ int mp_queue_get_alloc(mp_queue_t *q, void **msg, size_t *len,
 	if (!msg)
 		return -EINVAL;
 	return get_common(q, NULL, 0, msg, len, timeout_ns);
+}
+
+int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
+                      size_t *len, int64_t timeout_ns)
+{
+	if (!big || !buf)
+		return -EINVAL;
+	*big = NULL;
+	return get_common(q, buf, cap, big, len, timeout_ns);
 }
 
 /* ---- state ------------------------------------------------------------------ */
