@@ -85,10 +85,11 @@ static char pick_quote(const char *s, size_t n)
 	return memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
 }
 
-/* One character of ASCII in a str or bytes literal. */
-static void put_ascii(struct sb *b, unsigned c, char quote)
+/* One character of ASCII in a str or bytes literal.  (A bytearray's
+ * escapes ' whatever its quote, as CPython's bytearray_repr does.) */
+static void put_ascii(struct sb *b, unsigned c, char quote, bool ba)
 {
-	if (c == (unsigned char)quote || c == '\\') {
+	if (c == (unsigned char)quote || c == '\\' || (ba && c == '\'')) {
 		sb_putc(b, '\\');
 		sb_putc(b, (char)c);
 	} else if (c == '\t') {
@@ -112,7 +113,7 @@ static void repr_bytes(struct sb *b, const mp_obj_t *o)
 	sb_putc(b, 'b');
 	sb_putc(b, q);
 	for (size_t i = 0; i < n; i++)
-		put_ascii(b, s[i], q);
+		put_ascii(b, s[i], q, o->kind == MP_OBJ_BYTEARRAY);
 	sb_putc(b, q);
 }
 
@@ -146,7 +147,7 @@ static void repr_str(struct sb *b, const char *str, size_t n)
 		size_t len;
 		uint32_t c = utf8_next(s + i, &len);
 		if (c < 0x80)
-			put_ascii(b, c, q);
+			put_ascii(b, c, q, false);
 		else if (mp__unicode_printable(c))
 			sb_put(b, str + i, len);
 		else if (c <= 0xff)
