@@ -191,8 +191,6 @@ mp_conn_t *mp__conn_socket(int fd, int *err);
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
                             int64_t deadline, bool expect_wait);
 
-#endif
-
 /* ---- adaptive spinning (spin.c) ------------------------------------------ */
 
 /*
@@ -324,3 +322,5 @@ int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
 /* The tid holding q's producers' (or consumers') lock, 0 when free: a
  * look without taking anything, for tests and tools.  -EINVAL. */
 pid_t mp__queue_lock_holder(const mp_queue_t *q, bool consumers);
+
+#endif

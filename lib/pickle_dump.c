@@ -1,0 +1,634 @@
+/*
+ * pickle_dump.c - mp_pickle_dumps: a value tree into the bytes CPython's
+ * C pickler (3.8 to 3.13) writes for the same Python object.
+ *
+ * Each save() is one call of CPython's save(): it starts with an opcode
+ * boundary (where a full frame is committed), and what CPython reduces -
+ * bytes in protocol 2, bytearray before 5, set and frozenset before 4,
+ * exceptions, calls - is written as its reduce value would be, with a
+ * boundary for each object CPython saves on the way (the callable, the
+ * argument tuple, its elements), each memoized when CPython memoizes it.
+ * The order of a set's elements is the value's (insertion), where CPython
+ * follows its hash table: sets of ints added in increasing order agree.
+ *
+ * The walk recurses on the C stack: values are at most MP_OBJ_MAX_DEPTH
+ * deep, and a level costs one small frame.
+ */
+#include "pickle_buf.h"
+#include "pickle_write.h"
+#include "obj.h"
+
+#include <stdlib.h>
+
+#define BATCH 1000 /* CPython's BATCHSIZE for APPENDS, SETITEMS, ADDITEMS */
+
+static void save(struct mp__pw *w, const mp_obj_t *o);
+
+static void put2(struct mp__pw *w, uint8_t a, uint8_t b)
+{
+	uint8_t *p = pw_put(w, 2);
+	if (p) {
+		p[0] = a;
+		p[1] = b;
+	}
+}
+
+/* A str's opcode and its UTF-8 (already surrogatepass). */
+static void write_str(struct mp__pw *w, const char *s, size_t n)
+{
+	uint8_t h[9];
+	size_t hl;
+	if (w->proto >= 4 && n < 256) {
+		h[0] = P_SHORT_BINUNICODE;
+		h[1] = (uint8_t)n;
+		hl = 2;
+	} else if (n <= UINT32_MAX) {
+		h[0] = P_BINUNICODE;
+		pw_le32(h + 1, (uint32_t)n);
+		hl = 5;
+	} else if (w->proto >= 4) {
+		h[0] = P_BINUNICODE8;
+		pw_le64(h + 1, n);
+		hl = 9;
+	} else {
+		w->err = w->err ? w->err : -EINVAL; /* CPython: OverflowError */
+		return;
+	}
+	mp__pw_bytes(w, h, hl, s, n);
+}
+
+/* Save a str that is no node (a name, 'latin1'): boundary, memo. */
+static void save_str_value(struct mp__pw *w, const char *s, size_t n,
+                           const void *key)
+{
+	pw_boundary(w);
+	if (!key)
+		key = mp__pw_key_str(s, n);
+	int64_t idx = key ? mp__pw_memo_find(w, key) : -1;
+	if (idx >= 0) {
+		mp__pw_get(w, (uint32_t)idx);
+		return;
+	}
+	write_str(w, s, n);
+	mp__pw_memoize(w, key);
+}
+
+static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
+                             const void *key);
+
+/* A global by name: GLOBAL (with protocol 2's names), STACK_GLOBAL, or
+ * getattr(parent, name) for a dotted name before protocol 4. */
+static void save_global(struct mp__pw *w, const char *mod, size_t ml,
+                        const char *qn, size_t ql)
+{
+	pw_boundary(w);
+	char stack[256], *key = stack;
+	size_t kl = ml + 1 + ql;
+	if (kl + 2 > sizeof(stack) && !(key = malloc(kl + 2))) {
+		w->err = w->err ? w->err : -ENOMEM;
+		return;
+	}
+	memcpy(key, mod, ml);
+	key[ml] = '\n';
+	memcpy(key + ml + 1, qn, ql);
+	key[kl] = 0;
+	uint64_t hash;
+	int64_t idx = mp__pw_glob_find(w, key, kl, &hash);
+	const char *dot = memrchr(qn, '.', ql);
+	if (idx >= 0) {
+		mp__pw_get(w, (uint32_t)idx);
+	} else if (w->proto >= 4) {
+		/* The module's name is one object for all its globals. */
+		pw_boundary(w);
+		uint64_t mh;
+		int64_t mi = mp__pw_glob_find(w, mod, ml, &mh);
+		if (mi >= 0) {
+			mp__pw_get(w, (uint32_t)mi);
+		} else {
+			write_str(w, mod, ml);
+			mi = w->memo;
+			mp__pw_memoize(w, mp__pw_key_str(mod, ml));
+			mp__pw_glob_add(w, mod, ml, mh, (uint32_t)mi);
+		}
+		save_str_value(w, qn, ql, NULL);
+		pw_op(w, P_STACK_GLOBAL);
+		idx = w->memo;
+		mp__pw_memoize(w, NULL);
+		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
+	} else if (dot) {
+		save_global(w, "builtins", 8, "getattr", 7);
+		pw_boundary(w); /* the argument tuple */
+		save_global(w, mod, ml, qn, (size_t)(dot - qn));
+		save_str_value(w, dot + 1, ql - (size_t)(dot - qn) - 1, NULL);
+		pw_op(w, P_TUPLE2);
+		mp__pw_memoize(w, NULL);
+		pw_op(w, P_REDUCE);
+		idx = w->memo;
+		mp__pw_memoize(w, NULL);
+		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
+	} else {
+		const char *m = key, *q = key + ml + 1;
+		key[ml] = 0;
+		if (w->proto < 3)
+			mp__pickle_compat_name(&m, &q);
+		size_t m2 = strlen(m), q2 = strlen(q);
+		uint8_t *p = pw_put(w, m2 + q2 + 3);
+		if (p) {
+			p[0] = P_GLOBAL;
+			memcpy(p + 1, m, m2);
+			p[1 + m2] = '\n';
+			memcpy(p + 2 + m2, q, q2);
+			p[2 + m2 + q2] = '\n';
+		}
+		key[ml] = '\n';
+		idx = w->memo;
+		mp__pw_memoize(w, NULL);
+		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
+	}
+	if (key != stack)
+		free(key);
+}
+
+static void save_builtin(struct mp__pw *w, const char *name)
+{
+	save_global(w, "builtins", 8, name, strlen(name));
+}
+
+/* bytes in protocol 2: _codecs.encode(the bytes as latin-1, 'latin1'),
+ * or bytes() when empty. */
+static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
+                          const void *key)
+{
+	if (n == 0) {
+		save_builtin(w, "bytes");
+		pw_boundary(w);
+		pw_op(w, P_EMPTY_TUPLE);
+		pw_op(w, P_REDUCE);
+		mp__pw_memoize(w, key);
+		return;
+	}
+	save_global(w, "_codecs", 7, "encode", 6);
+	pw_boundary(w); /* the argument tuple */
+	pw_boundary(w); /* the str */
+	/* One byte decodes to CPython's one-character str for U+00xx. */
+	const void *sk = n == 1 ? mp__pw_key_str((const char *)d, 1) : NULL;
+	int64_t idx = sk ? mp__pw_memo_find(w, sk) : -1;
+	if (idx >= 0) {
+		mp__pw_get(w, (uint32_t)idx);
+	} else {
+		size_t high = 0;
+		for (size_t i = 0; i < n; i++)
+			high += d[i] >> 7;
+		if (n + high > UINT32_MAX) {
+			w->err = w->err ? w->err : -EINVAL;
+			return;
+		}
+		uint8_t *p = pw_put(w, 5 + n + high);
+		if (!p)
+			return;
+		p[0] = P_BINUNICODE;
+		pw_le32(p + 1, (uint32_t)(n + high));
+		p += 5;
+		for (size_t i = 0; i < n; i++) {
+			if (d[i] < 0x80) {
+				*p++ = d[i];
+			} else {
+				*p++ = (uint8_t)(0xc0 | d[i] >> 6);
+				*p++ = (uint8_t)(0x80 | (d[i] & 0x3f));
+			}
+		}
+		mp__pw_memoize(w, sk);
+	}
+	save_str_value(w, "latin1", 6, mp__pw_key_latin1);
+	pw_op(w, P_TUPLE2);
+	mp__pw_memoize(w, NULL);
+	pw_op(w, P_REDUCE);
+	mp__pw_memoize(w, key);
+}
+
+/* The body of a bytes object's save (after its boundary). */
+static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
+                             const void *key)
+{
+	const void *vk = mp__pw_key_bytes(n, d);
+	if (vk) {
+		int64_t idx = mp__pw_memo_find(w, vk);
+		if (idx >= 0) {
+			mp__pw_get(w, (uint32_t)idx);
+			return;
+		}
+		key = vk;
+	}
+	if (w->proto < 3) {
+		save_bytes_p2(w, d, n, key);
+		return;
+	}
+	uint8_t h[9];
+	size_t hl;
+	if (n < 256) {
+		h[0] = P_SHORT_BINBYTES;
+		h[1] = (uint8_t)n;
+		hl = 2;
+	} else if (n <= UINT32_MAX) {
+		h[0] = P_BINBYTES;
+		pw_le32(h + 1, (uint32_t)n);
+		hl = 5;
+	} else if (w->proto >= 4) {
+		h[0] = P_BINBYTES8;
+		pw_le64(h + 1, n);
+		hl = 9;
+	} else {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	mp__pw_bytes(w, h, hl, d, n);
+	mp__pw_memoize(w, key);
+}
+
+static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
+                           const void *key)
+{
+	if (w->proto >= 5) {
+		uint8_t h[9] = { P_BYTEARRAY8 };
+		pw_le64(h + 1, n);
+		mp__pw_bytes(w, h, 9, d, n);
+		mp__pw_memoize(w, key);
+		return;
+	}
+	/* bytearray.__reduce_ex__: (bytearray, (bytes(self),)), or
+	 * (bytearray, ()) when empty. */
+	save_builtin(w, "bytearray");
+	pw_boundary(w);
+	if (n == 0) {
+		pw_op(w, P_EMPTY_TUPLE);
+	} else {
+		pw_boundary(w);
+		save_bytes_value(w, d, n, NULL);
+		pw_op(w, P_TUPLE1);
+		mp__pw_memoize(w, NULL);
+	}
+	pw_op(w, P_REDUCE);
+	mp__pw_memoize(w, key);
+}
+
+static void save_int(struct mp__pw *w, const mp_obj_t *o)
+{
+	int64_t v;
+	uint8_t le[9];
+	const uint8_t *b = le;
+	size_t n;
+	if (mp_obj_int_value(o, &v) == 0) {
+		uint8_t *p;
+		if (v >= 0 && v <= 0xff) {
+			put2(w, P_BININT1, (uint8_t)v);
+			return;
+		}
+		if (v >= 0 && v <= 0xffff) {
+			if ((p = pw_put(w, 3))) {
+				p[0] = P_BININT2;
+				p[1] = (uint8_t)v;
+				p[2] = (uint8_t)(v >> 8);
+			}
+			return;
+		}
+		if (v >= INT32_MIN && v <= INT32_MAX) {
+			if ((p = pw_put(w, 5))) {
+				p[0] = P_BININT;
+				pw_le32(p + 1, (uint32_t)v);
+			}
+			return;
+		}
+		pw_le64(le, (uint64_t)v);
+		n = 8;
+		/* Drop the bytes that only repeat the sign. */
+		while (n > 1 && ((le[n - 1] == 0 && !(le[n - 2] & 0x80)) ||
+		                 (le[n - 1] == 0xff && (le[n - 2] & 0x80))))
+			n--;
+	} else if (!(b = mp_obj_int_le(o, &n))) {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	uint8_t *p;
+	if (n < 256) {
+		if ((p = pw_put(w, 2 + n))) {
+			p[0] = P_LONG1;
+			p[1] = (uint8_t)n;
+			memcpy(p + 2, b, n);
+		}
+	} else if ((p = pw_put(w, 5 + n))) {
+		p[0] = P_LONG4;
+		pw_le32(p + 1, (uint32_t)n);
+		memcpy(p + 5, b, n);
+	}
+}
+
+static void save_float(struct mp__pw *w, double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, 8);
+	uint8_t *p = pw_put(w, 9);
+	if (p) {
+		p[0] = P_BINFLOAT;
+		bits = __builtin_bswap64(bits);
+		memcpy(p + 1, &bits, 8);
+	}
+}
+
+/* Items first..n of a list, or of a set's elements for protocol 2-3's
+ * list(set): one APPEND for a list of one, else APPENDS by 1000. */
+static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set,
+                            size_t n)
+{
+	if (n == 0)
+		return;
+	if (n == 1) {
+		save(w, set ? mp_obj_set_item(o, 0) : mp_obj_item(o, 0));
+		pw_op(w, P_APPEND);
+		return;
+	}
+	size_t i = 0;
+	do {
+		pw_op(w, P_MARK);
+		for (size_t b = 0; i < n && b < BATCH; b++, i++)
+			save(w, set ? mp_obj_set_item(o, i) : mp_obj_item(o, i));
+		pw_op(w, P_APPENDS);
+	} while (i < n && !w->err);
+}
+
+static void save_dict(struct mp__pw *w, const mp_obj_t *o, size_t n)
+{
+	mp_obj_t *k, *v;
+	if (n == 1) {
+		mp_obj_dict_entry(o, 0, &k, &v);
+		save(w, k);
+		save(w, v);
+		pw_op(w, P_SETITEM);
+		return;
+	}
+	/* CPython's loop: a batch that came out full is followed by another
+	 * one, so a multiple of 1000 items ends with an empty MARK SETITEMS. */
+	size_t i = 0, b;
+	do {
+		pw_op(w, P_MARK);
+		for (b = 0; i < n && b < BATCH; b++, i++) {
+			mp_obj_dict_entry(o, i, &k, &v);
+			save(w, k);
+			save(w, v);
+		}
+		pw_op(w, P_SETITEMS);
+	} while (b == BATCH && !w->err);
+}
+
+static void save_set(struct mp__pw *w, const mp_obj_t *o, size_t n,
+                     const void *key)
+{
+	bool frozen = mp_obj_kind(o) == MP_OBJ_FROZENSET;
+	if (w->proto < 4) {
+		/* set.__reduce__: (set, (list(self),)) */
+		save_builtin(w, frozen ? "frozenset" : "set");
+		pw_boundary(w);
+		pw_boundary(w);
+		pw_op(w, P_EMPTY_LIST);
+		mp__pw_memoize(w, NULL);
+		save_list_items(w, o, true, n);
+		pw_op(w, P_TUPLE1);
+		mp__pw_memoize(w, NULL);
+		pw_op(w, P_REDUCE);
+		mp__pw_memoize(w, key);
+		return;
+	}
+	if (frozen) {
+		pw_op(w, P_MARK);
+		for (size_t i = 0; i < n; i++)
+			save(w, mp_obj_set_item(o, i));
+		pw_op(w, P_FROZENSET);
+		mp__pw_memoize(w, key);
+		return;
+	}
+	pw_op(w, P_EMPTY_SET);
+	mp__pw_memoize(w, key);
+	if (n == 0)
+		return;
+	size_t i = 0, b;
+	do { /* as save_dict: a full batch is followed by another one */
+		pw_op(w, P_MARK);
+		for (b = 0; i < n && b < BATCH; b++, i++)
+			save(w, mp_obj_set_item(o, i));
+		pw_op(w, P_ADDITEMS);
+	} while (b == BATCH && !w->err);
+}
+
+static void save_tuple(struct mp__pw *w, const mp_obj_t *o, size_t n,
+                       const void *key)
+{
+	if (n <= 3) {
+		for (size_t i = 0; i < n; i++)
+			save(w, mp_obj_item(o, i));
+		pw_op(w, (uint8_t)(P_TUPLE1 + n - 1));
+	} else {
+		pw_op(w, P_MARK);
+		for (size_t i = 0; i < n; i++)
+			save(w, mp_obj_item(o, i));
+		pw_op(w, P_TUPLE);
+	}
+	mp__pw_memoize(w, key);
+}
+
+/* An argument tuple that may be NULL (an empty one). */
+static void save_args(struct mp__pw *w, const mp_obj_t *args)
+{
+	if (args) {
+		save(w, args);
+	} else {
+		pw_boundary(w);
+		pw_op(w, P_EMPTY_TUPLE);
+	}
+}
+
+static void save_exc(struct mp__pw *w, const mp_obj_t *o, const void *key)
+{
+	/* BaseException.__reduce__: (type(self), self.args).  The type is
+	 * "module.qualname"; the qualname is what follows the last dot. */
+	const char *t = mp_obj_exc_type(o);
+	size_t tl = t ? strlen(t) : 0;
+	const char *dot = t ? memrchr(t, '.', tl) : NULL;
+	if (!dot) {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	save_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
+	save_args(w, mp_obj_exc_args(o));
+	pw_op(w, P_REDUCE);
+	mp__pw_memoize(w, key);
+}
+
+static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
+{
+	const char *m = mp_obj_inert_module(o), *q = mp_obj_inert_name(o);
+	if (!m || !q) {
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+	save_global(w, m, strlen(m), q, strlen(q));
+	if (!mp__obj_inert_callable(o))
+		return; /* a bare global */
+	save_args(w, mp_obj_inert_args(o));
+	pw_op(w, mp__obj_inert_newobj(o) ? P_NEWOBJ : P_REDUCE);
+	mp__pw_memoize(w, key);
+	const mp_obj_t *state = mp_obj_inert_state(o);
+	if (state) {
+		save(w, state);
+		pw_op(w, P_BUILD);
+	}
+}
+
+static void save(struct mp__pw *w, const mp_obj_t *o)
+{
+	pw_boundary(w);
+	if (w->err)
+		return;
+	mp_obj_kind_t kind = mp_obj_kind(o);
+	switch (kind) {
+	case MP_OBJ_NONE:
+		pw_op(w, P_NONE);
+		return;
+	case MP_OBJ_BOOL:
+		pw_op(w, mp_obj_bool_value(o) ? P_NEWTRUE : P_NEWFALSE);
+		return;
+	case MP_OBJ_INT:
+		save_int(w, o);
+		return;
+	case MP_OBJ_FLOAT:
+		save_float(w, mp_obj_float_value(o));
+		return;
+	case MP_OBJ_INERT:
+		if (!mp__obj_inert_callable(o)) {
+			save_inert(w, o, NULL); /* globals go by name */
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	/* Only a node with another reference can be met twice. */
+	const void *key = NULL;
+	if (mp__obj_refcnt(o) > 1) {
+		int64_t idx = mp__pw_memo_find(w, o);
+		if (idx >= 0) {
+			mp__pw_get(w, (uint32_t)idx);
+			return;
+		}
+		key = o;
+	}
+	size_t n;
+	const char *d;
+	switch (kind) {
+	case MP_OBJ_STR: {
+		d = mp_obj_data(o, &n);
+		const void *vk = mp__pw_key_str(d, n);
+		if (vk) {
+			int64_t idx = mp__pw_memo_find(w, vk);
+			if (idx >= 0) {
+				mp__pw_get(w, (uint32_t)idx);
+				return;
+			}
+			key = vk;
+		}
+		write_str(w, d, n);
+		mp__pw_memoize(w, key);
+		return;
+	}
+	case MP_OBJ_BYTES:
+		d = mp_obj_data(o, &n);
+		save_bytes_value(w, (const uint8_t *)d, n, key);
+		return;
+	case MP_OBJ_BYTEARRAY:
+		d = mp_obj_data(o, &n);
+		save_bytearray(w, (const uint8_t *)d, n, key);
+		return;
+	case MP_OBJ_TUPLE:
+		n = (size_t)mp_obj_len(o);
+		if (n == 0)
+			pw_op(w, P_EMPTY_TUPLE); /* one object, never memoized */
+		else
+			save_tuple(w, o, n, key);
+		return;
+	case MP_OBJ_LIST:
+		pw_op(w, P_EMPTY_LIST);
+		mp__pw_memoize(w, key);
+		save_list_items(w, o, false, (size_t)mp_obj_len(o));
+		return;
+	case MP_OBJ_DICT:
+		pw_op(w, P_EMPTY_DICT);
+		mp__pw_memoize(w, key);
+		n = (size_t)mp_obj_len(o);
+		if (n)
+			save_dict(w, o, n);
+		return;
+	case MP_OBJ_SET:
+	case MP_OBJ_FROZENSET:
+		save_set(w, o, (size_t)mp_obj_len(o), key);
+		return;
+	case MP_OBJ_EXC:
+		save_exc(w, o, key);
+		return;
+	case MP_OBJ_INERT:
+		save_inert(w, o, key);
+		return;
+	default:
+		w->err = w->err ? w->err : -EINVAL;
+		return;
+	}
+}
+
+int mp__pickle_dump_buf(const mp_obj_t *o, int protocol,
+                        struct mp__pickle_buf *b)
+{
+	if (!o || !b || protocol < 0 || protocol == 1 ||
+	    protocol > MP__PICKLE_HIGHEST || (b->cap && !b->base))
+		return -EINVAL;
+	if (protocol == 0)
+		protocol = 4;
+	struct mp__pw w = {
+		.buf = b->base, .cap = b->cap, .frame = PW_NO_FRAME,
+		.proto = protocol,
+	};
+	b->len = 0;
+	uint8_t *p = pw_put(&w, b->head + 2);
+	if (p) {
+		p[b->head] = P_PROTO;
+		p[b->head + 1] = (uint8_t)protocol;
+	}
+	w.framing = protocol >= 4;
+	save(&w, o);
+	pw_op(&w, P_STOP);
+	mp__pw_commit_frame(&w);
+	mp__pw_free(&w);
+	b->base = w.buf;
+	b->cap = w.cap;
+	if (w.err)
+		return w.err;
+	b->len = w.len - b->head;
+	return 0;
+}
+
+int mp_pickle_dumps(const mp_obj_t *o, int protocol, void **out, size_t *len)
+{
+	if (!out || !len)
+		return -EINVAL;
+	struct mp__pickle_buf b = { 0 };
+	int r = mp__pickle_dump_buf(o, protocol, &b);
+	if (r < 0) {
+		free(b.base);
+		return r;
+	}
+	/* Give back what doubling left over, when it is worth a realloc. */
+	if (b.cap - b.len > 65536) {
+		uint8_t *s = realloc(b.base, b.len);
+		if (s)
+			b.base = s;
+	}
+	*out = b.base;
+	*len = b.len;
+	return 0;
+}
