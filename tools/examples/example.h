@@ -1,13 +1,16 @@
 /*
  * example.h - what the seed example programs share: line-buffered output
  * (so lines from several processes reach a pipe whole and in order), a
- * clock, sleeping in milliseconds, and starting a child.
+ * clock, sleeping in milliseconds, starting a child, and sending,
+ * receiving and printing values as Python's send, recv and print do.
  */
 #ifndef MPROC_EXAMPLE_H
 #define MPROC_EXAMPLE_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <mproc.h>
@@ -95,6 +98,67 @@ static inline void ex_print_recv(mp_conn_t *c, const char *before,
 	printf("%s%s%s", before, (char *)m.data, after);
 	fflush(stdout);
 	free(m.data);
+}
+
+/* Report a failed call that returned NULL with err, and leave. */
+static inline void *ex_ok(void *p, int err, const char *what)
+{
+	if (!p)
+		ex_check(err < 0 ? err : -ENOMEM, what);
+	return p;
+}
+
+/* Python's str(o), as print(o) shows it: a str's own text, the repr of
+ * anything else (malloc'd). */
+static inline char *ex_str(const mp_obj_t *o)
+{
+	int err = 0;
+	if (mp_obj_kind(o) == MP_OBJ_STR)
+		return ex_ok(strdup(mp_obj_data(o, NULL)), -ENOMEM, "strdup");
+	return ex_ok(mp_obj_repr(o, &err), err, "mp_obj_repr");
+}
+
+/* print(o, end=after), flushed. */
+static inline void ex_print_obj(const mp_obj_t *o, const char *after)
+{
+	char *s = ex_str(o);
+	printf("%s%s", s, after);
+	fflush(stdout);
+	free(s);
+}
+
+/* A str from C text (Python's "..."). */
+static inline mp_obj_t *ex_cstr(const char *s)
+{
+	int err = 0;
+	return ex_ok(mp_obj_cstr(s, &err), err, "mp_obj_cstr");
+}
+
+/* conn.send(o); o is released. */
+static inline void ex_send_obj(mp_conn_t *c, mp_obj_t *o)
+{
+	ex_check(o ? mp_conn_send_obj(c, o, MP_FOREVER) : -ENOMEM,
+	         "mp_conn_send_obj");
+	mp_obj_decref(o);
+}
+
+/* conn.recv(), kept as data: a function or class that came is an inert
+ * node naming it, never something to call.  Release the value. */
+static inline mp_obj_t *ex_recv_obj(mp_conn_t *c)
+{
+	static const mp_pickle_opts_t inert = { .flags = MP_PICKLE_INERT };
+	int err = 0;
+	return ex_ok(mp_conn_recv_obj(c, &inert, MP_FOREVER, &err), err,
+	             "mp_conn_recv_obj");
+}
+
+/* print(before, conn.recv(), after): one value, printed as Python's
+ * print shows it, flushed (the examples' output is checked). */
+static inline void ex_print_recv_obj(mp_conn_t *c, const char *after)
+{
+	mp_obj_t *o = ex_recv_obj(c);
+	ex_print_obj(o, after);
+	mp_obj_decref(o);
 }
 
 /* Pool(processes=n), its workers sandboxed. */

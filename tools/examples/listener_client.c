@@ -18,12 +18,12 @@
  *         print(conn.recv_bytes_into(arr))    # => 8
  *         print(arr)                          # => array('i', [42, 1729, 0, 0, 0])
  *
- * C has no pickle: conn.send(obj) here sends a fixed byte string, the
- * pickle (protocol 4) CPython itself makes of [2.25, None, 'junk', float],
- * so that the seed's Python client, unchanged, prints the list; our client
- * receives it with recv_bytes and only reports its size (mproc never
- * unpickles, and never runs anything a message says).  The int array goes
- * as its 8 raw bytes, as Python's array does (native ints).
+ * conn.send() pickles the list as CPython does (float is a reference to
+ * builtins.float, as pickle writes a class), so the seed's Python client,
+ * unchanged, prints the list; our client receives it with recv(), keeps
+ * the class as an inert node naming it (mproc never resolves or runs
+ * anything a message names) and prints it as Python would.  The int
+ * array goes as its 8 raw bytes, as Python's array does (native ints).
  *
  *   listener_client server [ADDR]   serve one client (default
  *                                   localhost:6000; port 0 picks one),
@@ -32,6 +32,7 @@
  *   listener_client both [ADDR]     both, the client in a child process
  *                                   (default 127.0.0.1:0)
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,12 +42,46 @@
 
 static const char authkey[] = "secret password";
 
-/* pickle.dumps([2.25, None, 'junk', float], protocol=4), made by CPython. */
-static const unsigned char pickled_list[] =
-	"\x80\x04\x95\x2b\x00\x00\x00\x00\x00\x00\x00\x5d\x94\x28\x47\x40"
-	"\x02\x00\x00\x00\x00\x00\x00\x4e\x8c\x04\x6a\x75\x6e\x6b\x94\x8c"
-	"\x08\x62\x75\x69\x6c\x74\x69\x6e\x73\x94\x8c\x05\x66\x6c\x6f\x61"
-	"\x74\x94\x93\x94\x65\x2e";
+/* [2.25, None, 'junk', float] */
+static mp_obj_t *seed_list(void)
+{
+	int err = 0;
+	mp_obj_t *l = mp_obj_list();
+	if (!l || mp_obj_list_append(l, mp_obj_float(2.25)) < 0 ||
+	    mp_obj_list_append(l, mp_obj_none()) < 0 ||
+	    mp_obj_list_append(l, mp_obj_cstr("junk", &err)) < 0 ||
+	    mp_obj_list_append(l, mp_obj_global("builtins", "float",
+	                                        &err)) < 0) {
+		mp_obj_decref(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* print(o) for a list or tuple of values and classes: Python shows a
+ * builtin class as <class 'float'>; the rest is repr. */
+static void print_value(const mp_obj_t *o)
+{
+	mp_obj_kind_t k = mp_obj_kind(o);
+	int err = 0;
+	if (k == MP_OBJ_INERT && !mp_obj_inert_args(o) &&
+	    !strcmp(mp_obj_inert_module(o), "builtins")) {
+		printf("<class '%s'>", mp_obj_inert_name(o));
+	} else if (k == MP_OBJ_LIST || k == MP_OBJ_TUPLE) {
+		size_t n = (size_t)mp_obj_len(o);
+		putchar(k == MP_OBJ_LIST ? '[' : '(');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				fputs(", ", stdout);
+			print_value(mp_obj_item(o, i));
+		}
+		fputs(k == MP_OBJ_LIST ? "]" : n == 1 ? ",)" : ")", stdout);
+	} else {
+		char *s = mp_obj_repr(o, &err);
+		printf("%s", s ? s : "?");
+		free(s);
+	}
+}
 
 static const mp_conn_opts_t opts = { .authkey = authkey,
                                      .authkey_len = sizeof(authkey) - 1 };
@@ -77,8 +112,10 @@ static int serve(mp_listener_t *listener)
 	printf("connection accepted from %s\n", text);
 	fflush(stdout);
 	int32_t arr[2] = { 42, 1729 };
-	if ((err = mp_conn_send_bytes(conn, pickled_list,
-	                              sizeof(pickled_list) - 1, MP_FOREVER)) < 0 ||
+	mp_obj_t *list = seed_list();
+	err = list ? mp_conn_send_obj(conn, list, MP_FOREVER) : -ENOMEM;
+	mp_obj_decref(list);
+	if (err < 0 ||
 	    (err = mp_conn_send_bytes(conn, "hello", 5, MP_FOREVER)) < 0 ||
 	    (err = mp_conn_send_bytes(conn, arr, sizeof(arr), MP_FOREVER)) < 0)
 		return fail("send", err);
@@ -88,16 +125,18 @@ static int serve(mp_listener_t *listener)
 
 static int client(const mp_address_t *address)
 {
+	static const mp_pickle_opts_t inert = { .flags = MP_PICKLE_INERT };
 	mp_bytes_t m;
 	int err;
 	mp_conn_t *conn = mp_client(address, &opts, MP_SEC(20), &err);
 	if (!conn)
 		return fail("Client", err);
-	if ((err = mp_conn_recv_bytes(conn, MP_CONN_NOLIMIT, &m, MP_FOREVER)) < 0)
+	mp_obj_t *o = mp_conn_recv_obj(conn, &inert, MP_FOREVER, &err);
+	if (!o)
 		return fail("recv", err);
-	printf("recv(): a pickled object, %zu bytes (C does not unpickle)\n",
-	       m.len);
-	free(m.data);
+	print_value(o);
+	putchar('\n');
+	mp_obj_decref(o);
 	if ((err = mp_conn_recv_bytes(conn, MP_CONN_NOLIMIT, &m, MP_FOREVER)) < 0)
 		return fail("recv_bytes", err);
 	printf("b'%s'\n", (char *)m.data);

@@ -15,11 +15,12 @@
  *
  * Python's poll(timeout=-1) does not wait (a negative timeout counts as
  * 0); in mproc -1 is MP_FOREVER, so the C spelling of that check is
- * mp_conn_poll(con, 0).  Strings go as bytes (send_bytes, not pickled
- * send), and seconds become `unit` ms (default 100).  As in pipe_simplex,
- * foo2 starts to read after 3 units instead of 1, so that the two readers
- * of the one pipe end never wait at the same time (pipe_simplex.c says
- * why: the seed, as written, is a race on Linux, in CPython too).
+ * mp_conn_poll(con, 0).  Strings go as str objects (send and recv, as
+ * in the seed), and seconds become `unit` ms (default 100).  As in
+ * pipe_simplex, foo2 starts to read after 3 units instead of 1, so that
+ * the two readers of the one pipe end never wait at the same time
+ * (pipe_simplex.c says why: the seed, as written, is a race on Linux, in
+ * CPython too).
  *
  *   pipe_poll [unit_ms]
  */
@@ -34,9 +35,8 @@ static int foo1(void *arg)
 
 	for (int i = 0; i < 2; i++) {
 		ex_sleep_ms(2L * unit_ms);
-		int n = snprintf(msg, sizeof(msg), "abcd%d", i);
-		if (mp_conn_send_bytes(con, msg, (size_t)n, MP_FOREVER) < 0)
-			return 1;
+		snprintf(msg, sizeof(msg), "abcd%d", i);
+		ex_send_obj(con, ex_cstr(msg));
 	}
 	return 0;
 }
@@ -44,7 +44,7 @@ static int foo1(void *arg)
 static int foo2(void *arg)
 {
 	ex_sleep_ms(3L * unit_ms); /* the seed: 1 unit */
-	ex_print_recv(arg, "", "\n");
+	ex_print_recv_obj(arg, "\n");
 	return 0;
 }
 
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	int ready = mp_conn_poll(con_c, 0);
 	ex_check(ready, "mp_conn_poll");
 	printf("%s\n", ready ? "True" : "False");
-	ex_print_recv(con_c, "", " Main\n");
+	ex_print_recv_obj(con_c, " Main\n");
 	printf("%d\n", mp_conn_fileno(con_c));
 	fflush(stdout);
 	mp_conn_close(con_c);

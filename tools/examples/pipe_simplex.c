@@ -18,9 +18,9 @@
  * prints "abcd0 Main" (the main process was waiting first), then "abcd1"
  * (from foo2).
  *
- * The seed sends str objects with send() (pickled); C sends their bytes
- * with send_bytes(), and receives with recv_bytes().  Sleeps are scaled
- * from seconds to `unit` milliseconds (default 100).
+ * As in the seed, str objects go with send() (pickled, as CPython does)
+ * and come back with recv(), printed as print() shows them.  Sleeps are
+ * scaled from seconds to `unit` milliseconds (default 100).
  *
  * One change of timing: foo2 starts to read after 3 units, not 1.  In the
  * seed, main and foo2 are both blocked reading the same pipe end when
@@ -52,9 +52,8 @@ static int foo1(void *arg)
 
 	for (int i = 0; i < 2; i++) {
 		sleep_units(2);
-		int n = snprintf(msg, sizeof(msg), "abcd%d", i);
-		if (mp_conn_send_bytes(con, msg, (size_t)n, MP_FOREVER) < 0)
-			return 1;
+		snprintf(msg, sizeof(msg), "abcd%d", i);
+		ex_send_obj(con, ex_cstr(msg));
 	}
 	return 0;
 }
@@ -62,7 +61,7 @@ static int foo1(void *arg)
 static int foo2(void *arg)
 {
 	sleep_units(3); /* the seed: 1 (see the top of the file) */
-	ex_print_recv(arg, "", "\n");
+	ex_print_recv_obj(arg, "\n");
 	return 0;
 }
 
@@ -74,7 +73,7 @@ int main(int argc, char **argv)
 	ex_check(mp_pipe(false, &con_c, &con_s), "mp_pipe");
 	mp_process_t *p1 = ex_start(foo1, con_s);
 	mp_process_t *p2 = ex_start(foo2, con_c);
-	ex_print_recv(con_c, "", " Main\n");
+	ex_print_recv_obj(con_c, " Main\n");
 	mp_conn_close(con_c);
 	mp_conn_close(con_s);
 	/* Python joins non-daemonic children at exit; so do we, by hand. */

@@ -19,7 +19,8 @@
  *             except EOFError: readers.remove(r)
  *             else: print(msg)
  *
- * send() pickles a tuple; here the message is its text, sent as bytes.
+ * As in the seed, each message is a tuple (i, name), pickled by send()
+ * and printed as print() shows it: (0, 'Process-1').
  */
 #include "example.h"
 
@@ -29,11 +30,11 @@ static int foo(void *arg)
 {
 	mp_conn_t *w = arg;
 	for (int i = 0; i < 10; i++) {
-		char msg[64];
-		int n = snprintf(msg, sizeof(msg), "(%d, '%s')", i,
-		                 mp_process_name(mp_current_process()));
-		if (mp_conn_send_bytes(w, msg, (size_t)n, MP_FOREVER) < 0)
-			return 1;
+		mp_obj_t *item[2] = {
+			mp_obj_int(i),
+			ex_cstr(mp_process_name(mp_current_process())),
+		};
+		ex_send_obj(w, mp_obj_tuple(2, item));
 	}
 	mp_conn_close(w);
 	return 0;
@@ -69,18 +70,18 @@ int main(void)
 		ex_check(k, "wait");
 		for (int j = 0; j < k; j++) {
 			int i = map[ready[j]];
-			mp_bytes_t msg;
-			int r = mp_conn_recv_bytes(readers[i], MP_CONN_NOLIMIT,
-			                           &msg, MP_FOREVER);
+			int r = 0;
+			mp_obj_t *msg = mp_conn_recv_obj(readers[i], NULL,
+			                                 MP_FOREVER, &r);
 			if (r == -MP_EEOF) {
 				mp_conn_close(readers[i]);
 				readers[i] = NULL;
 				live--;
 				continue;
 			}
-			ex_check(r, "recv_bytes");
-			printf("%.*s\n", (int)msg.len, (const char *)msg.data);
-			free(msg.data);
+			ex_check(r, "recv");
+			ex_print_obj(msg, "\n");
+			mp_obj_decref(msg);
 		}
 	}
 	for (int i = 0; i < 4; i++) {
