@@ -14,6 +14,7 @@
 #include <mproc/pool.h>
 #include <mproc/process.h>
 #include <mproc/queue.h>
+#include <mproc/shm.h>
 #include <mproc/sync.h>
 #include <mproc/value.h>
 #include <mproc/wait.h>

@@ -47,6 +47,11 @@ int mp__heap_ensure(void);
 /* As mp_heap_alloc, without zeroing: for blocks about to be overwritten. */
 void *mp__heap_alloc_raw(size_t size, int *err);
 
+/* ---- segments (shm.c) ------------------------------------------------------ */
+
+/* Was the segment attached MP_SHM_RDONLY?  (ShareableList refuses sets.) */
+bool mp__shm_rdonly(const mp_shm_t *s);
+
 /* ---- processes (process.c) ----------------------------------------------- */
 
 /* In a forked child: forget the parent's children (atfork child handler). */

@@ -240,6 +240,32 @@ size_t mp_sys_mapped_bytes(void);
 /* memfd_create(2) with MFD_CLOEXEC, sized to size bytes.  Returns the fd. */
 int mp_sys_memfd(const char *name, size_t size);
 
+/* ---- named and anonymous segments (shm.c) -------------------------------- */
+
+/*
+ * shm_open(3) (glibc: /dev/shm/<name>, O_NOFOLLOW | O_CLOEXEC added) with
+ * flags (O_RDWR or O_RDONLY, O_CREAT | O_EXCL) and mode.  The fd or -errno.
+ */
+int mp_sys_shm_open(const char *name, int flags, mode_t mode);
+/* shm_unlink(3).  0 or -errno. */
+int mp_sys_shm_unlink(const char *name);
+/* memfd_create(2) with MFD_CLOEXEC | MFD_ALLOW_SEALING, size 0.  The fd. */
+int mp_sys_memfd_sealable(const char *name);
+/* fallocate(2) mode 0 over [0, size): the pages are allocated now (on
+ * tmpfs: counted against its size), and the file grows to size. */
+int mp_sys_fallocate(int fd, size_t size);
+/* ftruncate(2). */
+int mp_sys_ftruncate(int fd, size_t size);
+/* fstat(2): the size of a regular file; -EINVAL when fd is not one. */
+int64_t mp_sys_file_size(int fd);
+/* fcntl F_ADD_SEALS / F_GET_SEALS (memfds; Linux 3.17). */
+int mp_sys_add_seals(int fd, unsigned seals);
+int mp_sys_get_seals(int fd);
+/* fcntl F_DUPFD_CLOEXEC. */
+int mp_sys_dup(int fd);
+/* A MAP_SHARED mapping of fd, read-only (PROT_READ) when rdonly. */
+void *mp_sys_map_file(int fd, size_t len, bool rdonly, int *err);
+
 /* ---- seccomp (pool workers' sandbox) ---------------------------------- */
 
 /* A compiled sandbox: a BPF program (struct sock_filter[len]). */

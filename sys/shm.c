@@ -1,8 +1,11 @@
-/* shm.c - shared mappings: anonymous, memfd-backed, and giving pages back. */
+/* shm.c - shared mappings: anonymous, memfd-backed, and giving pages back;
+ * named (shm_open) and sealed anonymous segments. */
 #include "mpsys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -62,4 +65,72 @@ size_t mp_sys_mapped_bytes(void)
 		fclose(f);
 	}
 	return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+int mp_sys_shm_open(const char *name, int flags, mode_t mode)
+{
+	int fd = shm_open(name, flags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int mp_sys_shm_unlink(const char *name)
+{
+	return shm_unlink(name) == 0 ? 0 : -errno;
+}
+
+int mp_sys_memfd_sealable(const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	return fd < 0 ? -errno : fd;
+}
+
+int mp_sys_fallocate(int fd, size_t size)
+{
+	for (;;) {
+		if (fallocate(fd, 0, 0, (off_t)size) == 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int mp_sys_ftruncate(int fd, size_t size)
+{
+	return ftruncate(fd, (off_t)size) == 0 ? 0 : -errno;
+}
+
+int64_t mp_sys_file_size(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return S_ISREG(st.st_mode) ? (int64_t)st.st_size : -EINVAL;
+}
+
+int mp_sys_add_seals(int fd, unsigned seals)
+{
+	return fcntl(fd, F_ADD_SEALS, (int)seals) == 0 ? 0 : -errno;
+}
+
+int mp_sys_get_seals(int fd)
+{
+	int r = fcntl(fd, F_GET_SEALS);
+	return r < 0 ? -errno : r;
+}
+
+int mp_sys_dup(int fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return r < 0 ? -errno : r;
+}
+
+void *mp_sys_map_file(int fd, size_t len, bool rdonly, int *err)
+{
+	void *p = mmap(NULL, len, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
+	               MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	return p;
 }

@@ -699,6 +699,39 @@ static void test_listener_send_python313(void)
 	listener_send_interop(13);
 }
 
+/* Seed 003, shared memory: f sets Value('d') to 3.1415927 and negates
+ * Array('i', range(10)) in another process; the parent prints both.  As
+ * the seed (a forked child, heap objects), and with the objects in a named
+ * segment that a second, unrelated program attaches by name: the same
+ * lines, the name is the one created, and it is gone afterwards. */
+static void test_value_array(void)
+{
+	struct run_result r;
+	const char *want = "[0, -1, -2, -3, -4, -5, -6, -7, -8, -9]";
+	run_example("value_array", NULL, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	MPT_EQ(line_of(r.out, "3.1415927"), 1);
+	MPT_EQ(line_of(r.out, want), 2);
+	MPT_EQ(count_lines(r.out, "f ran in pid "), 1);
+
+	const char *args[] = { "shm", NULL };
+	run_example("value_array", args, TEST_WAIT_NS, &r);
+	MPT_EQ(r.status, 0);
+	char made[64] = "", att[64] = "";
+	void *pa = NULL, *pb = NULL;
+	const char *c = strstr(r.out, "created "), *a = strstr(r.out, "attached ");
+	CU_ASSERT_FATAL(c && a && a > c);
+	CU_ASSERT(sscanf(c, "created %63s at %p", made, &pa) == 2);
+	CU_ASSERT(sscanf(a, "attached %63s at %p", att, &pb) == 2);
+	CU_ASSERT_STRING_EQUAL(made, att);
+	MPT_EQ(strncmp(made, "psm_", 4), 0);
+	MPT_EQ(line_of(r.out, "3.1415927"), 3);
+	MPT_EQ(line_of(r.out, want), 4);
+	char path[128];
+	snprintf(path, sizeof(path), "/dev/shm/%s", made);
+	MPT_EQ(access(path, F_OK), -1); /* unlinked */
+}
+
 /* Seed: four processes send ten messages each on their own pipe; wait()
  * hands the parent whatever is ready until all four reach end of file:
  * all 40 arrive, and each process's in the order it sent them. */
@@ -752,6 +785,8 @@ int main(void)
 		  test_listener_send_python312 },
 		{ "seed 000 listener: interop python 3.13",
 		  test_listener_send_python313 },
+		{ "Value and Array, forked and in a named segment (seed 003)",
+		  test_value_array },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("examples", tests);

@@ -206,6 +206,41 @@ static void test_shared_mappings(void)
 	MPT_ERR(err, -ENOMEM);
 }
 
+/* The segment wrappers: sealed memfds, reservation, sizes, read-only maps. */
+static void test_segments(void)
+{
+	int err = 0;
+	int fd = mp_sys_memfd_sealable("mproc-test-seg");
+	MPT_OK(fd);
+	MPT_EQ(mp_sys_file_size(fd), 0);
+	MPT_OK(mp_sys_fallocate(fd, 8192));
+	MPT_EQ(mp_sys_file_size(fd), 8192);
+	MPT_OK(mp_sys_add_seals(fd, F_SEAL_SHRINK | F_SEAL_GROW));
+	MPT_EQ(mp_sys_get_seals(fd) & (F_SEAL_SHRINK | F_SEAL_GROW),
+	       F_SEAL_SHRINK | F_SEAL_GROW);
+	MPT_ERR(mp_sys_ftruncate(fd, 4096), -EPERM);
+	int d = mp_sys_dup(fd);
+	MPT_OK(d);
+	char *w = mp_sys_map_file(fd, 8192, false, &err);
+	char *r = mp_sys_map_file(d, 8192, true, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	strcpy(w + 4096, "shared");
+	CU_ASSERT_STRING_EQUAL(r + 4096, "shared");
+	mp_sys_unmap(w, 8192);
+	mp_sys_unmap(r, 8192);
+	close(d);
+	close(fd);
+	int p[2];
+	MPT_OK(mp_sys_pipe(p));
+	MPT_ERR(mp_sys_file_size(p[0]), -EINVAL); /* not a regular file */
+	close(p[0]);
+	close(p[1]);
+	MPT_ERR(mp_sys_file_size(-1), -EBADF);
+	MPT_ERR(mp_sys_shm_open("/mproc-test-none", O_RDWR, 0), -ENOENT);
+	MPT_ERR(mp_sys_shm_unlink("/mproc-test-none"), -ENOENT);
+}
+
 static int child_uses_ring(void *arg)
 {
 	struct io_uring *parent_ring = arg;
@@ -353,6 +388,7 @@ int main(void)
 		{ "futex_waitv", test_futex_waitv },
 		{ "pidfd open/signal/reap/poll", test_pidfd },
 		{ "shared and memfd mappings", test_shared_mappings },
+		{ "segments: sealed memfds, reservation, read-only", test_segments },
 		{ "ring per thread, rebuilt after fork", test_ring_per_thread_and_fork },
 		{ "ring futex ops and pidfd poll", test_ring_futex_and_pidfd },
 		CU_TEST_INFO_NULL,
