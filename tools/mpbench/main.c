@@ -25,6 +25,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_pool_cases,
 	mpb_sync_cases,
 	mpb_conn_cases,
+	mpb_pickle_cases,
 };
 
 struct side {

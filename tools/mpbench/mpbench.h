@@ -87,5 +87,6 @@ extern const struct mpb_case mpb_wait_cases[];
 extern const struct mpb_case mpb_pool_cases[];
 extern const struct mpb_case mpb_sync_cases[];
 extern const struct mpb_case mpb_conn_cases[];
+extern const struct mpb_case mpb_pickle_cases[];
 
 #endif
