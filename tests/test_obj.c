@@ -616,6 +616,23 @@ static void test_repr(void)
 	            "inf, -inf, nan, 1e+22, 100.0, 0.30000000000000004, "
 	            "9007199254740992.0, 2.5e-07, 1.1e+100]");
 
+	/* Powers of two, whose gap below is half the gap above: the shortest
+	 * digits are not always the correctly rounded ones. */
+	static const struct { uint64_t bits; const char *r; } p2[] = {
+		{ 0x0060000000000000, "7.120236347223045e-307" },
+		{ 0x0100000000000000, "7.291122019556398e-304" },
+		{ 0x8420000000000000, "-8.209073602596753e-289" },
+		{ 0x13e0000000000000, "5.940911144672375e-213" },
+		{ 0x0000000000000001, "5e-324" },
+		{ 0x7fefffffffffffff, "1.7976931348623157e+308" },
+		{ 0x0010000000000000, "2.2250738585072014e-308" },
+	};
+	for (size_t k = 0; k < sizeof(p2) / sizeof(p2[0]); k++) {
+		double x;
+		memcpy(&x, &p2[k].bits, 8);
+		MPT_REPR(mp_obj_float(x), p2[k].r);
+	}
+
 	static const char *const strs[] = {
 		"it's", "say \"hi\"", "both ' \"", "tab\tnl\nret\r\\",
 		"\x00\x1f\x7f\xc2\x80\xc2\x9f\xc2\xa0\xc2\xad\xc3\xa9",
