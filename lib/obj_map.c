@@ -522,6 +522,12 @@ static const struct mp__entry *map_lookup(const mp_obj_t *m,
 	return at >= 0 ? &m->u.map.entries[at] : NULL;
 }
 
+mp_obj_t *mp__map_value(const mp_obj_t *d, const mp_obj_t *key, uint64_t h)
+{
+	int64_t at = map_find(d, key, h, NULL);
+	return at >= 0 ? d->u.map.entries[at].value : NULL;
+}
+
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b)
 {
 	if (a->u.map.len != b->u.map.len)
