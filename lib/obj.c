@@ -1,0 +1,606 @@
+/*
+ * obj.c - values (mp_obj_t): nodes, references, freezing, scalars, strings,
+ * tuples and lists, and Python's ==.  Dicts and sets are in obj_map.c,
+ * repr in obj_repr.c, exceptions and inert nodes in obj_exc.c.
+ *
+ * References.  A count per node, atomic: incref is relaxed (a reference
+ * is only ever copied from one the thread already holds); decref is a
+ * release, and the thread that drops the last one takes an acquire fence
+ * before freeing, so every write made through the other references
+ * happens before the free.  None, True and False are static and immortal.
+ *
+ * Freeing is a loop, never a recursion: a node whose last reference is
+ * dropped goes on a list threaded through its own `aux` word (dead, it
+ * has no hash to cache), and the loop frees the list's nodes one at a
+ * time, dropping their children, which may join the list.  Scalars are
+ * freed at once.  A 4096-deep tree or a million-element list costs no
+ * stack.
+ *
+ * Freezing and height.  Inserting a child freezes it (a container only
+ * gains children before it is anybody's child), so the graph stays a
+ * tree without cycles: the one way to make a cycle would be to put a
+ * container into itself, which is refused (-EPERM).  Each node knows its
+ * height (nested containers), so the depth limit is one comparison.
+ */
+#include "internal.h"
+#include "obj.h"
+
+#include <stdlib.h>
+
+/* ---- nodes and references -------------------------------------------------- */
+
+static mp_obj_t none_obj = {
+	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
+};
+static mp_obj_t false_obj = {
+	.kind = MP_OBJ_BOOL, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
+	.u.b = false,
+};
+static mp_obj_t true_obj = {
+	.kind = MP_OBJ_BOOL, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
+	.u.b = true,
+};
+
+mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra)
+{
+	size_t head = offsetof(struct mp_obj, u) + payload;
+	if (extra > SIZE_MAX - head)
+		return NULL;
+	/* Never less than a whole node: the compiler may assume one. */
+	size_t size = head + extra;
+	if (size < sizeof(struct mp_obj))
+		size = sizeof(struct mp_obj);
+	mp_obj_t *o = malloc(size);
+	if (!o)
+		return NULL;
+	o->refs = 1;
+	o->kind = (uint8_t)kind;
+	o->flags = 0;
+	o->height = 0;
+	o->aux = 0;
+	return o;
+}
+
+mp_obj_kind_t mp_obj_kind(const mp_obj_t *o)
+{
+	return o ? (mp_obj_kind_t)o->kind : MP_OBJ_NONE;
+}
+
+const char *mp_obj_kind_name(mp_obj_kind_t kind)
+{
+	static const char *const names[] = {
+		[MP_OBJ_NONE] = "none",   [MP_OBJ_BOOL] = "bool",
+		[MP_OBJ_INT] = "int",     [MP_OBJ_FLOAT] = "float",
+		[MP_OBJ_BYTES] = "bytes", [MP_OBJ_BYTEARRAY] = "bytearray",
+		[MP_OBJ_STR] = "str",     [MP_OBJ_TUPLE] = "tuple",
+		[MP_OBJ_LIST] = "list",   [MP_OBJ_DICT] = "dict",
+		[MP_OBJ_SET] = "set",     [MP_OBJ_FROZENSET] = "frozenset",
+		[MP_OBJ_EXC] = "exc",     [MP_OBJ_INERT] = "inert",
+	};
+	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[kind];
+}
+
+mp_obj_t *mp_obj_incref(mp_obj_t *o)
+{
+	if (o && !(o->flags & MP__OBJ_IMMORTAL))
+		__atomic_fetch_add(&o->refs, 1, __ATOMIC_RELAXED);
+	return o;
+}
+
+static bool has_children(const mp_obj_t *o)
+{
+	switch (o->kind) {
+	case MP_OBJ_TUPLE: case MP_OBJ_LIST: case MP_OBJ_DICT:
+	case MP_OBJ_SET: case MP_OBJ_FROZENSET: case MP_OBJ_EXC:
+	case MP_OBJ_INERT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
+{
+	if (!o || (o->flags & MP__OBJ_IMMORTAL))
+		return;
+	/* Release: our writes to o happen before whoever frees it. */
+	if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
+		return;
+	/* Acquire: pairs with the other droppers' release. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (has_children(o))
+		mp__obj_pending_push(pending, o);
+	else
+		free(o);
+}
+
+/* Free o, whose last reference is gone: its children are dropped onto
+ * *pending. */
+static void free_node(mp_obj_t *o, mp_obj_t **pending)
+{
+	switch (o->kind) {
+	case MP_OBJ_TUPLE:
+	case MP_OBJ_LIST:
+		for (size_t i = 0; i < o->u.seq.len; i++)
+			mp__obj_drop(o->u.seq.items[i], pending);
+		if (o->kind == MP_OBJ_LIST)
+			free(o->u.seq.items);
+		break;
+	case MP_OBJ_DICT:
+	case MP_OBJ_SET:
+	case MP_OBJ_FROZENSET:
+		mp__map_free(o, pending);
+		break;
+	case MP_OBJ_EXC:
+		mp__obj_drop(o->u.exc.args, pending);
+		break;
+	case MP_OBJ_INERT:
+		mp__obj_drop(o->u.inert.callable, pending);
+		mp__obj_drop(o->u.inert.args, pending);
+		mp__obj_drop(o->u.inert.state, pending);
+		break;
+	default:
+		break;
+	}
+	free(o);
+}
+
+void mp_obj_decref(mp_obj_t *o)
+{
+	mp_obj_t *pending = NULL;
+	mp__obj_drop(o, &pending);
+	while (pending) {
+		o = pending;
+		pending = (mp_obj_t *)(uintptr_t)o->aux;
+		free_node(o, &pending);
+	}
+}
+
+bool mp_obj_frozen(const mp_obj_t *o)
+{
+	return o && (o->flags & MP__OBJ_FROZEN);
+}
+
+int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child)
+{
+	if (child == parent)
+		return -EPERM;
+	if (child->height >= MP_OBJ_MAX_DEPTH)
+		return -MP_ELIMIT;
+	return 0;
+}
+
+void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child)
+{
+	/* Written only when it changes: a frozen node may be read by other
+	 * threads. */
+	if (!(child->flags & MP__OBJ_FROZEN))
+		child->flags |= MP__OBJ_FROZEN;
+	if (parent->height <= child->height)
+		parent->height = (uint16_t)(child->height + 1);
+}
+
+/* ---- scalars ---------------------------------------------------------------- */
+
+mp_obj_t *mp_obj_none(void)
+{
+	return &none_obj;
+}
+
+mp_obj_t *mp_obj_bool(bool v)
+{
+	return v ? &true_obj : &false_obj;
+}
+
+#define INT_PAYLOAD sizeof(((mp_obj_t *)0)->u.i)
+#define BIG_PAYLOAD sizeof(((mp_obj_t *)0)->u.big)
+#define FLOAT_PAYLOAD sizeof(double)
+#define STR_PAYLOAD sizeof(((mp_obj_t *)0)->u.s)
+#define SEQ_PAYLOAD sizeof(((mp_obj_t *)0)->u.seq)
+
+mp_obj_t *mp_obj_int(int64_t v)
+{
+	mp_obj_t *o = mp__obj_alloc(MP_OBJ_INT, INT_PAYLOAD, 0);
+	if (!o)
+		return NULL;
+	o->flags = MP__OBJ_FROZEN;
+	o->u.i.v = v;
+	uint64_t u = (uint64_t)v;
+	for (int k = 0; k < 8; k++)
+		o->u.i.le[k] = (uint8_t)(u >> (8 * k));
+	o->u.i.n = (uint8_t)mp__le_minimal(o->u.i.le, 8);
+	return o;
+}
+
+/* A big int from n minimal bytes (n >= 9). */
+static mp_obj_t *big_new(const uint8_t *le, size_t n)
+{
+	mp_obj_t *o = mp__obj_alloc(MP_OBJ_INT, BIG_PAYLOAD, n);
+	if (!o)
+		return NULL;
+	o->flags = MP__OBJ_FROZEN | MP__OBJ_BIG;
+	o->u.big.n = n;
+	o->u.big.le = (uint8_t *)MP__OBJ_EXTRA(o, BIG_PAYLOAD);
+	memcpy(o->u.big.le, le, n);
+	return o;
+}
+
+mp_obj_t *mp_obj_uint(uint64_t v)
+{
+	if (v <= INT64_MAX)
+		return mp_obj_int((int64_t)v);
+	uint8_t b[9];
+	for (int k = 0; k < 8; k++)
+		b[k] = (uint8_t)(v >> (8 * k));
+	b[8] = 0;
+	return big_new(b, 9);
+}
+
+mp_obj_t *mp_obj_int_bytes(const void *le, size_t n, int *err)
+{
+	int e = 0;
+	mp_obj_t *o = NULL;
+	if (n > MP_OBJ_MAX_INT_BYTES)
+		e = -MP_ELIMIT;
+	else if (!le && n)
+		e = -EINVAL;
+	if (e)
+		goto out;
+	const uint8_t *b = le;
+	n = mp__le_minimal(b, n);
+	if (n <= 8) {
+		uint64_t u = n && (b[n - 1] & 0x80) ? UINT64_MAX : 0;
+		for (size_t k = 0; k < n; k++) {
+			u &= ~((uint64_t)0xff << (8 * k));
+			u |= (uint64_t)b[k] << (8 * k);
+		}
+		o = mp_obj_int((int64_t)u);
+	} else {
+		o = big_new(b, n);
+	}
+	if (!o)
+		e = -ENOMEM;
+out:
+	if (err)
+		*err = e;
+	return o;
+}
+
+mp_obj_t *mp_obj_float(double v)
+{
+	mp_obj_t *o = mp__obj_alloc(MP_OBJ_FLOAT, FLOAT_PAYLOAD, 0);
+	if (!o)
+		return NULL;
+	o->flags = MP__OBJ_FROZEN;
+	o->u.f = v;
+	return o;
+}
+
+bool mp_obj_bool_value(const mp_obj_t *o)
+{
+	return o == &true_obj;
+}
+
+int mp_obj_int_value(const mp_obj_t *o, int64_t *v)
+{
+	if (!o || !v)
+		return -EINVAL;
+	if (o->kind == MP_OBJ_BOOL) {
+		*v = o->u.b;
+		return 0;
+	}
+	if (o->kind != MP_OBJ_INT)
+		return -EINVAL;
+	if (o->flags & MP__OBJ_BIG)
+		return -ERANGE;
+	*v = o->u.i.v;
+	return 0;
+}
+
+const uint8_t *mp_obj_int_le(const mp_obj_t *o, size_t *n)
+{
+	if (!o || o->kind != MP_OBJ_INT)
+		return NULL;
+	if (o->flags & MP__OBJ_BIG) {
+		if (n)
+			*n = o->u.big.n;
+		return o->u.big.le;
+	}
+	if (n)
+		*n = o->u.i.n;
+	return o->u.i.le;
+}
+
+double mp_obj_float_value(const mp_obj_t *o)
+{
+	if (o && o->kind == MP_OBJ_FLOAT)
+		return o->u.f;
+	if (o && o->kind == MP_OBJ_BOOL)
+		return o->u.b;
+	if (o && o->kind == MP_OBJ_INT && !(o->flags & MP__OBJ_BIG))
+		return (double)o->u.i.v;
+	return __builtin_nan("");
+}
+
+/* ---- bytes, bytearray, str --------------------------------------------------- */
+
+static mp_obj_t *bytes_new(mp_obj_kind_t kind, const void *data, size_t n)
+{
+	if (!data && n)
+		return NULL;
+	mp_obj_t *o = mp__obj_alloc(kind, STR_PAYLOAD, n + 1);
+	if (!o)
+		return NULL;
+	if (kind != MP_OBJ_BYTEARRAY)
+		o->flags = MP__OBJ_FROZEN;
+	o->u.s.len = n;
+	o->u.s.data = MP__OBJ_EXTRA(o, STR_PAYLOAD);
+	if (n)
+		memcpy(o->u.s.data, data, n);
+	o->u.s.data[n] = 0;
+	return o;
+}
+
+mp_obj_t *mp_obj_bytes(const void *data, size_t n)
+{
+	return bytes_new(MP_OBJ_BYTES, data, n);
+}
+
+mp_obj_t *mp_obj_bytearray(const void *data, size_t n)
+{
+	return bytes_new(MP_OBJ_BYTEARRAY, data, n);
+}
+
+/*
+ * UTF-8 as Python's 'surrogatepass' writes it: the shortest form of every
+ * code point up to U+10FFFF, the surrogates U+D800..U+DFFF included (ED A0
+ * 80 .. ED BF BF).  Eight ASCII bytes at a time where it can.
+ */
+bool mp__utf8_valid(const char *str, size_t n)
+{
+	const uint8_t *s = (const uint8_t *)str, *end = s + n;
+	while (s < end) {
+		if ((size_t)(end - s) >= 8) {
+			uint64_t w;
+			memcpy(&w, s, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				s += 8;
+				continue;
+			}
+		}
+		uint8_t c = *s;
+		if (c < 0x80) {
+			s++;
+			continue;
+		}
+		size_t len;
+		uint8_t lo = 0x80, hi = 0xbf; /* the second byte's range */
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong below */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong below */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			return false; /* a continuation, C0, C1, F5..FF */
+		}
+		if ((size_t)(end - s) < len || s[1] < lo || s[1] > hi)
+			return false;
+		for (size_t k = 2; k < len; k++)
+			if ((s[k] & 0xc0) != 0x80)
+				return false;
+		s += len;
+	}
+	return true;
+}
+
+mp_obj_t *mp_obj_str(const char *s, size_t n, int *err)
+{
+	int e = 0;
+	mp_obj_t *o = NULL;
+	if (!s && n)
+		e = -EINVAL;
+	else if (!mp__utf8_valid(s, n))
+		e = -EILSEQ;
+	else if (!(o = bytes_new(MP_OBJ_STR, s, n)))
+		e = -ENOMEM;
+	if (err)
+		*err = e;
+	return o;
+}
+
+mp_obj_t *mp_obj_cstr(const char *s, int *err)
+{
+	if (!s) {
+		if (err)
+			*err = -EINVAL;
+		return NULL;
+	}
+	return mp_obj_str(s, strlen(s), err);
+}
+
+const char *mp_obj_data(const mp_obj_t *o, size_t *n)
+{
+	if (!o || (o->kind != MP_OBJ_BYTES && o->kind != MP_OBJ_BYTEARRAY &&
+	           o->kind != MP_OBJ_STR))
+		return NULL;
+	if (n)
+		*n = o->u.s.len;
+	return o->u.s.data;
+}
+
+bool mp_obj_str_eq(const mp_obj_t *o, const char *s)
+{
+	if (!o || !s || o->kind != MP_OBJ_STR)
+		return false;
+	size_t n = strlen(s);
+	return n == o->u.s.len && memcmp(s, o->u.s.data, n) == 0;
+}
+
+/* ---- tuple, list ------------------------------------------------------------- */
+
+mp_obj_t *mp_obj_tuple(size_t n, mp_obj_t *const items[])
+{
+	mp_obj_t *o = NULL;
+	bool ok = n == 0 || items;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = items[i] && items[i]->height < MP_OBJ_MAX_DEPTH;
+	if (ok && n <= (SIZE_MAX - 64) / sizeof(mp_obj_t *))
+		o = mp__obj_alloc(MP_OBJ_TUPLE, SEQ_PAYLOAD,
+		                  n * sizeof(mp_obj_t *));
+	if (!o) {
+		for (size_t i = 0; items && i < n; i++)
+			mp_obj_decref(items[i]);
+		return NULL;
+	}
+	o->flags = MP__OBJ_FROZEN;
+	o->height = 1;
+	o->u.seq.len = o->u.seq.cap = n;
+	o->u.seq.items = (mp_obj_t **)MP__OBJ_EXTRA(o, SEQ_PAYLOAD);
+	for (size_t i = 0; i < n; i++) {
+		o->u.seq.items[i] = items[i];
+		mp__obj_adopt(o, items[i]);
+	}
+	return o;
+}
+
+mp_obj_t *mp_obj_list(void)
+{
+	mp_obj_t *o = mp__obj_alloc(MP_OBJ_LIST, SEQ_PAYLOAD, 0);
+	if (!o)
+		return NULL;
+	o->height = 1;
+	o->u.seq.len = o->u.seq.cap = 0;
+	o->u.seq.items = NULL;
+	return o;
+}
+
+int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
+{
+	int e;
+	if (!item)
+		return -ENOMEM;
+	if (!l || l->kind != MP_OBJ_LIST)
+		e = -EINVAL;
+	else if (l->flags & MP__OBJ_FROZEN)
+		e = -EPERM;
+	else
+		e = mp__obj_check_child(l, item);
+	if (!e && l->u.seq.len == l->u.seq.cap) {
+		size_t cap = l->u.seq.cap ? l->u.seq.cap * 2 : 4;
+		mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
+			realloc(l->u.seq.items, cap * sizeof(*p)) : NULL;
+		if (p) {
+			l->u.seq.items = p;
+			l->u.seq.cap = cap;
+		} else {
+			e = -ENOMEM;
+		}
+	}
+	if (e) {
+		mp_obj_decref(item);
+		return e;
+	}
+	l->u.seq.items[l->u.seq.len++] = item;
+	mp__obj_adopt(l, item);
+	return 0;
+}
+
+int64_t mp_obj_len(const mp_obj_t *o)
+{
+	if (!o)
+		return -EINVAL;
+	switch (o->kind) {
+	case MP_OBJ_TUPLE: case MP_OBJ_LIST:
+		return (int64_t)o->u.seq.len;
+	case MP_OBJ_DICT: case MP_OBJ_SET: case MP_OBJ_FROZENSET:
+		return o->u.map.len;
+	case MP_OBJ_BYTES: case MP_OBJ_BYTEARRAY: case MP_OBJ_STR:
+		return (int64_t)o->u.s.len;
+	case MP_OBJ_EXC:
+		return (int64_t)o->u.exc.args->u.seq.len;
+	default:
+		return -EINVAL;
+	}
+}
+
+mp_obj_t *mp_obj_item(const mp_obj_t *o, size_t i)
+{
+	if (!o || (o->kind != MP_OBJ_TUPLE && o->kind != MP_OBJ_LIST) ||
+	    i >= o->u.seq.len)
+		return NULL;
+	return o->u.seq.items[i];
+}
+
+/* ---- equality ---------------------------------------------------------------- */
+
+static bool seq_equal(const mp_obj_t *a, const mp_obj_t *b)
+{
+	if (a->u.seq.len != b->u.seq.len)
+		return false;
+	for (size_t i = 0; i < a->u.seq.len; i++)
+		if (!mp_obj_equal(a->u.seq.items[i], b->u.seq.items[i]))
+			return false;
+	return true;
+}
+
+static bool opt_equal(const mp_obj_t *a, const mp_obj_t *b)
+{
+	return a == b || (a && b && mp_obj_equal(a, b));
+}
+
+/* Recursive, at most MP_OBJ_MAX_DEPTH deep (a few words per level). */
+bool mp_obj_equal(const mp_obj_t *a, const mp_obj_t *b)
+{
+	if (a == b)
+		return true; /* identity first, as Python's containers */
+	if (!a || !b)
+		return false;
+	if (mp__obj_numeric(a) || mp__obj_numeric(b))
+		return mp__obj_numeric(a) && mp__obj_numeric(b) &&
+		       mp__num_equal(a, b);
+	bool ab = a->kind == MP_OBJ_BYTES || a->kind == MP_OBJ_BYTEARRAY;
+	bool bb = b->kind == MP_OBJ_BYTES || b->kind == MP_OBJ_BYTEARRAY;
+	if (ab || bb)
+		return ab && bb && a->u.s.len == b->u.s.len &&
+		       memcmp(a->u.s.data, b->u.s.data, a->u.s.len) == 0;
+	bool as = a->kind == MP_OBJ_SET || a->kind == MP_OBJ_FROZENSET;
+	bool bs = b->kind == MP_OBJ_SET || b->kind == MP_OBJ_FROZENSET;
+	if (as || bs)
+		return as && bs && mp__map_equal(a, b);
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case MP_OBJ_NONE:
+		return true;
+	case MP_OBJ_STR:
+		return a->u.s.len == b->u.s.len &&
+		       memcmp(a->u.s.data, b->u.s.data, a->u.s.len) == 0;
+	case MP_OBJ_TUPLE:
+	case MP_OBJ_LIST:
+		return seq_equal(a, b);
+	case MP_OBJ_DICT:
+		return mp__map_equal(a, b);
+	case MP_OBJ_EXC:
+		return strcmp(a->u.exc.type, b->u.exc.type) == 0 &&
+		       seq_equal(a->u.exc.args, b->u.exc.args);
+	case MP_OBJ_INERT:
+		return (a->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) ==
+		               (b->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) &&
+		       strcmp(mp__obj_inert_module(a),
+		              mp__obj_inert_module(b)) == 0 &&
+		       strcmp(a->u.inert.name, b->u.inert.name) == 0 &&
+		       opt_equal(a->u.inert.args, b->u.inert.args) &&
+		       opt_equal(a->u.inert.state, b->u.inert.state);
+	default:
+		return false;
+	}
+}

@@ -1,0 +1,196 @@
+/*
+ * obj.h - the layout of a value (mp_obj_t, include/mproc/pickle.h) for the
+ * files that implement values and for the codec.  Not installed.
+ *
+ * A node is a 16-byte header and a payload whose layout depends on the
+ * kind (48 bytes in all).  Strings, bytes, bytearrays, tuples, exceptions
+ * and globals keep their data right after their payload, in the same
+ * allocation (in the union's slack when it fits); lists and dicts own
+ * growable arrays.
+ *
+ * Reads of a frozen node may happen in several threads at once: nothing
+ * here is written after freezing but the reference count (atomic) and the
+ * hash cache (relaxed atomic accesses, any thread may fill it).
+ */
+#ifndef MPROC_LIB_OBJ_H
+#define MPROC_LIB_OBJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mproc.h"
+
+/* Header flags. */
+enum {
+	MP__OBJ_FROZEN = 1u << 0,   /* can no longer change */
+	MP__OBJ_IMMORTAL = 1u << 1, /* None, True, False: never freed */
+	MP__OBJ_BIG = 1u << 2,      /* an int that does not fit in int64_t */
+	MP__OBJ_CALL = 1u << 3,     /* an inert node that is a call */
+	MP__OBJ_NEWOBJ = 1u << 4,   /* ... made by NEWOBJ, not REDUCE */
+};
+
+/* One dict item or set element (value NULL in a set), in insertion order. */
+struct mp__entry {
+	uint64_t hash;
+	mp_obj_t *key;
+	mp_obj_t *value;
+};
+
+struct mp_obj {
+	uint32_t refs;   /* atomic; unused when MP__OBJ_IMMORTAL */
+	uint8_t kind;    /* mp_obj_kind_t */
+	uint8_t flags;   /* MP__OBJ_* */
+	/* Containers nested in this node, itself included: 0 for a scalar
+	 * (and a bare global), 1 for a container of scalars.  An upper
+	 * bound once a dict's value was replaced.  <= MP_OBJ_MAX_DEPTH. */
+	uint16_t height;
+	/* The hash, once computed (0: not yet; MP__OBJ_UNHASHABLE: a tuple
+	 * holding something unhashable); after the last reference is gone,
+	 * the link of the list of nodes waiting to be freed. */
+	uint64_t aux;
+	union {
+		bool b;
+		struct {            /* int that fits in int64_t */
+			int64_t v;
+			uint8_t n;  /* minimal two's complement bytes */
+			uint8_t le[8];
+		} i;
+		struct {            /* int with MP__OBJ_BIG: n >= 9 */
+			size_t n;
+			uint8_t *le;  /* right after the payload */
+		} big;
+		double f;
+		struct {            /* bytes, bytearray, str */
+			size_t len;
+			char *data;   /* right after the payload, NUL-ended */
+		} s;
+		struct {            /* tuple (items right after), list */
+			size_t len, cap;
+			mp_obj_t **items;
+		} seq;
+		struct {            /* dict, set, frozenset */
+			struct mp__entry *entries;
+			uint32_t *index; /* entry + 1 per slot, 0 empty; NULL
+			                    while len <= MP__MAP_LINEAR */
+			uint32_t len, cap;
+			uint32_t shift;  /* 64 - log2(slots) */
+		} map;
+		struct {
+			char *type;      /* "module.qualname", after payload */
+			mp_obj_t *args;  /* a tuple */
+		} exc;
+		struct {
+			/* A global: its module and qualname, NUL-ended, one
+			 * after the other right after the payload, name
+			 * pointing at the second.  A call (MP__OBJ_CALL): the
+			 * callable's name, borrowed from callable, which it
+			 * holds (see mp__obj_inert_module). */
+			const char *name;
+			mp_obj_t *callable, *args, *state;
+		} inert;
+	} u;
+};
+
+#define MP__OBJ_UNHASHABLE UINT64_MAX
+/* Dicts and sets this small are searched without an index. */
+#define MP__MAP_LINEAR 8
+
+/* The reference count (tests; immortals report a large number). */
+static inline uint32_t mp__obj_refcnt(const mp_obj_t *o)
+{
+	if (o->flags & MP__OBJ_IMMORTAL)
+		return UINT32_MAX;
+	return __atomic_load_n(&o->refs, __ATOMIC_RELAXED);
+}
+
+/* A tuple's or list's elements: *n pointers (borrowed). */
+static inline mp_obj_t *const *mp__obj_items(const mp_obj_t *o, size_t *n)
+{
+	*n = o->u.seq.len;
+	return o->u.seq.items;
+}
+
+/* A dict's, set's or frozenset's entries in insertion order. */
+static inline const struct mp__entry *mp__obj_entries(const mp_obj_t *o,
+                                                      size_t *n)
+{
+	*n = o->u.map.len;
+	return o->u.map.entries;
+}
+
+/* An inert call's callable (a global), or NULL for a bare global; whether
+ * a call was made by NEWOBJ. */
+static inline mp_obj_t *mp__obj_inert_callable(const mp_obj_t *o)
+{
+	return o->u.inert.callable;
+}
+static inline bool mp__obj_inert_newobj(const mp_obj_t *o)
+{
+	return (o->flags & MP__OBJ_NEWOBJ) != 0;
+}
+/* An inert node's module (a global's, or its callable's). */
+static inline const char *mp__obj_inert_module(const mp_obj_t *o)
+{
+	const mp_obj_t *g = (o->flags & MP__OBJ_CALL) ? o->u.inert.callable : o;
+	return (const char *)g + offsetof(struct mp_obj, u) +
+	       sizeof(g->u.inert);
+}
+
+/* ---- between the obj*.c files ----------------------------------------------- */
+
+/* A node of kind with payload bytes of payload and extra bytes after it,
+ * one reference, not frozen, height 0.  NULL on -ENOMEM. */
+mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra);
+/* Where the extra bytes of a node with that payload size start. */
+#define MP__OBJ_EXTRA(o, payload) \
+	((char *)(o) + offsetof(struct mp_obj, u) + (payload))
+/* Whether child may go into parent: 0, -EPERM (child is parent, which
+ * would make a cycle), -MP_ELIMIT (too deep). */
+int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child);
+/* child went into parent: freeze it, raise parent's height. */
+void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child);
+/* Whether s[0..n) is UTF-8 with lone surrogates allowed. */
+bool mp__utf8_valid(const char *s, size_t n);
+
+/* obj_repr.c: Python's repr of a double (at most 25 characters). */
+void mp__float_repr(double d, char out[32]);
+/* obj_unicode.c: whether Python's repr keeps code point c as it is. */
+bool mp__unicode_printable(uint32_t c);
+
+/* obj_map.c: Python's hash of o (0, or -EINVAL unhashable). */
+int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
+/* Release a dict's or set's elements and arrays (not the node). */
+void mp__map_free(mp_obj_t *o, mp_obj_t **pending);
+/* Python's == for two dicts, or two sets/frozensets. */
+bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b);
+/* Numeric equality of ints, bools and floats (both numeric). */
+bool mp__num_equal(const mp_obj_t *a, const mp_obj_t *b);
+static inline bool mp__obj_numeric(const mp_obj_t *o)
+{
+	return o->kind == MP_OBJ_BOOL || o->kind == MP_OBJ_INT ||
+	       o->kind == MP_OBJ_FLOAT;
+}
+
+/* The minimal length of n bytes of little-endian two's complement (0 for
+ * zero, as pickle writes it). */
+static inline size_t mp__le_minimal(const uint8_t *b, size_t n)
+{
+	while (n > 1 && ((b[n - 1] == 0 && !(b[n - 2] & 0x80)) ||
+	                 (b[n - 1] == 0xff && (b[n - 2] & 0x80))))
+		n--;
+	if (n == 1 && b[0] == 0)
+		n = 0;
+	return n;
+}
+
+/* Push o on the list of nodes to free (its last reference is gone). */
+static inline void mp__obj_pending_push(mp_obj_t **pending, mp_obj_t *o)
+{
+	o->aux = (uint64_t)(uintptr_t)*pending;
+	*pending = o;
+}
+/* Drop one reference; a node whose last it was goes on *pending. */
+void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending);
+
+#endif
