@@ -345,12 +345,6 @@ bool mp__num_equal(const mp_obj_t *a, const mp_obj_t *b)
 #define MAP_PAYLOAD sizeof(((mp_obj_t *)0)->u.map)
 #define MAP_MAX (UINT32_MAX / 2)
 
-static inline bool is_map(const mp_obj_t *o)
-{
-	return o && (o->kind == MP_OBJ_DICT || o->kind == MP_OBJ_SET ||
-	             o->kind == MP_OBJ_FROZENSET);
-}
-
 static inline bool is_set(const mp_obj_t *o)
 {
 	return o && (o->kind == MP_OBJ_SET || o->kind == MP_OBJ_FROZENSET);

@@ -239,11 +239,33 @@ static void repr_big(struct sb *b, const uint8_t *le, size_t n)
 	free(mag);
 }
 
+/* The digits (no point, *nd of them) and decimal exponent of "%.*e"'s
+ * output for a non-negative value. */
+static void sci_parse(const char *e, char dig[24], size_t *nd, int *exp10)
+{
+	size_t n = 0;
+	for (; *e != 'e'; e++)
+		if (*e != '.')
+			dig[n++] = *e;
+	*nd = n;
+	*exp10 = atoi(e + 1);
+}
+
+/* Whether dig[0..nd) x 10^(exp10 - nd + 1) reads back as a. */
+static bool reads_back(const char *dig, size_t nd, int exp10, double a)
+{
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%.*se%d", (int)nd, dig, exp10 - (int)nd + 1);
+	return strtod(buf, NULL) == a;
+}
+
 /*
  * Python's repr of a float: the fewest significant digits that read back
- * as the same double (the correctly rounded ones, so the closest), then
- * fixed notation for decimal exponents -4..15 and scientific otherwise
- * ('1e+16', '1e-05'), with '.0' on an integral fixed value.
+ * as the same double, the closest such (so the correctly rounded ones,
+ * or at a power of two, where the gap below is half the gap above, the
+ * next ones up when those fall in the narrow side), then fixed notation
+ * for decimal exponents -4..15 and scientific otherwise ('1e+16',
+ * '1e-05'), with '.0' on an integral fixed value.
  */
 void mp__float_repr(double d, char out[32])
 {
@@ -255,24 +277,43 @@ void mp__float_repr(double d, char out[32])
 		strcpy(out, d < 0 ? "-inf" : "inf");
 		return;
 	}
-	char e[40];
+	char *o = out;
+	uint64_t bits;
+	memcpy(&bits, &d, 8);
+	if (bits >> 63) {
+		*o++ = '-';
+		d = -d;
+	}
+	bool pow2 = !(bits & (((uint64_t)1 << 52) - 1));
+	char e[40], dig[24];
+	size_t nd = 0;
+	int exp10 = 0;
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(e, sizeof(e), "%.*e", prec - 1, d);
+		sci_parse(e, dig, &nd, &exp10);
 		if (strtod(e, NULL) == d)
 			break;
+		if (pow2 && prec < 17) {
+			/* One unit up in the last place, carrying. */
+			char up[24];
+			memcpy(up, dig, nd);
+			size_t k = nd;
+			while (k > 0 && up[k - 1] == '9')
+				up[--k] = '0';
+			int ex = exp10;
+			if (k == 0) {
+				up[0] = '1';
+				ex++;
+			} else {
+				up[k - 1]++;
+			}
+			if (reads_back(up, nd, ex, d)) {
+				memcpy(dig, up, nd);
+				exp10 = ex;
+				break;
+			}
+		}
 	}
-	/* e is [-]D[.DDD]e[+-]XX */
-	char *p = e, dig[24];
-	size_t nd = 0;
-	char *o = out;
-	if (*p == '-') {
-		*o++ = '-';
-		p++;
-	}
-	for (; *p != 'e'; p++)
-		if (*p != '.')
-			dig[nd++] = *p;
-	int exp10 = atoi(p + 1);
 	while (nd > 1 && dig[nd - 1] == '0')
 		nd--;
 	int decpt = exp10 + 1; /* digits before the point */
