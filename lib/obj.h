@@ -164,6 +164,8 @@ int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending);
 /* Python's == for two dicts, or two sets/frozensets. */
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b);
+/* The value of key (whose hash is h) in dict d (borrowed), or NULL. */
+mp_obj_t *mp__map_value(const mp_obj_t *d, const mp_obj_t *key, uint64_t h);
 /* Numeric equality of ints, bools and floats (both numeric). */
 bool mp__num_equal(const mp_obj_t *a, const mp_obj_t *b);
 static inline bool mp__obj_numeric(const mp_obj_t *o)

@@ -4,15 +4,18 @@
  * nothing around it, so either end may be CPython.
  *
  * The codec and the transports are used as they are; what this file adds
- * is that a small value costs no allocation for its bytes on the way in:
- * a message is received into a buffer on the stack when it fits (the
- * connection and the queue hand a longer one over in a buffer of its own,
- * in the same call), and decoded from there.  Timeouts bound the waiting
- * (the transport's part); pickling and unpickling never wait.
+ * is that a value's bytes cost no allocation per message: a value is
+ * pickled into a buffer its thread keeps (see below), and a message is
+ * received into a buffer on the stack when it fits (the connection and
+ * the queue hand a longer one over in a buffer of its own, in the same
+ * call) and decoded from there.  Timeouts bound the waiting (the
+ * transport's part); pickling and unpickling never wait.
  */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "internal.h"
+#include "pickle_buf.h"
 
 /* Messages up to this size are received on the stack: a small dict or a
  * tuple of a few scalars is well under it. */
@@ -22,6 +25,58 @@
 #define WIRE_PROTOCOL 4
 
 static const mp_pickle_opts_t default_opts;
+
+/*
+ * Each thread's pickling buffer, kept between sends (mp__pickle_dump_buf
+ * grows it and never shrinks it), so a stream of values allocates nothing
+ * once the buffer has seen the biggest; one grown past KEEP_MAX by a big
+ * value is given back after its send, so a thread holds at most that.  A
+ * thread's buffer is freed when the thread exits (a key's destructor);
+ * the buffer is only ever touched by its thread, between a dump and the
+ * send of what it holds.
+ */
+#define KEEP_MAX (64 * 1024)
+
+static __thread struct mp__pickle_buf tls_buf;
+static __thread bool tls_registered;
+static pthread_key_t buf_key;
+static bool buf_key_ok;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void buf_free(void *p)
+{
+	struct mp__pickle_buf *b = p;
+	free(b->base);
+	b->base = NULL;
+	b->cap = 0;
+}
+
+static void buf_key_make(void)
+{
+	buf_key_ok = pthread_key_create(&buf_key, buf_free) == 0;
+}
+
+/* Pickle o into this thread's buffer. */
+static int dump(const mp_obj_t *o, struct mp__pickle_buf **out)
+{
+	struct mp__pickle_buf *b = &tls_buf;
+	if (!tls_registered) {
+		/* Without the key (no memory for it), the buffer is given
+		 * back after every send instead. */
+		pthread_once(&buf_once, buf_key_make);
+		tls_registered = buf_key_ok &&
+		                 pthread_setspecific(buf_key, b) == 0;
+	}
+	b->head = 0;
+	*out = b;
+	return mp__pickle_dump_buf(o, WIRE_PROTOCOL, b);
+}
+
+static void dump_done(struct mp__pickle_buf *b)
+{
+	if (b->cap > KEEP_MAX || !tls_registered)
+		buf_free(b);
+}
 
 static mp_obj_t *fail(int *err, int e)
 {
@@ -44,16 +99,14 @@ static mp_obj_t *decode(const void *msg, size_t len,
 
 int mp_conn_send_obj(mp_conn_t *c, const mp_obj_t *o, int64_t timeout_ns)
 {
-	void *p;
-	size_t len;
+	struct mp__pickle_buf *b;
 
 	if (!c || !o)
 		return -EINVAL;
-	int r = mp_pickle_dumps(o, WIRE_PROTOCOL, &p, &len);
-	if (r < 0)
-		return r;
-	r = mp_conn_send_bytes(c, p, len, timeout_ns);
-	free(p);
+	int r = dump(o, &b);
+	if (r >= 0)
+		r = mp_conn_send_bytes(c, b->base + b->head, b->len, timeout_ns);
+	dump_done(b);
 	return r;
 }
 
@@ -80,16 +133,14 @@ mp_obj_t *mp_conn_recv_obj(mp_conn_t *c, const mp_pickle_opts_t *opts,
 
 int mp_queue_put_obj(mp_queue_t *q, const mp_obj_t *o, int64_t timeout_ns)
 {
-	void *p;
-	size_t len;
+	struct mp__pickle_buf *b;
 
 	if (!q || !o)
 		return -EINVAL;
-	int r = mp_pickle_dumps(o, WIRE_PROTOCOL, &p, &len);
-	if (r < 0)
-		return r;
-	r = mp_queue_put(q, p, len, timeout_ns);
-	free(p);
+	int r = dump(o, &b);
+	if (r >= 0)
+		r = mp_queue_put(q, b->base + b->head, b->len, timeout_ns);
+	dump_done(b);
 	return r;
 }
 

@@ -345,12 +345,6 @@ bool mp__num_equal(const mp_obj_t *a, const mp_obj_t *b)
 #define MAP_PAYLOAD sizeof(((mp_obj_t *)0)->u.map)
 #define MAP_MAX (UINT32_MAX / 2)
 
-static inline bool is_map(const mp_obj_t *o)
-{
-	return o && (o->kind == MP_OBJ_DICT || o->kind == MP_OBJ_SET ||
-	             o->kind == MP_OBJ_FROZENSET);
-}
-
 static inline bool is_set(const mp_obj_t *o)
 {
 	return o && (o->kind == MP_OBJ_SET || o->kind == MP_OBJ_FROZENSET);
@@ -526,6 +520,12 @@ static const struct mp__entry *map_lookup(const mp_obj_t *m,
 		return NULL;
 	int64_t at = map_find(m, key, h, NULL);
 	return at >= 0 ? &m->u.map.entries[at] : NULL;
+}
+
+mp_obj_t *mp__map_value(const mp_obj_t *d, const mp_obj_t *key, uint64_t h)
+{
+	int64_t at = map_find(d, key, h, NULL);
+	return at >= 0 ? d->u.map.entries[at].value : NULL;
 }
 
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b)

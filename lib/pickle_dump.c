@@ -73,8 +73,6 @@ static void save_str_value(struct mp__pw *w, const char *s, size_t n,
 	mp__pw_memoize(w, key);
 }
 
-static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
-                             const void *key);
 
 /* A global by name: GLOBAL (with protocol 2's names), STACK_GLOBAL, or
  * getattr(parent, name) for a dotted name before protocol 4. */
@@ -206,11 +204,12 @@ static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
 	mp__pw_memoize(w, key);
 }
 
-/* The body of a bytes object's save (after its boundary). */
+/* The body of a bytes object's save (after its boundary); byvalue: it
+ * may be CPython's object for '' or its one byte. */
 static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
-                             const void *key)
+                             const void *key, bool byvalue)
 {
-	const void *vk = mp__pw_key_bytes(n, d);
+	const void *vk = byvalue ? mp__pw_key_bytes(n, d) : NULL;
 	if (vk) {
 		int64_t idx = mp__pw_memo_find(w, vk);
 		if (idx >= 0) {
@@ -263,7 +262,8 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		pw_op(w, P_EMPTY_TUPLE);
 	} else {
 		pw_boundary(w);
-		save_bytes_value(w, d, n, NULL);
+		/* A new bytes object, even of one byte (3.8-3.13). */
+		save_bytes_value(w, d, n, NULL, false);
 		pw_op(w, P_TUPLE1);
 		mp__pw_memoize(w, NULL);
 	}
@@ -540,7 +540,7 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	}
 	case MP_OBJ_BYTES:
 		d = mp_obj_data(o, &n);
-		save_bytes_value(w, (const uint8_t *)d, n, key);
+		save_bytes_value(w, (const uint8_t *)d, n, key, true);
 		return;
 	case MP_OBJ_BYTEARRAY:
 		d = mp_obj_data(o, &n);

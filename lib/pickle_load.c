@@ -1343,7 +1343,7 @@ mp_obj_t *mp_pickle_loads(const void *buf, size_t len,
 		diag->msg[0] = 0;
 	}
 	l.start = l.p = l.op = buf;
-	l.end = l.start + len;
+	l.end = buf ? l.start + len : l.start;
 	l.diag = diag;
 	if (opts)
 		l.o = *opts;

@@ -754,6 +754,149 @@ static void test_wait_pipes(void)
 	}
 }
 
+/* The seeds' wait() and Queue examples, verbatim. */
+static const char py_seed_wait[] =
+	"import time, random\n"
+	"from multiprocessing import Process, Pipe, current_process\n"
+	"from multiprocessing.connection import wait\n"
+	"def foo(w):\n"
+	"    for i in range(10):\n"
+	"        w.send((i, current_process().name))\n"
+	"    w.close()\n"
+	"if __name__ == '__main__':\n"
+	"    readers = []\n"
+	"    for i in range(4):\n"
+	"        r, w = Pipe(duplex=False)\n"
+	"        readers.append(r)\n"
+	"        p = Process(target=foo, args=(w,))\n"
+	"        p.start()\n"
+	"        w.close()\n"
+	"    while readers:\n"
+	"        for r in wait(readers):\n"
+	"            try:\n"
+	"                msg = r.recv()\n"
+	"            except EOFError:\n"
+	"                readers.remove(r)\n"
+	"            else:\n"
+	"                print(msg)\n";
+
+static const char py_seed_queue[] =
+	"import time\n"
+	"import random\n"
+	"from multiprocessing import Process, Queue, current_process, freeze_support\n"
+	"def worker(input, output):\n"
+	"    for func, args in iter(input.get, 'STOP'):\n"
+	"        result = calculate(func, args)\n"
+	"        output.put(result)\n"
+	"def calculate(func, args):\n"
+	"    result = func(*args)\n"
+	"    return '%s says that %s%s = %s' % \\\n"
+	"        (current_process().name, func.__name__, args, result)\n"
+	"def mul(a, b):\n"
+	"    time.sleep(0.5*random.random())\n"
+	"    return a * b\n"
+	"def plus(a, b):\n"
+	"    time.sleep(0.5*random.random())\n"
+	"    return a + b\n"
+	"def test():\n"
+	"    NUMBER_OF_PROCESSES = 4\n"
+	"    TASKS1 = [(mul, (i, 7)) for i in range(20)]\n"
+	"    TASKS2 = [(plus, (i, 8)) for i in range(10)]\n"
+	"    task_queue = Queue()\n"
+	"    done_queue = Queue()\n"
+	"    for task in TASKS1:\n"
+	"        task_queue.put(task)\n"
+	"    for i in range(NUMBER_OF_PROCESSES):\n"
+	"        Process(target=worker, args=(task_queue, done_queue)).start()\n"
+	"    print('Unordered results:')\n"
+	"    for i in range(len(TASKS1)):\n"
+	"        print('\\t', done_queue.get())\n"
+	"    for task in TASKS2:\n"
+	"        task_queue.put(task)\n"
+	"    for i in range(len(TASKS2)):\n"
+	"        print('\\t', done_queue.get())\n"
+	"    for i in range(NUMBER_OF_PROCESSES):\n"
+	"        task_queue.put('STOP')\n"
+	"if __name__ == '__main__':\n"
+	"    freeze_support()\n"
+	"    test()\n";
+
+/* out with each "Process-N" made "Process-?" (which worker did what
+ * differs from run to run). */
+static void anonymous(const char *out, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", out);
+	for (char *p = buf; (p = strstr(p, "Process-"));)
+		for (p += 8; *p >= '0' && *p <= '9'; p++)
+			*p = '?';
+}
+
+/* Every line either prints, as many times in the other's output. */
+static void same_lines(const char *a, const char *b)
+{
+	const char *outs[2] = { a, b };
+	for (int k = 0; k < 2; k++)
+		for (const char *l = outs[k]; l && *l;) {
+			const char *e = strchr(l, '\n');
+			char line[512];
+			snprintf(line, sizeof(line), "%.*s",
+			         (int)(e ? e - l : (long)strlen(l)), l);
+			int na = count_exact(a, line), nb = count_exact(b, line);
+			if (na != nb)
+				fprintf(stderr, "\n\"%s\": %d vs %d\n", line, na,
+				        nb);
+			MPT_EQ(na, nb);
+			l = e ? e + 1 : NULL;
+		}
+}
+
+/* Run a seed's own Python code, and our program; same lines printed. */
+static void seed_vs_ours(const struct mpt_py *py, const char *script,
+                         const char *example)
+{
+	static char ours[65536], theirs[65536];
+	struct mpt_pyproc pp;
+	struct run_result r;
+	MPT_OK(mpt_py_start(py, script, NULL, &pp));
+	int st = mpt_py_finish(&pp);
+	MPT_EQ(st, 0);
+	run_example(example, NULL, MP_SEC(30), &r);
+	MPT_EQ(r.status, 0);
+	anonymous(pp.buf, theirs, sizeof(theirs));
+	anonymous(r.out, ours, sizeof(ours));
+	MPT_CMP(strlen(ours), >, 0);
+	same_lines(theirs, ours);
+}
+
+static void seed_output_python(int minor)
+{
+	struct mpt_py py;
+	char why[96];
+	if (!mpt_python_find(minor, &py)) {
+		snprintf(why, sizeof(why), "no python3.%d: the seeds' own "
+		         "output is NOT compared with ours", minor);
+		MPT_SKIP(why);
+		return;
+	}
+	seed_vs_ours(&py, py_seed_wait, "wait_pipes");
+	seed_vs_ours(&py, py_seed_queue, "queue_workers");
+}
+
+static void test_seed_output_python311(void)
+{
+	seed_output_python(11);
+}
+
+static void test_seed_output_python312(void)
+{
+	seed_output_python(12);
+}
+
+static void test_seed_output_python313(void)
+{
+	seed_output_python(13);
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
@@ -779,6 +922,12 @@ int main(void)
 		{ "seed 003: interop python 3.13", test_listener_client_python313 },
 		{ "listener, a function sent by name (seed 000)",
 		  test_listener_send },
+		{ "seeds' wait and queue output: interop python 3.11",
+		  test_seed_output_python311 },
+		{ "seeds' wait and queue output: interop python 3.12",
+		  test_seed_output_python312 },
+		{ "seeds' wait and queue output: interop python 3.13",
+		  test_seed_output_python313 },
 		{ "seed 000 listener: interop python 3.11",
 		  test_listener_send_python311 },
 		{ "seed 000 listener: interop python 3.12",

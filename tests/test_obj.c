@@ -616,6 +616,23 @@ static void test_repr(void)
 	            "inf, -inf, nan, 1e+22, 100.0, 0.30000000000000004, "
 	            "9007199254740992.0, 2.5e-07, 1.1e+100]");
 
+	/* Powers of two, whose gap below is half the gap above: the shortest
+	 * digits are not always the correctly rounded ones. */
+	static const struct { uint64_t bits; const char *r; } p2[] = {
+		{ 0x0060000000000000, "7.120236347223045e-307" },
+		{ 0x0100000000000000, "7.291122019556398e-304" },
+		{ 0x8420000000000000, "-8.209073602596753e-289" },
+		{ 0x13e0000000000000, "5.940911144672375e-213" },
+		{ 0x0000000000000001, "5e-324" },
+		{ 0x7fefffffffffffff, "1.7976931348623157e+308" },
+		{ 0x0010000000000000, "2.2250738585072014e-308" },
+	};
+	for (size_t k = 0; k < sizeof(p2) / sizeof(p2[0]); k++) {
+		double x;
+		memcpy(&x, &p2[k].bits, 8);
+		MPT_REPR(mp_obj_float(x), p2[k].r);
+	}
+
 	static const char *const strs[] = {
 		"it's", "say \"hi\"", "both ' \"", "tab\tnl\nret\r\\",
 		"\x00\x1f\x7f\xc2\x80\xc2\x9f\xc2\xa0\xc2\xad\xc3\xa9",
@@ -978,6 +995,94 @@ static void test_dict_equal(void)
 	mp_obj_decref(b);
 }
 
+/* Insertion order, through the growth from a scan to an index, with
+ * replacements and keys of every hashable kind. */
+static void test_order(void)
+{
+	mp_obj_t *d = mp_obj_dict();
+	int err;
+	for (int i = 0; i < 200; i++) {
+		mp_obj_t *k;
+		switch (i % 4) {
+		case 0: k = mp_obj_int(i); break;
+		case 1: k = mp_obj_float(i + 0.5); break;
+		case 2: {
+			char buf[16];
+			snprintf(buf, sizeof(buf), "s%d", i);
+			k = mp_obj_cstr(buf, &err);
+			break;
+		}
+		default: k = T2(mp_obj_int(i), mp_obj_bytes("b", 1));
+		}
+		MPT_OK(mp_obj_dict_set(d, k, mp_obj_int(i)));
+		/* Replace an earlier one (an int key, by an equal float). */
+		if (i % 4 == 0)
+			MPT_OK(mp_obj_dict_set(d, mp_obj_float(i / 2 / 4 * 4),
+			                       mp_obj_int(-i)));
+	}
+	MPT_EQ(mp_obj_len(d), 200);
+	int wrong = 0;
+	for (int i = 0; i < 200; i++) {
+		mp_obj_t *k, *v;
+		int64_t x = -1;
+		MPT_OK(mp_obj_dict_entry(d, (size_t)i, &k, &v));
+		mp_obj_int_value(v, &x);
+		if (i % 4 == 0) {
+			/* key object kept (an int); value the last set */
+			int64_t kv = -1;
+			mp_obj_int_value(k, &kv);
+			int last = i;
+			for (int j = 0; j < 200; j += 4)
+				if (j / 2 / 4 * 4 == i)
+					last = -j;
+			wrong += mp_obj_kind(k) != MP_OBJ_INT || kv != i ||
+			         x != last;
+		} else {
+			wrong += x != i;
+		}
+	}
+	MPT_EQ(wrong, 0);
+	mp_obj_t *key = T2(mp_obj_float(7), mp_obj_bytes("b", 1));
+	int64_t x;
+	MPT_OK(mp_obj_int_value(mp_obj_dict_get(d, key), &x));
+	MPT_EQ(x, 7);
+	mp_obj_decref(key);
+	MPT_OK(mp_obj_int_value(mp_obj_dict_get_str(d, "s198"), &x));
+	MPT_EQ(x, 198);
+	mp_obj_decref(d);
+}
+
+/* Teardown costs no stack: a 4096-deep tree freed in a thread whose
+ * stack could not hold one frame per level. */
+static void *drop_it(void *arg)
+{
+	mp_obj_decref(arg);
+	return NULL;
+}
+
+static void test_teardown_small_stack(void)
+{
+	mp_obj_t *o = mp_obj_int(1);
+	for (int k = 1; k < MP_OBJ_MAX_DEPTH; k++) {
+		mp_obj_t *c; /* alternate kinds */
+		if (k % 2) {
+			c = mp_obj_dict();
+			MPT_OK(mp_obj_dict_set(c, mp_obj_int(k), o));
+		} else {
+			c = mp_obj_list();
+			MPT_OK(mp_obj_list_append(c, o));
+		}
+		o = c;
+	}
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 96 * 1024);
+	MPT_EQ(pthread_create(&t, &a, drop_it, o), 0);
+	MPT_EQ(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&a);
+}
+
 /* Frozen values are read and shared between threads. */
 static mp_obj_t *shared_val;
 
@@ -1020,6 +1125,8 @@ int main(void)
 		{ "exceptions and inert nodes", test_exc_inert },
 		{ "depth", test_depth },
 		{ "a million elements", test_big },
+		{ "insertion order", test_order },
+		{ "teardown on a small stack", test_teardown_small_stack },
 		{ "threads", test_threads },
 		CU_TEST_INFO_NULL,
 	};

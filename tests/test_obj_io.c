@@ -523,6 +523,50 @@ static void test_queue_get_buf(void)
 	MPT_OK(mp_queue_free(q));
 }
 
+/* Each thread pickles into a buffer of its own, kept between sends: many
+ * threads at once, small and big values (a big one's buffer is given
+ * back), and threads that exit (their buffers freed: the sanitizer build
+ * would see a leak). */
+static mp_queue_t *thread_q[8];
+
+static void *thread_values(void *arg)
+{
+	intptr_t id = (intptr_t)arg;
+	mp_queue_t *q = thread_q[id % 8];
+	int err = 0;
+	void *bad = NULL;
+	for (int i = 0; i < 60 && !bad; i++) {
+		mp_obj_t *v;
+		if (i % 20 == 19) {
+			v = big_bytes(100000 + (size_t)id);
+		} else if (i % 2) { /* no CUnit assertion in threads */
+			v = mp_obj_list();
+			for (int k = 0; k < i + id; k++)
+				mp_obj_list_append(v, mp_obj_int(k));
+		} else {
+			v = tuple3(mp_obj_int(id), mp_obj_int(i), NULL);
+		}
+		mp_obj_t *got = NULL;
+		if (mp_queue_put_obj(q, v, TEST_WAIT_NS) < 0 ||
+		    !(got = mp_queue_get_obj(q, NULL, TEST_WAIT_NS, &err)) ||
+		    !same(got, v))
+			bad = (void *)1;
+		mp_obj_decref(got);
+		mp_obj_decref(v);
+	}
+	return bad;
+}
+
+static void test_threads(void)
+{
+	for (int i = 0; i < 8; i++)
+		thread_q[i] = mpt_queue(0, 256 << 10, 0, 0);
+	MPT_EQ(mpt_threads(8, thread_values, 0), 0);
+	MPT_EQ(mpt_threads(8, thread_values, 104), 0);
+	for (int i = 0; i < 8; i++)
+		MPT_OK(mp_queue_free(thread_q[i]));
+}
+
 /* ---- listener and client ------------------------------------------------------ */
 
 static mp_address_t g_addr;
@@ -830,6 +874,7 @@ int main(void)
 		{ "queue between processes, too big, bad messages",
 		  test_queue },
 		{ "queue: get into a buffer or a new one", test_queue_get_buf },
+		{ "threads at once, small and big values", test_threads },
 		{ "listener and client with a key, unix and tcp",
 		  test_listener },
 		{ "interop python 3.11", test_python311 },

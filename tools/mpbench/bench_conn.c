@@ -207,6 +207,78 @@ static int mproc_rt(const struct mpb_case *c, long iters, double *value,
 	return 0;
 }
 
+/* ---- values: Connection.send / recv ------------------------------------------ */
+
+/* {'id': 1, 'name': 'task', 'args': [1, 2.5], 'ok': True}: a small
+ * message as an application sends one. */
+static mp_obj_t *small_dict(void)
+{
+	int err = 0;
+	mp_obj_t *d = mp_obj_dict(), *l = mp_obj_list();
+	if (!d || !l || mp_obj_list_append(l, mp_obj_int(1)) < 0 ||
+	    mp_obj_list_append(l, mp_obj_float(2.5)) < 0 ||
+	    mp_obj_dict_set(d, mp_obj_cstr("id", &err), mp_obj_int(1)) < 0 ||
+	    mp_obj_dict_set(d, mp_obj_cstr("name", &err),
+	                    mp_obj_cstr("task", &err)) < 0 ||
+	    mp_obj_dict_set(d, mp_obj_cstr("args", &err), l) < 0 ||
+	    mp_obj_dict_set(d, mp_obj_cstr("ok", &err), mp_obj_bool(true)) < 0) {
+		mp_obj_decref(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void obj_echo(void *arg)
+{
+	struct rt *a = arg;
+	int err = 0;
+	for (long i = 0; i < a->n; i++) {
+		mp_obj_t *o = mp_conn_recv_obj(a->in, NULL, MP_FOREVER, &err);
+		if (!o || mp_conn_send_obj(a->out, o, MP_FOREVER) < 0)
+			_exit(2);
+		mp_obj_decref(o);
+	}
+}
+
+static int mproc_obj_rt(const struct mpb_case *c, long iters, double *value,
+                        const char **why)
+{
+	(void)c;
+	(void)why;
+	mp_conn_t *mine[2], *peer[2];
+	mp_obj_t *d = small_dict();
+	int go, err = 0, r = d ? make_pairs(true, (struct variant){ 0 }, mine,
+	                                    peer)
+	                       : -ENOMEM;
+	if (r < 0) {
+		mp_obj_decref(d);
+		return r;
+	}
+	struct rt a = { .in = peer[0], .out = peer[1], .n = iters };
+	pid_t pid = start_peer(obj_echo, &a, &go);
+	close_pairs(true, peer);
+	if (pid < 0) {
+		close_pairs(true, mine);
+		mp_obj_decref(d);
+		return (int)pid;
+	}
+	int64_t t0 = go_now(go);
+	for (long i = 0; i < iters && r >= 0; i++) {
+		r = mp_conn_send_obj(mine[0], d, MP_FOREVER);
+		mp_obj_t *o = r < 0 ? NULL
+		              : mp_conn_recv_obj(mine[1], NULL, MP_FOREVER, &err);
+		r = o ? 0 : r < 0 ? r : err;
+		mp_obj_decref(o);
+	}
+	int64_t t1 = mpb_now();
+	close_pairs(true, mine);
+	mp_obj_decref(d);
+	if (end_peer(pid) < 0 || r < 0 || t0 < 0)
+		return r < 0 ? r : -EIO;
+	*value = (double)(t1 - t0) / 1e3 / (double)iters;
+	return 0;
+}
+
 static void raw_echo(void *arg)
 {
 	struct rt *a = arg;
@@ -524,6 +596,27 @@ static const char py_rt[] =
 	"    p.join()\n"
 	"    return dt / n * 1e6\n";
 
+static const char py_obj_rt[] =
+	"import multiprocessing as mp\n"
+	"_ctx = mp.get_context('fork')\n"
+	"def _echo(c, n):\n"
+	"    for _ in range(n):\n"
+	"        c.send(c.recv())\n"
+	"def bench(n):\n"
+	"    a, b = _ctx.Pipe()\n"
+	"    p = _ctx.Process(target=_echo, args=(b, n + 1))\n"
+	"    p.start()\n"
+	"    d = {'id': 1, 'name': 'task', 'args': [1, 2.5], 'ok': True}\n"
+	"    a.send(d)\n"
+	"    a.recv()\n"
+	"    t = time.perf_counter()\n"
+	"    for _ in range(n):\n"
+	"        a.send(d)\n"
+	"        a.recv()\n"
+	"    dt = time.perf_counter() - t\n"
+	"    p.join()\n"
+	"    return dt / n * 1e6\n";
+
 static const char py_auth[] =
 	"import multiprocessing as mp\n"
 	"from multiprocessing.connection import Listener, Client\n"
@@ -598,6 +691,17 @@ const struct mpb_case mpb_conn_cases[] = {
 		.quick_iters = 1000,
 		.run_mproc = mproc_rt,
 		.python = py_rt,
+	},
+	{
+		.name = "conn.obj_rt/python",
+		.unit = "us/op",
+		.baseline = "python3 Pipe() send+recv round trip of a small "
+		            "dict (ours: send_obj+recv_obj)",
+		.goal = 3,
+		.iters = 4000,
+		.quick_iters = 1000,
+		.run_mproc = mproc_obj_rt,
+		.python = py_obj_rt,
 	},
 	RT_ROW("conn.rt64.nospin/pipe", "raw write+read (ours: no spin)",
 	       0, mproc_rt, raw_rt),

@@ -26,6 +26,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_sync_cases,
 	mpb_conn_cases,
 	mpb_shm_cases,
+	mpb_pickle_cases,
 };
 
 struct side {

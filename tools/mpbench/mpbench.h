@@ -88,5 +88,6 @@ extern const struct mpb_case mpb_pool_cases[];
 extern const struct mpb_case mpb_sync_cases[];
 extern const struct mpb_case mpb_conn_cases[];
 extern const struct mpb_case mpb_shm_cases[];
+extern const struct mpb_case mpb_pickle_cases[];
 
 #endif
