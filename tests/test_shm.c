@@ -682,6 +682,32 @@ static void test_slist(void)
 	memcpy(base + 24, &(uint64_t){ 8 }, 8);
 	MPT_ERR((mp_slist_attach(name, 0, &err), err), -EBADMSG);
 
+	/* Random bytes over the formats, codes, data and trailer, item by
+	 * item: every read is a value or an error, inside the segment
+	 * (the sanitizer build checks the inside). */
+	memcpy(base, &(int64_t){ (int64_t)C_N }, 8);
+	memcpy(base + 8 * (C_N + 1), &offn, 8);
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	size_t seg = mp_shm_size(mp_slist_shm(l));
+	size_t from = 8 * (C_N + 2);
+	char big[64];
+	for (int round = 0; round < 3000; round++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		size_t at = from + rng % (seg - from);
+		uint8_t byte = (uint8_t)(rng >> 32);
+		/* formats: sometimes a plausible one */
+		if (round % 5 == 0 && at + 8 <= seg)
+			snprintf((char *)base + at, 8, "%us%s",
+			         (unsigned)(rng >> 40) % 40,
+			         round % 2 ? " " : "");
+		else
+			base[at] = byte;
+		int r = mp_slist_get(m, (int64_t)(rng % C_N), &got, big,
+		                     sizeof(big));
+		CU_ASSERT(r == 0 || r == -EBADMSG || r == -EILSEQ ||
+		          r == -MP_ETOOSHORT);
+	}
+
 	MPT_OK(mp_slist_close(m));
 	MPT_OK(mp_shm_unlink(name));
 	MPT_OK(mp_slist_close(l));

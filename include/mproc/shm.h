@@ -247,7 +247,9 @@ MP_API mp_slist_t *mp_slist_create(const char *name,
 /*
  * mp_slist_attach - ShareableList(name=name).  flags: 0 or MP_SHM_RDONLY.
  * NULL with *err: those of mp_shm_attach; -EBADMSG the segment does not
- * hold a ShareableList (its count or offsets do not fit its size).
+ * hold a ShareableList (its count or offsets do not fit its size).  The
+ * count and offsets are read once, here, as Python does; a zeroed segment
+ * is a valid empty list (what a list Python is still creating looks like).
  */
 MP_API mp_slist_t *mp_slist_attach(const char *name, unsigned flags,
                                    int *err);
