@@ -51,6 +51,15 @@ void *mp__heap_alloc_raw(size_t size, int *err);
 
 /* Was the segment attached MP_SHM_RDONLY?  (ShareableList refuses sets.) */
 bool mp__shm_rdonly(const mp_shm_t *s);
+/* mp_shm_create in two steps: a segment nobody can open yet (its name
+ * empty when it is to be random), then its name.  After a failed publish
+ * the segment has no name (mp_shm_close it); as mp_shm_create's errors. */
+mp_shm_t *mp__shm_create_hidden(const char *name, size_t size,
+                                unsigned flags, int *err);
+int mp__shm_publish(mp_shm_t *s);
+/* Close a segment from mp__shm_create_hidden that will not be published
+ * (or whose publishing failed), leaving no name behind. */
+void mp__shm_abandon(mp_shm_t *s);
 
 /* ---- processes (process.c) ----------------------------------------------- */
 

@@ -25,6 +25,7 @@ struct mp_shm {
 	void *buf;
 	size_t size;
 	int fd;       /* anonymous: the memfd; named: -1 */
+	int unnamed;  /* created, not yet published: the unnamed file; or -1 */
 	unsigned flags;
 	char name[MP_SHM_NAME_MAX + 2]; /* "/" + name: shm_open's form */
 };
@@ -64,6 +65,7 @@ static mp_shm_t *handle(const char *path, int fd, unsigned flags)
 	if (!s)
 		return NULL;
 	s->fd = fd;
+	s->unnamed = -1;
 	s->flags = flags;
 	if (path)
 		snprintf(s->name, sizeof(s->name), "%s", path);
@@ -95,52 +97,127 @@ static int size_new(int fd, size_t size, unsigned flags)
 	                             : mp_sys_fallocate(fd, size);
 }
 
-static int open_new(char *path, const char *name)
+/* A random name as Python draws them: "/psm_" + 8 hex digits. */
+static int random_path(char *path)
 {
-	if (name) {
-		int r = name_path(name, path);
-		return r < 0 ? r
-		             : mp_sys_shm_open(path, O_RDWR | O_CREAT | O_EXCL,
-		                               0600);
-	}
-	/* As Python: draw names until one is free (a few tries suffice:
-	 * 2^32 names). */
+	uint8_t rnd[4];
+	int r = mp_sys_getrandom(rnd, sizeof(rnd));
+	if (r < 0)
+		return r;
+	snprintf(path, MP_SHM_NAME_MAX + 2, "/" RANDOM_PREFIX "%02x%02x%02x%02x",
+	         rnd[0], rnd[1], rnd[2], rnd[3]);
+	return 0;
+}
+
+/* Draw names until one is free, as Python does (a few tries suffice: 2^32
+ * names).  try_name(path, arg): 0 done, -EEXIST taken, else fail. */
+static int random_name(char *path, int (*try_name)(const char *, void *),
+                       void *arg)
+{
 	for (int tries = 0; tries < 64; tries++) {
-		uint8_t rnd[4];
-		int r = mp_sys_getrandom(rnd, sizeof(rnd));
-		if (r < 0)
+		int r = random_path(path);
+		if (r == 0)
+			r = try_name(path, arg);
+		if (r != -EEXIST)
 			return r;
-		snprintf(path, MP_SHM_NAME_MAX + 2, "/" RANDOM_PREFIX
-		         "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
-		int fd = mp_sys_shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-		if (fd != -EEXIST)
-			return fd;
 	}
 	return -EEXIST;
 }
 
-mp_shm_t *mp_shm_create(const char *name, size_t size, unsigned flags,
-                        int *err)
+static int try_open(const char *path, void *fd)
 {
-	char path[MP_SHM_NAME_MAX + 2];
-	if (size == 0 || size > (size_t)INT64_MAX || flags & ~MP_SHM_SPARSE) {
-		set_err(err, -EINVAL);
+	int r = mp_sys_shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	*(int *)fd = r;
+	return r < 0 ? r : 0;
+}
+
+static int try_link(const char *path, void *fd)
+{
+	return mp_sys_shm_link(*(int *)fd, path);
+}
+
+/*
+ * A new segment, reserved and mapped, but named only by mp__shm_publish():
+ * until then nobody can open it, so nobody ever sees it empty or half
+ * written, and a failure leaves no name behind.  It is an unnamed file in
+ * /dev/shm (O_TMPFILE), linked under its name when published.  Where
+ * O_TMPFILE is not to be had, the name is made first (O_CREAT | O_EXCL) as
+ * Python does, and removed again on failure.
+ */
+mp_shm_t *mp__shm_create_hidden(const char *name, size_t size,
+                                 unsigned flags, int *err)
+{
+	char path[MP_SHM_NAME_MAX + 2] = "";
+	int r = size == 0 || size > (size_t)INT64_MAX || flags & ~MP_SHM_SPARSE
+	                ? -EINVAL : name ? name_path(name, path) : 0;
+	if (r < 0) {
+		set_err(err, r);
 		return NULL;
 	}
-	int fd = open_new(path, name);
+	bool named = false;
+	int fd = mp_sys_shm_tmpfile(0600);
+	if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL) {
+		named = true;
+		if (name)
+			fd = mp_sys_shm_open(path, O_RDWR | O_CREAT | O_EXCL,
+			                     0600);
+		else if ((r = random_name(path, try_open, &fd)) < 0)
+			fd = r;
+	}
 	if (fd < 0) {
 		set_err(err, fd);
 		return NULL;
 	}
 	mp_shm_t *s = handle(path, -1, flags);
-	int r = s ? size_new(fd, size, flags) : -ENOMEM;
+	r = s ? size_new(fd, size, flags) : -ENOMEM;
 	if (r == 0)
 		r = map(s, fd, size);
-	mp_sys_close(fd);
 	if (r < 0) {
-		/* Ours alone so far: no name is left behind. */
-		mp_sys_shm_unlink(path);
+		if (named) /* ours alone so far */
+			mp_sys_shm_unlink(path);
+		mp_sys_close(fd);
 		free(s);
+		set_err(err, r);
+		return NULL;
+	}
+	if (named)
+		mp_sys_close(fd);
+	else
+		s->unnamed = fd;
+	return s;
+}
+
+int mp__shm_publish(mp_shm_t *s)
+{
+	if (s->unnamed < 0)
+		return 0; /* named from the start */
+	int r = s->name[0] ? mp_sys_shm_link(s->unnamed, s->name)
+	                   : random_name(s->name, try_link, &s->unnamed);
+	if (r == 0) {
+		mp_sys_close(s->unnamed);
+		s->unnamed = -1;
+	} else {
+		s->name[0] = 0;
+	}
+	return r;
+}
+
+void mp__shm_abandon(mp_shm_t *s)
+{
+	if (s->unnamed < 0 && s->name[0]) /* named at creation: unname it */
+		mp_sys_shm_unlink(s->name);
+	mp_shm_close(s);
+}
+
+mp_shm_t *mp_shm_create(const char *name, size_t size, unsigned flags,
+                        int *err)
+{
+	mp_shm_t *s = mp__shm_create_hidden(name, size, flags, err);
+	if (!s)
+		return NULL;
+	int r = mp__shm_publish(s);
+	if (r < 0) {
+		mp__shm_abandon(s);
 		set_err(err, r);
 		return NULL;
 	}
@@ -243,6 +320,8 @@ int mp_shm_close(mp_shm_t *s)
 		mp_sys_unmap(s->buf, s->size);
 	if (s->fd >= 0)
 		mp_sys_close(s->fd);
+	if (s->unnamed >= 0)
+		mp_sys_close(s->unnamed);
 	free(s);
 	return 0;
 }

@@ -316,15 +316,17 @@ mp_slist_t *mp_slist_create(const char *name, const mp_slist_item_t *items,
 	}
 	uint64_t psize = python_size(n, data);
 	uint64_t size = MP__ALIGN_UP(psize, 8) + 16 + 8 * (uint64_t)n;
-	mp_shm_t *shm = mp_shm_create(name, (size_t)size, flags, &r);
+	/* Named only once it is whole: an attacher never sees it half
+	 * written (with Python's, one may find a zeroed segment: an empty
+	 * list). */
+	mp_shm_t *shm = mp__shm_create_hidden(name, (size_t)size, flags, &r);
 	if (!shm) {
 		set_err(err, r);
 		return NULL;
 	}
 	mp_slist_t *l = list_new(shm, n);
 	if (!l) {
-		mp_shm_unlink(mp_shm_name(shm));
-		mp_shm_close(shm);
+		mp__shm_abandon(shm);
 		set_err(err, -ENOMEM);
 		return NULL;
 	}
@@ -346,9 +348,12 @@ mp_slist_t *mp_slist_create(const char *name, const mp_slist_item_t *items,
 			break;
 		item_write(l, i, &items[i]);
 	}
+	if (r == 0)
+		r = mp__shm_publish(shm);
 	if (r < 0) {
-		mp_shm_unlink(mp_shm_name(shm));
+		l->shm = NULL;
 		mp_slist_close(l);
+		mp__shm_abandon(shm);
 		set_err(err, r);
 		return NULL;
 	}
@@ -398,7 +403,8 @@ int mp_slist_close(mp_slist_t *l)
 {
 	if (!l)
 		return -EINVAL;
-	mp_shm_close(l->shm);
+	if (l->shm)
+		mp_shm_close(l->shm);
 	free(l->off);
 	free(l);
 	return 0;

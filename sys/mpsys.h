@@ -247,6 +247,20 @@ int mp_sys_memfd(const char *name, size_t size);
  * flags (O_RDWR or O_RDONLY, O_CREAT | O_EXCL) and mode.  The fd or -errno.
  */
 int mp_sys_shm_open(const char *name, int flags, mode_t mode);
+/*
+ * An unnamed file in /dev/shm (open O_TMPFILE, O_RDWR, close-on-exec, mode),
+ * to be filled and then given a name with mp_sys_shm_link: nobody can open
+ * it before.  -EOPNOTSUPP (or -EISDIR, -EINVAL) where the file system or
+ * the kernel cannot.
+ */
+int mp_sys_shm_tmpfile(mode_t mode);
+/*
+ * Give the unnamed file fd the name (shm_open's form, "/name"): linkat
+ * with AT_EMPTY_PATH, or where that is not allowed (before Linux 6.10 it
+ * needs CAP_DAC_READ_SEARCH) through /proc/self/fd.  -EEXIST when the name is
+ * taken: nothing is replaced.
+ */
+int mp_sys_shm_link(int fd, const char *name);
 /* shm_unlink(3).  0 or -errno. */
 int mp_sys_shm_unlink(const char *name);
 /* memfd_create(2) with MFD_CLOEXEC | MFD_ALLOW_SEALING, size 0.  The fd. */

@@ -134,3 +134,26 @@ void *mp_sys_map_file(int fd, size_t len, bool rdonly, int *err)
 	}
 	return p;
 }
+
+#define SHM_DIR "/dev/shm" /* glibc's shm_open resolves names here */
+
+int mp_sys_shm_tmpfile(mode_t mode)
+{
+	int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int mp_sys_shm_link(int fd, const char *name)
+{
+	char dest[sizeof(SHM_DIR) + 256], src[64];
+	if (snprintf(dest, sizeof(dest), SHM_DIR "%s", name) >= (int)sizeof(dest))
+		return -ENAMETOOLONG;
+	if (linkat(fd, "", AT_FDCWD, dest, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EPERM && errno != EACCES && errno != ENOENT)
+		return -errno;
+	/* Without CAP_DAC_READ_SEARCH: the descriptor's magic link. */
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, src, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) == 0
+	               ? 0 : -errno;
+}

@@ -133,6 +133,71 @@ static void test_names(void)
 	MPT_OK(mp_shm_close(r));
 }
 
+/* Made unnamed, named when whole; a name taken meanwhile is not replaced. */
+static void test_hidden_until_whole(void)
+{
+	int err = 0;
+	const char *name = tname("hidden");
+	mp_shm_t *h = mp__shm_create_hidden(name, 4096, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT(!exists(name));
+	MPT_ERR((mp_shm_attach(name, 0, &err), err), -ENOENT);
+	memcpy(mp_shm_buf(h), "whole", 5);
+	MPT_OK(mp__shm_publish(h));
+	mp_shm_t *a = mp_shm_attach(name, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	MPT_EQ(memcmp(mp_shm_buf(a), "whole", 5), 0);
+	mp_shm_close(a);
+
+	/* Someone takes the name first: -EEXIST, theirs untouched. */
+	mp_shm_t *late = mp__shm_create_hidden(name, 4096, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(late);
+	MPT_ERR(mp__shm_publish(late), -EEXIST);
+	mp__shm_abandon(late);
+	a = mp_shm_attach(name, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	MPT_EQ(memcmp(mp_shm_buf(a), "whole", 5), 0);
+	mp_shm_close(a);
+	MPT_OK(mp_shm_unlink(name));
+	mp_shm_close(h);
+
+	/* A random name is drawn when published. */
+	mp_shm_t *r = mp__shm_create_hidden(NULL, 4096, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_STRING_EQUAL(mp_shm_name(r), "");
+	MPT_OK(mp__shm_publish(r));
+	MPT_EQ(strncmp(mp_shm_name(r), "psm_", 4), 0);
+	CU_ASSERT(exists(mp_shm_name(r)));
+	MPT_OK(mp_shm_unlink(mp_shm_name(r)));
+	mp_shm_close(r);
+
+	/* An unprivileged user names it too: AT_EMPTY_PATH needs
+	 * CAP_DAC_READ_SEARCH before Linux 6.10 (for a file the caller opened
+	 * itself), where the link goes through /proc/self/fd instead. */
+	if (geteuid() != 0) {
+		MPT_SKIP("not root: linking as another user is NOT tested");
+		return;
+	}
+	const char *uname = tname("nobody");
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(77);
+		mp_shm_t *u = mp_shm_create(uname, 4096, 0, &err);
+		_exit(u ? 0 : 10);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	MPT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+	char path[160];
+	struct stat sb;
+	snprintf(path, sizeof(path), "/dev/shm/%s", uname);
+	MPT_OK(stat(path, &sb));
+	MPT_EQ(sb.st_uid, 65534);
+	MPT_EQ(sb.st_mode & 0777, 0600);
+	MPT_OK(mp_shm_unlink(uname));
+}
+
 static void test_bad_input(void)
 {
 	int err = 0;
@@ -617,6 +682,32 @@ static void test_slist(void)
 	memcpy(base + 24, &(uint64_t){ 8 }, 8);
 	MPT_ERR((mp_slist_attach(name, 0, &err), err), -EBADMSG);
 
+	/* Random bytes over the formats, codes, data and trailer, item by
+	 * item: every read is a value or an error, inside the segment
+	 * (the sanitizer build checks the inside). */
+	memcpy(base, &(int64_t){ (int64_t)C_N }, 8);
+	memcpy(base + 8 * (C_N + 1), &offn, 8);
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	size_t seg = mp_shm_size(mp_slist_shm(l));
+	size_t from = 8 * (C_N + 2);
+	char big[64];
+	for (int round = 0; round < 3000; round++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		size_t at = from + rng % (seg - from);
+		uint8_t byte = (uint8_t)(rng >> 32);
+		/* formats: sometimes a plausible one */
+		if (round % 5 == 0 && at + 8 <= seg)
+			snprintf((char *)base + at, 8, "%us%s",
+			         (unsigned)(rng >> 40) % 40,
+			         round % 2 ? " " : "");
+		else
+			base[at] = byte;
+		int r = mp_slist_get(m, (int64_t)(rng % C_N), &got, big,
+		                     sizeof(big));
+		CU_ASSERT(r == 0 || r == -EBADMSG || r == -EILSEQ ||
+		          r == -MP_ETOOSHORT);
+	}
+
 	MPT_OK(mp_slist_close(m));
 	MPT_OK(mp_shm_unlink(name));
 	MPT_OK(mp_slist_close(l));
@@ -853,6 +944,7 @@ int main(int argc, char **argv)
 		return peer_main(argv[2]);
 	static CU_TestInfo tests[] = {
 		{ "names, create, attach, close, unlink", test_names },
+		{ "named only when whole", test_hidden_until_whole },
 		{ "bad input", test_bad_input },
 		{ "anonymous segments: fork, descriptors, lifetime", test_anon },
 		{ "-ENOSPC on a small tmpfs, not SIGBUS", test_enospc },

@@ -107,8 +107,12 @@ typedef struct mp_shm mp_shm_t;
  *   -ENOSPC  /dev/shm has no room for size bytes (never with SPARSE; no
  *            name is left behind);
  *   -EACCES, -EMFILE, -ENOMEM, ...  as shm_open, fallocate and mmap.
- * A process that attaches in the instant between the name's creation and
- * the reservation sees a segment of size 0 (-ENODATA).
+ * The name appears only once the segment is whole (made as an unnamed
+ * file in /dev/shm, O_TMPFILE, then linked under its name), so nobody can
+ * attach it half made, and a failure leaves no name behind.  Where
+ * O_TMPFILE cannot be had, the name is made first, as Python does, and an
+ * attacher that comes in that instant sees a segment of size 0
+ * (-ENODATA).
  */
 MP_API mp_shm_t *mp_shm_create(const char *name, size_t size, unsigned flags,
                                int *err);
@@ -230,7 +234,9 @@ typedef struct mp_slist_item {
 /*
  * mp_slist_create - a new ShareableList of items[0..n) in a new named
  * segment (name NULL: a random one), as ShareableList(sequence, name=).
- * flags as mp_shm_create.  NULL with *err: those of mp_shm_create;
+ * flags as mp_shm_create.  The name appears once the list is written
+ * whole: an attacher never finds it zeroed (an empty list, to Python) or
+ * half written.  NULL with *err: those of mp_shm_create;
  * -EINVAL items NULL with n > 0, an unknown type, data NULL with len > 0;
  * -EILSEQ a STR that is not valid UTF-8; -EMSGSIZE a str or bytes slot of
  * 10^7 bytes or more (its format would not fit Python's 8 bytes).
@@ -241,7 +247,9 @@ MP_API mp_slist_t *mp_slist_create(const char *name,
 /*
  * mp_slist_attach - ShareableList(name=name).  flags: 0 or MP_SHM_RDONLY.
  * NULL with *err: those of mp_shm_attach; -EBADMSG the segment does not
- * hold a ShareableList (its count or offsets do not fit its size).
+ * hold a ShareableList (its count or offsets do not fit its size).  The
+ * count and offsets are read once, here, as Python does; a zeroed segment
+ * is a valid empty list (what a list Python is still creating looks like).
  */
 MP_API mp_slist_t *mp_slist_attach(const char *name, unsigned flags,
                                    int *err);
