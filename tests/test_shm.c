@@ -358,9 +358,12 @@ static int small_tmpfs_child(void)
 	if (!ok)
 		return 13;
 	memset(mp_shm_buf(ok), 1, 512 << 10); /* every page is there */
-	/* A second reservation no longer fits. */
+	/* A second reservation no longer fits; a taken name is -EEXIST
+	 * still, whatever the size. */
 	if (mp_shm_create("more", 768 << 10, 0, &err) || err != -ENOSPC)
 		return 14;
+	if (mp_shm_create("fits", 768 << 10, 0, &err) || err != -EEXIST)
+		return 17;
 	/* Python's way (sparse) is created fine ... and its first touch of a
 	 * page tmpfs cannot give is SIGBUS: the trap that reservation avoids. */
 	mp_shm_t *sp = mp_shm_create("sparse", 4 << 20, MP_SHM_SPARSE, &err);
