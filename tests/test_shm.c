@@ -774,6 +774,7 @@ static const char py_script[] =
 	"    l[0] = 'ab'\n"
 	"    l[2] = 1.25\n"
 	"    l[3] = None\n"
+	"    l[4] = True\n"
 	"    l[5] = -3\n"
 	"    l[7] = b'zz'\n"
 	"    l[10] = '\\u00fc' * 12\n"
@@ -895,6 +896,8 @@ static void interop_slist(int minor)
 	item_eq(l, 0, &w0);
 	item_eq(l, 2, &w2);
 	item_eq(l, 3, &w3);
+	mp_slist_item_t w4 = ITEM_BOOL(1);
+	item_eq(l, 4, &w4);
 	item_eq(l, 5, &w5);
 	item_eq(l, 7, &w7); /* Python's write cleared our exact length */
 	item_eq(l, 10, &w10);
