@@ -7,8 +7,8 @@
  * \Uhhhhhhhh by the Unicode table in obj_unicode.c), floats as their
  * shortest round-tripping digits with Python's switch to an exponent
  * below 1e-4 and from 1e16, ints in decimal (in hex past 4300 digits,
- * where Python would refuse), exceptions as Type(args).  Recursive, at
- * most MP_OBJ_MAX_DEPTH levels of a few words each.
+ * where Python would refuse), exceptions as Type(args).  The walk keeps
+ * its own stack on the heap: a 4096-deep value costs no C stack.
  */
 #include "internal.h"
 #include "obj.h"
