@@ -360,6 +360,8 @@ mp_obj_t *mp_obj_bytearray(const void *data, size_t n)
  */
 bool mp__utf8_valid(const char *str, size_t n)
 {
+	if (!n)
+		return true; /* str may be NULL */
 	const uint8_t *s = (const uint8_t *)str, *end = s + n;
 	while (s < end) {
 		if ((size_t)(end - s) >= 8) {

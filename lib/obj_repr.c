@@ -450,8 +450,10 @@ static const mp_obj_t *child(const mp_obj_t *o, size_t i)
 	case MP_OBJ_LIST:
 		return i < o->u.seq.len ? o->u.seq.items[i] : NULL;
 	case MP_OBJ_DICT: {
+		if (i / 2 >= o->u.map.len)
+			return NULL;
 		const struct mp__entry *e = &o->u.map.entries[i / 2];
-		return i / 2 >= o->u.map.len ? NULL : i % 2 ? e->value : e->key;
+		return i % 2 ? e->value : e->key;
 	}
 	case MP_OBJ_SET:
 	case MP_OBJ_FROZENSET:
