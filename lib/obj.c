@@ -29,6 +29,9 @@
 
 /* ---- nodes and references -------------------------------------------------- */
 
+_Static_assert(sizeof(struct mp_obj) == 48, "obj.h: 48-byte nodes");
+_Static_assert(MP_OBJ_MAX_DEPTH <= UINT16_MAX, "height fits in 16 bits");
+
 static mp_obj_t none_obj = {
 	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
 };
