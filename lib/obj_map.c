@@ -431,6 +431,9 @@ static inline bool key_equal(const struct mp__entry *e, const mp_obj_t *key,
 		       e->key->u.s.len == key->u.s.len &&
 		       memcmp(e->key->u.s.data, key->u.s.data,
 		              key->u.s.len) == 0;
+	if (key->kind == MP_OBJ_INT && e->key->kind == MP_OBJ_INT &&
+	    !((key->flags | e->key->flags) & MP__OBJ_BIG))
+		return key->u.i.v == e->key->u.i.v;
 	return mp_obj_equal(e->key, key);
 }
 
