@@ -136,6 +136,15 @@ static int try_link(const char *path, void *fd)
 	return mp_sys_shm_link(*(int *)fd, path);
 }
 
+/* Does a segment have this name?  (Opened to know: -EACCES says yes.) */
+static bool name_taken(const char *path)
+{
+	int fd = mp_sys_shm_open(path, O_RDONLY, 0);
+	if (fd >= 0)
+		mp_sys_close(fd);
+	return fd >= 0 || fd == -EACCES;
+}
+
 /*
  * A new segment, reserved and mapped, but named only by mp__shm_publish():
  * until then nobody can open it, so nobody ever sees it empty or half
@@ -172,6 +181,8 @@ mp_shm_t *mp__shm_create_hidden(const char *name, size_t size,
 	r = s ? size_new(fd, size, flags) : -ENOMEM;
 	if (r == 0)
 		r = map(s, fd, size);
+	if (r < 0 && name && !named && name_taken(path))
+		r = -EEXIST; /* what the link would have said: it goes first */
 	if (r < 0) {
 		if (named) /* ours alone so far */
 			mp_sys_shm_unlink(path);

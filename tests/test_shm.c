@@ -358,9 +358,12 @@ static int small_tmpfs_child(void)
 	if (!ok)
 		return 13;
 	memset(mp_shm_buf(ok), 1, 512 << 10); /* every page is there */
-	/* A second reservation no longer fits. */
+	/* A second reservation no longer fits; a taken name is -EEXIST
+	 * still, whatever the size. */
 	if (mp_shm_create("more", 768 << 10, 0, &err) || err != -ENOSPC)
 		return 14;
+	if (mp_shm_create("fits", 768 << 10, 0, &err) || err != -EEXIST)
+		return 17;
 	/* Python's way (sparse) is created fine ... and its first touch of a
 	 * page tmpfs cannot give is SIGBUS: the trap that reservation avoids. */
 	mp_shm_t *sp = mp_shm_create("sparse", 4 << 20, MP_SHM_SPARSE, &err);
@@ -771,6 +774,7 @@ static const char py_script[] =
 	"    l[0] = 'ab'\n"
 	"    l[2] = 1.25\n"
 	"    l[3] = None\n"
+	"    l[4] = True\n"
 	"    l[5] = -3\n"
 	"    l[7] = b'zz'\n"
 	"    l[10] = '\\u00fc' * 12\n"
@@ -892,6 +896,8 @@ static void interop_slist(int minor)
 	item_eq(l, 0, &w0);
 	item_eq(l, 2, &w2);
 	item_eq(l, 3, &w3);
+	mp_slist_item_t w4 = ITEM_BOOL(1);
+	item_eq(l, 4, &w4);
 	item_eq(l, 5, &w5);
 	item_eq(l, 7, &w7); /* Python's write cleared our exact length */
 	item_eq(l, 10, &w10);
