@@ -29,6 +29,9 @@
 
 /* ---- nodes and references -------------------------------------------------- */
 
+_Static_assert(sizeof(struct mp_obj) == 48, "obj.h: 48-byte nodes");
+_Static_assert(MP_OBJ_MAX_DEPTH <= UINT16_MAX, "height fits in 16 bits");
+
 static mp_obj_t none_obj = {
 	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
 };
@@ -360,6 +363,8 @@ mp_obj_t *mp_obj_bytearray(const void *data, size_t n)
  */
 bool mp__utf8_valid(const char *str, size_t n)
 {
+	if (!n)
+		return true; /* str may be NULL */
 	const uint8_t *s = (const uint8_t *)str, *end = s + n;
 	while (s < end) {
 		if ((size_t)(end - s) >= 8) {

@@ -42,8 +42,9 @@ struct mp_obj {
 	uint8_t kind;    /* mp_obj_kind_t */
 	uint8_t flags;   /* MP__OBJ_* */
 	/* Containers nested in this node, itself included: 0 for a scalar
-	 * (and a bare global), 1 for a container of scalars.  An upper
-	 * bound once a dict's value was replaced.  <= MP_OBJ_MAX_DEPTH. */
+	 * (and a bare global), 1 for a container of scalars; an exception
+	 * or an inert call counts as a container.  An upper bound once a
+	 * dict's value was replaced.  <= MP_OBJ_MAX_DEPTH. */
 	uint16_t height;
 	/* The hash, once computed (0: not yet; MP__OBJ_UNHASHABLE: a tuple
 	 * holding something unhashable); after the last reference is gone,

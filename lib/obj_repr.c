@@ -7,8 +7,8 @@
  * \Uhhhhhhhh by the Unicode table in obj_unicode.c), floats as their
  * shortest round-tripping digits with Python's switch to an exponent
  * below 1e-4 and from 1e16, ints in decimal (in hex past 4300 digits,
- * where Python would refuse), exceptions as Type(args).  Recursive, at
- * most MP_OBJ_MAX_DEPTH levels of a few words each.
+ * where Python would refuse), exceptions as Type(args).  The walk keeps
+ * its own stack on the heap: a 4096-deep value costs no C stack.
  */
 #include "internal.h"
 #include "obj.h"
@@ -450,8 +450,10 @@ static const mp_obj_t *child(const mp_obj_t *o, size_t i)
 	case MP_OBJ_LIST:
 		return i < o->u.seq.len ? o->u.seq.items[i] : NULL;
 	case MP_OBJ_DICT: {
+		if (i / 2 >= o->u.map.len)
+			return NULL;
 		const struct mp__entry *e = &o->u.map.entries[i / 2];
-		return i / 2 >= o->u.map.len ? NULL : i % 2 ? e->value : e->key;
+		return i % 2 ? e->value : e->key;
 	}
 	case MP_OBJ_SET:
 	case MP_OBJ_FROZENSET:
