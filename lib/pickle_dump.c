@@ -24,6 +24,17 @@
 
 static void save(struct mp__pw *w, const mp_obj_t *o);
 
+/* MEMOIZE of an object nobody can meet again: the common case, inline. */
+static inline void memoize(struct mp__pw *w, const void *key)
+{
+	if (!key && w->proto >= 4) {
+		w->memo++;
+		pw_op(w, P_MEMOIZE);
+	} else {
+		mp__pw_memoize(w, key);
+	}
+}
+
 static void put2(struct mp__pw *w, uint8_t a, uint8_t b)
 {
 	uint8_t *p = pw_put(w, 2);
@@ -70,7 +81,7 @@ static void save_str_value(struct mp__pw *w, const char *s, size_t n,
 		return;
 	}
 	write_str(w, s, n);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 
@@ -105,13 +116,13 @@ static void save_global(struct mp__pw *w, const char *mod, size_t ml,
 		} else {
 			write_str(w, mod, ml);
 			mi = w->memo;
-			mp__pw_memoize(w, mp__pw_key_str(mod, ml));
+			memoize(w, mp__pw_key_str(mod, ml));
 			mp__pw_glob_add(w, mod, ml, mh, (uint32_t)mi);
 		}
 		save_str_value(w, qn, ql, NULL);
 		pw_op(w, P_STACK_GLOBAL);
 		idx = w->memo;
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
 	} else if (dot) {
 		save_global(w, "builtins", 8, "getattr", 7);
@@ -119,10 +130,10 @@ static void save_global(struct mp__pw *w, const char *mod, size_t ml,
 		save_global(w, mod, ml, qn, (size_t)(dot - qn));
 		save_str_value(w, dot + 1, ql - (size_t)(dot - qn) - 1, NULL);
 		pw_op(w, P_TUPLE2);
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 		pw_op(w, P_REDUCE);
 		idx = w->memo;
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
 	} else {
 		const char *m = key, *q = key + ml + 1;
@@ -140,7 +151,7 @@ static void save_global(struct mp__pw *w, const char *mod, size_t ml,
 		}
 		key[ml] = '\n';
 		idx = w->memo;
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
 	}
 	if (key != stack)
@@ -162,7 +173,7 @@ static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
 		pw_boundary(w);
 		pw_op(w, P_EMPTY_TUPLE);
 		pw_op(w, P_REDUCE);
-		mp__pw_memoize(w, key);
+		memoize(w, key);
 		return;
 	}
 	save_global(w, "_codecs", 7, "encode", 6);
@@ -195,13 +206,13 @@ static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
 				*p++ = (uint8_t)(0x80 | (d[i] & 0x3f));
 			}
 		}
-		mp__pw_memoize(w, sk);
+		memoize(w, sk);
 	}
 	save_str_value(w, "latin1", 6, mp__pw_key_latin1);
 	pw_op(w, P_TUPLE2);
-	mp__pw_memoize(w, NULL);
+	memoize(w, NULL);
 	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 /* The body of a bytes object's save (after its boundary); byvalue: it
@@ -241,7 +252,7 @@ static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
 		return;
 	}
 	mp__pw_bytes(w, h, hl, d, n);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
@@ -251,7 +262,7 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		uint8_t h[9] = { P_BYTEARRAY8 };
 		pw_le64(h + 1, n);
 		mp__pw_bytes(w, h, 9, d, n);
-		mp__pw_memoize(w, key);
+		memoize(w, key);
 		return;
 	}
 	/* bytearray.__reduce_ex__: (bytearray, (bytes(self),)), or
@@ -265,19 +276,19 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		/* A new bytes object, even of one byte (3.8-3.13). */
 		save_bytes_value(w, d, n, NULL, false);
 		pw_op(w, P_TUPLE1);
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 	}
 	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 static void save_int(struct mp__pw *w, const mp_obj_t *o)
 {
-	int64_t v;
 	uint8_t le[9];
 	const uint8_t *b = le;
 	size_t n;
-	if (mp_obj_int_value(o, &v) == 0) {
+	if (!(o->flags & MP__OBJ_BIG)) {
+		int64_t v = o->u.i.v;
 		uint8_t *p;
 		if (v >= 0 && v <= 0xff) {
 			put2(w, P_BININT1, (uint8_t)v);
@@ -304,9 +315,9 @@ static void save_int(struct mp__pw *w, const mp_obj_t *o)
 		while (n > 1 && ((le[n - 1] == 0 && !(le[n - 2] & 0x80)) ||
 		                 (le[n - 1] == 0xff && (le[n - 2] & 0x80))))
 			n--;
-	} else if (!(b = mp_obj_int_le(o, &n))) {
-		w->err = w->err ? w->err : -EINVAL;
-		return;
+	} else {
+		b = o->u.big.le;
+		n = o->u.big.n;
 	}
 	uint8_t *p;
 	if (n < 256) {
@@ -336,13 +347,15 @@ static void save_float(struct mp__pw *w, double d)
 
 /* Items first..n of a list, or of a set's elements for protocol 2-3's
  * list(set): one APPEND for a list of one, else APPENDS by 1000. */
-static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set,
-                            size_t n)
+static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set)
 {
+	size_t n;
+	mp_obj_t *const *items = set ? NULL : mp__obj_items(o, &n);
+	const struct mp__entry *e = set ? mp__obj_entries(o, &n) : NULL;
 	if (n == 0)
 		return;
 	if (n == 1) {
-		save(w, set ? mp_obj_set_item(o, 0) : mp_obj_item(o, 0));
+		save(w, set ? e[0].key : items[0]);
 		pw_op(w, P_APPEND);
 		return;
 	}
@@ -350,18 +363,20 @@ static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set,
 	do {
 		pw_op(w, P_MARK);
 		for (size_t b = 0; i < n && b < BATCH; b++, i++)
-			save(w, set ? mp_obj_set_item(o, i) : mp_obj_item(o, i));
+			save(w, set ? e[i].key : items[i]);
 		pw_op(w, P_APPENDS);
 	} while (i < n && !w->err);
 }
 
-static void save_dict(struct mp__pw *w, const mp_obj_t *o, size_t n)
+static void save_dict(struct mp__pw *w, const mp_obj_t *o)
 {
-	mp_obj_t *k, *v;
+	size_t n;
+	const struct mp__entry *e = mp__obj_entries(o, &n);
+	if (n == 0)
+		return;
 	if (n == 1) {
-		mp_obj_dict_entry(o, 0, &k, &v);
-		save(w, k);
-		save(w, v);
+		save(w, e[0].key);
+		save(w, e[0].value);
 		pw_op(w, P_SETITEM);
 		return;
 	}
@@ -371,67 +386,67 @@ static void save_dict(struct mp__pw *w, const mp_obj_t *o, size_t n)
 	do {
 		pw_op(w, P_MARK);
 		for (b = 0; i < n && b < BATCH; b++, i++) {
-			mp_obj_dict_entry(o, i, &k, &v);
-			save(w, k);
-			save(w, v);
+			save(w, e[i].key);
+			save(w, e[i].value);
 		}
 		pw_op(w, P_SETITEMS);
 	} while (b == BATCH && !w->err);
 }
 
-static void save_set(struct mp__pw *w, const mp_obj_t *o, size_t n,
-                     const void *key)
+static void save_set(struct mp__pw *w, const mp_obj_t *o, const void *key)
 {
-	bool frozen = mp_obj_kind(o) == MP_OBJ_FROZENSET;
+	bool frozen = o->kind == MP_OBJ_FROZENSET;
+	size_t n;
+	const struct mp__entry *e = mp__obj_entries(o, &n);
 	if (w->proto < 4) {
 		/* set.__reduce__: (set, (list(self),)) */
 		save_builtin(w, frozen ? "frozenset" : "set");
 		pw_boundary(w);
 		pw_boundary(w);
 		pw_op(w, P_EMPTY_LIST);
-		mp__pw_memoize(w, NULL);
-		save_list_items(w, o, true, n);
+		memoize(w, NULL);
+		save_list_items(w, o, true);
 		pw_op(w, P_TUPLE1);
-		mp__pw_memoize(w, NULL);
+		memoize(w, NULL);
 		pw_op(w, P_REDUCE);
-		mp__pw_memoize(w, key);
+		memoize(w, key);
 		return;
 	}
 	if (frozen) {
 		pw_op(w, P_MARK);
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_set_item(o, i));
+			save(w, e[i].key);
 		pw_op(w, P_FROZENSET);
-		mp__pw_memoize(w, key);
+		memoize(w, key);
 		return;
 	}
 	pw_op(w, P_EMPTY_SET);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 	if (n == 0)
 		return;
 	size_t i = 0, b;
 	do { /* as save_dict: a full batch is followed by another one */
 		pw_op(w, P_MARK);
 		for (b = 0; i < n && b < BATCH; b++, i++)
-			save(w, mp_obj_set_item(o, i));
+			save(w, e[i].key);
 		pw_op(w, P_ADDITEMS);
 	} while (b == BATCH && !w->err);
 }
 
-static void save_tuple(struct mp__pw *w, const mp_obj_t *o, size_t n,
-                       const void *key)
+static void save_tuple(struct mp__pw *w, mp_obj_t *const *items,
+                       size_t n, const void *key)
 {
 	if (n <= 3) {
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_item(o, i));
+			save(w, items[i]);
 		pw_op(w, (uint8_t)(P_TUPLE1 + n - 1));
 	} else {
 		pw_op(w, P_MARK);
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_item(o, i));
+			save(w, items[i]);
 		pw_op(w, P_TUPLE);
 	}
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 /* An argument tuple that may be NULL (an empty one). */
@@ -459,7 +474,7 @@ static void save_exc(struct mp__pw *w, const mp_obj_t *o, const void *key)
 	save_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
 	save_args(w, mp_obj_exc_args(o));
 	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 }
 
 static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
@@ -474,7 +489,7 @@ static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		return; /* a bare global */
 	save_args(w, mp_obj_inert_args(o));
 	pw_op(w, mp__obj_inert_newobj(o) ? P_NEWOBJ : P_REDUCE);
-	mp__pw_memoize(w, key);
+	memoize(w, key);
 	const mp_obj_t *state = mp_obj_inert_state(o);
 	if (state) {
 		save(w, state);
@@ -487,19 +502,19 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	pw_boundary(w);
 	if (w->err)
 		return;
-	mp_obj_kind_t kind = mp_obj_kind(o);
+	mp_obj_kind_t kind = (mp_obj_kind_t)o->kind;
 	switch (kind) {
 	case MP_OBJ_NONE:
 		pw_op(w, P_NONE);
 		return;
 	case MP_OBJ_BOOL:
-		pw_op(w, mp_obj_bool_value(o) ? P_NEWTRUE : P_NEWFALSE);
+		pw_op(w, o->u.b ? P_NEWTRUE : P_NEWFALSE);
 		return;
 	case MP_OBJ_INT:
 		save_int(w, o);
 		return;
 	case MP_OBJ_FLOAT:
-		save_float(w, mp_obj_float_value(o));
+		save_float(w, o->u.f);
 		return;
 	case MP_OBJ_INERT:
 		if (!mp__obj_inert_callable(o)) {
@@ -524,50 +539,76 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	const char *d;
 	switch (kind) {
 	case MP_OBJ_STR: {
-		d = mp_obj_data(o, &n);
-		const void *vk = mp__pw_key_str(d, n);
-		if (vk) {
-			int64_t idx = mp__pw_memo_find(w, vk);
-			if (idx >= 0) {
-				mp__pw_get(w, (uint32_t)idx);
-				return;
+		d = o->u.s.data;
+		n = o->u.s.len;
+		if (n <= 2) {
+			const void *vk = mp__pw_key_str(d, n);
+			if (vk) {
+				int64_t idx = mp__pw_memo_find(w, vk);
+				if (idx >= 0) {
+					mp__pw_get(w, (uint32_t)idx);
+					return;
+				}
+				key = vk;
 			}
-			key = vk;
+		}
+		if (n < 256 && w->proto >= 4 && !key) {
+			/* The common case in one write: the opcode, the
+			 * length, the UTF-8, MEMOIZE. */
+			uint8_t *p = pw_put(w, n + 3);
+			if (p) {
+				p[0] = P_SHORT_BINUNICODE;
+				p[1] = (uint8_t)n;
+				memcpy(p + 2, d, n);
+				p[n + 2] = P_MEMOIZE;
+				w->memo++;
+			}
+			return;
 		}
 		write_str(w, d, n);
-		mp__pw_memoize(w, key);
+		memoize(w, key);
 		return;
 	}
 	case MP_OBJ_BYTES:
-		d = mp_obj_data(o, &n);
+		d = o->u.s.data;
+		n = o->u.s.len;
+		if (n > 1 && n < 256 && w->proto >= 4 && !key) {
+			uint8_t *p = pw_put(w, n + 3);
+			if (p) {
+				p[0] = P_SHORT_BINBYTES;
+				p[1] = (uint8_t)n;
+				memcpy(p + 2, d, n);
+				p[n + 2] = P_MEMOIZE;
+				w->memo++;
+			}
+			return;
+		}
 		save_bytes_value(w, (const uint8_t *)d, n, key, true);
 		return;
 	case MP_OBJ_BYTEARRAY:
-		d = mp_obj_data(o, &n);
-		save_bytearray(w, (const uint8_t *)d, n, key);
+		save_bytearray(w, (const uint8_t *)o->u.s.data, o->u.s.len, key);
 		return;
-	case MP_OBJ_TUPLE:
-		n = (size_t)mp_obj_len(o);
+	case MP_OBJ_TUPLE: {
+		mp_obj_t *const *items = mp__obj_items(o, &n);
 		if (n == 0)
 			pw_op(w, P_EMPTY_TUPLE); /* one object, never memoized */
 		else
-			save_tuple(w, o, n, key);
+			save_tuple(w, items, n, key);
 		return;
+	}
 	case MP_OBJ_LIST:
 		pw_op(w, P_EMPTY_LIST);
-		mp__pw_memoize(w, key);
-		save_list_items(w, o, false, (size_t)mp_obj_len(o));
+		memoize(w, key);
+		save_list_items(w, o, false);
 		return;
 	case MP_OBJ_DICT:
 		pw_op(w, P_EMPTY_DICT);
-		mp__pw_memoize(w, key);
-		n = (size_t)mp_obj_len(o);
-		if (n)
-			save_dict(w, o, n);
+		memoize(w, key);
+		save_dict(w, o);
 		return;
 	case MP_OBJ_SET:
 	case MP_OBJ_FROZENSET:
-		save_set(w, o, (size_t)mp_obj_len(o), key);
+		save_set(w, o, key);
 		return;
 	case MP_OBJ_EXC:
 		save_exc(w, o, key);

@@ -275,6 +275,53 @@ static void test_headroom(void)
 	mp_obj_decref(o);
 }
 
+/* The deepest value, dumped on a thread with a small stack: the walk
+ * recurses, some 200 bytes a level: 1 MiB is enough. */
+#if defined(__SANITIZE_ADDRESS__)
+#define DEEP_STACK (16u << 20) /* the sanitizer's frames are bigger */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DEEP_STACK (16u << 20)
+#endif
+#endif
+#ifndef DEEP_STACK
+#define DEEP_STACK (1u << 20)
+#endif
+
+static void *dump_deep(void *arg)
+{
+	void *out;
+	size_t len;
+	int r = mp_pickle_dumps(arg, 4, &out, &len);
+	if (r == 0) {
+		/* PROTO, FRAME, then per level ']' MEMOIZE, the APPENDs, STOP */
+		r = len == 2 + 9 + 2 * MP_OBJ_MAX_DEPTH + (MP_OBJ_MAX_DEPTH - 1) +
+		            1 ? 0 : -EPROTO;
+		free(out);
+	}
+	return (void *)(intptr_t)r;
+}
+
+static void test_deep(void)
+{
+	mp_obj_t *o = mp_obj_list();
+	for (int i = 1; i < MP_OBJ_MAX_DEPTH; i++) {
+		mp_obj_t *up = mp_obj_list();
+		CU_ASSERT_EQUAL_FATAL(mp_obj_list_append(up, o), 0);
+		o = up;
+	}
+	pthread_attr_t a;
+	pthread_t t;
+	void *r = (void *)1;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, DEEP_STACK);
+	MPT_EQ(pthread_create(&t, &a, dump_deep, o), 0);
+	MPT_EQ(pthread_join(t, &r), 0);
+	MPT_EQ((intptr_t)r, 0);
+	pthread_attr_destroy(&a);
+	mp_obj_decref(o);
+}
+
 /* ---- against CPython ------------------------------------------------------ */
 
 static const char golden_py[] =
@@ -699,6 +746,7 @@ int main(void)
 		{ "errors", test_errors },
 		{ "known bytes", test_known_bytes },
 		{ "headroom", test_headroom },
+		{ "deepest value", test_deep },
 		{ "interop python 3.11: golden", test_golden311 },
 		{ "interop python 3.12: golden", test_golden312 },
 		{ "interop python 3.13: golden", test_golden313 },

@@ -274,7 +274,13 @@ MP_API mp_obj_t *mp_obj_inert_state(const mp_obj_t *o);
  * them, so a tree without shared nodes comes out byte-identical to
  * pickle.dumps(obj, protocol); a node shared within the tree is written
  * once and referred to by the memo, as Python does for one object reached
- * twice.  Errors: -EINVAL bad protocol or NULL; -ENOMEM.
+ * twice.  What CPython shares by value is shared the same way: '' and b'',
+ * str of one character below U+0100, bytes of one byte, a global named
+ * twice.  Sets are written in their insertion order (CPython: its hash
+ * table's).  The walk recurses: some 200 bytes of stack per level of
+ * nesting, under 1 MiB for the deepest value.  Errors: -EINVAL bad
+ * protocol or NULL, or a str or bytes of 4 GiB or more with protocol 2 or
+ * 3 (which CPython refuses too); -ENOMEM.
  */
 MP_API int mp_pickle_dumps(const mp_obj_t *o, int protocol, void **out,
                            size_t *len);
