@@ -7,6 +7,7 @@
 #include "obj.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 /* repr(o) is want; o is released. */
 #define MPT_REPR(o, want)                                                   \
@@ -1116,6 +1117,59 @@ static void test_small_stack(void)
 	pthread_attr_destroy(&a);
 }
 
+/* Out of memory (a child under a small RLIMIT_AS): every failure is
+ * -ENOMEM or NULL, nothing crashes, everything built is freed. */
+static int oom_child(void *arg)
+{
+	(void)arg;
+	struct rlimit rl = { 256u << 20, 256u << 20 };
+	if (setrlimit(RLIMIT_AS, &rl))
+		return 10;
+	int e = 0, err = 0;
+	mp_obj_t *l = mp_obj_list();
+	while (!(e = mp_obj_list_append(l, mp_obj_int(7))))
+		;
+	if (e != -ENOMEM || !l)
+		return 11;
+	mp_obj_t *d = mp_obj_dict();
+	for (int64_t i = 0; d && !(e = mp_obj_dict_set(d, mp_obj_int(i),
+	                                               mp_obj_none())); i++)
+		;
+	if (e != -ENOMEM)
+		return 12;
+	char *r = mp_obj_repr(l, &err);
+	if (r ? err != 0 : err != -ENOMEM)
+		return 13;
+	free(r);
+	mp_obj_t *t = mp_obj_tuple(2, (mp_obj_t *[]){ l, d });
+	mp_obj_decref(t); /* or, when it failed, released l and d */
+	/* With the memory back, it all works again. */
+	l = mp_obj_list();
+	if (mp_obj_list_append(l, mp_obj_cstr("x", &err)) || mp_obj_len(l) != 1)
+		return 14;
+	mp_obj_decref(l);
+	return 0;
+}
+
+/* AddressSanitizer, as gcc and clang say it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static void test_oom(void)
+{
+#ifdef UNDER_ASAN
+	MPT_SKIP("AddressSanitizer reserves more address space than the limit");
+	return;
+#endif
+	mp_process_t *p = mpt_start(oom_child, NULL);
+	MPT_EQ(mpt_finish(p), 0);
+}
+
 /* Frozen values are read and shared between threads. */
 static mp_obj_t *shared_val;
 
@@ -1160,6 +1214,7 @@ int main(void)
 		{ "a million elements", test_big },
 		{ "insertion order", test_order },
 		{ "4096 deep on a small stack", test_small_stack },
+		{ "out of memory", test_oom },
 		{ "threads", test_threads },
 		CU_TEST_INFO_NULL,
 	};
