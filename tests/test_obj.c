@@ -7,6 +7,7 @@
 #include "obj.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 /* repr(o) is want; o is released. */
 #define MPT_REPR(o, want)                                                   \
@@ -616,6 +617,23 @@ static void test_repr(void)
 	            "inf, -inf, nan, 1e+22, 100.0, 0.30000000000000004, "
 	            "9007199254740992.0, 2.5e-07, 1.1e+100]");
 
+	/* Powers of two, whose gap below is half the gap above: the shortest
+	 * digits are not always the correctly rounded ones. */
+	static const struct { uint64_t bits; const char *r; } p2[] = {
+		{ 0x0060000000000000, "7.120236347223045e-307" },
+		{ 0x0100000000000000, "7.291122019556398e-304" },
+		{ 0x8420000000000000, "-8.209073602596753e-289" },
+		{ 0x13e0000000000000, "5.940911144672375e-213" },
+		{ 0x0000000000000001, "5e-324" },
+		{ 0x7fefffffffffffff, "1.7976931348623157e+308" },
+		{ 0x0010000000000000, "2.2250738585072014e-308" },
+	};
+	for (size_t k = 0; k < sizeof(p2) / sizeof(p2[0]); k++) {
+		double x;
+		memcpy(&x, &p2[k].bits, 8);
+		MPT_REPR(mp_obj_float(x), p2[k].r);
+	}
+
 	static const char *const strs[] = {
 		"it's", "say \"hi\"", "both ' \"", "tab\tnl\nret\r\\",
 		"\x00\x1f\x7f\xc2\x80\xc2\x9f\xc2\xa0\xc2\xad\xc3\xa9",
@@ -978,6 +996,180 @@ static void test_dict_equal(void)
 	mp_obj_decref(b);
 }
 
+/* Insertion order, through the growth from a scan to an index, with
+ * replacements and keys of every hashable kind. */
+static void test_order(void)
+{
+	mp_obj_t *d = mp_obj_dict();
+	int err;
+	for (int i = 0; i < 200; i++) {
+		mp_obj_t *k;
+		switch (i % 4) {
+		case 0: k = mp_obj_int(i); break;
+		case 1: k = mp_obj_float(i + 0.5); break;
+		case 2: {
+			char buf[16];
+			snprintf(buf, sizeof(buf), "s%d", i);
+			k = mp_obj_cstr(buf, &err);
+			break;
+		}
+		default: k = T2(mp_obj_int(i), mp_obj_bytes("b", 1));
+		}
+		MPT_OK(mp_obj_dict_set(d, k, mp_obj_int(i)));
+		/* Replace an earlier one (an int key, by an equal float). */
+		if (i % 4 == 0)
+			MPT_OK(mp_obj_dict_set(d, mp_obj_float(i / 2 / 4 * 4),
+			                       mp_obj_int(-i)));
+	}
+	MPT_EQ(mp_obj_len(d), 200);
+	int wrong = 0;
+	for (int i = 0; i < 200; i++) {
+		mp_obj_t *k, *v;
+		int64_t x = -1;
+		MPT_OK(mp_obj_dict_entry(d, (size_t)i, &k, &v));
+		mp_obj_int_value(v, &x);
+		if (i % 4 == 0) {
+			/* key object kept (an int); value the last set */
+			int64_t kv = -1;
+			mp_obj_int_value(k, &kv);
+			int last = i;
+			for (int j = 0; j < 200; j += 4)
+				if (j / 2 / 4 * 4 == i)
+					last = -j;
+			wrong += mp_obj_kind(k) != MP_OBJ_INT || kv != i ||
+			         x != last;
+		} else {
+			wrong += x != i;
+		}
+	}
+	MPT_EQ(wrong, 0);
+	mp_obj_t *key = T2(mp_obj_float(7), mp_obj_bytes("b", 1));
+	int64_t x;
+	MPT_OK(mp_obj_int_value(mp_obj_dict_get(d, key), &x));
+	MPT_EQ(x, 7);
+	mp_obj_decref(key);
+	MPT_OK(mp_obj_int_value(mp_obj_dict_get_str(d, "s198"), &x));
+	MPT_EQ(x, 198);
+	mp_obj_decref(d);
+}
+
+/* Walks cost no C stack: a 4096-deep tree (lists and dicts in turn)
+ * compared, written, hashed (a deep tuple) and freed in a thread whose
+ * stack could not hold one frame per level. */
+static mp_obj_t *deep_tree(void)
+{
+	mp_obj_t *o = mp_obj_int(1);
+	for (int k = 1; k < MP_OBJ_MAX_DEPTH; k++) {
+		mp_obj_t *c;
+		if (k % 2) {
+			c = mp_obj_dict();
+			MPT_OK(mp_obj_dict_set(c, mp_obj_int(k), o));
+		} else {
+			c = mp_obj_list();
+			MPT_OK(mp_obj_list_append(c, o));
+		}
+		o = c;
+	}
+	return o;
+}
+
+static mp_obj_t *deep_pair[3];
+
+static void *walk_deep(void *arg)
+{
+	(void)arg;
+	int err = 1;
+	intptr_t bad = 0;
+	bad |= !mp_obj_equal(deep_pair[0], deep_pair[1]);
+	char *r = mp_obj_repr(deep_pair[0], &err);
+	/* len(repr(o)) in python3, o built the same way */
+	bad |= (!r || strlen(r) != 19924 ||
+	        strncmp(r, "{4095: [{4093: [", 16) != 0) << 1;
+	free(r);
+	mp_obj_t *d = mp_obj_dict();
+	bad |= (mp_obj_dict_set(d, mp_obj_incref(deep_pair[2]),
+	                        mp_obj_none()) != 0) << 2;
+	bad |= (mp_obj_dict_get(d, deep_pair[2]) != mp_obj_none()) << 3;
+	mp_obj_decref(d);
+	mp_obj_decref(deep_pair[0]);
+	mp_obj_decref(deep_pair[1]);
+	mp_obj_decref(deep_pair[2]);
+	return (void *)bad;
+}
+
+static void test_small_stack(void)
+{
+	deep_pair[0] = deep_tree();
+	deep_pair[1] = deep_tree();
+	mp_obj_t *t = mp_obj_int(0);
+	for (int k = 1; k < MP_OBJ_MAX_DEPTH; k++)
+		t = mp_obj_tuple(1, (mp_obj_t *[]){ t });
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	deep_pair[2] = t;
+	pthread_attr_t a;
+	pthread_t th;
+	void *bad = (void *)-1;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 128 * 1024);
+	MPT_EQ(pthread_create(&th, &a, walk_deep, NULL), 0);
+	MPT_EQ(pthread_join(th, &bad), 0);
+	MPT_EQ((intptr_t)bad, 0);
+	pthread_attr_destroy(&a);
+}
+
+/* Out of memory (a child under a small RLIMIT_AS): every failure is
+ * -ENOMEM or NULL, nothing crashes, everything built is freed. */
+static int oom_child(void *arg)
+{
+	(void)arg;
+	struct rlimit rl = { 256u << 20, 256u << 20 };
+	if (setrlimit(RLIMIT_AS, &rl))
+		return 10;
+	int e = 0, err = 0;
+	mp_obj_t *l = mp_obj_list();
+	while (!(e = mp_obj_list_append(l, mp_obj_int(7))))
+		;
+	if (e != -ENOMEM || !l)
+		return 11;
+	mp_obj_t *d = mp_obj_dict();
+	for (int64_t i = 0; d && !(e = mp_obj_dict_set(d, mp_obj_int(i),
+	                                               mp_obj_none())); i++)
+		;
+	if (e != -ENOMEM)
+		return 12;
+	char *r = mp_obj_repr(l, &err);
+	if (r ? err != 0 : err != -ENOMEM)
+		return 13;
+	free(r);
+	mp_obj_t *t = mp_obj_tuple(2, (mp_obj_t *[]){ l, d });
+	mp_obj_decref(t); /* or, when it failed, released l and d */
+	/* With the memory back, it all works again. */
+	l = mp_obj_list();
+	if (mp_obj_list_append(l, mp_obj_cstr("x", &err)) || mp_obj_len(l) != 1)
+		return 14;
+	mp_obj_decref(l);
+	return 0;
+}
+
+/* AddressSanitizer, as gcc and clang say it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static void test_oom(void)
+{
+#ifdef UNDER_ASAN
+	MPT_SKIP("AddressSanitizer reserves more address space than the limit");
+	return;
+#endif
+	mp_process_t *p = mpt_start(oom_child, NULL);
+	MPT_EQ(mpt_finish(p), 0);
+}
+
 /* Frozen values are read and shared between threads. */
 static mp_obj_t *shared_val;
 
@@ -1020,6 +1212,9 @@ int main(void)
 		{ "exceptions and inert nodes", test_exc_inert },
 		{ "depth", test_depth },
 		{ "a million elements", test_big },
+		{ "insertion order", test_order },
+		{ "4096 deep on a small stack", test_small_stack },
+		{ "out of memory", test_oom },
 		{ "threads", test_threads },
 		CU_TEST_INFO_NULL,
 	};
