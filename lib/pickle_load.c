@@ -968,12 +968,7 @@ static int op_build(struct ld *l)
 		g = mp_obj_global(mp_obj_inert_module(t), mp_obj_inert_name(t),
 		                  &err);
 		args = mp_obj_inert_args(t);
-		/* NEWOBJ or REDUCE: what dumping writes back */
-		mp_obj_t *probe = mp_obj_inert(mp_obj_incref(g),
-		                               mp_obj_incref(args), true,
-		                               NULL, &err);
-		newobj = probe && mp_obj_equal(probe, t);
-		mp_obj_decref(probe);
+		newobj = mp__obj_inert_newobj(t); /* as it was made */
 	}
 	if ((r = check_child(l, state->height)))
 		return r;
