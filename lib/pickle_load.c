@@ -954,6 +954,8 @@ static int op_build(struct ld *l)
 	if (state == t)
 		return fail(l, -MP_EPICKLE, "cycle: an object's state is "
 		            "itself");
+	if ((r = check_child(l, state->height)))
+		return r;
 	/* A new node: the global, the args, the state. */
 	mp_obj_t *g, *args;
 	bool newobj = false;
@@ -970,8 +972,6 @@ static int op_build(struct ld *l)
 		args = mp_obj_inert_args(t);
 		newobj = mp__obj_inert_newobj(t); /* as it was made */
 	}
-	if ((r = check_child(l, state->height)))
-		return r;
 	l->sp--; /* the state goes into the node */
 	mp_obj_t *o = mp_obj_inert(g, mp_obj_incref(args), newobj, state,
 	                           &err);
