@@ -29,6 +29,9 @@
 
 /* ---- nodes and references -------------------------------------------------- */
 
+_Static_assert(sizeof(struct mp_obj) == 48, "obj.h: 48-byte nodes");
+_Static_assert(MP_OBJ_MAX_DEPTH <= UINT16_MAX, "height fits in 16 bits");
+
 static mp_obj_t none_obj = {
 	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
 };
@@ -360,6 +363,8 @@ mp_obj_t *mp_obj_bytearray(const void *data, size_t n)
  */
 bool mp__utf8_valid(const char *str, size_t n)
 {
+	if (!n)
+		return true; /* str may be NULL */
 	const uint8_t *s = (const uint8_t *)str, *end = s + n;
 	while (s < end) {
 		if ((size_t)(end - s) >= 8) {
@@ -542,28 +547,27 @@ mp_obj_t *mp_obj_item(const mp_obj_t *o, size_t i)
 
 /* ---- equality ---------------------------------------------------------------- */
 
-static bool seq_equal(const mp_obj_t *a, const mp_obj_t *b)
-{
-	if (a->u.seq.len != b->u.seq.len)
-		return false;
-	for (size_t i = 0; i < a->u.seq.len; i++)
-		if (!mp_obj_equal(a->u.seq.items[i], b->u.seq.items[i]))
-			return false;
-	return true;
-}
+/*
+ * Python's ==, as a loop over an explicit stack of container pairs being
+ * compared child by child (one small frame per level, on the heap past
+ * 32), so a 4096-deep value costs no C stack.  Only keys looked up in
+ * another dict or set are compared by a recursion (through the lookup).
+ */
+enum { EQ_FALSE, EQ_TRUE, EQ_DESCEND };
 
-static bool opt_equal(const mp_obj_t *a, const mp_obj_t *b)
-{
-	return a == b || (a && b && mp_obj_equal(a, b));
-}
+struct eq_frame {
+	const mp_obj_t *a, *b;
+	size_t i; /* the next child pair */
+};
 
-/* Recursive, at most MP_OBJ_MAX_DEPTH deep (a few words per level). */
-bool mp_obj_equal(const mp_obj_t *a, const mp_obj_t *b)
+/* Compare a and b as far as one node: equal leaves, different ones, or
+ * two containers whose children must be compared. */
+static int eq_node(const mp_obj_t *a, const mp_obj_t *b)
 {
 	if (a == b)
-		return true; /* identity first, as Python's containers */
+		return EQ_TRUE; /* identity first, as Python's containers */
 	if (!a || !b)
-		return false;
+		return EQ_FALSE;
 	if (mp__obj_numeric(a) || mp__obj_numeric(b))
 		return mp__obj_numeric(a) && mp__obj_numeric(b) &&
 		       mp__num_equal(a, b);
@@ -577,30 +581,139 @@ bool mp_obj_equal(const mp_obj_t *a, const mp_obj_t *b)
 	if (as || bs)
 		return as && bs && mp__map_equal(a, b);
 	if (a->kind != b->kind)
-		return false;
+		return EQ_FALSE;
 	switch (a->kind) {
 	case MP_OBJ_NONE:
-		return true;
+		return EQ_TRUE;
 	case MP_OBJ_STR:
 		return a->u.s.len == b->u.s.len &&
 		       memcmp(a->u.s.data, b->u.s.data, a->u.s.len) == 0;
 	case MP_OBJ_TUPLE:
 	case MP_OBJ_LIST:
-		return seq_equal(a, b);
+		return a->u.seq.len == b->u.seq.len ? EQ_DESCEND : EQ_FALSE;
 	case MP_OBJ_DICT:
-		return mp__map_equal(a, b);
+		return a->u.map.len == b->u.map.len ? EQ_DESCEND : EQ_FALSE;
 	case MP_OBJ_EXC:
 		return strcmp(a->u.exc.type, b->u.exc.type) == 0 &&
-		       seq_equal(a->u.exc.args, b->u.exc.args);
+		       a->u.exc.args->u.seq.len == b->u.exc.args->u.seq.len ?
+		       EQ_DESCEND : EQ_FALSE;
 	case MP_OBJ_INERT:
-		return (a->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) ==
-		               (b->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) &&
-		       strcmp(mp__obj_inert_module(a),
-		              mp__obj_inert_module(b)) == 0 &&
-		       strcmp(a->u.inert.name, b->u.inert.name) == 0 &&
-		       opt_equal(a->u.inert.args, b->u.inert.args) &&
-		       opt_equal(a->u.inert.state, b->u.inert.state);
+		if ((a->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) !=
+		            (b->flags & (MP__OBJ_CALL | MP__OBJ_NEWOBJ)) ||
+		    strcmp(mp__obj_inert_module(a),
+		           mp__obj_inert_module(b)) != 0 ||
+		    strcmp(a->u.inert.name, b->u.inert.name) != 0)
+			return EQ_FALSE;
+		if (!(a->flags & MP__OBJ_CALL))
+			return EQ_TRUE;
+		return a->u.inert.args->u.seq.len ==
+		               b->u.inert.args->u.seq.len &&
+		       !a->u.inert.state == !b->u.inert.state ?
+		       EQ_DESCEND : EQ_FALSE;
 	default:
-		return false;
+		return EQ_FALSE;
 	}
+}
+
+/* The next pair of children of f to compare: 1 with *ca, *cb; 0 when
+ * there are no more; -1 when a dict's key is missing from the other. */
+static int eq_next(struct eq_frame *f, const mp_obj_t **ca,
+                   const mp_obj_t **cb)
+{
+	const mp_obj_t *a = f->a, *b = f->b;
+	size_t i = f->i++;
+	switch (a->kind) {
+	case MP_OBJ_EXC:
+		a = a->u.exc.args;
+		b = b->u.exc.args;
+		/* fall through */
+	case MP_OBJ_TUPLE:
+	case MP_OBJ_LIST:
+		if (i >= a->u.seq.len)
+			return 0;
+		*ca = a->u.seq.items[i];
+		*cb = b->u.seq.items[i];
+		return 1;
+	case MP_OBJ_DICT: {
+		if (i >= a->u.map.len)
+			return 0;
+		const struct mp__entry *e = &a->u.map.entries[i];
+		const mp_obj_t *v = mp__map_value(b, e->key, e->hash);
+		if (!v)
+			return -1;
+		*ca = e->value;
+		*cb = v;
+		return 1;
+	}
+	default: { /* an inert call: its args, then its state */
+		size_t na = a->u.inert.args->u.seq.len;
+		if (i < na) {
+			*ca = a->u.inert.args->u.seq.items[i];
+			*cb = b->u.inert.args->u.seq.items[i];
+			return 1;
+		}
+		if (i > na || !a->u.inert.state)
+			return 0;
+		*ca = a->u.inert.state;
+		*cb = b->u.inert.state;
+		return 1;
+	}
+	}
+}
+
+/* The children of a pair of containers, each pair by mp_obj_equal. */
+static bool eq_children(const mp_obj_t *a, const mp_obj_t *b)
+{
+	struct eq_frame f = { a, b, 0 };
+	const mp_obj_t *ca, *cb;
+	int n;
+	while ((n = eq_next(&f, &ca, &cb)) > 0)
+		if (!mp_obj_equal(ca, cb))
+			return false;
+	return n == 0;
+}
+
+bool mp_obj_equal(const mp_obj_t *a, const mp_obj_t *b)
+{
+	struct eq_frame local[32], *st = local;
+	size_t depth = 0, cap = 32;
+	bool eq = true;
+	for (;;) {
+		int r = eq_node(a, b);
+		if (r == EQ_FALSE) {
+			eq = false;
+			break;
+		}
+		if (r == EQ_DESCEND && depth == cap) {
+			struct eq_frame *p = realloc(st == local ? NULL : st,
+			                             2 * cap * sizeof(*p));
+			if (p) {
+				if (st == local)
+					memcpy(p, local, sizeof(local));
+				st = p;
+				cap *= 2;
+			} else if (!eq_children(a, b)) {
+				/* No memory for the stack: this pair by a
+				 * recursion (each level of it has 32 frames
+				 * of its own), bounded by the depth. */
+				eq = false;
+				break;
+			} else {
+				r = EQ_TRUE;
+			}
+		}
+		if (r == EQ_DESCEND)
+			st[depth++] = (struct eq_frame){ a, b, 0 };
+		/* The next pair of children, from the innermost frame. */
+		int n = 0;
+		while (depth && !(n = eq_next(&st[depth - 1], &a, &b)))
+			depth--;
+		if (n <= 0) {
+			eq = n == 0;
+			break;
+		}
+	}
+	if (st != local)
+		free(st);
+	return eq;
 }

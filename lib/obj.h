@@ -42,8 +42,9 @@ struct mp_obj {
 	uint8_t kind;    /* mp_obj_kind_t */
 	uint8_t flags;   /* MP__OBJ_* */
 	/* Containers nested in this node, itself included: 0 for a scalar
-	 * (and a bare global), 1 for a container of scalars.  An upper
-	 * bound once a dict's value was replaced.  <= MP_OBJ_MAX_DEPTH. */
+	 * (and a bare global), 1 for a container of scalars; an exception
+	 * or an inert call counts as a container.  An upper bound once a
+	 * dict's value was replaced.  <= MP_OBJ_MAX_DEPTH. */
 	uint16_t height;
 	/* The hash, once computed (0: not yet; MP__OBJ_UNHASHABLE: a tuple
 	 * holding something unhashable); after the last reference is gone,
@@ -164,6 +165,8 @@ int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending);
 /* Python's == for two dicts, or two sets/frozensets. */
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b);
+/* The value of key (whose hash is h) in dict d (borrowed), or NULL. */
+mp_obj_t *mp__map_value(const mp_obj_t *d, const mp_obj_t *key, uint64_t h);
 /* Numeric equality of ints, bools and floats (both numeric). */
 bool mp__num_equal(const mp_obj_t *a, const mp_obj_t *b);
 static inline bool mp__obj_numeric(const mp_obj_t *o)

@@ -186,19 +186,84 @@ static inline uint64_t hash_fix(uint64_t h)
 
 static int hash_rec(const mp_obj_t *o, uint64_t *h);
 
-static int hash_tuple(const mp_obj_t *o, uint64_t *out)
+/* A tuple being hashed: its next element and what it has so far. */
+struct hframe {
+	const mp_obj_t *t;
+	size_t i;
+	uint64_t acc;
+};
+
+static inline void hash_feed(struct hframe *f, uint64_t h)
 {
-	uint64_t acc = 0x27d4eb2f165667c5ull;
-	for (size_t i = 0; i < o->u.seq.len; i++) {
+	f->acc += h * 0xc2b2ae3d27d4eb4full;
+	f->acc = rotl64(f->acc, 31) * 0x9e3779b185ebca87ull;
+}
+
+static inline void hash_cache(const mp_obj_t *o, uint64_t h)
+{
+	/* Relaxed: any thread computes the same value. */
+	if (o->flags & MP__OBJ_FROZEN)
+		__atomic_store_n(&((mp_obj_t *)o)->aux, h, __ATOMIC_RELAXED);
+}
+
+/*
+ * A tuple's hash: its elements' hashes in order, tuples within it by a
+ * loop over a stack of frames (on the heap past 32), not a recursion; a
+ * tuple holding something unhashable is marked so, with every tuple
+ * around it.  Without memory for the stack, the element is hashed by a
+ * recursion (each level with 32 frames of its own).
+ */
+static int hash_tuple(const mp_obj_t *root, uint64_t *out)
+{
+	struct hframe local[32], *st = local;
+	size_t depth = 0, cap = 32;
+	int e = 0;
+	st[depth++] = (struct hframe){ root, 0, 0x27d4eb2f165667c5ull };
+	while (depth) {
+		struct hframe *f = &st[depth - 1];
 		uint64_t h;
-		int e = hash_rec(o->u.seq.items[i], &h);
-		if (e)
-			return e;
-		acc += h * 0xc2b2ae3d27d4eb4full;
-		acc = rotl64(acc, 31) * 0x9e3779b185ebca87ull;
+		if (f->i == f->t->u.seq.len) {
+			h = hash_fix(f->acc + (f->t->u.seq.len ^
+			                       0x165667b19e3779f9ull));
+			hash_cache(f->t, h);
+			if (--depth)
+				hash_feed(&st[depth - 1], h);
+			else
+				*out = h;
+			continue;
+		}
+		const mp_obj_t *c = f->t->u.seq.items[f->i++];
+		uint64_t cached = __atomic_load_n(&c->aux, __ATOMIC_RELAXED);
+		if (c->kind == MP_OBJ_TUPLE && !cached) {
+			if (depth == cap) {
+				struct hframe *p = realloc(
+					st == local ? NULL : st,
+					2 * cap * sizeof(*p));
+				if (!p) {
+					if ((e = hash_tuple(c, &h)))
+						break;
+					hash_feed(f, h);
+					continue;
+				}
+				if (st == local)
+					memcpy(p, local, sizeof(local));
+				st = p;
+				cap *= 2;
+			}
+			st[depth++] = (struct hframe){ c, 0,
+			                               0x27d4eb2f165667c5ull };
+			continue;
+		}
+		if ((e = hash_rec(c, &h)))
+			break;
+		hash_feed(f, h);
 	}
-	*out = hash_fix(acc + (o->u.seq.len ^ 0x165667b19e3779f9ull));
-	return 0;
+	if (e)
+		while (depth)
+			hash_cache(st[--depth].t, MP__OBJ_UNHASHABLE);
+	if (st != local)
+		free(st);
+	return e;
 }
 
 static uint64_t hash_frozenset(const mp_obj_t *o)
@@ -242,8 +307,7 @@ static int hash_rec(const mp_obj_t *o, uint64_t *h)
 		c = hash_bytes(o->u.s.data, o->u.s.len);
 		break;
 	case MP_OBJ_TUPLE:
-		e = hash_tuple(o, &c);
-		break;
+		return hash_tuple(o, h); /* caches its own */
 	case MP_OBJ_FROZENSET:
 		c = hash_frozenset(o);
 		break;
@@ -367,6 +431,9 @@ static inline bool key_equal(const struct mp__entry *e, const mp_obj_t *key,
 		       e->key->u.s.len == key->u.s.len &&
 		       memcmp(e->key->u.s.data, key->u.s.data,
 		              key->u.s.len) == 0;
+	if (key->kind == MP_OBJ_INT && e->key->kind == MP_OBJ_INT &&
+	    !((key->flags | e->key->flags) & MP__OBJ_BIG))
+		return key->u.i.v == e->key->u.i.v;
 	return mp_obj_equal(e->key, key);
 }
 
@@ -520,6 +587,12 @@ static const struct mp__entry *map_lookup(const mp_obj_t *m,
 		return NULL;
 	int64_t at = map_find(m, key, h, NULL);
 	return at >= 0 ? &m->u.map.entries[at] : NULL;
+}
+
+mp_obj_t *mp__map_value(const mp_obj_t *d, const mp_obj_t *key, uint64_t h)
+{
+	int64_t at = map_find(d, key, h, NULL);
+	return at >= 0 ? d->u.map.entries[at].value : NULL;
 }
 
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b)

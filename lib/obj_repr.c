@@ -7,8 +7,8 @@
  * \Uhhhhhhhh by the Unicode table in obj_unicode.c), floats as their
  * shortest round-tripping digits with Python's switch to an exponent
  * below 1e-4 and from 1e16, ints in decimal (in hex past 4300 digits,
- * where Python would refuse), exceptions as Type(args).  Recursive, at
- * most MP_OBJ_MAX_DEPTH levels of a few words each.
+ * where Python would refuse), exceptions as Type(args).  The walk keeps
+ * its own stack on the heap: a 4096-deep value costs no C stack.
  */
 #include "internal.h"
 #include "obj.h"
@@ -354,65 +354,21 @@ void mp__float_repr(double d, char out[32])
 
 /* ---- the tree --------------------------------------------------------------- */
 
-static void repr_rec(struct sb *b, const mp_obj_t *o);
+/*
+ * The walk is a loop over an explicit stack (one small frame per level,
+ * on the heap), so a 4096-deep value costs no C stack.  A container is
+ * written as: its opening, then for each child i what goes before it
+ * (sep) and the child, then its closing.
+ */
+struct frame {
+	const mp_obj_t *o;
+	size_t i; /* the next child */
+};
 
-static void repr_items(struct sb *b, mp_obj_t *const *items, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sb_puts(b, ", ");
-		repr_rec(b, items[i]);
-	}
-}
-
-static void repr_tuple(struct sb *b, const mp_obj_t *t)
-{
-	sb_putc(b, '(');
-	repr_items(b, t->u.seq.items, t->u.seq.len);
-	if (t->u.seq.len == 1)
-		sb_putc(b, ',');
-	sb_putc(b, ')');
-}
-
-static void repr_map(struct sb *b, const mp_obj_t *o)
-{
-	size_t n = o->u.map.len;
-	const struct mp__entry *e = o->u.map.entries;
-	if (o->kind == MP_OBJ_DICT) {
-		sb_putc(b, '{');
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				sb_puts(b, ", ");
-			repr_rec(b, e[i].key);
-			sb_puts(b, ": ");
-			repr_rec(b, e[i].value);
-		}
-		sb_putc(b, '}');
-		return;
-	}
-	bool frozen = o->kind == MP_OBJ_FROZENSET;
-	if (!n) {
-		sb_puts(b, frozen ? "frozenset()" : "set()");
-		return;
-	}
-	sb_puts(b, frozen ? "frozenset({" : "{");
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sb_puts(b, ", ");
-		repr_rec(b, e[i].key);
-	}
-	sb_puts(b, frozen ? "})" : "}");
-}
-
-static void repr_rec(struct sb *b, const mp_obj_t *o)
+/* A leaf: written whole. */
+static void repr_leaf(struct sb *b, const mp_obj_t *o)
 {
 	char num[32];
-	if (b->err)
-		return;
-	if (!o) {
-		sb_puts(b, "NULL");
-		return;
-	}
 	switch (o->kind) {
 	case MP_OBJ_NONE:
 		sb_puts(b, "None");
@@ -444,51 +400,17 @@ static void repr_rec(struct sb *b, const mp_obj_t *o)
 	case MP_OBJ_STR:
 		repr_str(b, o->u.s.data, o->u.s.len);
 		break;
-	case MP_OBJ_TUPLE:
-		repr_tuple(b, o);
-		break;
-	case MP_OBJ_LIST:
-		sb_putc(b, '[');
-		repr_items(b, o->u.seq.items, o->u.seq.len);
-		sb_putc(b, ']');
-		break;
-	case MP_OBJ_DICT:
 	case MP_OBJ_SET:
+		sb_puts(b, "set()"); /* empty: sets with elements are walked */
+		break;
 	case MP_OBJ_FROZENSET:
-		repr_map(b, o);
+		sb_puts(b, "frozenset()");
 		break;
-	case MP_OBJ_EXC: {
-		/* BaseException.__repr__: the type's __name__, then the one
-		 * argument, or the args tuple. */
-		const char *name = strrchr(o->u.exc.type, '.');
-		sb_puts(b, name ? name + 1 : o->u.exc.type);
-		const mp_obj_t *args = o->u.exc.args;
-		if (args->u.seq.len == 1) {
-			sb_putc(b, '(');
-			repr_rec(b, args->u.seq.items[0]);
-			sb_putc(b, ')');
-		} else {
-			repr_tuple(b, args);
-		}
-		break;
-	}
-	case MP_OBJ_INERT:
-		/* "<inert mod.name>", "<inert mod.name(args)>", and
-		 * " state=..." after a call that has one. */
+	case MP_OBJ_INERT: /* a bare global */
 		sb_puts(b, "<inert ");
 		sb_puts(b, mp__obj_inert_module(o));
 		sb_putc(b, '.');
 		sb_puts(b, o->u.inert.name);
-		if (o->u.inert.args) {
-			sb_putc(b, '(');
-			repr_items(b, o->u.inert.args->u.seq.items,
-			           o->u.inert.args->u.seq.len);
-			sb_putc(b, ')');
-		}
-		if (o->u.inert.state) {
-			sb_puts(b, " state=");
-			repr_rec(b, o->u.inert.state);
-		}
 		sb_putc(b, '>');
 		break;
 	default:
@@ -496,10 +418,192 @@ static void repr_rec(struct sb *b, const mp_obj_t *o)
 	}
 }
 
+/* The children of a container to walk (0: o is written as a leaf). */
+static size_t nchildren(const mp_obj_t *o)
+{
+	switch (o->kind) {
+	case MP_OBJ_TUPLE:
+	case MP_OBJ_LIST:
+		return o->u.seq.len + 1; /* never 0: "()" and "[]" walk */
+	case MP_OBJ_DICT:
+		return 2 * (size_t)o->u.map.len + 1;
+	case MP_OBJ_SET:
+	case MP_OBJ_FROZENSET:
+		return o->u.map.len;
+	case MP_OBJ_EXC:
+		return o->u.exc.args->u.seq.len + 1;
+	case MP_OBJ_INERT:
+		if (!(o->flags & MP__OBJ_CALL))
+			return 0;
+		return o->u.inert.args->u.seq.len + !!o->u.inert.state + 1;
+	default:
+		return 0;
+	}
+}
+
+/* Child i (the last "child" of a tuple, list, dict, exception or call is
+ * NULL: a place for the closing). */
+static const mp_obj_t *child(const mp_obj_t *o, size_t i)
+{
+	switch (o->kind) {
+	case MP_OBJ_TUPLE:
+	case MP_OBJ_LIST:
+		return i < o->u.seq.len ? o->u.seq.items[i] : NULL;
+	case MP_OBJ_DICT: {
+		if (i / 2 >= o->u.map.len)
+			return NULL;
+		const struct mp__entry *e = &o->u.map.entries[i / 2];
+		return i % 2 ? e->value : e->key;
+	}
+	case MP_OBJ_SET:
+	case MP_OBJ_FROZENSET:
+		return o->u.map.entries[i].key;
+	case MP_OBJ_EXC:
+		return child(o->u.exc.args, i);
+	default: { /* an inert call */
+		size_t na = o->u.inert.args->u.seq.len;
+		if (i < na)
+			return o->u.inert.args->u.seq.items[i];
+		return i == na ? o->u.inert.state : NULL;
+	}
+	}
+}
+
+static void repr_open(struct sb *b, const mp_obj_t *o)
+{
+	switch (o->kind) {
+	case MP_OBJ_TUPLE:
+		sb_putc(b, '(');
+		break;
+	case MP_OBJ_LIST:
+		sb_putc(b, '[');
+		break;
+	case MP_OBJ_DICT:
+	case MP_OBJ_SET:
+		sb_putc(b, '{');
+		break;
+	case MP_OBJ_FROZENSET:
+		sb_puts(b, "frozenset({");
+		break;
+	case MP_OBJ_EXC: {
+		/* BaseException.__repr__: the type's __name__, then the one
+		 * argument, or the args as a tuple without a trailing comma
+		 * (the same text). */
+		const char *name = strrchr(o->u.exc.type, '.');
+		sb_puts(b, name ? name + 1 : o->u.exc.type);
+		sb_putc(b, '(');
+		break;
+	}
+	default: /* "<inert mod.name(args)>", " state=..." before the '>' */
+		sb_puts(b, "<inert ");
+		sb_puts(b, mp__obj_inert_module(o));
+		sb_putc(b, '.');
+		sb_puts(b, o->u.inert.name);
+		sb_putc(b, '(');
+	}
+}
+
+/* What goes before child i, or the closing when it is the last. */
+static void repr_sep(struct sb *b, const mp_obj_t *o, size_t i, size_t n)
+{
+	bool last = i == n - 1;
+	switch (o->kind) {
+	case MP_OBJ_TUPLE:
+		if (last)
+			sb_puts(b, i == 1 ? ",)" : ")");
+		else if (i)
+			sb_puts(b, ", ");
+		break;
+	case MP_OBJ_LIST:
+		sb_puts(b, last ? "]" : i ? ", " : "");
+		break;
+	case MP_OBJ_DICT:
+		sb_puts(b, last ? "}" : i % 2 ? ": " : i ? ", " : "");
+		break;
+	case MP_OBJ_SET:
+	case MP_OBJ_FROZENSET:
+		if (i)
+			sb_puts(b, ", ");
+		break;
+	case MP_OBJ_EXC:
+		sb_puts(b, last ? ")" : i ? ", " : "");
+		break;
+	default: {
+		size_t na = o->u.inert.args->u.seq.len;
+		if (i < na && i)
+			sb_puts(b, ", ");
+		else if (i == na)
+			sb_puts(b, last ? ")" : ") state=");
+		if (last)
+			sb_putc(b, '>');
+	}
+	}
+}
+
+static void repr_close(struct sb *b, const mp_obj_t *o)
+{
+	/* Only sets end after their last child (the others' closing is a
+	 * last, NULL child). */
+	sb_puts(b, o->kind == MP_OBJ_FROZENSET ? "})" : "}");
+}
+
+static void repr_tree(struct sb *b, const mp_obj_t *root)
+{
+	struct frame local[64], *st = local;
+	size_t depth = 0, cap = 64;
+	const mp_obj_t *o = root;
+	for (;;) {
+		/* Enter o. */
+		size_t n = nchildren(o);
+		if (!n) {
+			repr_leaf(b, o);
+		} else {
+			if (depth == cap) {
+				struct frame *p = st == local ? NULL : st;
+				p = realloc(p, 2 * cap * sizeof(*p));
+				if (!p) {
+					b->err = -ENOMEM;
+					break;
+				}
+				if (st == local)
+					memcpy(p, local, sizeof(local));
+				st = p;
+				cap *= 2;
+			}
+			st[depth++] = (struct frame){ o, 0 };
+			repr_open(b, o);
+		}
+		/* Find the next child to enter. */
+		o = NULL;
+		while (depth && !b->err) {
+			struct frame *f = &st[depth - 1];
+			size_t fn = nchildren(f->o);
+			if (f->i == fn) {
+				repr_close(b, f->o);
+				depth--;
+				continue;
+			}
+			size_t i = f->i++;
+			repr_sep(b, f->o, i, fn);
+			o = child(f->o, i);
+			if (o)
+				break;
+			depth--; /* the closing was written */
+		}
+		if (!o || b->err)
+			break;
+	}
+	if (st != local)
+		free(st);
+}
+
 char *mp_obj_repr(const mp_obj_t *o, int *err)
 {
 	struct sb b = { 0 };
-	repr_rec(&b, o);
+	if (o)
+		repr_tree(&b, o);
+	else
+		sb_puts(&b, "NULL");
 	if (!b.err && sb_room(&b, 0))
 		b.p[b.len] = 0;
 	if (err)

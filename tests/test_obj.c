@@ -7,6 +7,7 @@
 #include "obj.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 /* repr(o) is want; o is released. */
 #define MPT_REPR(o, want)                                                   \
@@ -1052,19 +1053,14 @@ static void test_order(void)
 	mp_obj_decref(d);
 }
 
-/* Teardown costs no stack: a 4096-deep tree freed in a thread whose
+/* Walks cost no C stack: a 4096-deep tree (lists and dicts in turn)
+ * compared, written, hashed (a deep tuple) and freed in a thread whose
  * stack could not hold one frame per level. */
-static void *drop_it(void *arg)
-{
-	mp_obj_decref(arg);
-	return NULL;
-}
-
-static void test_teardown_small_stack(void)
+static mp_obj_t *deep_tree(void)
 {
 	mp_obj_t *o = mp_obj_int(1);
 	for (int k = 1; k < MP_OBJ_MAX_DEPTH; k++) {
-		mp_obj_t *c; /* alternate kinds */
+		mp_obj_t *c;
 		if (k % 2) {
 			c = mp_obj_dict();
 			MPT_OK(mp_obj_dict_set(c, mp_obj_int(k), o));
@@ -1074,13 +1070,104 @@ static void test_teardown_small_stack(void)
 		}
 		o = c;
 	}
+	return o;
+}
+
+static mp_obj_t *deep_pair[3];
+
+static void *walk_deep(void *arg)
+{
+	(void)arg;
+	int err = 1;
+	intptr_t bad = 0;
+	bad |= !mp_obj_equal(deep_pair[0], deep_pair[1]);
+	char *r = mp_obj_repr(deep_pair[0], &err);
+	/* len(repr(o)) in python3, o built the same way */
+	bad |= (!r || strlen(r) != 19924 ||
+	        strncmp(r, "{4095: [{4093: [", 16) != 0) << 1;
+	free(r);
+	mp_obj_t *d = mp_obj_dict();
+	bad |= (mp_obj_dict_set(d, mp_obj_incref(deep_pair[2]),
+	                        mp_obj_none()) != 0) << 2;
+	bad |= (mp_obj_dict_get(d, deep_pair[2]) != mp_obj_none()) << 3;
+	mp_obj_decref(d);
+	mp_obj_decref(deep_pair[0]);
+	mp_obj_decref(deep_pair[1]);
+	mp_obj_decref(deep_pair[2]);
+	return (void *)bad;
+}
+
+static void test_small_stack(void)
+{
+	deep_pair[0] = deep_tree();
+	deep_pair[1] = deep_tree();
+	mp_obj_t *t = mp_obj_int(0);
+	for (int k = 1; k < MP_OBJ_MAX_DEPTH; k++)
+		t = mp_obj_tuple(1, (mp_obj_t *[]){ t });
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	deep_pair[2] = t;
 	pthread_attr_t a;
-	pthread_t t;
+	pthread_t th;
+	void *bad = (void *)-1;
 	pthread_attr_init(&a);
-	pthread_attr_setstacksize(&a, 96 * 1024);
-	MPT_EQ(pthread_create(&t, &a, drop_it, o), 0);
-	MPT_EQ(pthread_join(t, NULL), 0);
+	pthread_attr_setstacksize(&a, 128 * 1024);
+	MPT_EQ(pthread_create(&th, &a, walk_deep, NULL), 0);
+	MPT_EQ(pthread_join(th, &bad), 0);
+	MPT_EQ((intptr_t)bad, 0);
 	pthread_attr_destroy(&a);
+}
+
+/* Out of memory (a child under a small RLIMIT_AS): every failure is
+ * -ENOMEM or NULL, nothing crashes, everything built is freed. */
+static int oom_child(void *arg)
+{
+	(void)arg;
+	struct rlimit rl = { 256u << 20, 256u << 20 };
+	if (setrlimit(RLIMIT_AS, &rl))
+		return 10;
+	int e = 0, err = 0;
+	mp_obj_t *l = mp_obj_list();
+	while (!(e = mp_obj_list_append(l, mp_obj_int(7))))
+		;
+	if (e != -ENOMEM || !l)
+		return 11;
+	mp_obj_t *d = mp_obj_dict();
+	for (int64_t i = 0; d && !(e = mp_obj_dict_set(d, mp_obj_int(i),
+	                                               mp_obj_none())); i++)
+		;
+	if (e != -ENOMEM)
+		return 12;
+	char *r = mp_obj_repr(l, &err);
+	if (r ? err != 0 : err != -ENOMEM)
+		return 13;
+	free(r);
+	mp_obj_t *t = mp_obj_tuple(2, (mp_obj_t *[]){ l, d });
+	mp_obj_decref(t); /* or, when it failed, released l and d */
+	/* With the memory back, it all works again. */
+	l = mp_obj_list();
+	if (mp_obj_list_append(l, mp_obj_cstr("x", &err)) || mp_obj_len(l) != 1)
+		return 14;
+	mp_obj_decref(l);
+	return 0;
+}
+
+/* AddressSanitizer, as gcc and clang say it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+static void test_oom(void)
+{
+#ifdef UNDER_ASAN
+	MPT_SKIP("AddressSanitizer reserves more address space than the limit");
+	return;
+#endif
+	mp_process_t *p = mpt_start(oom_child, NULL);
+	MPT_EQ(mpt_finish(p), 0);
 }
 
 /* Frozen values are read and shared between threads. */
@@ -1126,7 +1213,8 @@ int main(void)
 		{ "depth", test_depth },
 		{ "a million elements", test_big },
 		{ "insertion order", test_order },
-		{ "teardown on a small stack", test_teardown_small_stack },
+		{ "4096 deep on a small stack", test_small_stack },
+		{ "out of memory", test_oom },
 		{ "threads", test_threads },
 		CU_TEST_INFO_NULL,
 	};

@@ -111,7 +111,9 @@ MP_API bool mp_obj_equal(const mp_obj_t *a, const mp_obj_t *b);
 /*
  * mp_obj_repr - Python's repr(o) in a malloc'd, NUL-terminated string
  * (free it): "[1, 'a', None]", "{'k': b'\\x00'}", "KeyError('k')".
- * Inert nodes read as "<inert mod.name(args)>".  Ints longer than
+ * Inert nodes read as "<inert mod.name(args)>" (a bare global without
+ * "(args)", a call with a state with " state=..." before the '>').  Sets
+ * list their elements in insertion order.  Ints longer than
  * 4300 decimal digits are written in hex (Python would refuse them).
  * NULL on -ENOMEM (*err, which may be NULL).
  */
@@ -183,7 +185,7 @@ MP_API bool mp_obj_str_eq(const mp_obj_t *o, const char *s);
 /* ---- tuple, list --------------------------------------------------------- */
 
 /* mp_obj_tuple - a tuple of n values, stolen (all released on failure;
- * any NULL among them: NULL). */
+ * any NULL among them, or one MP_OBJ_MAX_DEPTH deep already: NULL). */
 MP_API mp_obj_t *mp_obj_tuple(size_t n, mp_obj_t *const items[]);
 MP_API mp_obj_t *mp_obj_list(void);
 /*
