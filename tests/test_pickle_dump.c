@@ -670,6 +670,7 @@ static uint32_t rnd(struct gen *g, uint32_t n)
 	return (uint32_t)(g->seed >> 33) % n;
 }
 
+__attribute__((format(printf, 2, 3)))
 static void py_add(struct gen *g, const char *fmt, ...)
 {
 	va_list ap;
