@@ -24,17 +24,6 @@
 
 static void save(struct mp__pw *w, const mp_obj_t *o);
 
-/* MEMOIZE of an object nobody can meet again: the common case, inline. */
-static inline void memoize(struct mp__pw *w, const void *key)
-{
-	if (!key && w->proto >= 4) {
-		w->memo++;
-		pw_op(w, P_MEMOIZE);
-	} else {
-		mp__pw_memoize(w, key);
-	}
-}
-
 static void put2(struct mp__pw *w, uint8_t a, uint8_t b)
 {
 	uint8_t *p = pw_put(w, 2);
@@ -42,177 +31,6 @@ static void put2(struct mp__pw *w, uint8_t a, uint8_t b)
 		p[0] = a;
 		p[1] = b;
 	}
-}
-
-/* A str's opcode and its UTF-8 (already surrogatepass). */
-static void write_str(struct mp__pw *w, const char *s, size_t n)
-{
-	uint8_t h[9];
-	size_t hl;
-	if (w->proto >= 4 && n < 256) {
-		h[0] = P_SHORT_BINUNICODE;
-		h[1] = (uint8_t)n;
-		hl = 2;
-	} else if (n <= UINT32_MAX) {
-		h[0] = P_BINUNICODE;
-		pw_le32(h + 1, (uint32_t)n);
-		hl = 5;
-	} else if (w->proto >= 4) {
-		h[0] = P_BINUNICODE8;
-		pw_le64(h + 1, n);
-		hl = 9;
-	} else {
-		w->err = w->err ? w->err : -EINVAL; /* CPython: OverflowError */
-		return;
-	}
-	mp__pw_bytes(w, h, hl, s, n);
-}
-
-/* Save a str that is no node (a name, 'latin1'): boundary, memo. */
-static void save_str_value(struct mp__pw *w, const char *s, size_t n,
-                           const void *key)
-{
-	pw_boundary(w);
-	if (!key)
-		key = mp__pw_key_str(s, n);
-	int64_t idx = key ? mp__pw_memo_find(w, key) : -1;
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-		return;
-	}
-	write_str(w, s, n);
-	memoize(w, key);
-}
-
-
-/* A global by name: GLOBAL (with protocol 2's names), STACK_GLOBAL, or
- * getattr(parent, name) for a dotted name before protocol 4. */
-static void save_global(struct mp__pw *w, const char *mod, size_t ml,
-                        const char *qn, size_t ql)
-{
-	pw_boundary(w);
-	char stack[256], *key = stack;
-	size_t kl = ml + 1 + ql;
-	if (kl + 2 > sizeof(stack) && !(key = malloc(kl + 2))) {
-		w->err = w->err ? w->err : -ENOMEM;
-		return;
-	}
-	memcpy(key, mod, ml);
-	key[ml] = '\n';
-	memcpy(key + ml + 1, qn, ql);
-	key[kl] = 0;
-	uint64_t hash;
-	int64_t idx = mp__pw_glob_find(w, key, kl, &hash);
-	const char *dot = memrchr(qn, '.', ql);
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-	} else if (w->proto >= 4) {
-		/* The module's name is one object for all its globals. */
-		pw_boundary(w);
-		uint64_t mh;
-		int64_t mi = mp__pw_glob_find(w, mod, ml, &mh);
-		if (mi >= 0) {
-			mp__pw_get(w, (uint32_t)mi);
-		} else {
-			write_str(w, mod, ml);
-			mi = w->memo;
-			memoize(w, mp__pw_key_str(mod, ml));
-			mp__pw_glob_add(w, mod, ml, mh, (uint32_t)mi);
-		}
-		save_str_value(w, qn, ql, NULL);
-		pw_op(w, P_STACK_GLOBAL);
-		idx = w->memo;
-		memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	} else if (dot) {
-		save_global(w, "builtins", 8, "getattr", 7);
-		pw_boundary(w); /* the argument tuple */
-		save_global(w, mod, ml, qn, (size_t)(dot - qn));
-		save_str_value(w, dot + 1, ql - (size_t)(dot - qn) - 1, NULL);
-		pw_op(w, P_TUPLE2);
-		memoize(w, NULL);
-		pw_op(w, P_REDUCE);
-		idx = w->memo;
-		memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	} else {
-		const char *m = key, *q = key + ml + 1;
-		key[ml] = 0;
-		if (w->proto < 3)
-			mp__pickle_compat_name(&m, &q);
-		size_t m2 = strlen(m), q2 = strlen(q);
-		uint8_t *p = pw_put(w, m2 + q2 + 3);
-		if (p) {
-			p[0] = P_GLOBAL;
-			memcpy(p + 1, m, m2);
-			p[1 + m2] = '\n';
-			memcpy(p + 2 + m2, q, q2);
-			p[2 + m2 + q2] = '\n';
-		}
-		key[ml] = '\n';
-		idx = w->memo;
-		memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	}
-	if (key != stack)
-		free(key);
-}
-
-static void save_builtin(struct mp__pw *w, const char *name)
-{
-	save_global(w, "builtins", 8, name, strlen(name));
-}
-
-/* bytes in protocol 2: _codecs.encode(the bytes as latin-1, 'latin1'),
- * or bytes() when empty. */
-static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
-                          const void *key)
-{
-	if (n == 0) {
-		save_builtin(w, "bytes");
-		pw_boundary(w);
-		pw_op(w, P_EMPTY_TUPLE);
-		pw_op(w, P_REDUCE);
-		memoize(w, key);
-		return;
-	}
-	save_global(w, "_codecs", 7, "encode", 6);
-	pw_boundary(w); /* the argument tuple */
-	pw_boundary(w); /* the str */
-	/* One byte decodes to CPython's one-character str for U+00xx. */
-	const void *sk = n == 1 ? mp__pw_key_str((const char *)d, 1) : NULL;
-	int64_t idx = sk ? mp__pw_memo_find(w, sk) : -1;
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-	} else {
-		size_t high = 0;
-		for (size_t i = 0; i < n; i++)
-			high += d[i] >> 7;
-		if (n + high > UINT32_MAX) {
-			w->err = w->err ? w->err : -EINVAL;
-			return;
-		}
-		uint8_t *p = pw_put(w, 5 + n + high);
-		if (!p)
-			return;
-		p[0] = P_BINUNICODE;
-		pw_le32(p + 1, (uint32_t)(n + high));
-		p += 5;
-		for (size_t i = 0; i < n; i++) {
-			if (d[i] < 0x80) {
-				*p++ = d[i];
-			} else {
-				*p++ = (uint8_t)(0xc0 | d[i] >> 6);
-				*p++ = (uint8_t)(0x80 | (d[i] & 0x3f));
-			}
-		}
-		memoize(w, sk);
-	}
-	save_str_value(w, "latin1", 6, mp__pw_key_latin1);
-	pw_op(w, P_TUPLE2);
-	memoize(w, NULL);
-	pw_op(w, P_REDUCE);
-	memoize(w, key);
 }
 
 /* The body of a bytes object's save (after its boundary); byvalue: it
@@ -230,7 +48,7 @@ static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
 		key = vk;
 	}
 	if (w->proto < 3) {
-		save_bytes_p2(w, d, n, key);
+		mp__pw_bytes_p2(w, d, n, key);
 		return;
 	}
 	uint8_t h[9];
@@ -252,7 +70,7 @@ static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
 		return;
 	}
 	mp__pw_bytes(w, h, hl, d, n);
-	memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
@@ -262,12 +80,12 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		uint8_t h[9] = { P_BYTEARRAY8 };
 		pw_le64(h + 1, n);
 		mp__pw_bytes(w, h, 9, d, n);
-		memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	/* bytearray.__reduce_ex__: (bytearray, (bytes(self),)), or
 	 * (bytearray, ()) when empty. */
-	save_builtin(w, "bytearray");
+	mp__pw_builtin(w, "bytearray");
 	pw_boundary(w);
 	if (n == 0) {
 		pw_op(w, P_EMPTY_TUPLE);
@@ -276,10 +94,10 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		/* A new bytes object, even of one byte (3.8-3.13). */
 		save_bytes_value(w, d, n, NULL, false);
 		pw_op(w, P_TUPLE1);
-		memoize(w, NULL);
+		pw_memoize(w, NULL);
 	}
 	pw_op(w, P_REDUCE);
-	memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_int(struct mp__pw *w, const mp_obj_t *o)
@@ -400,16 +218,16 @@ static void save_set(struct mp__pw *w, const mp_obj_t *o, const void *key)
 	const struct mp__entry *e = mp__obj_entries(o, &n);
 	if (w->proto < 4) {
 		/* set.__reduce__: (set, (list(self),)) */
-		save_builtin(w, frozen ? "frozenset" : "set");
+		mp__pw_builtin(w, frozen ? "frozenset" : "set");
 		pw_boundary(w);
 		pw_boundary(w);
 		pw_op(w, P_EMPTY_LIST);
-		memoize(w, NULL);
+		pw_memoize(w, NULL);
 		save_list_items(w, o, true);
 		pw_op(w, P_TUPLE1);
-		memoize(w, NULL);
+		pw_memoize(w, NULL);
 		pw_op(w, P_REDUCE);
-		memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	if (frozen) {
@@ -417,11 +235,11 @@ static void save_set(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		for (size_t i = 0; i < n; i++)
 			save(w, e[i].key);
 		pw_op(w, P_FROZENSET);
-		memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	pw_op(w, P_EMPTY_SET);
-	memoize(w, key);
+	pw_memoize(w, key);
 	if (n == 0)
 		return;
 	size_t i = 0, b;
@@ -446,7 +264,7 @@ static void save_tuple(struct mp__pw *w, mp_obj_t *const *items,
 			save(w, items[i]);
 		pw_op(w, P_TUPLE);
 	}
-	memoize(w, key);
+	pw_memoize(w, key);
 }
 
 /* An argument tuple that may be NULL (an empty one). */
@@ -471,10 +289,10 @@ static void save_exc(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		w->err = w->err ? w->err : -EINVAL;
 		return;
 	}
-	save_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
+	mp__pw_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
 	save_args(w, mp_obj_exc_args(o));
 	pw_op(w, P_REDUCE);
-	memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
@@ -484,12 +302,12 @@ static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		w->err = w->err ? w->err : -EINVAL;
 		return;
 	}
-	save_global(w, m, strlen(m), q, strlen(q));
+	mp__pw_global(w, m, strlen(m), q, strlen(q));
 	if (!mp__obj_inert_callable(o))
 		return; /* a bare global */
 	save_args(w, mp_obj_inert_args(o));
 	pw_op(w, mp__obj_inert_newobj(o) ? P_NEWOBJ : P_REDUCE);
-	memoize(w, key);
+	pw_memoize(w, key);
 	const mp_obj_t *state = mp_obj_inert_state(o);
 	if (state) {
 		save(w, state);
@@ -565,8 +383,8 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 			}
 			return;
 		}
-		write_str(w, d, n);
-		memoize(w, key);
+		mp__pw_str(w, d, n);
+		pw_memoize(w, key);
 		return;
 	}
 	case MP_OBJ_BYTES:
@@ -598,12 +416,12 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	}
 	case MP_OBJ_LIST:
 		pw_op(w, P_EMPTY_LIST);
-		memoize(w, key);
+		pw_memoize(w, key);
 		save_list_items(w, o, false);
 		return;
 	case MP_OBJ_DICT:
 		pw_op(w, P_EMPTY_DICT);
-		memoize(w, key);
+		pw_memoize(w, key);
 		save_dict(w, o);
 		return;
 	case MP_OBJ_SET:
