@@ -33,177 +33,6 @@ static void put2(struct mp__pw *w, uint8_t a, uint8_t b)
 	}
 }
 
-/* A str's opcode and its UTF-8 (already surrogatepass). */
-static void write_str(struct mp__pw *w, const char *s, size_t n)
-{
-	uint8_t h[9];
-	size_t hl;
-	if (w->proto >= 4 && n < 256) {
-		h[0] = P_SHORT_BINUNICODE;
-		h[1] = (uint8_t)n;
-		hl = 2;
-	} else if (n <= UINT32_MAX) {
-		h[0] = P_BINUNICODE;
-		pw_le32(h + 1, (uint32_t)n);
-		hl = 5;
-	} else if (w->proto >= 4) {
-		h[0] = P_BINUNICODE8;
-		pw_le64(h + 1, n);
-		hl = 9;
-	} else {
-		w->err = w->err ? w->err : -EINVAL; /* CPython: OverflowError */
-		return;
-	}
-	mp__pw_bytes(w, h, hl, s, n);
-}
-
-/* Save a str that is no node (a name, 'latin1'): boundary, memo. */
-static void save_str_value(struct mp__pw *w, const char *s, size_t n,
-                           const void *key)
-{
-	pw_boundary(w);
-	if (!key)
-		key = mp__pw_key_str(s, n);
-	int64_t idx = key ? mp__pw_memo_find(w, key) : -1;
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-		return;
-	}
-	write_str(w, s, n);
-	mp__pw_memoize(w, key);
-}
-
-
-/* A global by name: GLOBAL (with protocol 2's names), STACK_GLOBAL, or
- * getattr(parent, name) for a dotted name before protocol 4. */
-static void save_global(struct mp__pw *w, const char *mod, size_t ml,
-                        const char *qn, size_t ql)
-{
-	pw_boundary(w);
-	char stack[256], *key = stack;
-	size_t kl = ml + 1 + ql;
-	if (kl + 2 > sizeof(stack) && !(key = malloc(kl + 2))) {
-		w->err = w->err ? w->err : -ENOMEM;
-		return;
-	}
-	memcpy(key, mod, ml);
-	key[ml] = '\n';
-	memcpy(key + ml + 1, qn, ql);
-	key[kl] = 0;
-	uint64_t hash;
-	int64_t idx = mp__pw_glob_find(w, key, kl, &hash);
-	const char *dot = memrchr(qn, '.', ql);
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-	} else if (w->proto >= 4) {
-		/* The module's name is one object for all its globals. */
-		pw_boundary(w);
-		uint64_t mh;
-		int64_t mi = mp__pw_glob_find(w, mod, ml, &mh);
-		if (mi >= 0) {
-			mp__pw_get(w, (uint32_t)mi);
-		} else {
-			write_str(w, mod, ml);
-			mi = w->memo;
-			mp__pw_memoize(w, mp__pw_key_str(mod, ml));
-			mp__pw_glob_add(w, mod, ml, mh, (uint32_t)mi);
-		}
-		save_str_value(w, qn, ql, NULL);
-		pw_op(w, P_STACK_GLOBAL);
-		idx = w->memo;
-		mp__pw_memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	} else if (dot) {
-		save_global(w, "builtins", 8, "getattr", 7);
-		pw_boundary(w); /* the argument tuple */
-		save_global(w, mod, ml, qn, (size_t)(dot - qn));
-		save_str_value(w, dot + 1, ql - (size_t)(dot - qn) - 1, NULL);
-		pw_op(w, P_TUPLE2);
-		mp__pw_memoize(w, NULL);
-		pw_op(w, P_REDUCE);
-		idx = w->memo;
-		mp__pw_memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	} else {
-		const char *m = key, *q = key + ml + 1;
-		key[ml] = 0;
-		if (w->proto < 3)
-			mp__pickle_compat_name(&m, &q);
-		size_t m2 = strlen(m), q2 = strlen(q);
-		uint8_t *p = pw_put(w, m2 + q2 + 3);
-		if (p) {
-			p[0] = P_GLOBAL;
-			memcpy(p + 1, m, m2);
-			p[1 + m2] = '\n';
-			memcpy(p + 2 + m2, q, q2);
-			p[2 + m2 + q2] = '\n';
-		}
-		key[ml] = '\n';
-		idx = w->memo;
-		mp__pw_memoize(w, NULL);
-		mp__pw_glob_add(w, key, kl, hash, (uint32_t)idx);
-	}
-	if (key != stack)
-		free(key);
-}
-
-static void save_builtin(struct mp__pw *w, const char *name)
-{
-	save_global(w, "builtins", 8, name, strlen(name));
-}
-
-/* bytes in protocol 2: _codecs.encode(the bytes as latin-1, 'latin1'),
- * or bytes() when empty. */
-static void save_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
-                          const void *key)
-{
-	if (n == 0) {
-		save_builtin(w, "bytes");
-		pw_boundary(w);
-		pw_op(w, P_EMPTY_TUPLE);
-		pw_op(w, P_REDUCE);
-		mp__pw_memoize(w, key);
-		return;
-	}
-	save_global(w, "_codecs", 7, "encode", 6);
-	pw_boundary(w); /* the argument tuple */
-	pw_boundary(w); /* the str */
-	/* One byte decodes to CPython's one-character str for U+00xx. */
-	const void *sk = n == 1 ? mp__pw_key_str((const char *)d, 1) : NULL;
-	int64_t idx = sk ? mp__pw_memo_find(w, sk) : -1;
-	if (idx >= 0) {
-		mp__pw_get(w, (uint32_t)idx);
-	} else {
-		size_t high = 0;
-		for (size_t i = 0; i < n; i++)
-			high += d[i] >> 7;
-		if (n + high > UINT32_MAX) {
-			w->err = w->err ? w->err : -EINVAL;
-			return;
-		}
-		uint8_t *p = pw_put(w, 5 + n + high);
-		if (!p)
-			return;
-		p[0] = P_BINUNICODE;
-		pw_le32(p + 1, (uint32_t)(n + high));
-		p += 5;
-		for (size_t i = 0; i < n; i++) {
-			if (d[i] < 0x80) {
-				*p++ = d[i];
-			} else {
-				*p++ = (uint8_t)(0xc0 | d[i] >> 6);
-				*p++ = (uint8_t)(0x80 | (d[i] & 0x3f));
-			}
-		}
-		mp__pw_memoize(w, sk);
-	}
-	save_str_value(w, "latin1", 6, mp__pw_key_latin1);
-	pw_op(w, P_TUPLE2);
-	mp__pw_memoize(w, NULL);
-	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
-}
-
 /* The body of a bytes object's save (after its boundary); byvalue: it
  * may be CPython's object for '' or its one byte. */
 static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
@@ -219,7 +48,7 @@ static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
 		key = vk;
 	}
 	if (w->proto < 3) {
-		save_bytes_p2(w, d, n, key);
+		mp__pw_bytes_p2(w, d, n, key);
 		return;
 	}
 	uint8_t h[9];
@@ -241,7 +70,7 @@ static void save_bytes_value(struct mp__pw *w, const uint8_t *d, size_t n,
 		return;
 	}
 	mp__pw_bytes(w, h, hl, d, n);
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
@@ -251,12 +80,12 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		uint8_t h[9] = { P_BYTEARRAY8 };
 		pw_le64(h + 1, n);
 		mp__pw_bytes(w, h, 9, d, n);
-		mp__pw_memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	/* bytearray.__reduce_ex__: (bytearray, (bytes(self),)), or
 	 * (bytearray, ()) when empty. */
-	save_builtin(w, "bytearray");
+	mp__pw_builtin(w, "bytearray");
 	pw_boundary(w);
 	if (n == 0) {
 		pw_op(w, P_EMPTY_TUPLE);
@@ -265,19 +94,19 @@ static void save_bytearray(struct mp__pw *w, const uint8_t *d, size_t n,
 		/* A new bytes object, even of one byte (3.8-3.13). */
 		save_bytes_value(w, d, n, NULL, false);
 		pw_op(w, P_TUPLE1);
-		mp__pw_memoize(w, NULL);
+		pw_memoize(w, NULL);
 	}
 	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_int(struct mp__pw *w, const mp_obj_t *o)
 {
-	int64_t v;
 	uint8_t le[9];
 	const uint8_t *b = le;
 	size_t n;
-	if (mp_obj_int_value(o, &v) == 0) {
+	if (!(o->flags & MP__OBJ_BIG)) {
+		int64_t v = o->u.i.v;
 		uint8_t *p;
 		if (v >= 0 && v <= 0xff) {
 			put2(w, P_BININT1, (uint8_t)v);
@@ -304,9 +133,9 @@ static void save_int(struct mp__pw *w, const mp_obj_t *o)
 		while (n > 1 && ((le[n - 1] == 0 && !(le[n - 2] & 0x80)) ||
 		                 (le[n - 1] == 0xff && (le[n - 2] & 0x80))))
 			n--;
-	} else if (!(b = mp_obj_int_le(o, &n))) {
-		w->err = w->err ? w->err : -EINVAL;
-		return;
+	} else {
+		b = o->u.big.le;
+		n = o->u.big.n;
 	}
 	uint8_t *p;
 	if (n < 256) {
@@ -336,13 +165,15 @@ static void save_float(struct mp__pw *w, double d)
 
 /* Items first..n of a list, or of a set's elements for protocol 2-3's
  * list(set): one APPEND for a list of one, else APPENDS by 1000. */
-static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set,
-                            size_t n)
+static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set)
 {
+	size_t n;
+	mp_obj_t *const *items = set ? NULL : mp__obj_items(o, &n);
+	const struct mp__entry *e = set ? mp__obj_entries(o, &n) : NULL;
 	if (n == 0)
 		return;
 	if (n == 1) {
-		save(w, set ? mp_obj_set_item(o, 0) : mp_obj_item(o, 0));
+		save(w, set ? e[0].key : items[0]);
 		pw_op(w, P_APPEND);
 		return;
 	}
@@ -350,18 +181,20 @@ static void save_list_items(struct mp__pw *w, const mp_obj_t *o, bool set,
 	do {
 		pw_op(w, P_MARK);
 		for (size_t b = 0; i < n && b < BATCH; b++, i++)
-			save(w, set ? mp_obj_set_item(o, i) : mp_obj_item(o, i));
+			save(w, set ? e[i].key : items[i]);
 		pw_op(w, P_APPENDS);
 	} while (i < n && !w->err);
 }
 
-static void save_dict(struct mp__pw *w, const mp_obj_t *o, size_t n)
+static void save_dict(struct mp__pw *w, const mp_obj_t *o)
 {
-	mp_obj_t *k, *v;
+	size_t n;
+	const struct mp__entry *e = mp__obj_entries(o, &n);
+	if (n == 0)
+		return;
 	if (n == 1) {
-		mp_obj_dict_entry(o, 0, &k, &v);
-		save(w, k);
-		save(w, v);
+		save(w, e[0].key);
+		save(w, e[0].value);
 		pw_op(w, P_SETITEM);
 		return;
 	}
@@ -371,67 +204,67 @@ static void save_dict(struct mp__pw *w, const mp_obj_t *o, size_t n)
 	do {
 		pw_op(w, P_MARK);
 		for (b = 0; i < n && b < BATCH; b++, i++) {
-			mp_obj_dict_entry(o, i, &k, &v);
-			save(w, k);
-			save(w, v);
+			save(w, e[i].key);
+			save(w, e[i].value);
 		}
 		pw_op(w, P_SETITEMS);
 	} while (b == BATCH && !w->err);
 }
 
-static void save_set(struct mp__pw *w, const mp_obj_t *o, size_t n,
-                     const void *key)
+static void save_set(struct mp__pw *w, const mp_obj_t *o, const void *key)
 {
-	bool frozen = mp_obj_kind(o) == MP_OBJ_FROZENSET;
+	bool frozen = o->kind == MP_OBJ_FROZENSET;
+	size_t n;
+	const struct mp__entry *e = mp__obj_entries(o, &n);
 	if (w->proto < 4) {
 		/* set.__reduce__: (set, (list(self),)) */
-		save_builtin(w, frozen ? "frozenset" : "set");
+		mp__pw_builtin(w, frozen ? "frozenset" : "set");
 		pw_boundary(w);
 		pw_boundary(w);
 		pw_op(w, P_EMPTY_LIST);
-		mp__pw_memoize(w, NULL);
-		save_list_items(w, o, true, n);
+		pw_memoize(w, NULL);
+		save_list_items(w, o, true);
 		pw_op(w, P_TUPLE1);
-		mp__pw_memoize(w, NULL);
+		pw_memoize(w, NULL);
 		pw_op(w, P_REDUCE);
-		mp__pw_memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	if (frozen) {
 		pw_op(w, P_MARK);
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_set_item(o, i));
+			save(w, e[i].key);
 		pw_op(w, P_FROZENSET);
-		mp__pw_memoize(w, key);
+		pw_memoize(w, key);
 		return;
 	}
 	pw_op(w, P_EMPTY_SET);
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 	if (n == 0)
 		return;
 	size_t i = 0, b;
 	do { /* as save_dict: a full batch is followed by another one */
 		pw_op(w, P_MARK);
 		for (b = 0; i < n && b < BATCH; b++, i++)
-			save(w, mp_obj_set_item(o, i));
+			save(w, e[i].key);
 		pw_op(w, P_ADDITEMS);
 	} while (b == BATCH && !w->err);
 }
 
-static void save_tuple(struct mp__pw *w, const mp_obj_t *o, size_t n,
-                       const void *key)
+static void save_tuple(struct mp__pw *w, mp_obj_t *const *items,
+                       size_t n, const void *key)
 {
 	if (n <= 3) {
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_item(o, i));
+			save(w, items[i]);
 		pw_op(w, (uint8_t)(P_TUPLE1 + n - 1));
 	} else {
 		pw_op(w, P_MARK);
 		for (size_t i = 0; i < n; i++)
-			save(w, mp_obj_item(o, i));
+			save(w, items[i]);
 		pw_op(w, P_TUPLE);
 	}
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 }
 
 /* An argument tuple that may be NULL (an empty one). */
@@ -456,10 +289,10 @@ static void save_exc(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		w->err = w->err ? w->err : -EINVAL;
 		return;
 	}
-	save_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
+	mp__pw_global(w, t, (size_t)(dot - t), dot + 1, tl - (size_t)(dot - t) - 1);
 	save_args(w, mp_obj_exc_args(o));
 	pw_op(w, P_REDUCE);
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 }
 
 static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
@@ -469,12 +302,12 @@ static void save_inert(struct mp__pw *w, const mp_obj_t *o, const void *key)
 		w->err = w->err ? w->err : -EINVAL;
 		return;
 	}
-	save_global(w, m, strlen(m), q, strlen(q));
+	mp__pw_global(w, m, strlen(m), q, strlen(q));
 	if (!mp__obj_inert_callable(o))
 		return; /* a bare global */
 	save_args(w, mp_obj_inert_args(o));
 	pw_op(w, mp__obj_inert_newobj(o) ? P_NEWOBJ : P_REDUCE);
-	mp__pw_memoize(w, key);
+	pw_memoize(w, key);
 	const mp_obj_t *state = mp_obj_inert_state(o);
 	if (state) {
 		save(w, state);
@@ -487,19 +320,19 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	pw_boundary(w);
 	if (w->err)
 		return;
-	mp_obj_kind_t kind = mp_obj_kind(o);
+	mp_obj_kind_t kind = (mp_obj_kind_t)o->kind;
 	switch (kind) {
 	case MP_OBJ_NONE:
 		pw_op(w, P_NONE);
 		return;
 	case MP_OBJ_BOOL:
-		pw_op(w, mp_obj_bool_value(o) ? P_NEWTRUE : P_NEWFALSE);
+		pw_op(w, o->u.b ? P_NEWTRUE : P_NEWFALSE);
 		return;
 	case MP_OBJ_INT:
 		save_int(w, o);
 		return;
 	case MP_OBJ_FLOAT:
-		save_float(w, mp_obj_float_value(o));
+		save_float(w, o->u.f);
 		return;
 	case MP_OBJ_INERT:
 		if (!mp__obj_inert_callable(o)) {
@@ -524,50 +357,76 @@ static void save(struct mp__pw *w, const mp_obj_t *o)
 	const char *d;
 	switch (kind) {
 	case MP_OBJ_STR: {
-		d = mp_obj_data(o, &n);
-		const void *vk = mp__pw_key_str(d, n);
-		if (vk) {
-			int64_t idx = mp__pw_memo_find(w, vk);
-			if (idx >= 0) {
-				mp__pw_get(w, (uint32_t)idx);
-				return;
+		d = o->u.s.data;
+		n = o->u.s.len;
+		if (n <= 2) {
+			const void *vk = mp__pw_key_str(d, n);
+			if (vk) {
+				int64_t idx = mp__pw_memo_find(w, vk);
+				if (idx >= 0) {
+					mp__pw_get(w, (uint32_t)idx);
+					return;
+				}
+				key = vk;
 			}
-			key = vk;
 		}
-		write_str(w, d, n);
-		mp__pw_memoize(w, key);
+		if (n < 256 && w->proto >= 4 && !key) {
+			/* The common case in one write: the opcode, the
+			 * length, the UTF-8, MEMOIZE. */
+			uint8_t *p = pw_put(w, n + 3);
+			if (p) {
+				p[0] = P_SHORT_BINUNICODE;
+				p[1] = (uint8_t)n;
+				memcpy(p + 2, d, n);
+				p[n + 2] = P_MEMOIZE;
+				w->memo++;
+			}
+			return;
+		}
+		mp__pw_str(w, d, n);
+		pw_memoize(w, key);
 		return;
 	}
 	case MP_OBJ_BYTES:
-		d = mp_obj_data(o, &n);
+		d = o->u.s.data;
+		n = o->u.s.len;
+		if (n > 1 && n < 256 && w->proto >= 4 && !key) {
+			uint8_t *p = pw_put(w, n + 3);
+			if (p) {
+				p[0] = P_SHORT_BINBYTES;
+				p[1] = (uint8_t)n;
+				memcpy(p + 2, d, n);
+				p[n + 2] = P_MEMOIZE;
+				w->memo++;
+			}
+			return;
+		}
 		save_bytes_value(w, (const uint8_t *)d, n, key, true);
 		return;
 	case MP_OBJ_BYTEARRAY:
-		d = mp_obj_data(o, &n);
-		save_bytearray(w, (const uint8_t *)d, n, key);
+		save_bytearray(w, (const uint8_t *)o->u.s.data, o->u.s.len, key);
 		return;
-	case MP_OBJ_TUPLE:
-		n = (size_t)mp_obj_len(o);
+	case MP_OBJ_TUPLE: {
+		mp_obj_t *const *items = mp__obj_items(o, &n);
 		if (n == 0)
 			pw_op(w, P_EMPTY_TUPLE); /* one object, never memoized */
 		else
-			save_tuple(w, o, n, key);
+			save_tuple(w, items, n, key);
 		return;
+	}
 	case MP_OBJ_LIST:
 		pw_op(w, P_EMPTY_LIST);
-		mp__pw_memoize(w, key);
-		save_list_items(w, o, false, (size_t)mp_obj_len(o));
+		pw_memoize(w, key);
+		save_list_items(w, o, false);
 		return;
 	case MP_OBJ_DICT:
 		pw_op(w, P_EMPTY_DICT);
-		mp__pw_memoize(w, key);
-		n = (size_t)mp_obj_len(o);
-		if (n)
-			save_dict(w, o, n);
+		pw_memoize(w, key);
+		save_dict(w, o);
 		return;
 	case MP_OBJ_SET:
 	case MP_OBJ_FROZENSET:
-		save_set(w, o, (size_t)mp_obj_len(o), key);
+		save_set(w, o, key);
 		return;
 	case MP_OBJ_EXC:
 		save_exc(w, o, key);

@@ -6,8 +6,9 @@
  * remembers a stack height, and the container opcodes take what lies above
  * the last mark (or the top one, two or three items) into a container.
  * Here the stack holds slots - a value and what the decoder knows of it
- * (its nesting depth, whether it is a bare global, whether it is also in
- * the memo) - and the marks are a second array of heights.  Both grow
+ * (whether it is a bare global, which memo slot also holds it) - and the
+ * marks are a second array of heights.  Nesting is the nodes' own height
+ * (lib/obj.h), checked against max_depth before each insertion.  Both grow
  * with the input (each push costs at least one byte of it), so memory is
  * proportional to the input whatever it says; nothing here recurses.  As
  * in CPython's C unpickler, an opcode may not take items from below the
@@ -57,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "obj.h"
 #include "pickle_names.h"
 #include "pickle_ops.h"
 
@@ -81,11 +83,17 @@ enum {
 
 struct slot {
 	mp_obj_t *o;
-	uint32_t depth;   /* 0 for scalars, containers 1 + their children's */
 	int16_t fn;       /* a global's enum mp__pk_fn */
 	uint8_t flags;
 	uint32_t memo_ix; /* the memo slot this value was put in last */
 };
+_Static_assert(sizeof(struct slot) == 16, "a slot is two words");
+
+/* First sizes of the arrays, which live in struct ld until they outgrow
+ * it: a message of a few hundred values costs no allocation of ours. */
+#define ST_INLINE 64
+#define MEMO_INLINE 192
+#define MK_INLINE 16
 
 struct ld {
 	const uint8_t *start, *p, *end;
@@ -96,12 +104,38 @@ struct ld {
 	size_t nmk, mkcap;
 	struct slot *memo;
 	size_t memo_cap, memo_len;
+	size_t memo_hw;    /* memo slots initialised so far */
 	uint64_t nodes;
 	mp_pickle_opts_t o;
 	mp_pickle_diag_t *diag;
 	mp_obj_t **tmp;
 	size_t tmpcap;
+	struct slot st_inline[ST_INLINE];
+	struct slot memo_inline[MEMO_INLINE];
+	size_t mk_inline[MK_INLINE];
 };
+
+/*
+ * References the decoder holds on its own nodes.  Every node on the stack
+ * or in the memo was made by this call and nobody else can see it yet
+ * (the caller gets the result only at STOP), so the memo's references
+ * are counted without atomic instructions; None, True and False are
+ * immortal and shared by all threads: their count is left alone.
+ */
+static inline mp_obj_t *own_incref(mp_obj_t *o)
+{
+	if (!(o->flags & MP__OBJ_IMMORTAL))
+		o->refs++;
+	return o;
+}
+
+static inline void own_decref(mp_obj_t *o)
+{
+	if (!(o->flags & MP__OBJ_IMMORTAL) && o->refs > 1)
+		o->refs--;
+	else
+		mp_obj_decref(o);
+}
 
 static const char *op_name(int op)
 {
@@ -260,13 +294,23 @@ static inline size_t left(const struct ld *l)
 
 /* ---- the stack ----------------------------------------------------------- */
 
+/* Grow *arr to hold want elements; the first array may be one inside
+ * struct ld (inl), which is copied out, never freed. */
 __attribute__((noinline)) static int grow(void **arr, size_t *cap,
-                                          size_t elem, size_t want)
+                                          size_t elem, size_t want,
+                                          const void *inl)
 {
 	size_t n = *cap ? *cap * 2 : 64;
 	while (n < want)
 		n *= 2;
-	void *p = realloc(*arr, n * elem);
+	void *p;
+	if (*arr == inl && inl) {
+		p = malloc(n * elem);
+		if (p)
+			memcpy(p, *arr, *cap * elem);
+	} else {
+		p = realloc(*arr, n * elem);
+	}
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -284,17 +328,17 @@ static inline int count_node(struct ld *l)
 }
 
 /* Push o (a new reference; NULL means the constructor ran out of memory). */
-static inline int push(struct ld *l, mp_obj_t *o, uint32_t depth,
-                       uint8_t flags)
+static inline int push(struct ld *l, mp_obj_t *o, uint8_t flags)
 {
 	if (__builtin_expect(!o, 0))
 		return fail_nomem(l);
 	if (__builtin_expect(l->sp == l->scap, 0) &&
-	    grow((void **)&l->st, &l->scap, sizeof(*l->st), l->sp + 1)) {
+	    grow((void **)&l->st, &l->scap, sizeof(*l->st), l->sp + 1,
+	         l->st_inline)) {
 		mp_obj_decref(o);
 		return fail_nomem(l);
 	}
-	l->st[l->sp++] = (struct slot){ o, depth, PK_NONE, flags, NO_MEMO };
+	l->st[l->sp++] = (struct slot){ o, PK_NONE, flags, NO_MEMO };
 	return count_node(l);
 }
 
@@ -345,16 +389,10 @@ static inline int check_depth(struct ld *l, uint32_t depth)
 	return 0;
 }
 
-/* A container slot gained a child of depth d: the container and its memo
- * copy (when it is the same value) are now at least d + 1 deep. */
-static inline int grew(struct ld *l, struct slot *c, uint32_t d)
+/* Whether children of height h may go into a container. */
+static inline int check_child(struct ld *l, uint32_t h)
 {
-	if (d + 1 <= c->depth)
-		return 0;
-	c->depth = d + 1;
-	if (c->memo_ix != NO_MEMO && l->memo[c->memo_ix].o == c->o)
-		l->memo[c->memo_ix].depth = d + 1;
-	return check_depth(l, d + 1);
+	return check_depth(l, h + 1);
 }
 
 /* ---- containers ---------------------------------------------------------- */
@@ -367,8 +405,8 @@ static int build_tuple(struct ld *l, size_t from)
 	uint8_t flags = 0;
 	for (size_t i = from; i < l->sp; i++) {
 		struct slot *s = &l->st[i];
-		if (s->depth > depth)
-			depth = s->depth;
+		if (s->o->height > depth)
+			depth = s->o->height;
 		if (s->flags & SL_GLOBAL)
 			flags |= SL_HASGLOBAL;
 		if (s->flags & (SL_HASGLOBAL | SL_DEEPGLOBAL))
@@ -378,12 +416,12 @@ static int build_tuple(struct ld *l, size_t from)
 	if (r)
 		return r;
 	if (n > l->tmpcap &&
-	    grow((void **)&l->tmp, &l->tmpcap, sizeof(*l->tmp), n))
+	    grow((void **)&l->tmp, &l->tmpcap, sizeof(*l->tmp), n, NULL))
 		return fail_nomem(l);
 	for (size_t i = 0; i < n; i++)
 		l->tmp[i] = l->st[from + i].o;
 	l->sp = from; /* the tuple owns them now, also on failure */
-	return push(l, mp_obj_tuple(n, l->tmp), depth + 1, flags);
+	return push(l, mp_obj_tuple(n, l->tmp), flags);
 }
 
 /* Append the items at [from, sp) to the list in slot list. */
@@ -401,10 +439,10 @@ static int list_extend(struct ld *l, size_t list, size_t from)
 		if (l->st[i].o == c->o)
 			return fail(l, -MP_EPICKLE, "cycle: a list appended "
 			            "to itself");
-		if (l->st[i].depth > depth)
-			depth = l->st[i].depth;
+		if (l->st[i].o->height > depth)
+			depth = l->st[i].o->height;
 	}
-	int r = grew(l, c, depth);
+	int r = check_child(l, depth);
 	if (r)
 		return r;
 	size_t end = l->sp;
@@ -437,10 +475,10 @@ static int dict_update(struct ld *l, size_t dict, size_t from)
 		if (l->st[i].o == c->o)
 			return fail(l, -MP_EPICKLE, "cycle: a dict put into "
 			            "itself");
-		if (l->st[i].depth > depth)
-			depth = l->st[i].depth;
+		if (l->st[i].o->height > depth)
+			depth = l->st[i].o->height;
 	}
-	int r = grew(l, c, depth);
+	int r = check_child(l, depth);
 	if (r)
 		return r;
 	size_t end = l->sp;
@@ -472,10 +510,10 @@ static int set_update(struct ld *l, size_t set, size_t from)
 		if (l->st[i].o == c->o)
 			return fail(l, -MP_EPICKLE, "cycle: a set added to "
 			            "itself");
-		if (l->st[i].depth > depth)
-			depth = l->st[i].depth;
+		if (l->st[i].o->height > depth)
+			depth = l->st[i].o->height;
 	}
-	int r = grew(l, c, depth);
+	int r = check_child(l, depth);
 	if (r)
 		return r;
 	size_t end = l->sp;
@@ -504,42 +542,51 @@ static int memo_put(struct ld *l, uint64_t ix)
 	if (ix >= (uint64_t)(l->end - l->start))
 		return fail(l, -MP_EPICKLE, "memo index %llu past anything a "
 		            "pickle this long stores", (unsigned long long)ix);
-	if (ix >= l->memo_cap) {
-		size_t old = l->memo_cap;
-		if (grow((void **)&l->memo, &l->memo_cap, sizeof(*l->memo),
-		         (size_t)ix + 1))
-			return fail_nomem(l);
-		memset(l->memo + old, 0, (l->memo_cap - old) * sizeof(*l->memo));
+	if (ix >= l->memo_cap &&
+	    grow((void **)&l->memo, &l->memo_cap, sizeof(*l->memo),
+	         (size_t)ix + 1, l->memo_inline))
+		return fail_nomem(l);
+	if (ix >= l->memo_hw) { /* slots are cleared as they come in use */
+		memset(l->memo + l->memo_hw, 0,
+		       ((size_t)ix + 1 - l->memo_hw) * sizeof(*l->memo));
+		l->memo_hw = (size_t)ix + 1;
 	}
 	struct slot *top = &l->st[l->sp - 1], *m = &l->memo[ix];
 	if (m->o)
-		mp_obj_decref(m->o);
+		own_decref(m->o);
 	else
 		l->memo_len++;
+	/* Field by field, from registers: a copy of *top just after the
+	 * narrow stores to it would stall on store forwarding. */
+	mp_obj_t *o = top->o;
+	uint8_t flags = top->flags;
+	int16_t fn = top->fn;
 	if (top->memo_ix != NO_MEMO)
-		top->flags |= SL_SHARED;
+		top->flags = flags | SL_SHARED;
 	top->memo_ix = (uint32_t)ix;
-	*m = *top;
-	m->flags &= SL_VALUE_FLAGS;
-	mp_obj_incref(m->o);
+	m->o = own_incref(o);
+	m->fn = fn;
+	m->flags = flags & SL_VALUE_FLAGS;
+	m->memo_ix = (uint32_t)ix;
 	return 0;
 }
 
 static int memo_get(struct ld *l, uint64_t ix)
 {
-	if (ix >= l->memo_cap || !l->memo[ix].o)
+	if (ix >= l->memo_hw || !l->memo[ix].o)
 		return fail(l, -MP_EPICKLE, "memo key %llu never stored",
 		            (unsigned long long)ix);
 	struct slot *m = &l->memo[ix];
 	m->flags |= SL_GOT;
 	if (__builtin_expect(l->sp == l->scap, 0) &&
-	    grow((void **)&l->st, &l->scap, sizeof(*l->st), l->sp + 1))
+	    grow((void **)&l->st, &l->scap, sizeof(*l->st), l->sp + 1,
+	         l->st_inline))
 		return fail_nomem(l);
 	struct slot *s = &l->st[l->sp++];
 	*s = *m;
 	s->flags = (uint8_t)((m->flags & SL_VALUE_FLAGS) | SL_SHARED);
 	s->memo_ix = (uint32_t)ix;
-	mp_obj_incref(s->o);
+	own_incref(s->o);
 	return 0;
 }
 
@@ -571,7 +618,7 @@ static int push_global(struct ld *l, const char *mod, size_t ml,
 			return fail_nomem(l);
 		return fail(l, -MP_EPICKLE, "bad global name");
 	}
-	int r = push(l, g, 0, SL_GLOBAL);
+	int r = push(l, g, SL_GLOBAL);
 	if (r)
 		return r;
 	l->st[l->sp - 1].fn = (int16_t)fn;
@@ -830,7 +877,6 @@ static int op_call(struct ld *l, bool newobj, bool kw)
 		mp__pickle_name_find(mod, strlen(mod), name, strlen(name),
 		                     &canon);
 	mp_obj_t *o = NULL;
-	uint32_t depth = as->depth + 1;
 	/* Only copyreg._reconstructor takes globals among its args. */
 	bool args_ok = !(as->flags & SL_VALUE_FLAGS) ||
 	               (fn == PK_RECONSTRUCTOR &&
@@ -839,11 +885,6 @@ static int op_call(struct ld *l, bool newobj, bool kw)
 		o = call_known(l, fn, canon, as->o, newobj, &r);
 		if (r)
 			return r;
-		mp_obj_kind_t ok = mp_obj_kind(o);
-		if (o && (ok == MP_OBJ_BYTES || ok == MP_OBJ_BYTEARRAY))
-			depth = 0;
-		else if (o && ok != MP_OBJ_EXC) /* as deep as the arg was */
-			depth = as->depth > 2 ? as->depth - 1 : 1;
 	}
 	if (!o) {
 		if (!inert) {
@@ -861,13 +902,13 @@ static int op_call(struct ld *l, bool newobj, bool kw)
 			                      : fail(l, -MP_EPICKLE, "%s",
 			                             mp_strerror(err));
 	}
-	if ((r = check_depth(l, depth))) {
+	if ((r = check_depth(l, o->height))) {
 		mp_obj_decref(o);
 		return r;
 	}
 	for (int i = 0; i < (kw ? 3 : 2); i++)
 		mp_obj_decref(l->st[--l->sp].o);
-	return push(l, o, depth, 0);
+	return push(l, o, 0);
 }
 
 /* Whether a BUILD state says nothing (None, or an empty dict). */
@@ -913,6 +954,8 @@ static int op_build(struct ld *l)
 	if (state == t)
 		return fail(l, -MP_EPICKLE, "cycle: an object's state is "
 		            "itself");
+	if ((r = check_child(l, state->height)))
+		return r;
 	/* A new node: the global, the args, the state. */
 	mp_obj_t *g, *args;
 	bool newobj = false;
@@ -927,16 +970,8 @@ static int op_build(struct ld *l)
 		g = mp_obj_global(mp_obj_inert_module(t), mp_obj_inert_name(t),
 		                  &err);
 		args = mp_obj_inert_args(t);
-		/* NEWOBJ or REDUCE: what dumping writes back */
-		mp_obj_t *probe = mp_obj_inert(mp_obj_incref(g),
-		                               mp_obj_incref(args), true,
-		                               NULL, &err);
-		newobj = probe && mp_obj_equal(probe, t);
-		mp_obj_decref(probe);
+		newobj = mp__obj_inert_newobj(t); /* as it was made */
 	}
-	uint32_t depth = ss->depth + 1 > ts->depth ? ss->depth + 1 : ts->depth;
-	if ((r = check_depth(l, depth)))
-		return r;
 	l->sp--; /* the state goes into the node */
 	mp_obj_t *o = mp_obj_inert(g, mp_obj_incref(args), newobj, state,
 	                           &err);
@@ -946,13 +981,11 @@ static int op_build(struct ld *l)
 		                             mp_strerror(err));
 	if (ts->memo_ix != NO_MEMO && l->memo[ts->memo_ix].o == t) {
 		struct slot *m = &l->memo[ts->memo_ix];
-		mp_obj_decref(m->o);
-		m->o = mp_obj_incref(o);
-		m->depth = depth;
+		own_decref(m->o);
+		m->o = own_incref(o);
 	}
 	mp_obj_decref(t);
 	ts->o = o;
-	ts->depth = depth;
 	return count_node(l);
 }
 
@@ -969,7 +1002,7 @@ static int push_str(struct ld *l, const uint8_t *s, size_t n, bool ascii)
 	mp_obj_t *o = mp_obj_str((const char *)s, n, &err);
 	if (!o && err == -EILSEQ)
 		return fail(l, -MP_EPICKLE, "invalid UTF-8 in a str");
-	return push(l, o, 0, 0);
+	return push(l, o, 0);
 }
 
 /* Read an n-byte length (1, 4 signed or unsigned, 8) and check it against
@@ -1003,11 +1036,15 @@ static void release(struct ld *l)
 {
 	for (size_t i = 0; i < l->sp; i++)
 		mp_obj_decref(l->st[i].o);
-	for (size_t i = 0; i < l->memo_cap; i++)
-		mp_obj_decref(l->memo[i].o);
-	free(l->st);
-	free(l->mk);
-	free(l->memo);
+	for (size_t i = 0; i < l->memo_hw; i++)
+		if (l->memo[i].o)
+			own_decref(l->memo[i].o);
+	if (l->st != l->st_inline)
+		free(l->st);
+	if (l->mk != l->mk_inline)
+		free(l->mk);
+	if (l->memo != l->memo_inline)
+		free(l->memo);
 	free(l->tmp);
 }
 
@@ -1055,27 +1092,27 @@ static int run(struct ld *l, mp_obj_t **out)
 			return 0;
 
 		case P_NONE:
-			r = push(l, mp_obj_none(), 0, 0);
+			r = push(l, mp_obj_none(), 0);
 			break;
 		case P_NEWTRUE:
 		case P_NEWFALSE:
-			r = push(l, mp_obj_bool(op == P_NEWTRUE), 0, 0);
+			r = push(l, mp_obj_bool(op == P_NEWTRUE), 0);
 			break;
 		case P_BININT1:
 			if (!left(l))
 				return fail_short(l);
-			r = push(l, mp_obj_int(*l->p++), 0, 0);
+			r = push(l, mp_obj_int(*l->p++), 0);
 			break;
 		case P_BININT2:
 			if (left(l) < 2)
 				return fail_short(l);
-			r = push(l, mp_obj_int(le16(l->p)), 0, 0);
+			r = push(l, mp_obj_int(le16(l->p)), 0);
 			l->p += 2;
 			break;
 		case P_BININT:
 			if (left(l) < 4)
 				return fail_short(l);
-			r = push(l, mp_obj_int((int32_t)le32(l->p)), 0, 0);
+			r = push(l, mp_obj_int((int32_t)le32(l->p)), 0);
 			l->p += 4;
 			break;
 		case P_LONG1:
@@ -1090,7 +1127,7 @@ static int run(struct ld *l, mp_obj_t **out)
 			if (!o && err != -ENOMEM)
 				return fail(l, err, "int of %zu bytes", n);
 			l->p += n;
-			r = push(l, o, 0, 0);
+			r = push(l, o, 0);
 			break;
 		}
 		case P_BINFLOAT: {
@@ -1100,7 +1137,7 @@ static int run(struct ld *l, mp_obj_t **out)
 			double d;
 			memcpy(&d, &bits, 8);
 			l->p += 8;
-			r = push(l, mp_obj_float(d), 0, 0);
+			r = push(l, mp_obj_float(d), 0);
 			break;
 		}
 		case P_SHORT_BINUNICODE:
@@ -1127,17 +1164,17 @@ static int run(struct ld *l, mp_obj_t **out)
 			                  op == P_BINBYTES ? 4 : 8, false, &n)))
 				return r;
 			l->p += n;
-			r = push(l, mp_obj_bytes(l->p - n, n), 0, 0);
+			r = push(l, mp_obj_bytes(l->p - n, n), 0);
 			break;
 		case P_BYTEARRAY8:
 			if ((r = read_len(l, 8, false, &n)))
 				return r;
 			l->p += n;
-			r = push(l, mp_obj_bytearray(l->p - n, n), 0, 0);
+			r = push(l, mp_obj_bytearray(l->p - n, n), 0);
 			break;
 
 		case P_EMPTY_TUPLE:
-			r = push(l, mp_obj_tuple(0, NULL), 1, 0);
+			r = push(l, mp_obj_tuple(0, NULL), 0);
 			break;
 		case P_TUPLE1:
 		case P_TUPLE2:
@@ -1151,12 +1188,12 @@ static int run(struct ld *l, mp_obj_t **out)
 				r = build_tuple(l, at);
 			break;
 		case P_EMPTY_LIST:
-			r = push(l, mp_obj_list(), 1, 0);
+			r = push(l, mp_obj_list(), 0);
 			break;
 		case P_LIST:
 			if ((r = pop_mark(l, &at)))
 				return r;
-			if ((r = push(l, mp_obj_list(), 1, 0)))
+			if ((r = push(l, mp_obj_list(), 0)))
 				return r;
 			/* the list goes below its items */
 			struct slot s = l->st[l->sp - 1];
@@ -1178,12 +1215,12 @@ static int run(struct ld *l, mp_obj_t **out)
 			r = list_extend(l, at - 1, at);
 			break;
 		case P_EMPTY_DICT:
-			r = push(l, mp_obj_dict(), 1, 0);
+			r = push(l, mp_obj_dict(), 0);
 			break;
 		case P_DICT:
 			if ((r = pop_mark(l, &at)))
 				return r;
-			if ((r = push(l, mp_obj_dict(), 1, 0)))
+			if ((r = push(l, mp_obj_dict(), 0)))
 				return r;
 			s = l->st[l->sp - 1];
 			memmove(&l->st[at + 1], &l->st[at],
@@ -1204,7 +1241,7 @@ static int run(struct ld *l, mp_obj_t **out)
 			r = dict_update(l, at - 1, at);
 			break;
 		case P_EMPTY_SET:
-			r = push(l, mp_obj_set(false), 1, 0);
+			r = push(l, mp_obj_set(false), 0);
 			break;
 		case P_ADDITEMS:
 			if ((r = pop_mark(l, &at)))
@@ -1217,7 +1254,7 @@ static int run(struct ld *l, mp_obj_t **out)
 		case P_FROZENSET:
 			if ((r = pop_mark(l, &at)))
 				return r;
-			if ((r = push(l, mp_obj_set(true), 1, 0)))
+			if ((r = push(l, mp_obj_set(true), 0)))
 				return r;
 			s = l->st[l->sp - 1];
 			memmove(&l->st[at + 1], &l->st[at],
@@ -1229,7 +1266,7 @@ static int run(struct ld *l, mp_obj_t **out)
 		case P_MARK:
 			if (l->nmk == l->mkcap &&
 			    grow((void **)&l->mk, &l->mkcap, sizeof(*l->mk),
-			         l->nmk + 1))
+			         l->nmk + 1, l->mk_inline))
 				return fail_nomem(l);
 			l->mk[l->nmk++] = l->sp;
 			break;
@@ -1253,10 +1290,10 @@ static int run(struct ld *l, mp_obj_t **out)
 			l->st[l->sp - 1].flags |= SL_SHARED;
 			if (l->sp == l->scap &&
 			    grow((void **)&l->st, &l->scap, sizeof(*l->st),
-			         l->sp + 1))
+			         l->sp + 1, l->st_inline))
 				return fail_nomem(l);
 			l->st[l->sp] = l->st[l->sp - 1];
-			mp_obj_incref(l->st[l->sp++].o);
+			own_incref(l->st[l->sp++].o);
 			break;
 
 		case P_BINGET:
@@ -1332,7 +1369,7 @@ mp_obj_t *mp_pickle_loads(const void *buf, size_t len,
                                  const mp_pickle_opts_t *opts,
                                  mp_pickle_diag_t *diag, int *err)
 {
-	struct ld l = { 0 };
+	struct ld l;
 	mp_obj_t *out = NULL;
 	int dummy;
 	if (!err)
@@ -1342,6 +1379,15 @@ mp_obj_t *mp_pickle_loads(const void *buf, size_t len,
 		diag->opcode = -1;
 		diag->msg[0] = 0;
 	}
+	/* (the inline arrays are left uninitialised: slots are written
+	 * before they are read) */
+	memset(&l, 0, offsetof(struct ld, st_inline));
+	l.st = l.st_inline;
+	l.scap = ST_INLINE;
+	l.memo = l.memo_inline;
+	l.memo_cap = MEMO_INLINE;
+	l.mk = l.mk_inline;
+	l.mkcap = MK_INLINE;
 	l.start = l.p = l.op = buf;
 	l.end = buf ? l.start + len : l.start;
 	l.diag = diag;

@@ -17,7 +17,7 @@ uint8_t *mp__pw_grow(struct mp__pw *w, size_t n)
 	}
 	size_t need = w->len + extra + n;
 	if (need > w->cap) {
-		size_t cap = w->cap < 256 ? 256 : w->cap;
+		size_t cap = w->cap < 2048 ? 2048 : w->cap;
 		while (cap < need)
 			cap *= 2;
 		uint8_t *b = realloc(w->buf, cap);

@@ -121,6 +121,32 @@ void mp__pw_glob_add(struct mp__pw *w, const char *key, size_t klen,
 
 void mp__pw_free(struct mp__pw *w);
 
+/* MEMOIZE: inline for what nobody can meet again (no key, the common
+ * case), else mp__pw_memoize. */
+static inline void pw_memoize(struct mp__pw *w, const void *key)
+{
+	if (!key && w->proto >= 4) {
+		w->memo++;
+		pw_op(w, P_MEMOIZE);
+	} else {
+		mp__pw_memoize(w, key);
+	}
+}
+
+/* pickle_global.c.  A str's opcode and UTF-8 (already surrogatepass). */
+void mp__pw_str(struct mp__pw *w, const char *s, size_t n);
+/* Save a str that is no node (a name, 'latin1'): boundary, memo, under
+ * key (NULL: the value's, for the strs CPython shares). */
+void mp__pw_str_value(struct mp__pw *w, const char *s, size_t n,
+                      const void *key);
+/* Save the global module.qualname (a GET when already written). */
+void mp__pw_global(struct mp__pw *w, const char *mod, size_t ml,
+                   const char *qn, size_t ql);
+void mp__pw_builtin(struct mp__pw *w, const char *name);
+/* bytes in protocol 2, after its boundary, memoized under key. */
+void mp__pw_bytes_p2(struct mp__pw *w, const uint8_t *d, size_t n,
+                     const void *key);
+
 /* Keys for the objects CPython shares by value. */
 const void *mp__pw_key_str(const char *utf8, size_t n); /* or NULL */
 const void *mp__pw_key_bytes(size_t n, const uint8_t *b); /* or NULL */

@@ -675,6 +675,10 @@ static const char py_peer[] =
 	"    big = c.recv()\n"
 	"    print('BIG', len(big), big == bytes(i * 7 % 256 for i in range(len(big))), flush=True)\n"
 	"    c.send(list(range(0, 5000 * 1000003, 1000003)))\n"
+	"    s = ['shared']\n"
+	"    c.send((s, s))\n"
+	"    back = c.recv()\n"
+	"    print('SHARED', back == (s, s), back[0] is back[1], flush=True)\n"
 	"    c.send_bytes(b'\\x80\\x04garbage')\n"
 	"    c.send(('after', 'bad'))\n"
 	"    print('DONE', c.recv(), flush=True)\n"
@@ -726,6 +730,13 @@ static void c_talk(mp_conn_t *c, struct mpt_pyproc *pp)
 	mp_obj_t *ints = int_list(5000);
 	MPT_SAME(recv_ok(c), ints);
 	mp_obj_decref(ints);
+	/* One list reached twice stays one node, and goes back as one. */
+	mp_obj_t *pair = recv_ok(c);
+	CU_ASSERT(mp_obj_len(pair) == 2 && mp_obj_item(pair, 0) &&
+	          mp_obj_item(pair, 0) == mp_obj_item(pair, 1));
+	MPT_OK(mp_conn_send_obj(c, pair, TEST_WAIT_NS));
+	mp_obj_decref(pair);
+	CU_ASSERT(has_line(pp, "SHARED True True"));
 	CU_ASSERT(mp_conn_recv_obj(c, NULL, TEST_WAIT_NS, &err) == NULL);
 	MPT_ERR(err, -MP_EPICKLE);
 	mp_obj_t *after = tuple3(S("after"), S("bad"), NULL);

@@ -275,6 +275,53 @@ static void test_headroom(void)
 	mp_obj_decref(o);
 }
 
+/* The deepest value, dumped on a thread with a small stack: the walk
+ * recurses, some 200 bytes a level: 1 MiB is enough. */
+#if defined(__SANITIZE_ADDRESS__)
+#define DEEP_STACK (16u << 20) /* the sanitizer's frames are bigger */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DEEP_STACK (16u << 20)
+#endif
+#endif
+#ifndef DEEP_STACK
+#define DEEP_STACK (1u << 20)
+#endif
+
+static void *dump_deep(void *arg)
+{
+	void *out;
+	size_t len;
+	int r = mp_pickle_dumps(arg, 4, &out, &len);
+	if (r == 0) {
+		/* PROTO, FRAME, then per level ']' MEMOIZE, the APPENDs, STOP */
+		r = len == 2 + 9 + 2 * MP_OBJ_MAX_DEPTH + (MP_OBJ_MAX_DEPTH - 1) +
+		            1 ? 0 : -EPROTO;
+		free(out);
+	}
+	return (void *)(intptr_t)r;
+}
+
+static void test_deep(void)
+{
+	mp_obj_t *o = mp_obj_list();
+	for (int i = 1; i < MP_OBJ_MAX_DEPTH; i++) {
+		mp_obj_t *up = mp_obj_list();
+		CU_ASSERT_EQUAL_FATAL(mp_obj_list_append(up, o), 0);
+		o = up;
+	}
+	pthread_attr_t a;
+	pthread_t t;
+	void *r = (void *)1;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, DEEP_STACK);
+	MPT_EQ(pthread_create(&t, &a, dump_deep, o), 0);
+	MPT_EQ(pthread_join(t, &r), 0);
+	MPT_EQ((intptr_t)r, 0);
+	pthread_attr_destroy(&a);
+	mp_obj_decref(o);
+}
+
 /* ---- against CPython ------------------------------------------------------ */
 
 static const char golden_py[] =
@@ -607,6 +654,191 @@ static void small_cases(void)
 	         "range(20000)]", NULL, ALL);
 }
 
+/* ---- random trees: the value and the Python expression together ------------ */
+
+struct gen {
+	uint64_t seed;
+	char *py;
+	size_t len, cap;
+	unsigned keys; /* dict keys made so far: each one new */
+	int budget;    /* values still to make */
+};
+
+static uint32_t rnd(struct gen *g, uint32_t n)
+{
+	g->seed = g->seed * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(g->seed >> 33) % n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void py_add(struct gen *g, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(g->py + g->len, g->cap - g->len, fmt, ap);
+		va_end(ap);
+		if ((size_t)n < g->cap - g->len) {
+			g->len += (size_t)n;
+			return;
+		}
+		g->cap = g->cap * 2 + (size_t)n;
+		g->py = realloc(g->py, g->cap);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(g->py);
+	}
+}
+
+static mp_obj_t *gen_value(struct gen *g, int depth);
+
+static mp_obj_t *gen_scalar(struct gen *g)
+{
+	static const int64_t edges[] = { 0, 255, 256, 65535, 65536, -1,
+	                                 2147483647, -2147483648ll,
+	                                 2147483648ll, INT64_MAX, INT64_MIN };
+	char buf[80];
+	switch (rnd(g, 9)) {
+	case 0:
+		py_add(g, "None");
+		return mp_obj_none();
+	case 1: {
+		bool b = rnd(g, 2);
+		py_add(g, b ? "True" : "False");
+		return mp_obj_bool(b);
+	}
+	case 2: {
+		int64_t v = edges[rnd(g, sizeof(edges) / sizeof(*edges))] +
+		            (int64_t)rnd(g, 3) - 1;
+		if (v == INT64_MIN + 1 && rnd(g, 2))
+			v = INT64_MIN;
+		py_add(g, "(%lld)", (long long)v);
+		return I(v);
+	}
+	case 3: {
+		double d = (double)rnd(g, 1000000) / 64.0 - 5000.0;
+		py_add(g, "float(%.17g)", d);
+		return mp_obj_float(d);
+	}
+	case 4:
+	case 5: { /* str: ASCII, Latin-1, BMP, astral, of many lengths */
+		static const char *const units[] = { "a", "\\xe9", "\\u20ac",
+		                                     "\\U0001f600", "z" };
+		static const char *const utf8[] = { "a", "\xc3\xa9",
+		                                    "\xe2\x82\xac",
+		                                    "\xf0\x9f\x98\x80", "z" };
+		static const size_t ulen[] = { 1, 2, 3, 4, 1 };
+		static const uint32_t lens[] = { 0, 1, 2, 5, 40, 85, 200 };
+		uint32_t u = rnd(g, 5), n = lens[rnd(g, 7)];
+		if (rnd(g, 40) == 0)
+			n = 16000 + rnd(g, 10000); /* some cross a frame */
+		size_t bl = ulen[u] * n;
+		char *d = malloc(bl + 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+		const char *one = utf8[u];
+		for (uint32_t i = 0; i < n; i++)
+			memcpy(d + i * ulen[u], one, ulen[u]);
+		py_add(g, "S('%s' * %u)", units[u], n);
+		mp_obj_t *o = Sn(d, bl);
+		free(d);
+		return o;
+	}
+	case 6: {
+		uint32_t n = rnd(g, 40) ? rnd(g, 300) : 60000 + rnd(g, 20000);
+		uint8_t c = (uint8_t)rnd(g, 256);
+		py_add(g, "B(b'\\x%02x' * %u)", c, n);
+		uint8_t *d = malloc(n + 1);
+		memset(d, c, n);
+		mp_obj_t *o = Bn(d, n);
+		free(d);
+		return o;
+	}
+	case 7: {
+		uint32_t n = rnd(g, 3) ? rnd(g, 5) : rnd(g, 3000);
+		uint8_t c = (uint8_t)rnd(g, 256);
+		py_add(g, "bytearray(b'\\x%02x' * %u)", c, n);
+		uint8_t *d = malloc(n + 1);
+		memset(d, c, n);
+		mp_obj_t *o = mp_obj_bytearray(d, n);
+		free(d);
+		return o;
+	}
+	default:
+		snprintf(buf, sizeof(buf), "%u", rnd(g, 100));
+		py_add(g, "KeyError(S('%s'))", buf);
+		return EXC("builtins.KeyError", T(1, S(buf)));
+	}
+}
+
+static mp_obj_t *gen_value(struct gen *g, int depth)
+{
+	uint32_t k = depth > 5 || g->budget <= 0 ? 0 : rnd(g, 12);
+	uint32_t n = rnd(g, 6) ? rnd(g, 6) : rnd(g, 2500);
+	g->budget--;
+	if ((int64_t)n > g->budget)
+		n = g->budget > 0 ? (uint32_t)g->budget : 0;
+	if (k < 6)
+		return gen_scalar(g);
+	mp_obj_t *o;
+	switch (k) {
+	case 6:
+	case 7:
+		o = mp_obj_list();
+		py_add(g, "[");
+		for (uint32_t i = 0; i < n; i++) {
+			mp_obj_list_append(o, gen_value(g, depth + 1));
+			py_add(g, ", ");
+		}
+		py_add(g, "]");
+		return o;
+	case 8: {
+		mp_obj_t *it[8];
+		n = rnd(g, 7);
+		py_add(g, "T(");
+		for (uint32_t i = 0; i < n; i++) {
+			it[i] = gen_value(g, depth + 1);
+			py_add(g, ", ");
+		}
+		py_add(g, ")");
+		return mp_obj_tuple(n, it);
+	}
+	case 9:
+	case 10:
+		o = mp_obj_dict();
+		py_add(g, "{");
+		for (uint32_t i = 0; i < n; i++) {
+			char key[24];
+			snprintf(key, sizeof(key), "k%u", g->keys++);
+			mp_obj_t *kv = rnd(g, 2) ? S(key) : I(-(int64_t)g->keys);
+			if (mp_obj_kind(kv) == MP_OBJ_STR)
+				py_add(g, "S('%s'): ", key);
+			else
+				py_add(g, "(%lld): ", -(long long)g->keys);
+			mp_obj_dict_set(o, kv, gen_value(g, depth + 1));
+			py_add(g, ", ");
+		}
+		py_add(g, "}");
+		return o;
+	default: {
+		bool frozen = rnd(g, 2);
+		py_add(g, "%s(range(%u))", frozen ? "frozenset" : "set", n);
+		return IRANGESET(frozen, n);
+	}
+	}
+}
+
+static void random_cases(int count)
+{
+	for (int i = 0; i < count; i++) {
+		struct gen g = { .seed = 0x9e3779b9u * (uint64_t)(i + 1),
+		                 .budget = 3000 };
+		char name[32];
+		mp_obj_t *v = gen_value(&g, 0);
+		py_add(&g, "%s", "");
+		snprintf(name, sizeof(name), "random%d", i);
+		add_case(name, v, g.py, "repr(r) == repr(obj)", ALL);
+		free(g.py);
+	}
+}
+
 /* The names of pickle_compat.c, as Python must have them too. */
 static void write_compat(void)
 {
@@ -636,6 +868,8 @@ static void write_compat(void)
 static void rm_dir(const char *dir)
 {
 	char cmd[600];
+	if (getenv("MPT_PICKLE_KEEP")) /* for a look at the cases */
+		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
@@ -667,12 +901,12 @@ static void run_golden(int minor, bool big)
 		         "S('end'))", NULL, 0x30u);
 	} else {
 		small_cases();
+		random_cases(40);
 	}
 	struct mpt_pyproc pp;
 	const char *args[] = { golden_dir, NULL };
 	MPT_OK(mpt_py_start(&py, golden_py, args, &pp));
-	if (big)
-		pp.deadline += MP_SEC(240);
+	pp.deadline += big ? MP_SEC(240) : MP_SEC(60); /* a slow machine */
 	int r = mpt_py_line(&pp, "RESULT", line, sizeof(line));
 	int st = mpt_py_finish(&pp);
 	if (r < 0 || st != 0 || strstr(pp.buf, "BAD"))
@@ -699,6 +933,7 @@ int main(void)
 		{ "errors", test_errors },
 		{ "known bytes", test_known_bytes },
 		{ "headroom", test_headroom },
+		{ "deepest value", test_deep },
 		{ "interop python 3.11: golden", test_golden311 },
 		{ "interop python 3.12: golden", test_golden312 },
 		{ "interop python 3.13: golden", test_golden313 },

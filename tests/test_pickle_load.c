@@ -782,6 +782,13 @@ static void test_exc_state(void)
 	CU_ASSERT(o && mp_obj_dict_get_str(mp_obj_inert_state(o),
 	                                   "__notes__") != NULL);
 	mp_obj_decref(o);
+	/* a state too deep is refused before anything is made for it (a
+	 * global that leaked once, found by fuzz_pickle) */
+	mp_pickle_opts_t shallow = { .flags = MP_PICKLE_INERT, .max_depth = 2 };
+	CU_ASSERT_PTR_NULL(mp_pickle_loads(
+		PK("\x80\x04\x8c\x08" "builtins\x8c\x08KeyError\x93)R"
+		   "]]\x61" "b."), &shallow, NULL, &err));
+	MPT_ERR(err, -MP_ELIMIT);
 	/* an empty state keeps the exception */
 	o = load(PK("\x80\x04\x8c\x08" "builtins\x8c\x08KeyError\x93)R}b."),
 	         0, &err, NULL);

@@ -274,7 +274,13 @@ MP_API mp_obj_t *mp_obj_inert_state(const mp_obj_t *o);
  * them, so a tree without shared nodes comes out byte-identical to
  * pickle.dumps(obj, protocol); a node shared within the tree is written
  * once and referred to by the memo, as Python does for one object reached
- * twice.  Errors: -EINVAL bad protocol or NULL; -ENOMEM.
+ * twice.  What CPython shares by value is shared the same way: '' and b'',
+ * str of one character below U+0100, bytes of one byte, a global named
+ * twice.  Sets are written in their insertion order (CPython: its hash
+ * table's).  The walk recurses: some 200 bytes of stack per level of
+ * nesting, under 1 MiB for the deepest value.  Errors: -EINVAL bad
+ * protocol or NULL, or a str or bytes of 4 GiB or more with protocol 2 or
+ * 3 (which CPython refuses too); -ENOMEM.
  */
 MP_API int mp_pickle_dumps(const mp_obj_t *o, int protocol, void **out,
                            size_t *len);
@@ -320,7 +326,13 @@ typedef struct mp_pickle_diag {
  * for dict views, copyreg._reconstructor of those, and exceptions
  * (builtins' exception types, queue.Empty/_queue.Empty, queue.Full,
  * multiprocessing's TimeoutError, AuthenticationError, ProcessError,
- * BufferTooShort and managers' RemoteError).
+ * BufferTooShort and managers' RemoteError), each under the name
+ * protocols 3 and up write ("builtins.OSError" for protocol 2's
+ * exceptions.OSError).  An exception's BUILD state (attributes,
+ * __notes__) cannot be kept on an exception value: an empty one is
+ * dropped, another is refused, or with MP_PICKLE_INERT the exception comes
+ * back as an inert call of its type holding that state.  Protocol 2's str8
+ * (BINSTRING) decodes as CPython's default does: a str when it is ASCII.
  * Errors (the value is NULL, *err the code, *diag - may be NULL - where):
  *   -MP_EREFUSED  anything else that would run code: another global or
  *                 call (unless MP_PICKLE_INERT), INST, OBJ, EXT1/2/4,
@@ -331,7 +343,9 @@ typedef struct mp_pickle_diag {
  *                 opcode that finds the wrong things on its stack or no
  *                 MARK, a memo key never stored, an unhashable key, a
  *                 cycle (a container put into itself through the memo),
- *                 invalid UTF-8 in a str, protocol > 5
+ *                 invalid UTF-8 in a str or a str8 that is not ASCII,
+ *                 protocol > 5 or < 2, a memo index past the input's
+ *                 length (no pickle that long fills it)
  *   -MP_ELIMIT    a limit in opts was reached
  *   -ENOMEM; -EINVAL (buf NULL with len > 0, bad opts)
  */
