@@ -256,7 +256,8 @@ static void test_headroom(void)
 	MPT_OK(mp_pickle_dumps(o, 4, &ref, &rlen));
 	struct mp__pickle_buf b = { .head = MP__FRAME_HDR_MAX };
 	for (int round = 0; round < 3; round++) {
-		memset(b.base, 0xa5, b.cap < 12 ? b.cap : 12);
+		if (b.base)	/* round 0: nothing allocated yet */
+			memset(b.base, 0xa5, b.cap < 12 ? b.cap : 12);
 		MPT_OK(mp__pickle_dump_buf(o, 4, &b));
 		MPT_EQ(b.len, rlen);
 		CU_ASSERT(b.cap >= b.head + b.len);
@@ -706,8 +707,10 @@ static mp_obj_t *gen_scalar(struct gen *g)
 		return mp_obj_bool(b);
 	}
 	case 2: {
-		int64_t v = edges[rnd(g, sizeof(edges) / sizeof(*edges))] +
-		            (int64_t)rnd(g, 3) - 1;
+		/* edge -1, +0 or +1, wrapping at the ends (unsigned: no UB) */
+		int64_t v = (int64_t)((uint64_t)edges[rnd(g, sizeof(edges) /
+		                                             sizeof(*edges))] +
+		                      (uint64_t)rnd(g, 3) - 1u);
 		if (v == INT64_MIN + 1 && rnd(g, 2))
 			v = INT64_MIN;
 		py_add(g, "(%lld)", (long long)v);
