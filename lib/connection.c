@@ -320,8 +320,13 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 	int64_t slept = mp_sys_now_ns() - t0;
 	c->rearm = slept >= REARM_LO && slept <= REARM_HI ? c->rearm + 1 : 0;
 	if (c->rearm == REARM_COUNT) {
-		/* Wake-ups are what these waits cost: spin again. */
-		c->spin = SPIN_REARM < c->spin_max ? SPIN_REARM : c->spin_max;
+		/* Wake-ups are what these waits cost: spin again, for
+		 * twice the last one.  A shorter budget misses a peer
+		 * that is itself still sleeping (its wake-up is what we
+		 * waited for), ends empty, drops back to 0, and the two
+		 * never spin again. */
+		int64_t s = slept * 2 > SPIN_REARM ? slept * 2 : SPIN_REARM;
+		c->spin = s < c->spin_max ? s : c->spin_max;
 		c->rearm = 0;
 	}
 	return n;
