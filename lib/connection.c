@@ -37,8 +37,8 @@
  *    preempted: the CPUs are contended, the budget drops to 0;
  *  - a spin that ends empty cuts it to a quarter (to 0 within a few);
  *  - at 0, REARM_COUNT sleeps in a row that each lasted REARM_LO..REARM_HI
- *    bring back a small budget: such a sleep is the costly wake-up a spin
- *    avoids.  A shorter one means wake-ups are cheap (busy CPUs: do not
+ *    bring back a budget of twice the last of them: such a sleep is the
+ *    costly wake-up a spin avoids.  A shorter one means wake-ups are cheap (busy CPUs: do not
  *    spin); a longer one, a quiet peer (spinning would be wasted); either
  *    starts the count again.  Only one receive in PROBE_EVERY is timed:
  *    the two clock reads cost ~50 ns on a VM (kvm-clock), 4% of a
