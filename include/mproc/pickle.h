@@ -37,7 +37,9 @@
  * Errors.  Constructors that can fail only for lack of memory return NULL
  * then (-ENOMEM is implied; none of them takes an err); those that check
  * their input (mp_obj_str, mp_obj_int_bytes, mp_obj_exc, mp_obj_global,
- * mp_obj_inert) take an int *err.  Functions returning int follow
+ * mp_obj_inert) take an int *err, as do the decoders and the receives:
+ * set to 0 or the code on every return, and it may be NULL when the caller
+ * does not want the code.  Functions returning int follow
  * common.h: >= 0, or a negative code; -EINVAL for NULL or a value of the
  * wrong kind.  Accessors given a value of the wrong kind return 0 / NULL.
  *
