@@ -46,14 +46,9 @@ static mp_obj_t true_obj = {
 
 mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra)
 {
-	size_t head = offsetof(struct mp_obj, u) + payload;
-	if (extra > SIZE_MAX - head)
+	if (extra > SIZE_MAX - 64 - payload)
 		return NULL;
-	/* Never less than a whole node: the compiler may assume one. */
-	size_t size = head + extra;
-	if (size < sizeof(struct mp_obj))
-		size = sizeof(struct mp_obj);
-	mp_obj_t *o = malloc(size);
+	mp_obj_t *o = mp__obj_mem_alloc(mp__obj_size(payload, extra));
 	if (!o)
 		return NULL;
 	o->refs = 1;
@@ -104,6 +99,41 @@ static bool has_children(const mp_obj_t *o)
 	}
 }
 
+/* The size o was allocated with (mp__obj_alloc's). */
+static size_t node_size(const mp_obj_t *o)
+{
+	size_t payload = sizeof(o->u), extra = 0;
+	switch (o->kind) {
+	case MP_OBJ_INT:
+		if (o->flags & MP__OBJ_BIG) {
+			payload = sizeof(o->u.big);
+			extra = o->u.big.n;
+		}
+		break;
+	case MP_OBJ_BYTES: case MP_OBJ_BYTEARRAY: case MP_OBJ_STR:
+		payload = sizeof(o->u.s);
+		extra = o->u.s.len + 1;
+		break;
+	case MP_OBJ_TUPLE:
+		payload = sizeof(o->u.seq);
+		extra = o->u.seq.len * sizeof(mp_obj_t *);
+		break;
+	case MP_OBJ_EXC:
+		payload = sizeof(o->u.exc);
+		extra = strlen(o->u.exc.type) + 1;
+		break;
+	case MP_OBJ_INERT:
+		payload = sizeof(o->u.inert);
+		if (!(o->flags & MP__OBJ_CALL))
+			extra = strlen(mp__obj_inert_module(o)) + 1 +
+			        strlen(o->u.inert.name) + 1;
+		break;
+	default:
+		break;
+	}
+	return mp__obj_size(payload, extra);
+}
+
 void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
 {
 	if (!o || (o->flags & MP__OBJ_IMMORTAL))
@@ -116,7 +146,7 @@ void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
 	if (has_children(o))
 		mp__obj_pending_push(pending, o);
 	else
-		free(o);
+		mp__obj_mem_free(o, node_size(o));
 }
 
 /* Free o, whose last reference is gone: its children are dropped onto
@@ -129,7 +159,8 @@ static void free_node(mp_obj_t *o, mp_obj_t **pending)
 		for (size_t i = 0; i < o->u.seq.len; i++)
 			mp__obj_drop(o->u.seq.items[i], pending);
 		if (o->kind == MP_OBJ_LIST)
-			free(o->u.seq.items);
+			mp__obj_mem_free(o->u.seq.items,
+			                 o->u.seq.cap * sizeof(mp_obj_t *));
 		break;
 	case MP_OBJ_DICT:
 	case MP_OBJ_SET:
@@ -147,7 +178,7 @@ static void free_node(mp_obj_t *o, mp_obj_t **pending)
 	default:
 		break;
 	}
-	free(o);
+	mp__obj_mem_free(o, node_size(o));
 }
 
 void mp_obj_decref(mp_obj_t *o)
@@ -502,7 +533,9 @@ int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
 	if (!e && l->u.seq.len == l->u.seq.cap) {
 		size_t cap = l->u.seq.cap ? l->u.seq.cap * 2 : 4;
 		mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
-			realloc(l->u.seq.items, cap * sizeof(*p)) : NULL;
+			mp__obj_mem_realloc(l->u.seq.items,
+			                    l->u.seq.cap * sizeof(*p),
+			                    cap * sizeof(*p)) : NULL;
 		if (p) {
 			l->u.seq.items = p;
 			l->u.seq.cap = cap;

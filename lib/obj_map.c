@@ -461,6 +461,13 @@ static int64_t map_find(const mp_obj_t *m, const mp_obj_t *key, uint64_t h,
 	}
 }
 
+static void free_index(mp_obj_t *m)
+{
+	if (m->u.map.index)
+		mp__obj_mem_free(m->u.map.index, sizeof(uint32_t) <<
+		                 (64 - m->u.map.shift));
+}
+
 /* Rebuild the index with room for at least want entries. */
 static int map_reindex(mp_obj_t *m, size_t want)
 {
@@ -469,10 +476,11 @@ static int map_reindex(mp_obj_t *m, size_t want)
 		bits++;
 	bits++; /* half full after a rebuild: rebuilds stay rare */
 	size_t slots = (size_t)1 << bits;
-	uint32_t *ix = calloc(slots, sizeof(*ix));
+	uint32_t *ix = mp__obj_mem_alloc(slots * sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
-	free(m->u.map.index);
+	memset(ix, 0, slots * sizeof(*ix));
+	free_index(m);
 	m->u.map.index = ix;
 	m->u.map.shift = 64 - bits;
 	for (uint32_t i = 0; i < m->u.map.len; i++) {
@@ -503,8 +511,9 @@ void mp__map_free(mp_obj_t *o, mp_obj_t **pending)
 		mp__obj_drop(o->u.map.entries[i].key, pending);
 		mp__obj_drop(o->u.map.entries[i].value, pending);
 	}
-	free(o->u.map.entries);
-	free(o->u.map.index);
+	mp__obj_mem_free(o->u.map.entries,
+	                 o->u.map.cap * sizeof(struct mp__entry));
+	free_index(o);
 }
 
 /*
@@ -548,8 +557,9 @@ static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
 			goto fail;
 		}
 		uint32_t cap = n ? n * 2 : 4;
-		struct mp__entry *p = realloc(m->u.map.entries,
-		                              cap * sizeof(*p));
+		struct mp__entry *p = mp__obj_mem_realloc(m->u.map.entries,
+		                                          n * sizeof(*p),
+		                                          cap * sizeof(*p));
 		if (!p) {
 			e = -ENOMEM;
 			goto fail;
