@@ -546,16 +546,21 @@ static int memo_put(struct ld *l, uint64_t ix)
 	    grow((void **)&l->memo, &l->memo_cap, sizeof(*l->memo),
 	         (size_t)ix + 1, l->memo_inline))
 		return fail_nomem(l);
-	if (ix >= l->memo_hw) { /* slots are cleared as they come in use */
-		memset(l->memo + l->memo_hw, 0,
-		       ((size_t)ix + 1 - l->memo_hw) * sizeof(*l->memo));
-		l->memo_hw = (size_t)ix + 1;
-	}
 	struct slot *top = &l->st[l->sp - 1], *m = &l->memo[ix];
-	if (m->o)
-		own_decref(m->o);
-	else
+	if (ix >= l->memo_hw) {
+		/* Slots are cleared as they come in use.  This one is known
+		 * empty: cleared and read back at once, it would wait for
+		 * the memset's wide stores to drain (no store forwarding). */
+		if (ix > l->memo_hw)
+			memset(l->memo + l->memo_hw, 0,
+			       ((size_t)ix - l->memo_hw) * sizeof(*l->memo));
+		l->memo_hw = (size_t)ix + 1;
 		l->memo_len++;
+	} else if (m->o) {
+		own_decref(m->o);
+	} else {
+		l->memo_len++;
+	}
 	/* Field by field, from registers: a copy of *top just after the
 	 * narrow stores to it would stall on store forwarding. */
 	mp_obj_t *o = top->o;
