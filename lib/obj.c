@@ -7,7 +7,8 @@
  * is only ever copied from one the thread already holds); decref is a
  * release, and the thread that drops the last one takes an acquire fence
  * before freeing, so every write made through the other references
- * happens before the free.  None, True and False are static and immortal.
+ * happens before the free.  A thread that finds the count at 1 holds
+ * the only reference and frees without decrementing (mp__obj_drop).  None, True and False are static and immortal.
  *
  * Freeing is a loop, never a recursion: a node whose last reference is
  * dropped goes on a list threaded through its own `aux` word (dead, it
@@ -138,11 +139,17 @@ void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
 {
 	if (!o || (o->flags & MP__OBJ_IMMORTAL))
 		return;
-	/* Release: our writes to o happen before whoever frees it. */
-	if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
-		return;
-	/* Acquire: pairs with the other droppers' release. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	/* A count of 1 is ours alone: nobody else holds a reference to copy,
+	 * so it cannot rise, and the node is freed without a locked
+	 * instruction (most nodes of a value are never shared).  Acquire:
+	 * pairs with the release of the decrement that brought it to 1. */
+	if (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 1) {
+		/* Release: our writes to o happen before whoever frees it. */
+		if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
+			return;
+		/* Acquire: pairs with the other droppers' release. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	}
 	if (has_children(o))
 		mp__obj_pending_push(pending, o);
 	else
