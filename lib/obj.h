@@ -193,6 +193,14 @@ bool mp__unicode_printable(uint32_t c);
 int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 /* Release a dict's or set's elements and arrays (not the node). */
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending);
+/* Room for n entries in all in dict or set m (0, -ENOMEM). */
+int mp__map_reserve(mp_obj_t *m, size_t n);
+/* m[key] = value (value NULL for a set), both stolen, released on
+ * failure (-EINVAL unhashable, -ENOMEM), as mp_obj_dict_set and
+ * mp_obj_set_add do, for a caller that has checked what they check: m
+ * is a dict (a set) not frozen, neither key nor value is m, both are
+ * below MP_OBJ_MAX_DEPTH. */
+int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value);
 /* Python's == for two dicts, or two sets/frozensets. */
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b);
 /* The value of key (whose hash is h) in dict d (borrowed), or NULL. */

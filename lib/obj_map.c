@@ -516,29 +516,47 @@ void mp__map_free(mp_obj_t *o, mp_obj_t **pending)
 	free_index(o);
 }
 
-/*
- * m[key] = value (value NULL for a set): both stolen.  An equal key that is
- * there keeps its place and its key; a dict's value is replaced, a set's
- * element stays.
- */
-static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
-                   mp_obj_t *value)
+/* Room for want entries in all: the entries array, and the index once
+ * past MP__MAP_LINEAR.  1 when the index was rebuilt (slots found before
+ * are stale), 0, or -ENOMEM. */
+static int map_room(mp_obj_t *m, size_t want)
 {
-	int e = 0;
-	uint64_t h = 0;
-	if (!m || (kind == MP_OBJ_DICT ? m->kind != MP_OBJ_DICT : !is_set(m)))
-		e = -EINVAL;
-	else if (m->flags & MP__OBJ_FROZEN)
-		e = -EPERM;
-	else if ((e = mp__obj_check_child(m, key)) ||
-	         (value && (e = mp__obj_check_child(m, value))))
-		;
-	else
-		e = mp__obj_hash(key, &h);
-	if (e)
-		goto fail;
+	if (want > MAP_MAX)
+		return -ENOMEM;
+	if (want > m->u.map.cap) {
+		uint32_t cap = m->u.map.cap ? m->u.map.cap * 2 : 4;
+		while (cap < want)
+			cap *= 2;
+		struct mp__entry *p = mp__obj_mem_realloc(
+			m->u.map.entries, m->u.map.cap * sizeof(*p),
+			cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->u.map.entries = p;
+		m->u.map.cap = cap;
+	}
+	if (want <= MP__MAP_LINEAR)
+		return 0;
+	size_t slots = m->u.map.index ? (size_t)1 << (64 - m->u.map.shift) : 0;
+	if (want * 3 <= slots * 2)
+		return 0;
+	int e = map_reindex(m, want);
+	return e ? e : 1;
+}
+
+int mp__map_reserve(mp_obj_t *m, size_t n)
+{
+	int e = map_room(m, n);
+	return e < 0 ? e : 0;
+}
+
+/* m[key] = value, with the arguments checked: see mp__map_insert. */
+int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value)
+{
+	uint64_t h;
 	size_t slot = 0;
-	int64_t at = map_find(m, key, h, &slot);
+	int e = mp__obj_hash(key, &h);
+	int64_t at = e ? -1 : map_find(m, key, h, &slot);
 	if (at >= 0) {
 		struct mp__entry *ent = &m->u.map.entries[at];
 		mp_obj_decref(key);
@@ -551,39 +569,42 @@ static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
 		return 0;
 	}
 	uint32_t n = m->u.map.len;
-	if (n == m->u.map.cap) {
-		if (n >= MAP_MAX) {
-			e = -ENOMEM;
-			goto fail;
-		}
-		uint32_t cap = n ? n * 2 : 4;
-		struct mp__entry *p = mp__obj_mem_realloc(m->u.map.entries,
-		                                          n * sizeof(*p),
-		                                          cap * sizeof(*p));
-		if (!p) {
-			e = -ENOMEM;
-			goto fail;
-		}
-		m->u.map.entries = p;
-		m->u.map.cap = cap;
+	if (!e && (e = map_room(m, (size_t)n + 1)) > 0) {
+		map_find(m, key, h, &slot); /* in the new index */
+		e = 0;
 	}
-	if (n + 1 > MP__MAP_LINEAR) {
-		size_t slots = m->u.map.index ?
-			(size_t)1 << (64 - m->u.map.shift) : 0;
-		if ((size_t)(n + 1) * 3 > slots * 2) {
-			if ((e = map_reindex(m, (size_t)n + 1)))
-				goto fail;
-			map_find(m, key, h, &slot);
-		}
+	if (e) {
+		mp_obj_decref(key);
+		mp_obj_decref(value);
+		return e;
+	}
+	if (m->u.map.index)
 		m->u.map.index[slot] = n + 1;
-	}
 	m->u.map.entries[n] = (struct mp__entry){ h, key, value };
 	m->u.map.len = n + 1;
 	mp__obj_adopt(m, key);
 	if (value)
 		mp__obj_adopt(m, value);
 	return 0;
-fail:
+}
+
+/*
+ * m[key] = value (value NULL for a set): both stolen.  An equal key that is
+ * there keeps its place and its key; a dict's value is replaced, a set's
+ * element stays.
+ */
+static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
+                   mp_obj_t *value)
+{
+	int e = 0;
+	if (!m || (kind == MP_OBJ_DICT ? m->kind != MP_OBJ_DICT : !is_set(m)))
+		e = -EINVAL;
+	else if (m->flags & MP__OBJ_FROZEN)
+		e = -EPERM;
+	else if (!(e = mp__obj_check_child(m, key)) && value)
+		e = mp__obj_check_child(m, value);
+	if (!e)
+		return mp__map_insert(m, key, value);
 	mp_obj_decref(key);
 	mp_obj_decref(value);
 	return e;

@@ -481,10 +481,15 @@ static int dict_update(struct ld *l, size_t dict, size_t from)
 	int r = check_child(l, depth);
 	if (r)
 		return r;
+	if (c->o->flags & MP__OBJ_FROZEN)
+		return fail_insert(l, -EPERM);
+	/* Checked as mp_obj_dict_set would, and room made at once. */
+	if (mp__map_reserve(c->o, c->o->u.map.len + (l->sp - from) / 2))
+		return fail_nomem(l);
 	size_t end = l->sp;
 	l->sp = from;
 	for (size_t i = from; i < end; i += 2) {
-		r = mp_obj_dict_set(c->o, l->st[i].o, l->st[i + 1].o);
+		r = mp__map_insert(c->o, l->st[i].o, l->st[i + 1].o);
 		if (r < 0) {
 			for (size_t j = i + 2; j < end; j++)
 				mp_obj_decref(l->st[j].o);
@@ -516,10 +521,14 @@ static int set_update(struct ld *l, size_t set, size_t from)
 	int r = check_child(l, depth);
 	if (r)
 		return r;
+	if (c->o->flags & MP__OBJ_FROZEN)
+		return fail_insert(l, -EPERM);
+	if (mp__map_reserve(c->o, c->o->u.map.len + (l->sp - from)))
+		return fail_nomem(l);
 	size_t end = l->sp;
 	l->sp = from;
 	for (size_t i = from; i < end; i++) {
-		r = mp_obj_set_add(c->o, l->st[i].o);
+		r = mp__map_insert(c->o, l->st[i].o, NULL);
 		if (r < 0) {
 			for (size_t j = i + 1; j < end; j++)
 				mp_obj_decref(l->st[j].o);
@@ -1366,6 +1375,13 @@ static int run(struct ld *l, mp_obj_t **out)
 			return fail(l, -MP_EPICKLE, "protocol 0 text opcode");
 		default:
 			return fail(l, -MP_EPICKLE, "unknown opcode 0x%02x", op);
+		}
+		/* CPython's pickler follows most pushes with MEMOIZE: run
+		 * here, it skips the dispatch, an indirect jump that
+		 * mispredicts often. */
+		if (!r && l->p < l->end && *l->p == P_MEMOIZE) {
+			l->op = l->p++;
+			r = memo_put(l, l->memo_len);
 		}
 	}
 }
