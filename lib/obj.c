@@ -101,7 +101,7 @@ static bool has_children(const mp_obj_t *o)
 }
 
 /* The size o was allocated with (mp__obj_alloc's). */
-static size_t node_size(const mp_obj_t *o)
+static size_t node_size_slow(const mp_obj_t *o)
 {
 	size_t payload = sizeof(o->u), extra = 0;
 	switch (o->kind) {
@@ -133,6 +133,17 @@ static size_t node_size(const mp_obj_t *o)
 		break;
 	}
 	return mp__obj_size(payload, extra);
+}
+
+static inline size_t node_size(const mp_obj_t *o)
+{
+	/* The usual leaves, without the switch. */
+	if (o->kind == MP_OBJ_STR || o->kind == MP_OBJ_BYTES)
+		return mp__obj_size(sizeof(o->u.s), o->u.s.len + 1);
+	if (o->kind == MP_OBJ_FLOAT ||
+	    (o->kind == MP_OBJ_INT && !(o->flags & MP__OBJ_BIG)))
+		return sizeof(*o);
+	return node_size_slow(o);
 }
 
 void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)

@@ -338,6 +338,17 @@ int mp__obj_hash(const mp_obj_t *o, uint64_t *h)
 	return hash_rec(o, h);
 }
 
+/* A str's hash, hash_rec's without the switch. */
+static inline uint64_t str_hash(const mp_obj_t *o)
+{
+	uint64_t h = __atomic_load_n(&o->aux, __ATOMIC_RELAXED);
+	if (!h) {
+		h = hash_bytes(o->u.s.data, o->u.s.len);
+		hash_cache(o, h);
+	}
+	return h;
+}
+
 /* ---- numbers ----------------------------------------------------------------- */
 
 /* An integral double of magnitude >= 2^63 as minimal two's complement
@@ -550,12 +561,28 @@ int mp__map_reserve(mp_obj_t *m, size_t n)
 	return e < 0 ? e : 0;
 }
 
+/* Whether m has room for one more entry as it is. */
+static inline bool map_has_room(const mp_obj_t *m)
+{
+	size_t want = (size_t)m->u.map.len + 1;
+	if (want > m->u.map.cap)
+		return false;
+	if (want <= MP__MAP_LINEAR)
+		return true;
+	return m->u.map.index &&
+	       want * 3 <= ((size_t)2 << (64 - m->u.map.shift));
+}
+
 /* m[key] = value, with the arguments checked: see mp__map_insert. */
 int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value)
 {
 	uint64_t h;
 	size_t slot = 0;
-	int e = mp__obj_hash(key, &h);
+	int e = 0;
+	if (key->kind == MP_OBJ_STR) /* the usual key, inline */
+		h = str_hash(key);
+	else
+		e = mp__obj_hash(key, &h);
 	int64_t at = e ? -1 : map_find(m, key, h, &slot);
 	if (at >= 0) {
 		struct mp__entry *ent = &m->u.map.entries[at];
@@ -569,7 +596,7 @@ int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value)
 		return 0;
 	}
 	uint32_t n = m->u.map.len;
-	if (!e && (e = map_room(m, (size_t)n + 1)) > 0) {
+	if (!e && !map_has_room(m) && (e = map_room(m, (size_t)n + 1)) > 0) {
 		map_find(m, key, h, &slot); /* in the new index */
 		e = 0;
 	}
