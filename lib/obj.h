@@ -140,26 +140,7 @@ static inline const char *mp__obj_inert_module(const mp_obj_t *o)
 
 /* ---- between the obj*.c files ----------------------------------------------- */
 
-/* obj_cache.c: the blocks of nodes and of their arrays, from a cache each
- * thread keeps (none under AddressSanitizer).  A block is freed with the
- * size it was asked for with (realloc: old is its size now). */
-#if defined(__SANITIZE_ADDRESS__)
-#define MP__OBJ_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MP__OBJ_CACHE 0
-#endif
-#endif
-#ifndef MP__OBJ_CACHE
-#define MP__OBJ_CACHE 1
-#endif
-void *mp__obj_mem_alloc(size_t size);
-void mp__obj_mem_free(void *p, size_t size);
-void *mp__obj_mem_realloc(void *p, size_t old, size_t size);
-/* Tests: the bytes this thread's cache holds; the bytes freed so far by
- * threads' exits. */
-size_t mp__obj_cache_bytes(void);
-uint64_t mp__obj_cache_freed_at_exit(void);
+#include "obj_cache.h"
 
 /* The size of a node with payload bytes of payload and extra bytes after
  * it (extra not past SIZE_MAX - 64).  Never less than a whole node: the

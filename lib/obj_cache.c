@@ -16,8 +16,8 @@
  * A thread caches only what it frees itself and hands out only from its
  * own cache: a value freed by another thread than the one that made it
  * simply feeds the freeing thread's cache, with no sharing and no atomic
- * instruction.  A thread holds at most CACHE_MAX bytes; its blocks are
- * freed when it exits (a key's destructor), and after that it uses
+ * instruction.  A thread holds at most MP__CACHE_MAX bytes; its blocks
+ * are freed when it exits (a key's destructor), and after that it uses
  * malloc directly.  A fork child keeps the forking thread's cache, in
  * its own copy of the heap, and goes on using it.
  *
@@ -35,31 +35,11 @@
 
 #if MP__OBJ_CACHE
 
-#define CLASS_SHIFT 4
-#define NCLASS 16 /* 16, 32, ... 256 bytes */
-/* A few hundred nodes of a message, with room to spare; a thread that
- * frees a million holds no more than this. */
-#define CACHE_MAX (128 * 1024)
-
-enum { CACHE_NEW, CACHE_ON, CACHE_OFF };
-
-struct cache {
-	void *head[NCLASS + 1]; /* the free blocks of each class, linked
-	                           through their first word */
-	size_t bytes;
-	int state;
-};
-
-static __thread struct cache tls_cache;
+__thread struct mp__obj_cache mp__obj_tls;
 static pthread_key_t cache_key;
 static bool cache_key_ok;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static uint64_t freed_at_exit; /* atomic; bytes, for tests */
-
-static inline size_t class_of(size_t size)
-{
-	return size ? (size + (1u << CLASS_SHIFT) - 1) >> CLASS_SHIFT : 1;
-}
 
 static inline void *next_of(void *p)
 {
@@ -72,9 +52,9 @@ static inline void *next_of(void *p)
  * frees later (another key's destructor may still free values). */
 static void cache_drain(void *arg)
 {
-	struct cache *t = arg;
-	t->state = CACHE_OFF;
-	for (size_t c = 1; c <= NCLASS; c++) {
+	struct mp__obj_cache *t = arg;
+	t->state = MP__CACHE_OFF;
+	for (size_t c = 1; c <= MP__CACHE_CLASSES; c++) {
 		for (void *p = t->head[c], *n; p; p = n) {
 			n = next_of(p);
 			free(p);
@@ -92,51 +72,37 @@ static void cache_key_make(void)
 
 /* The thread's first block to keep: arrange for its exit.  Without the
  * key (no memory for it) the thread caches nothing. */
-__attribute__((noinline)) static bool cache_register(struct cache *t)
+static bool cache_register(struct mp__obj_cache *t)
 {
-	if (t->state != CACHE_NEW)
+	if (t->state != MP__CACHE_NEW)
 		return false;
 	pthread_once(&cache_once, cache_key_make);
 	t->state = cache_key_ok && pthread_setspecific(cache_key, t) == 0 ?
-		CACHE_ON : CACHE_OFF;
-	return t->state == CACHE_ON;
+		MP__CACHE_ON : MP__CACHE_OFF;
+	return t->state == MP__CACHE_ON;
 }
 
-void *mp__obj_mem_alloc(size_t size)
+void *mp__obj_mem_alloc_slow(size_t size)
 {
-	size_t c = class_of(size);
-	if (c > NCLASS)
-		return malloc(size);
-	struct cache *t = &tls_cache;
-	void *p = t->head[c];
-	if (!p)
-		return malloc(c << CLASS_SHIFT);
-	void *n = next_of(p);
-	/* The next block of the class, read at the next call: a free list
-	 * is a chain of dependent loads. */
-	__builtin_prefetch(n);
-	t->head[c] = n;
-	t->bytes -= c << CLASS_SHIFT;
-	return p;
+	size_t c = mp__cache_class(size);
+	return malloc(c <= MP__CACHE_CLASSES ? c << MP__CACHE_SHIFT : size);
 }
 
-void mp__obj_mem_free(void *p, size_t size)
+void mp__obj_mem_free_slow(void *p, size_t size)
 {
-	size_t c = class_of(size);
-	struct cache *t = &tls_cache;
-	if (!p || c > NCLASS || t->bytes + (c << CLASS_SHIFT) > CACHE_MAX ||
-	    (t->state != CACHE_ON && !cache_register(t))) {
+	struct mp__obj_cache *t = &mp__obj_tls;
+	if (p && mp__cache_class(size) <= MP__CACHE_CLASSES &&
+	    t->bytes + (mp__cache_class(size) << MP__CACHE_SHIFT) <=
+	            MP__CACHE_MAX &&
+	    cache_register(t))
+		mp__obj_mem_free(p, size); /* kept, now that it is on */
+	else
 		free(p);
-		return;
-	}
-	memcpy(p, &t->head[c], sizeof(void *));
-	t->head[c] = p;
-	t->bytes += c << CLASS_SHIFT;
 }
 
 void *mp__obj_mem_realloc(void *p, size_t old, size_t size)
 {
-	if (class_of(size) > NCLASS)
+	if (mp__cache_class(size) > MP__CACHE_CLASSES)
 		return realloc(p, size); /* any block may be realloc'd */
 	void *n = mp__obj_mem_alloc(size);
 	if (n && p) {
@@ -148,7 +114,7 @@ void *mp__obj_mem_realloc(void *p, size_t old, size_t size)
 
 size_t mp__obj_cache_bytes(void)
 {
-	return tls_cache.bytes;
+	return mp__obj_tls.bytes;
 }
 
 uint64_t mp__obj_cache_freed_at_exit(void)
