@@ -378,6 +378,21 @@ double mp_obj_float_value(const mp_obj_t *o)
 
 /* ---- bytes, bytearray, str --------------------------------------------------- */
 
+/* Most strings and bytes of a message are short: copied without a call. */
+static inline void copy_short(char *dst, const char *src, size_t n)
+{
+	if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			dst[k] = src[k];
+	}
+}
+
 static mp_obj_t *bytes_new(mp_obj_kind_t kind, const void *data, size_t n)
 {
 	if (!data && n)
@@ -389,7 +404,9 @@ static mp_obj_t *bytes_new(mp_obj_kind_t kind, const void *data, size_t n)
 		o->flags = MP__OBJ_FROZEN;
 	o->u.s.len = n;
 	o->u.s.data = MP__OBJ_EXTRA(o, STR_PAYLOAD);
-	if (n)
+	if (n <= 16)
+		copy_short(o->u.s.data, data, n);
+	else
 		memcpy(o->u.s.data, data, n);
 	o->u.s.data[n] = 0;
 	return o;
@@ -456,13 +473,26 @@ bool mp__utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+static inline bool utf8_ok(const char *s, size_t n)
+{
+	/* A short ASCII word, the usual str, without a call. */
+	if (n <= 8) {
+		unsigned acc = 0;
+		for (size_t k = 0; k < n; k++)
+			acc |= (uint8_t)s[k];
+		if (acc < 0x80)
+			return true;
+	}
+	return mp__utf8_valid(s, n);
+}
+
 mp_obj_t *mp_obj_str(const char *s, size_t n, int *err)
 {
 	int e = 0;
 	mp_obj_t *o = NULL;
 	if (!s && n)
 		e = -EINVAL;
-	else if (!mp__utf8_valid(s, n))
+	else if (!utf8_ok(s, n))
 		e = -EILSEQ;
 	else if (!(o = bytes_new(MP_OBJ_STR, s, n)))
 		e = -ENOMEM;
