@@ -32,6 +32,8 @@
 
 _Static_assert(sizeof(struct mp_obj) == 48, "obj.h: 48-byte nodes");
 _Static_assert(MP_OBJ_MAX_DEPTH <= UINT16_MAX, "height fits in 16 bits");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "an int's bytes are copied in the host's order");
 
 static mp_obj_t none_obj = {
 	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
@@ -224,16 +226,6 @@ int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child)
 	return 0;
 }
 
-void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child)
-{
-	/* Written only when it changes: a frozen node may be read by other
-	 * threads. */
-	if (!(child->flags & MP__OBJ_FROZEN))
-		child->flags |= MP__OBJ_FROZEN;
-	if (parent->height <= child->height)
-		parent->height = (uint16_t)(child->height + 1);
-}
-
 /* ---- scalars ---------------------------------------------------------------- */
 
 mp_obj_t *mp_obj_none(void)
@@ -260,9 +252,12 @@ mp_obj_t *mp_obj_int(int64_t v)
 	o->flags = MP__OBJ_FROZEN;
 	o->u.i.v = v;
 	uint64_t u = (uint64_t)v;
-	for (int k = 0; k < 8; k++)
-		o->u.i.le[k] = (uint8_t)(u >> (8 * k));
-	o->u.i.n = (uint8_t)mp__le_minimal(o->u.i.le, 8);
+	memcpy(o->u.i.le, &u, 8);
+	/* mp__le_minimal's answer: the bits besides the sign, and one for
+	 * it; none for 0. */
+	uint64_t m = v < 0 ? ~u : u;
+	unsigned bits = m ? 64 - (unsigned)__builtin_clzll(m) : 0;
+	o->u.i.n = v ? (uint8_t)(bits / 8 + 1) : 0;
 	return o;
 }
 
@@ -567,6 +562,27 @@ mp_obj_t *mp_obj_list(void)
 	return o;
 }
 
+int mp__list_reserve(mp_obj_t *l, size_t n)
+{
+	size_t want = l->u.seq.len + n, cap = l->u.seq.cap;
+	if (want <= cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(mp_obj_t *) - l->u.seq.len)
+		return -ENOMEM;
+	cap = cap ? cap * 2 : 4;
+	while (cap < want)
+		cap *= 2;
+	mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
+		mp__obj_mem_realloc(l->u.seq.items,
+		                    l->u.seq.cap * sizeof(*p),
+		                    cap * sizeof(*p)) : NULL;
+	if (!p)
+		return -ENOMEM;
+	l->u.seq.items = p;
+	l->u.seq.cap = cap;
+	return 0;
+}
+
 int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
 {
 	int e;
@@ -576,27 +592,13 @@ int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
 		e = -EINVAL;
 	else if (l->flags & MP__OBJ_FROZEN)
 		e = -EPERM;
-	else
-		e = mp__obj_check_child(l, item);
-	if (!e && l->u.seq.len == l->u.seq.cap) {
-		size_t cap = l->u.seq.cap ? l->u.seq.cap * 2 : 4;
-		mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
-			mp__obj_mem_realloc(l->u.seq.items,
-			                    l->u.seq.cap * sizeof(*p),
-			                    cap * sizeof(*p)) : NULL;
-		if (p) {
-			l->u.seq.items = p;
-			l->u.seq.cap = cap;
-		} else {
-			e = -ENOMEM;
-		}
-	}
+	else if (!(e = mp__obj_check_child(l, item)))
+		e = mp__list_reserve(l, 1);
 	if (e) {
 		mp_obj_decref(item);
 		return e;
 	}
-	l->u.seq.items[l->u.seq.len++] = item;
-	mp__obj_adopt(l, item);
+	mp__list_push(l, item);
 	return 0;
 }
 

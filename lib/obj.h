@@ -161,7 +161,25 @@ mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra);
  * would make a cycle), -MP_ELIMIT (too deep). */
 int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child);
 /* child went into parent: freeze it, raise parent's height. */
-void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child);
+static inline void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child)
+{
+	/* Written only when it changes: a frozen node may be read by other
+	 * threads. */
+	if (!(child->flags & MP__OBJ_FROZEN))
+		child->flags |= MP__OBJ_FROZEN;
+	if (parent->height <= child->height)
+		parent->height = (uint16_t)(child->height + 1);
+}
+/* Room for n more items in list l (0, -ENOMEM). */
+int mp__list_reserve(mp_obj_t *l, size_t n);
+/* Append item (stolen) to list l, which has room for it, for a caller
+ * that has checked what mp_obj_list_append checks: l not frozen, item
+ * not l and below MP_OBJ_MAX_DEPTH. */
+static inline void mp__list_push(mp_obj_t *l, mp_obj_t *item)
+{
+	l->u.seq.items[l->u.seq.len++] = item;
+	mp__obj_adopt(l, item);
+}
 /* Whether s[0..n) is UTF-8 with lone surrogates allowed. */
 bool mp__utf8_valid(const char *s, size_t n);
 

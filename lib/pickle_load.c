@@ -445,16 +445,14 @@ static int list_extend(struct ld *l, size_t list, size_t from)
 	int r = check_child(l, depth);
 	if (r)
 		return r;
-	size_t end = l->sp;
-	l->sp = from; /* each append steals its item */
-	for (size_t i = from; i < end; i++) {
-		r = mp_obj_list_append(c->o, l->st[i].o);
-		if (r < 0) {
-			for (size_t j = i + 1; j < end; j++)
-				mp_obj_decref(l->st[j].o);
-			return fail_insert(l, r);
-		}
-	}
+	if (c->o->flags & MP__OBJ_FROZEN)
+		return fail_insert(l, -EPERM);
+	/* Checked as mp_obj_list_append would, and room made at once. */
+	if (mp__list_reserve(c->o, l->sp - from))
+		return fail_nomem(l);
+	for (size_t i = from; i < l->sp; i++)
+		mp__list_push(c->o, l->st[i].o);
+	l->sp = from;
 	return 0;
 }
 
