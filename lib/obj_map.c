@@ -519,6 +519,12 @@ static mp_obj_t *map_new(mp_obj_kind_t kind)
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending)
 {
 	for (uint32_t i = 0; i < o->u.map.len; i++) {
+		/* The nodes a few entries on, read while these are freed:
+		 * a big value's nodes are no longer all in the cache. */
+		if (i + 4 < o->u.map.len) {
+			__builtin_prefetch(o->u.map.entries[i + 4].key);
+			__builtin_prefetch(o->u.map.entries[i + 4].value);
+		}
 		mp__obj_drop(o->u.map.entries[i].key, pending);
 		mp__obj_drop(o->u.map.entries[i].value, pending);
 	}
