@@ -4,8 +4,8 @@
  * keeps of the blocks it freed, by size class.
  *
  * Why.  Decoding a message makes a few hundred small nodes and freeing
- * the value gives them all back at once: through malloc that is far more
- * of the time than the decoding (glibc keeps 7 blocks a size in its own
+ * the value gives them all back at once: through malloc alone that was
+ * some 40% of a decode and free (glibc keeps 7 blocks a size in its own
  * thread cache; the rest go to fastbins, which the next request of 1 KiB
  * or more sweeps and merges).  Kept here, the next message reuses them
  * with no lock and no search.
