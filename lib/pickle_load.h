@@ -86,6 +86,7 @@ static inline void own_decref(mp_obj_t *o)
 
 /* Record why decoding stops (fmt's message in the diagnostic, if the
  * caller asked for one); returns code. */
+__attribute__((format(printf, 3, 0), cold))
 int mp__ld_vfail(struct ld *l, int code, const char *fmt, va_list ap);
 
 __attribute__((format(printf, 3, 4), cold))
