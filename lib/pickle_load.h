@@ -161,6 +161,7 @@ static inline size_t left(const struct ld *l)
 
 /* Grow *arr to hold want elements; the first array may be one inside
  * struct ld (inl), which is copied out, never freed. */
+__attribute__((noinline))
 int mp__ld_grow(void **arr, size_t *cap, size_t elem, size_t want,
                 const void *inl);
 
