@@ -90,20 +90,7 @@ mp_obj_t *mp_obj_incref(mp_obj_t *o)
 	return o;
 }
 
-static bool has_children(const mp_obj_t *o)
-{
-	switch (o->kind) {
-	case MP_OBJ_TUPLE: case MP_OBJ_LIST: case MP_OBJ_DICT:
-	case MP_OBJ_SET: case MP_OBJ_FROZENSET: case MP_OBJ_EXC:
-	case MP_OBJ_INERT:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/* The size o was allocated with (mp__obj_alloc's). */
-static size_t node_size_slow(const mp_obj_t *o)
+size_t mp__obj_node_size_slow(const mp_obj_t *o)
 {
 	size_t payload = sizeof(o->u), extra = 0;
 	switch (o->kind) {
@@ -137,38 +124,6 @@ static size_t node_size_slow(const mp_obj_t *o)
 	return mp__obj_size(payload, extra);
 }
 
-static inline size_t node_size(const mp_obj_t *o)
-{
-	/* The usual leaves, without the switch. */
-	if (o->kind == MP_OBJ_STR || o->kind == MP_OBJ_BYTES)
-		return mp__obj_size(sizeof(o->u.s), o->u.s.len + 1);
-	if (o->kind == MP_OBJ_FLOAT ||
-	    (o->kind == MP_OBJ_INT && !(o->flags & MP__OBJ_BIG)))
-		return sizeof(*o);
-	return node_size_slow(o);
-}
-
-void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
-{
-	if (!o || (o->flags & MP__OBJ_IMMORTAL))
-		return;
-	/* A count of 1 is ours alone: nobody else holds a reference to copy,
-	 * so it cannot rise, and the node is freed without a locked
-	 * instruction (most nodes of a value are never shared).  Acquire:
-	 * pairs with the release of the decrement that brought it to 1. */
-	if (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 1) {
-		/* Release: our writes to o happen before whoever frees it. */
-		if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
-			return;
-		/* Acquire: pairs with the other droppers' release. */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	}
-	if (has_children(o))
-		mp__obj_pending_push(pending, o);
-	else
-		mp__obj_mem_free(o, node_size(o));
-}
-
 /* Free o, whose last reference is gone: its children are dropped onto
  * *pending. */
 static void free_node(mp_obj_t *o, mp_obj_t **pending)
@@ -198,7 +153,7 @@ static void free_node(mp_obj_t *o, mp_obj_t **pending)
 	default:
 		break;
 	}
-	mp__obj_mem_free(o, node_size(o));
+	mp__obj_mem_free(o, mp__obj_node_size(o));
 }
 
 void mp_obj_decref(mp_obj_t *o)

@@ -230,7 +230,50 @@ static inline void mp__obj_pending_push(mp_obj_t **pending, mp_obj_t *o)
 	o->aux = (uint64_t)(uintptr_t)*pending;
 	*pending = o;
 }
-/* Drop one reference; a node whose last it was goes on *pending. */
-void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending);
+/* The size o was allocated with (mp__obj_alloc's). */
+size_t mp__obj_node_size_slow(const mp_obj_t *o);
+static inline size_t mp__obj_node_size(const mp_obj_t *o)
+{
+	/* The usual leaves, without the switch. */
+	if (o->kind == MP_OBJ_STR || o->kind == MP_OBJ_BYTES)
+		return mp__obj_size(sizeof(o->u.s), o->u.s.len + 1);
+	if (o->kind == MP_OBJ_FLOAT ||
+	    (o->kind == MP_OBJ_INT && !(o->flags & MP__OBJ_BIG)))
+		return sizeof(*o);
+	return mp__obj_node_size_slow(o);
+}
+
+/* Whether o is of a kind that holds other nodes. */
+static inline bool mp__obj_has_children(const mp_obj_t *o)
+{
+	return (1u << o->kind) &
+	       (1u << MP_OBJ_TUPLE | 1u << MP_OBJ_LIST | 1u << MP_OBJ_DICT |
+	        1u << MP_OBJ_SET | 1u << MP_OBJ_FROZENSET | 1u << MP_OBJ_EXC |
+	        1u << MP_OBJ_INERT);
+}
+
+/* Drop one reference; a node whose last it was goes on *pending, or,
+ * without children, is freed at once.  Inline: freeing a value is a run
+ * of these. */
+static inline void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
+{
+	if (!o || (o->flags & MP__OBJ_IMMORTAL))
+		return;
+	/* A count of 1 is ours alone: nobody else holds a reference to copy,
+	 * so it cannot rise, and the node is freed without a locked
+	 * instruction (most nodes of a value are never shared).  Acquire:
+	 * pairs with the release of the decrement that brought it to 1. */
+	if (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 1) {
+		/* Release: our writes to o happen before whoever frees it. */
+		if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
+			return;
+		/* Acquire: pairs with the other droppers' release. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	}
+	if (mp__obj_has_children(o))
+		mp__obj_pending_push(pending, o);
+	else
+		mp__obj_mem_free(o, mp__obj_node_size(o));
+}
 
 #endif
