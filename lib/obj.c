@@ -8,7 +8,9 @@
  * release, and the thread that drops the last one takes an acquire fence
  * before freeing, so every write made through the other references
  * happens before the free.  A thread that finds the count at 1 holds
- * the only reference and frees without decrementing (mp__obj_drop).  None, True and False are static and immortal.
+ * the only reference and frees without decrementing (mp__obj_drop).
+ * None, True and False are static and immortal.  Nodes and their arrays
+ * come from obj_cache.c, a cache of freed blocks each thread keeps.
  *
  * Freeing is a loop, never a recursion: a node whose last reference is
  * dropped goes on a list threaded through its own `aux` word (dead, it

@@ -665,7 +665,8 @@ static int run(struct ld *l, mp_obj_t **out)
 		case P_MARK:
 			if (l->nmk == l->mkcap &&
 			    mp__ld_grow((void **)&l->mk, &l->mkcap,
-			                sizeof(*l->mk), l->nmk + 1, l->mk_inline))
+			                sizeof(*l->mk), l->nmk + 1,
+			                l->mk_inline))
 				return fail_nomem(l);
 			l->mk[l->nmk++] = l->sp;
 			break;
@@ -689,7 +690,8 @@ static int run(struct ld *l, mp_obj_t **out)
 			l->st[l->sp - 1].flags |= SL_SHARED;
 			if (l->sp == l->scap &&
 			    mp__ld_grow((void **)&l->st, &l->scap,
-			                sizeof(*l->st), l->sp + 1, l->st_inline))
+			                sizeof(*l->st), l->sp + 1,
+			                l->st_inline))
 				return fail_nomem(l);
 			l->st[l->sp] = l->st[l->sp - 1];
 			own_incref(l->st[l->sp++].o);
