@@ -7,7 +7,10 @@
  * is only ever copied from one the thread already holds); decref is a
  * release, and the thread that drops the last one takes an acquire fence
  * before freeing, so every write made through the other references
- * happens before the free.  None, True and False are static and immortal.
+ * happens before the free.  A thread that finds the count at 1 holds
+ * the only reference and frees without decrementing (mp__obj_drop).
+ * None, True and False are static and immortal.  Nodes and their arrays
+ * come from obj_cache.c, a cache of freed blocks each thread keeps.
  *
  * Freeing is a loop, never a recursion: a node whose last reference is
  * dropped goes on a list threaded through its own `aux` word (dead, it
@@ -31,6 +34,8 @@
 
 _Static_assert(sizeof(struct mp_obj) == 48, "obj.h: 48-byte nodes");
 _Static_assert(MP_OBJ_MAX_DEPTH <= UINT16_MAX, "height fits in 16 bits");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "an int's bytes are copied in the host's order");
 
 static mp_obj_t none_obj = {
 	.kind = MP_OBJ_NONE, .flags = MP__OBJ_IMMORTAL | MP__OBJ_FROZEN,
@@ -46,14 +51,9 @@ static mp_obj_t true_obj = {
 
 mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra)
 {
-	size_t head = offsetof(struct mp_obj, u) + payload;
-	if (extra > SIZE_MAX - head)
+	if (extra > SIZE_MAX - 64 - payload)
 		return NULL;
-	/* Never less than a whole node: the compiler may assume one. */
-	size_t size = head + extra;
-	if (size < sizeof(struct mp_obj))
-		size = sizeof(struct mp_obj);
-	mp_obj_t *o = malloc(size);
+	mp_obj_t *o = mp__obj_mem_alloc(mp__obj_size(payload, extra));
 	if (!o)
 		return NULL;
 	o->refs = 1;
@@ -92,31 +92,38 @@ mp_obj_t *mp_obj_incref(mp_obj_t *o)
 	return o;
 }
 
-static bool has_children(const mp_obj_t *o)
+size_t mp__obj_node_size_slow(const mp_obj_t *o)
 {
+	size_t payload = sizeof(o->u), extra = 0;
 	switch (o->kind) {
-	case MP_OBJ_TUPLE: case MP_OBJ_LIST: case MP_OBJ_DICT:
-	case MP_OBJ_SET: case MP_OBJ_FROZENSET: case MP_OBJ_EXC:
+	case MP_OBJ_INT:
+		if (o->flags & MP__OBJ_BIG) {
+			payload = sizeof(o->u.big);
+			extra = o->u.big.n;
+		}
+		break;
+	case MP_OBJ_BYTES: case MP_OBJ_BYTEARRAY: case MP_OBJ_STR:
+		payload = sizeof(o->u.s);
+		extra = o->u.s.len + 1;
+		break;
+	case MP_OBJ_TUPLE:
+		payload = sizeof(o->u.seq);
+		extra = o->u.seq.len * sizeof(mp_obj_t *);
+		break;
+	case MP_OBJ_EXC:
+		payload = sizeof(o->u.exc);
+		extra = strlen(o->u.exc.type) + 1;
+		break;
 	case MP_OBJ_INERT:
-		return true;
+		payload = sizeof(o->u.inert);
+		if (!(o->flags & MP__OBJ_CALL))
+			extra = strlen(mp__obj_inert_module(o)) + 1 +
+			        strlen(o->u.inert.name) + 1;
+		break;
 	default:
-		return false;
+		break;
 	}
-}
-
-void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
-{
-	if (!o || (o->flags & MP__OBJ_IMMORTAL))
-		return;
-	/* Release: our writes to o happen before whoever frees it. */
-	if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
-		return;
-	/* Acquire: pairs with the other droppers' release. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (has_children(o))
-		mp__obj_pending_push(pending, o);
-	else
-		free(o);
+	return mp__obj_size(payload, extra);
 }
 
 /* Free o, whose last reference is gone: its children are dropped onto
@@ -129,7 +136,8 @@ static void free_node(mp_obj_t *o, mp_obj_t **pending)
 		for (size_t i = 0; i < o->u.seq.len; i++)
 			mp__obj_drop(o->u.seq.items[i], pending);
 		if (o->kind == MP_OBJ_LIST)
-			free(o->u.seq.items);
+			mp__obj_mem_free(o->u.seq.items,
+			                 o->u.seq.cap * sizeof(mp_obj_t *));
 		break;
 	case MP_OBJ_DICT:
 	case MP_OBJ_SET:
@@ -147,7 +155,7 @@ static void free_node(mp_obj_t *o, mp_obj_t **pending)
 	default:
 		break;
 	}
-	free(o);
+	mp__obj_mem_free(o, mp__obj_node_size(o));
 }
 
 void mp_obj_decref(mp_obj_t *o)
@@ -173,16 +181,6 @@ int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child)
 	if (child->height >= MP_OBJ_MAX_DEPTH)
 		return -MP_ELIMIT;
 	return 0;
-}
-
-void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child)
-{
-	/* Written only when it changes: a frozen node may be read by other
-	 * threads. */
-	if (!(child->flags & MP__OBJ_FROZEN))
-		child->flags |= MP__OBJ_FROZEN;
-	if (parent->height <= child->height)
-		parent->height = (uint16_t)(child->height + 1);
 }
 
 /* ---- scalars ---------------------------------------------------------------- */
@@ -211,9 +209,12 @@ mp_obj_t *mp_obj_int(int64_t v)
 	o->flags = MP__OBJ_FROZEN;
 	o->u.i.v = v;
 	uint64_t u = (uint64_t)v;
-	for (int k = 0; k < 8; k++)
-		o->u.i.le[k] = (uint8_t)(u >> (8 * k));
-	o->u.i.n = (uint8_t)mp__le_minimal(o->u.i.le, 8);
+	memcpy(o->u.i.le, &u, 8);
+	/* mp__le_minimal's answer: the bits besides the sign, and one for
+	 * it; none for 0. */
+	uint64_t m = v < 0 ? ~u : u;
+	unsigned bits = m ? 64 - (unsigned)__builtin_clzll(m) : 0;
+	o->u.i.n = v ? (uint8_t)(bits / 8 + 1) : 0;
 	return o;
 }
 
@@ -329,6 +330,21 @@ double mp_obj_float_value(const mp_obj_t *o)
 
 /* ---- bytes, bytearray, str --------------------------------------------------- */
 
+/* Most strings and bytes of a message are short: copied without a call. */
+static inline void copy_short(char *dst, const char *src, size_t n)
+{
+	if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (size_t k = 0; k < n; k++)
+			dst[k] = src[k];
+	}
+}
+
 static mp_obj_t *bytes_new(mp_obj_kind_t kind, const void *data, size_t n)
 {
 	if (!data && n)
@@ -340,7 +356,9 @@ static mp_obj_t *bytes_new(mp_obj_kind_t kind, const void *data, size_t n)
 		o->flags = MP__OBJ_FROZEN;
 	o->u.s.len = n;
 	o->u.s.data = MP__OBJ_EXTRA(o, STR_PAYLOAD);
-	if (n)
+	if (n <= 16)
+		copy_short(o->u.s.data, data, n);
+	else
 		memcpy(o->u.s.data, data, n);
 	o->u.s.data[n] = 0;
 	return o;
@@ -407,13 +425,26 @@ bool mp__utf8_valid(const char *str, size_t n)
 	return true;
 }
 
+static inline bool utf8_ok(const char *s, size_t n)
+{
+	/* A short ASCII word, the usual str, without a call. */
+	if (n <= 8) {
+		unsigned acc = 0;
+		for (size_t k = 0; k < n; k++)
+			acc |= (uint8_t)s[k];
+		if (acc < 0x80)
+			return true;
+	}
+	return mp__utf8_valid(s, n);
+}
+
 mp_obj_t *mp_obj_str(const char *s, size_t n, int *err)
 {
 	int e = 0;
 	mp_obj_t *o = NULL;
 	if (!s && n)
 		e = -EINVAL;
-	else if (!mp__utf8_valid(s, n))
+	else if (!utf8_ok(s, n))
 		e = -EILSEQ;
 	else if (!(o = bytes_new(MP_OBJ_STR, s, n)))
 		e = -ENOMEM;
@@ -488,6 +519,27 @@ mp_obj_t *mp_obj_list(void)
 	return o;
 }
 
+int mp__list_reserve(mp_obj_t *l, size_t n)
+{
+	size_t want = l->u.seq.len + n, cap = l->u.seq.cap;
+	if (want <= cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(mp_obj_t *) - l->u.seq.len)
+		return -ENOMEM;
+	cap = cap ? cap * 2 : 4;
+	while (cap < want)
+		cap *= 2;
+	mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
+		mp__obj_mem_realloc(l->u.seq.items,
+		                    l->u.seq.cap * sizeof(*p),
+		                    cap * sizeof(*p)) : NULL;
+	if (!p)
+		return -ENOMEM;
+	l->u.seq.items = p;
+	l->u.seq.cap = cap;
+	return 0;
+}
+
 int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
 {
 	int e;
@@ -497,25 +549,13 @@ int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item)
 		e = -EINVAL;
 	else if (l->flags & MP__OBJ_FROZEN)
 		e = -EPERM;
-	else
-		e = mp__obj_check_child(l, item);
-	if (!e && l->u.seq.len == l->u.seq.cap) {
-		size_t cap = l->u.seq.cap ? l->u.seq.cap * 2 : 4;
-		mp_obj_t **p = cap < SIZE_MAX / sizeof(*p) ?
-			realloc(l->u.seq.items, cap * sizeof(*p)) : NULL;
-		if (p) {
-			l->u.seq.items = p;
-			l->u.seq.cap = cap;
-		} else {
-			e = -ENOMEM;
-		}
-	}
+	else if (!(e = mp__obj_check_child(l, item)))
+		e = mp__list_reserve(l, 1);
 	if (e) {
 		mp_obj_decref(item);
 		return e;
 	}
-	l->u.seq.items[l->u.seq.len++] = item;
-	mp__obj_adopt(l, item);
+	mp__list_push(l, item);
 	return 0;
 }
 

@@ -140,6 +140,17 @@ static inline const char *mp__obj_inert_module(const mp_obj_t *o)
 
 /* ---- between the obj*.c files ----------------------------------------------- */
 
+#include "obj_cache.h"
+
+/* The size of a node with payload bytes of payload and extra bytes after
+ * it (extra not past SIZE_MAX - 64).  Never less than a whole node: the
+ * compiler may assume one. */
+static inline size_t mp__obj_size(size_t payload, size_t extra)
+{
+	size_t size = offsetof(struct mp_obj, u) + payload + extra;
+	return size < sizeof(struct mp_obj) ? sizeof(struct mp_obj) : size;
+}
+
 /* A node of kind with payload bytes of payload and extra bytes after it,
  * one reference, not frozen, height 0.  NULL on -ENOMEM. */
 mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra);
@@ -150,7 +161,25 @@ mp_obj_t *mp__obj_alloc(mp_obj_kind_t kind, size_t payload, size_t extra);
  * would make a cycle), -MP_ELIMIT (too deep). */
 int mp__obj_check_child(const mp_obj_t *parent, const mp_obj_t *child);
 /* child went into parent: freeze it, raise parent's height. */
-void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child);
+static inline void mp__obj_adopt(mp_obj_t *parent, mp_obj_t *child)
+{
+	/* Written only when it changes: a frozen node may be read by other
+	 * threads. */
+	if (!(child->flags & MP__OBJ_FROZEN))
+		child->flags |= MP__OBJ_FROZEN;
+	if (parent->height <= child->height)
+		parent->height = (uint16_t)(child->height + 1);
+}
+/* Room for n more items in list l (0, -ENOMEM). */
+int mp__list_reserve(mp_obj_t *l, size_t n);
+/* Append item (stolen) to list l, which has room for it, for a caller
+ * that has checked what mp_obj_list_append checks: l not frozen, item
+ * not l and below MP_OBJ_MAX_DEPTH. */
+static inline void mp__list_push(mp_obj_t *l, mp_obj_t *item)
+{
+	l->u.seq.items[l->u.seq.len++] = item;
+	mp__obj_adopt(l, item);
+}
 /* Whether s[0..n) is UTF-8 with lone surrogates allowed. */
 bool mp__utf8_valid(const char *s, size_t n);
 
@@ -163,6 +192,14 @@ bool mp__unicode_printable(uint32_t c);
 int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 /* Release a dict's or set's elements and arrays (not the node). */
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending);
+/* Room for n entries in all in dict or set m (0, -ENOMEM). */
+int mp__map_reserve(mp_obj_t *m, size_t n);
+/* m[key] = value (value NULL for a set), both stolen, released on
+ * failure (-EINVAL unhashable, -ENOMEM), as mp_obj_dict_set and
+ * mp_obj_set_add do, for a caller that has checked what they check: m
+ * is a dict (a set) not frozen, neither key nor value is m, both are
+ * below MP_OBJ_MAX_DEPTH. */
+int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value);
 /* Python's == for two dicts, or two sets/frozensets. */
 bool mp__map_equal(const mp_obj_t *a, const mp_obj_t *b);
 /* The value of key (whose hash is h) in dict d (borrowed), or NULL. */
@@ -193,7 +230,50 @@ static inline void mp__obj_pending_push(mp_obj_t **pending, mp_obj_t *o)
 	o->aux = (uint64_t)(uintptr_t)*pending;
 	*pending = o;
 }
-/* Drop one reference; a node whose last it was goes on *pending. */
-void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending);
+/* The size o was allocated with (mp__obj_alloc's). */
+size_t mp__obj_node_size_slow(const mp_obj_t *o);
+static inline size_t mp__obj_node_size(const mp_obj_t *o)
+{
+	/* The usual leaves, without the switch. */
+	if (o->kind == MP_OBJ_STR || o->kind == MP_OBJ_BYTES)
+		return mp__obj_size(sizeof(o->u.s), o->u.s.len + 1);
+	if (o->kind == MP_OBJ_FLOAT ||
+	    (o->kind == MP_OBJ_INT && !(o->flags & MP__OBJ_BIG)))
+		return sizeof(*o);
+	return mp__obj_node_size_slow(o);
+}
+
+/* Whether o is of a kind that holds other nodes. */
+static inline bool mp__obj_has_children(const mp_obj_t *o)
+{
+	return (1u << o->kind) &
+	       (1u << MP_OBJ_TUPLE | 1u << MP_OBJ_LIST | 1u << MP_OBJ_DICT |
+	        1u << MP_OBJ_SET | 1u << MP_OBJ_FROZENSET | 1u << MP_OBJ_EXC |
+	        1u << MP_OBJ_INERT);
+}
+
+/* Drop one reference; a node whose last it was goes on *pending, or,
+ * without children, is freed at once.  Inline: freeing a value is a run
+ * of these. */
+static inline void mp__obj_drop(mp_obj_t *o, mp_obj_t **pending)
+{
+	if (!o || (o->flags & MP__OBJ_IMMORTAL))
+		return;
+	/* A count of 1 is ours alone: nobody else holds a reference to copy,
+	 * so it cannot rise, and the node is freed without a locked
+	 * instruction (most nodes of a value are never shared).  Acquire:
+	 * pairs with the release of the decrement that brought it to 1. */
+	if (__atomic_load_n(&o->refs, __ATOMIC_ACQUIRE) != 1) {
+		/* Release: our writes to o happen before whoever frees it. */
+		if (__atomic_fetch_sub(&o->refs, 1, __ATOMIC_RELEASE) != 1)
+			return;
+		/* Acquire: pairs with the other droppers' release. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	}
+	if (mp__obj_has_children(o))
+		mp__obj_pending_push(pending, o);
+	else
+		mp__obj_mem_free(o, mp__obj_node_size(o));
+}
 
 #endif

@@ -338,6 +338,17 @@ int mp__obj_hash(const mp_obj_t *o, uint64_t *h)
 	return hash_rec(o, h);
 }
 
+/* A str's hash, hash_rec's without the switch. */
+static inline uint64_t str_hash(const mp_obj_t *o)
+{
+	uint64_t h = __atomic_load_n(&o->aux, __ATOMIC_RELAXED);
+	if (!h) {
+		h = hash_bytes(o->u.s.data, o->u.s.len);
+		hash_cache(o, h);
+	}
+	return h;
+}
+
 /* ---- numbers ----------------------------------------------------------------- */
 
 /* An integral double of magnitude >= 2^63 as minimal two's complement
@@ -461,6 +472,13 @@ static int64_t map_find(const mp_obj_t *m, const mp_obj_t *key, uint64_t h,
 	}
 }
 
+static void free_index(mp_obj_t *m)
+{
+	if (m->u.map.index)
+		mp__obj_mem_free(m->u.map.index, sizeof(uint32_t) <<
+		                 (64 - m->u.map.shift));
+}
+
 /* Rebuild the index with room for at least want entries. */
 static int map_reindex(mp_obj_t *m, size_t want)
 {
@@ -469,10 +487,11 @@ static int map_reindex(mp_obj_t *m, size_t want)
 		bits++;
 	bits++; /* half full after a rebuild: rebuilds stay rare */
 	size_t slots = (size_t)1 << bits;
-	uint32_t *ix = calloc(slots, sizeof(*ix));
+	uint32_t *ix = mp__obj_mem_alloc(slots * sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
-	free(m->u.map.index);
+	memset(ix, 0, slots * sizeof(*ix));
+	free_index(m);
 	m->u.map.index = ix;
 	m->u.map.shift = 64 - bits;
 	for (uint32_t i = 0; i < m->u.map.len; i++) {
@@ -500,36 +519,77 @@ static mp_obj_t *map_new(mp_obj_kind_t kind)
 void mp__map_free(mp_obj_t *o, mp_obj_t **pending)
 {
 	for (uint32_t i = 0; i < o->u.map.len; i++) {
+		/* The nodes a few entries on, read while these are freed:
+		 * a big value's nodes are no longer all in the cache. */
+		if (i + 4 < o->u.map.len) {
+			__builtin_prefetch(o->u.map.entries[i + 4].key);
+			__builtin_prefetch(o->u.map.entries[i + 4].value);
+		}
 		mp__obj_drop(o->u.map.entries[i].key, pending);
 		mp__obj_drop(o->u.map.entries[i].value, pending);
 	}
-	free(o->u.map.entries);
-	free(o->u.map.index);
+	mp__obj_mem_free(o->u.map.entries,
+	                 o->u.map.cap * sizeof(struct mp__entry));
+	free_index(o);
 }
 
-/*
- * m[key] = value (value NULL for a set): both stolen.  An equal key that is
- * there keeps its place and its key; a dict's value is replaced, a set's
- * element stays.
- */
-static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
-                   mp_obj_t *value)
+/* Room for want entries in all: the entries array, and the index once
+ * past MP__MAP_LINEAR.  1 when the index was rebuilt (slots found before
+ * are stale), 0, or -ENOMEM. */
+static int map_room(mp_obj_t *m, size_t want)
 {
+	if (want > MAP_MAX)
+		return -ENOMEM;
+	if (want > m->u.map.cap) {
+		uint32_t cap = m->u.map.cap ? m->u.map.cap * 2 : 4;
+		while (cap < want)
+			cap *= 2;
+		struct mp__entry *p = mp__obj_mem_realloc(
+			m->u.map.entries, m->u.map.cap * sizeof(*p),
+			cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->u.map.entries = p;
+		m->u.map.cap = cap;
+	}
+	if (want <= MP__MAP_LINEAR)
+		return 0;
+	size_t slots = m->u.map.index ? (size_t)1 << (64 - m->u.map.shift) : 0;
+	if (want * 3 <= slots * 2)
+		return 0;
+	int e = map_reindex(m, want);
+	return e ? e : 1;
+}
+
+int mp__map_reserve(mp_obj_t *m, size_t n)
+{
+	int e = map_room(m, n);
+	return e < 0 ? e : 0;
+}
+
+/* Whether m has room for one more entry as it is. */
+static inline bool map_has_room(const mp_obj_t *m)
+{
+	size_t want = (size_t)m->u.map.len + 1;
+	if (want > m->u.map.cap)
+		return false;
+	if (want <= MP__MAP_LINEAR)
+		return true;
+	return m->u.map.index &&
+	       want * 3 <= ((size_t)2 << (64 - m->u.map.shift));
+}
+
+/* m[key] = value, with the arguments checked: see mp__map_insert. */
+int mp__map_insert(mp_obj_t *m, mp_obj_t *key, mp_obj_t *value)
+{
+	uint64_t h;
+	size_t slot = 0;
 	int e = 0;
-	uint64_t h = 0;
-	if (!m || (kind == MP_OBJ_DICT ? m->kind != MP_OBJ_DICT : !is_set(m)))
-		e = -EINVAL;
-	else if (m->flags & MP__OBJ_FROZEN)
-		e = -EPERM;
-	else if ((e = mp__obj_check_child(m, key)) ||
-	         (value && (e = mp__obj_check_child(m, value))))
-		;
+	if (key->kind == MP_OBJ_STR) /* the usual key, inline */
+		h = str_hash(key);
 	else
 		e = mp__obj_hash(key, &h);
-	if (e)
-		goto fail;
-	size_t slot = 0;
-	int64_t at = map_find(m, key, h, &slot);
+	int64_t at = e ? -1 : map_find(m, key, h, &slot);
 	if (at >= 0) {
 		struct mp__entry *ent = &m->u.map.entries[at];
 		mp_obj_decref(key);
@@ -542,38 +602,42 @@ static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
 		return 0;
 	}
 	uint32_t n = m->u.map.len;
-	if (n == m->u.map.cap) {
-		if (n >= MAP_MAX) {
-			e = -ENOMEM;
-			goto fail;
-		}
-		uint32_t cap = n ? n * 2 : 4;
-		struct mp__entry *p = realloc(m->u.map.entries,
-		                              cap * sizeof(*p));
-		if (!p) {
-			e = -ENOMEM;
-			goto fail;
-		}
-		m->u.map.entries = p;
-		m->u.map.cap = cap;
+	if (!e && !map_has_room(m) && (e = map_room(m, (size_t)n + 1)) > 0) {
+		map_find(m, key, h, &slot); /* in the new index */
+		e = 0;
 	}
-	if (n + 1 > MP__MAP_LINEAR) {
-		size_t slots = m->u.map.index ?
-			(size_t)1 << (64 - m->u.map.shift) : 0;
-		if ((size_t)(n + 1) * 3 > slots * 2) {
-			if ((e = map_reindex(m, (size_t)n + 1)))
-				goto fail;
-			map_find(m, key, h, &slot);
-		}
+	if (e) {
+		mp_obj_decref(key);
+		mp_obj_decref(value);
+		return e;
+	}
+	if (m->u.map.index)
 		m->u.map.index[slot] = n + 1;
-	}
 	m->u.map.entries[n] = (struct mp__entry){ h, key, value };
 	m->u.map.len = n + 1;
 	mp__obj_adopt(m, key);
 	if (value)
 		mp__obj_adopt(m, value);
 	return 0;
-fail:
+}
+
+/*
+ * m[key] = value (value NULL for a set): both stolen.  An equal key that is
+ * there keeps its place and its key; a dict's value is replaced, a set's
+ * element stays.
+ */
+static int map_put(mp_obj_t *m, mp_obj_kind_t kind, mp_obj_t *key,
+                   mp_obj_t *value)
+{
+	int e = 0;
+	if (!m || (kind == MP_OBJ_DICT ? m->kind != MP_OBJ_DICT : !is_set(m)))
+		e = -EINVAL;
+	else if (m->flags & MP__OBJ_FROZEN)
+		e = -EPERM;
+	else if (!(e = mp__obj_check_child(m, key)) && value)
+		e = mp__obj_check_child(m, value);
+	if (!e)
+		return mp__map_insert(m, key, value);
 	mp_obj_decref(key);
 	mp_obj_decref(value);
 	return e;

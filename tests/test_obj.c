@@ -1197,6 +1197,123 @@ static void test_threads(void)
 	mp_obj_decref(shared_val);
 }
 
+
+/* ---- the per-thread cache of freed nodes (lib/obj_cache.c) ------------------- */
+
+/* A value of every kind and many node sizes. */
+static mp_obj_t *every_kind(int seed)
+{
+	int err = 0;
+	char text[64];
+	static const uint8_t big[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	mp_obj_t *d = mp_obj_dict(), *s = mp_obj_set(false);
+	mp_obj_t *fs = mp_obj_set(true);
+	for (int i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text), "key %d of %d %.*s", i, seed, i,
+		         "................................................");
+		mp_obj_t *l = mp_obj_list();
+		for (int k = 0; k < i % 7; k++)
+			mp_obj_list_append(l, mp_obj_float(k + seed));
+		mp_obj_dict_set(d, mp_obj_cstr(text, &err), l);
+		mp_obj_set_add(s, mp_obj_bytes(text, (size_t)i));
+		mp_obj_set_add(fs, mp_obj_int(i * seed));
+	}
+	mp_obj_t *g = mp_obj_global("collections", "OrderedDict", &err);
+	mp_obj_t *items[] = {
+		d, s, fs, mp_obj_bytearray("ba", 2),
+		mp_obj_int_bytes(big, sizeof(big), &err),
+		mp_obj_exc("builtins.KeyError", NULL, &err),
+		mp_obj_inert(mp_obj_incref(g), mp_obj_tuple(0, NULL), false,
+		             NULL, &err),
+		g, mp_obj_tuple(0, NULL), mp_obj_none(),
+	};
+	return mp_obj_tuple(sizeof(items) / sizeof(items[0]), items);
+}
+
+struct cache_run {
+	mp_obj_t *v;          /* in: a value to free; out: NULL */
+	size_t before, freed, remade, at_exit; /* the cache's bytes */
+	bool same;            /* the value made again equals a new one */
+};
+
+/* Free a value another thread made, then make it again. */
+static void *cache_thread(void *arg)
+{
+	struct cache_run *r = arg;
+	mp_obj_t *want = every_kind(3);
+	r->before = mp__obj_cache_bytes();
+	mp_obj_decref(r->v);
+	r->v = NULL;
+	r->freed = mp__obj_cache_bytes();
+	mp_obj_t *again = every_kind(3);
+	r->remade = mp__obj_cache_bytes();
+	r->same = mp_obj_equal(again, want);
+	mp_obj_decref(want);
+	mp_obj_decref(again);
+	r->at_exit = mp__obj_cache_bytes();
+	return NULL;
+}
+
+static void *free_million(void *arg)
+{
+	mp_obj_t *l = mp_obj_list();
+	for (int i = 0; i < 1000000 && l; i++)
+		if (mp_obj_list_append(l, mp_obj_int(i)))
+			return (void *)1;
+	mp_obj_decref(l);
+	*(size_t *)arg = mp__obj_cache_bytes();
+	return NULL;
+}
+
+/* A fork child goes on with its parent's cache, threads and all. */
+static int cache_child(void *arg)
+{
+	(void)arg;
+	mp_obj_t *want = every_kind(5);
+	for (int i = 0; i < 50; i++) {
+		mp_obj_t *v = every_kind(5);
+		bool same = mp_obj_equal(v, want);
+		mp_obj_decref(v);
+		if (!same)
+			return 10;
+	}
+	struct cache_run r = { .v = want };
+	pthread_t t;
+	if (pthread_create(&t, NULL, cache_thread, &r) ||
+	    pthread_join(t, NULL))
+		return 11;
+	return r.same ? 0 : 12;
+}
+
+static void test_cache(void)
+{
+	/* Made here, freed and made again in another thread, which
+	 * caches what it freed, reuses it, and frees it all at its exit. */
+	struct cache_run r = { .v = every_kind(3) };
+	uint64_t exits = mp__obj_cache_freed_at_exit();
+	pthread_t t;
+	MPT_EQ(pthread_create(&t, NULL, cache_thread, &r), 0);
+	MPT_EQ(pthread_join(t, NULL), 0);
+	CU_ASSERT(r.same);
+	if (MP__OBJ_CACHE) {
+		MPT_CMP(r.freed, >, r.before + 4096);
+		MPT_CMP(r.remade, <, r.freed);
+		MPT_CMP(r.at_exit, >=, r.freed);
+		MPT_CMP(mp__obj_cache_freed_at_exit() - exits, >=, r.at_exit);
+	} else {
+		MPT_EQ(r.freed, 0);
+	}
+	/* Bounded: a million values freed leave a few hundred KiB. */
+	size_t held = SIZE_MAX;
+	MPT_EQ(pthread_create(&t, NULL, free_million, &held), 0);
+	MPT_EQ(pthread_join(t, NULL), 0);
+	MPT_CMP(held, <=, 256 * 1024);
+	/* This thread's cache, full or not, serves a fork child. */
+	mp_obj_decref(every_kind(5));
+	mp_process_t *p = mpt_start(cache_child, NULL);
+	MPT_EQ(mpt_finish(p), 0);
+}
+
 int main(void)
 {
 	static CU_TestInfo tests[] = {
@@ -1216,6 +1333,7 @@ int main(void)
 		{ "4096 deep on a small stack", test_small_stack },
 		{ "out of memory", test_oom },
 		{ "threads", test_threads },
+		{ "a cache of freed nodes per thread", test_cache },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("obj", tests);
