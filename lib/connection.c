@@ -65,7 +65,13 @@
 
 #define SPIN_MIN MP_USEC(1)
 #define SPIN_REARM MP_USEC(8)
-#define SPIN_PREEMPTED MP_USEC(30)
+/* A gap this long between two reads of a spin is a preemption.  Not less:
+ * on a VM the host steals a vCPU for tens of microseconds now and then
+ * (30 us here made a ping-pong of two idle CPUs give up spinning on a
+ * quarter of its receives, each then a cross-CPU wake-up), while a
+ * spinner preempted by a busy neighbour is off for a scheduler slice,
+ * milliseconds. */
+#define SPIN_PREEMPTED MP_USEC(100)
 #define REARM_LO MP_USEC(10)
 #define REARM_HI MP_USEC(200)
 #define REARM_COUNT 4
