@@ -25,6 +25,12 @@
  * frozen values may be read and shared between threads; changing a value
  * while another thread reads it is a race, as with any C data.
  *
+ * Memory.  Each thread keeps up to 128 KiB of the small blocks its freed
+ * values gave back, for the next values it makes (decoding a message of a
+ * few hundred values then calls malloc for none of them); a thread's blocks
+ * go back to malloc when it exits.  A value made in one thread and freed in
+ * another is fine: its blocks join the freeing thread's.
+ *
  * Freezing.  A value becomes *frozen* when it is put into a container (or
  * given to an exception or inert node): from then on it can no longer
  * change (append, set and add on it return -EPERM).  This is what makes
