@@ -38,9 +38,9 @@
  *  - a spin that ends empty cuts it to a quarter (to 0 within a few);
  *  - at 0, REARM_COUNT sleeps in a row that each lasted REARM_LO..REARM_HI
  *    bring back a budget of twice the last of them: such a sleep is the
- *    costly wake-up a spin avoids.  A shorter one means wake-ups are cheap (busy CPUs: do not
- *    spin); a longer one, a quiet peer (spinning would be wasted); either
- *    starts the count again.  Only one receive in PROBE_EVERY is timed:
+ *    costly wake-up a spin avoids.  A shorter one means wake-ups are
+ *    cheap (busy CPUs: do not spin); a longer one, a quiet peer (spinning
+ *    would be wasted); either starts the count again.  Only one receive in PROBE_EVERY is timed:
  *    the two clock reads cost ~50 ns on a VM (kvm-clock), 4% of a
  *    round trip on one CPU, and a stream that wants spinning back shows
  *    it on every message alike.
@@ -64,7 +64,6 @@
 #include <string.h>
 
 #define SPIN_MIN MP_USEC(1)
-#define SPIN_REARM MP_USEC(8)
 /* A gap this long between two reads of a spin is a preemption.  Not less:
  * on a VM the host steals a vCPU for tens of microseconds now and then
  * (30 us here made a ping-pong of two idle CPUs give up spinning on a
@@ -331,8 +330,7 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 		 * that is itself still sleeping (its wake-up is what we
 		 * waited for), ends empty, drops back to 0, and the two
 		 * never spin again. */
-		int64_t s = slept * 2 > SPIN_REARM ? slept * 2 : SPIN_REARM;
-		c->spin = s < c->spin_max ? s : c->spin_max;
+		c->spin = slept * 2 < c->spin_max ? slept * 2 : c->spin_max;
 		c->rearm = 0;
 	}
 	return n;
