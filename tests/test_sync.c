@@ -977,9 +977,16 @@ static void test_cond_kill_at_random(void)
 {
 	cond_setup(true);
 	unsigned seed = 777;
-	int rounds = 40;
+	int rounds = 40, round;
 	mp_process_t *a = mpt_start(cond_turns, (void *)0);
-	for (int round = 0; round < rounds; round++) {
+	/* 40 rounds, and more (up to ten times as many) until a kill has
+	 * caught b holding the lock at least once: the holder is inside for
+	 * a few microseconds a round, and under a busy machine's scheduling
+	 * 40 random kills have all missed it. */
+	for (round = 0; round < rounds * 10; round++) {
+		if (round >= rounds && atomic_load(&sh->results[0]) +
+		                       atomic_load(&sh->results[1]) > 0)
+			break;
 		mp_process_t *b = mpt_start(cond_turns, (void *)1);
 		usleep(300 + rand_r(&seed) % 3000);
 		pause_process(round % 2 ? a : b, &seed, 6000);
