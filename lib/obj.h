@@ -188,6 +188,9 @@ void mp__float_repr(double d, char out[32]);
 /* obj_unicode.c: whether Python's repr keeps code point c as it is. */
 bool mp__unicode_printable(uint32_t c);
 
+/* obj_map.c: SipHash-1-3 of p[0..n) under the key (k0, k1) - a hash
+ * that is the same in every process given the same key (dict.c). */
+uint64_t mp__siphash13(uint64_t k0, uint64_t k1, const void *p, size_t n);
 /* obj_map.c: Python's hash of o (0, or -EINVAL unhashable). */
 int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 /* Release a dict's or set's elements and arrays (not the node). */

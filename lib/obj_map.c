@@ -133,11 +133,11 @@ static void sip_key(uint64_t *k0, uint64_t *k1)
 		v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32); \
 	} while (0)
 
-/* SipHash-1-3 (one round per word, three at the end), as CPython's. */
-static uint64_t siphash13(const void *p, size_t n)
+/* SipHash-1-3 (one round per word, three at the end), as CPython's,
+ * under the key (k0, k1). */
+static inline uint64_t sip13(uint64_t k0, uint64_t k1, const void *p,
+                             size_t n)
 {
-	uint64_t k0, k1;
-	sip_key(&k0, &k1);
 	uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
 	uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
 	const uint8_t *s = p;
@@ -160,6 +160,19 @@ static uint64_t siphash13(const void *p, size_t n)
 	SIPROUND;
 	SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* Under this process's key (values' hashes). */
+static uint64_t siphash13(const void *p, size_t n)
+{
+	uint64_t k0, k1;
+	sip_key(&k0, &k1);
+	return sip13(k0, k1, p, n);
+}
+
+uint64_t mp__siphash13(uint64_t k0, uint64_t k1, const void *p, size_t n)
+{
+	return sip13(k0, k1, p, n);
 }
 
 static uint64_t hash_bytes(const void *p, size_t n)

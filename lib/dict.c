@@ -1,0 +1,1216 @@
+/*
+ * dict.c - a hash map in shared memory (mproc/dict.h).
+ *
+ * Layout.  Everything is found by offsets from the header (signed: in
+ * the shared heap a block may lie below it), so the dict works wherever
+ * it is mapped.  The table is one block: its capacity, then slots of
+ * (hash, offset of an entry), linear probing, at most half the slots in
+ * use (live or tombstone).  An entry is one block: hash, insertion
+ * number, lengths, then the key's bytes and the value's.  Blocks come
+ * from the shared heap (mp_dict_new), or from the arena behind the
+ * header (mp_dict_init): power-of-two units carved from a bump pointer,
+ * with one free list per size, all changed under the dict's lock only.
+ *
+ * Crash safety.  Every change runs under the lock and follows one
+ * pattern: record the intent (struct intent: what the change is, the slot
+ * word whose store commits it, the block it will give up), take a fresh
+ * block and write it whole, then commit with one release store - the slot
+ * takes the new entry (set), or a tombstone (delete), or the header takes
+ * the new table (growth, and clear in the heap) - and only then free what
+ * was given up.  The next holder after a death (the lock says
+ * -EOWNERDEAD) looks at the record: not committed, it frees the fresh
+ * block; committed, it frees the stale one; then it recounts the length
+ * from the table.  Each of those steps can itself be cut by a death and
+ * done again by the next holder:
+ *  - in an arena, a block is free exactly when the allocator says so, and
+ *    the holder is the allocator's only user, so "already done?" is
+ *    answered by looking: a popped unit is not its list's head any more,
+ *    a freed one is, a bumped one ends at the top;
+ *  - in the heap, which others use meanwhile, a block may never be freed
+ *    twice, so its record field is cleared before mp_heap_free: a death
+ *    between the two leaks that one block, never more.
+ * Releases order a change's stores for whoever looks next; the next
+ * holder's acquire of the lock pairs with them.
+ */
+#include "internal.h"
+#include "obj.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define DICT_MAGIC 0x6d706463u /* "mpdc" */
+#define F_HEAP 0x100u          /* lives in the heap (private flag) */
+
+#define NCLS 36                /* arena units of 32 B .. 1 TiB */
+#define UNIT_HDR 16
+#define HDR_SIZE 512           /* the arena's first unit follows */
+#define MIN_CAP 8
+#define TOMB 1                 /* a slot's offset: deleted (blocks are
+                                * 16-aligned, never at offset 1) */
+
+enum { OP_NONE, OP_SET, OP_DEL, OP_RESIZE, OP_CLEAR };
+enum { SRC_FREE = 1, SRC_BUMP = 2 };
+
+/*
+ * The intent record.  `op` is written last when a change begins (release:
+ * the fields before it), and OP_NONE when it ends (release: all of the
+ * change before it).  fresh: the block taken for the change (a payload
+ * offset, 0: none yet), with, in an arena, where it came from; stale: the
+ * block it gives up; link: offset of the 64-bit word whose store commits
+ * it (a slot's offset field).
+ */
+struct intent {
+	_Atomic uint32_t op;
+	_Atomic uint32_t src;
+	_Atomic int64_t fresh;
+	_Atomic int64_t stale;
+	_Atomic int64_t link;
+};
+
+struct mp_dict {
+	mp_lock_t lock;
+	uint32_t magic;
+	uint32_t flags;          /* MP_DICT_* | F_HEAP */
+	uint64_t k0, k1;         /* the hash key, random, fixed at creation */
+	_Atomic int64_t table;   /* offset of the table block */
+	_Atomic uint64_t len;    /* live keys; read without the lock */
+	uint64_t used;           /* live and tombstone slots */
+	uint64_t seq;            /* the next insertion number */
+	uint64_t deaths;         /* holders found dead (mp_dict_stats) */
+	uint64_t repairs;        /* ... in the middle of a change */
+	struct intent in;
+	/* arena only */
+	uint64_t size;           /* the arena's bytes, header included */
+	_Atomic uint64_t top;    /* offset of the first byte never handed out */
+	_Atomic int64_t head[NCLS]; /* free units of 32 << c bytes (offsets) */
+};
+
+_Static_assert(sizeof(struct mp_dict) <= HDR_SIZE, "header fits");
+
+struct unit {
+	uint32_t magic;
+	uint32_t cls;
+	int64_t next;            /* the next free unit, while free */
+};
+
+struct entry {
+	uint64_t hash;
+	uint64_t seq;
+	uint32_t klen;
+	uint32_t vlen;
+	uint64_t pad;
+	unsigned char data[];    /* key, then value */
+};
+
+struct slot {
+	_Atomic uint64_t hash;
+	_Atomic int64_t off;     /* 0 empty, TOMB, or an entry */
+};
+
+struct table {
+	uint64_t cap;            /* a power of two */
+	uint64_t pad;
+	struct slot s[];
+};
+
+_Static_assert(sizeof(struct entry) == 32 && sizeof(struct unit) == UNIT_HDR,
+               "entry and unit headers keep payloads 16-aligned");
+
+#define UNIT_MAGIC 0x6d70756eu /* "mpun" */
+
+static inline void *at(const mp_dict_t *d, int64_t off)
+{
+	return (char *)d + off;
+}
+
+static inline int64_t off_of(const mp_dict_t *d, const void *p)
+{
+	return (const char *)p - (const char *)d;
+}
+
+static inline struct table *table_of(const mp_dict_t *d)
+{
+	return at(d, atomic_load_explicit(&((mp_dict_t *)d)->table,
+	                                  memory_order_acquire));
+}
+
+static inline bool in_heap(const mp_dict_t *d)
+{
+	return d->flags & F_HEAP;
+}
+
+static mp_dict_t *dict_of(const void *p)
+{
+	const mp_dict_t *d = p;
+	return p && ((uintptr_t)p & 63) == 0 && d->magic == DICT_MAGIC ?
+	       (mp_dict_t *)d : NULL;
+}
+
+/* ---- blocks ------------------------------------------------------------- */
+
+static int cls_of(uint64_t n)
+{
+	int c = 0;
+	while (c < NCLS && ((uint64_t)32 << c) < n)
+		c++;
+	return c;
+}
+
+static inline struct unit *unit_at(mp_dict_t *d, int64_t payload)
+{
+	return at(d, payload - UNIT_HDR);
+}
+
+/* Free an arena unit (payload offset p) unless it already is: the head
+ * of its list (only the holder changes the lists, so a unit freed by a
+ * dead holder is still the head when we look). */
+static void arena_put(mp_dict_t *d, int64_t p)
+{
+	struct unit *u = unit_at(d, p);
+	int64_t uo = p - UNIT_HDR;
+	_Atomic int64_t *h = &d->head[u->cls];
+	int64_t first = atomic_load_explicit(h, memory_order_relaxed);
+
+	if (first == uo)
+		return;
+	u->next = first;
+	/* Release: the unit's link before the unit is the head. */
+	atomic_store_explicit(h, uo, memory_order_release);
+}
+
+/*
+ * Take a block of n bytes for the current change and record it as
+ * in.fresh (the record before the allocator moves, so a death in
+ * between is undone by drop_fresh).  0 with *off its payload's offset
+ * (negative offsets are fine: a heap block may lie below the header),
+ * or -ENOSPC / -ENOMEM.
+ */
+static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
+{
+	if (in_heap(d)) {
+		int err = 0;
+		void *p = mp__heap_alloc_raw(n, &err);
+		if (!p)
+			return err;
+		*off = off_of(d, p);
+		atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+		return 0;
+	}
+	int c = cls_of(n + UNIT_HDR);
+	if (c >= NCLS)
+		return -ENOSPC;
+	uint64_t size = (uint64_t)32 << c;
+	int64_t uo = atomic_load_explicit(&d->head[c], memory_order_relaxed);
+	if (uo) {
+		struct unit *u = at(d, uo);
+		*off = uo + UNIT_HDR;
+		atomic_store_explicit(&d->in.src, SRC_FREE, memory_order_relaxed);
+		atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+		atomic_store_explicit(&d->head[c], u->next,
+		                      memory_order_release);
+		return 0;
+	}
+	uint64_t top = atomic_load_explicit(&d->top, memory_order_relaxed);
+	if (size > d->size - top)
+		return -ENOSPC;
+	struct unit *u = at(d, (int64_t)top);
+	*u = (struct unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
+	*off = (int64_t)top + UNIT_HDR;
+	atomic_store_explicit(&d->in.src, SRC_BUMP, memory_order_relaxed);
+	/* Release: the unit's header before the record names it. */
+	atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+	atomic_store_explicit(&d->top, top + size, memory_order_release);
+	return 0;
+}
+
+/* Give up the block a record field names (see the opening comment for
+ * why each home does it its way). */
+static void drop(mp_dict_t *d, _Atomic int64_t *field, bool fresh)
+{
+	int64_t p = atomic_load_explicit(field, memory_order_acquire);
+
+	if (!p)
+		return;
+	if (in_heap(d)) {
+		atomic_store_explicit(field, 0, memory_order_release);
+		mp_heap_free(at(d, p));
+		return;
+	}
+	if (!fresh ||
+	    atomic_load_explicit(&d->in.src, memory_order_relaxed) == SRC_FREE) {
+		arena_put(d, p);
+		return;
+	}
+	/* Bumped: roll the top back if it moved past this unit. */
+	struct unit *u = unit_at(d, p);
+	uint64_t end = (uint64_t)(p - UNIT_HDR) + ((uint64_t)32 << u->cls);
+	if (atomic_load_explicit(&d->top, memory_order_relaxed) == end)
+		atomic_store_explicit(&d->top, (uint64_t)(p - UNIT_HDR),
+		                      memory_order_release);
+}
+
+/* ---- the intent record --------------------------------------------------- */
+
+static void begin(mp_dict_t *d, uint32_t op, int64_t link, int64_t stale)
+{
+	atomic_store_explicit(&d->in.fresh, 0, memory_order_relaxed);
+	atomic_store_explicit(&d->in.stale, stale, memory_order_relaxed);
+	atomic_store_explicit(&d->in.link, link, memory_order_relaxed);
+	/* Release: the fields before the record is live. */
+	atomic_store_explicit(&d->in.op, op, memory_order_release);
+}
+
+static void end(mp_dict_t *d)
+{
+	/* Release: the whole change before the record is closed. */
+	atomic_store_explicit(&d->in.op, OP_NONE, memory_order_release);
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+static uint64_t table_bytes(uint64_t cap)
+{
+	return sizeof(struct table) + cap * sizeof(struct slot);
+}
+
+/* A zeroed table of cap slots in block p (a table's slots are read only
+ * once it is published: plain stores suffice before that). */
+static struct table *table_init(mp_dict_t *d, int64_t p, uint64_t cap)
+{
+	struct table *t = at(d, p);
+	memset(t, 0, table_bytes(cap));
+	t->cap = cap;
+	return t;
+}
+
+/* Put (h, off) in the first free slot of a table being built. */
+static void table_place(struct table *t, uint64_t h, int64_t off)
+{
+	uint64_t mask = t->cap - 1;
+	for (uint64_t i = h & mask;; i = (i + 1) & mask)
+		if (!atomic_load_explicit(&t->s[i].off, memory_order_relaxed)) {
+			atomic_store_explicit(&t->s[i].hash, h,
+			                      memory_order_relaxed);
+			atomic_store_explicit(&t->s[i].off, off,
+			                      memory_order_relaxed);
+			return;
+		}
+}
+
+/* Count live and used slots again (after a death: the counters are
+ * updated after the commit, so a death may have skipped them). */
+static void recount(mp_dict_t *d)
+{
+	struct table *t = table_of(d);
+	uint64_t live = 0, used = 0;
+	for (uint64_t i = 0; i < t->cap; i++) {
+		int64_t o = atomic_load_explicit(&t->s[i].off,
+		                                 memory_order_relaxed);
+		used += o != 0;
+		live += o != 0 && o != TOMB;
+	}
+	d->used = used;
+	atomic_store_explicit(&d->len, live, memory_order_relaxed);
+}
+
+/*
+ * Move to a table of cap slots (growth, or tombstones swept): a new
+ * table is filled beside the old one, which stays whole until the one
+ * store that publishes the new.  0, -ENOSPC, -ENOMEM.
+ */
+static int resize(mp_dict_t *d, uint64_t cap)
+{
+	struct table *old = table_of(d);
+	begin(d, OP_RESIZE, 0, off_of(d, old));
+	int64_t p;
+	int r = take_block(d, table_bytes(cap), &p);
+	if (r < 0) {
+		end(d);
+		return r;
+	}
+	struct table *t = table_init(d, p, cap);
+	for (uint64_t i = 0; i < old->cap; i++) {
+		int64_t o = atomic_load_explicit(&old->s[i].off,
+		                                 memory_order_relaxed);
+		if (o && o != TOMB)
+			table_place(t, atomic_load_explicit(&old->s[i].hash,
+			            memory_order_relaxed), o);
+	}
+	/* Release: the new table's slots before it is the table. */
+	atomic_store_explicit(&d->table, p, memory_order_release);
+	d->used = atomic_load_explicit(&d->len, memory_order_relaxed);
+	drop(d, &d->in.stale, false);
+	end(d);
+	return 0;
+}
+
+/* Room for one more used slot: grow (or sweep tombstones) first when
+ * the table would be more than half used. */
+static int make_room(mp_dict_t *d)
+{
+	struct table *t = table_of(d);
+	if ((d->used + 1) * 2 <= t->cap)
+		return 0;
+	uint64_t want = atomic_load_explicit(&d->len, memory_order_relaxed) + 1;
+	uint64_t cap = MIN_CAP;
+	while (cap < want * 3)
+		cap <<= 1;
+	return resize(d, cap);
+}
+
+/* ---- clear ---------------------------------------------------------------- */
+
+/* An arena's clear: every unit back, a first table at the start.  Each
+ * store is one a rerun makes again the same way. */
+static void arena_reset(mp_dict_t *d)
+{
+	for (int c = 0; c < NCLS; c++)
+		atomic_store_explicit(&d->head[c], 0, memory_order_relaxed);
+	int c = cls_of(table_bytes(MIN_CAP) + UNIT_HDR);
+	struct unit *u = at(d, HDR_SIZE);
+	*u = (struct unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
+	table_init(d, HDR_SIZE + UNIT_HDR, MIN_CAP);
+	atomic_store_explicit(&d->table, HDR_SIZE + UNIT_HDR,
+	                      memory_order_release);
+	atomic_store_explicit(&d->top, HDR_SIZE + ((uint64_t)32 << c),
+	                      memory_order_release);
+	d->used = 0;
+	atomic_store_explicit(&d->len, 0, memory_order_relaxed);
+}
+
+/* The heap's clear, after the new table is published: free the old
+ * table's entries (each slot emptied before its entry is freed), then
+ * the old table. */
+static void heap_finish_clear(mp_dict_t *d)
+{
+	int64_t op = atomic_load_explicit(&d->in.stale, memory_order_acquire);
+	if (!op)
+		return;
+	struct table *old = at(d, op);
+	for (uint64_t i = 0; i < old->cap; i++) {
+		int64_t o = atomic_load_explicit(&old->s[i].off,
+		                                 memory_order_relaxed);
+		if (!o || o == TOMB)
+			continue;
+		atomic_store_explicit(&old->s[i].off, 0, memory_order_release);
+		mp_heap_free(at(d, o));
+	}
+	drop(d, &d->in.stale, false);
+}
+
+static int clear_locked(mp_dict_t *d)
+{
+	if (!in_heap(d)) {
+		begin(d, OP_CLEAR, 0, 0);
+		arena_reset(d);
+		end(d);
+		return 0;
+	}
+	begin(d, OP_CLEAR, 0, atomic_load_explicit(&d->table,
+	                                           memory_order_relaxed));
+	int64_t p;
+	int r = take_block(d, table_bytes(MIN_CAP), &p);
+	if (r < 0) {
+		end(d);
+		return r;
+	}
+	table_init(d, p, MIN_CAP);
+	atomic_store_explicit(&d->table, p, memory_order_release);
+	d->used = 0;
+	atomic_store_explicit(&d->len, 0, memory_order_relaxed);
+	heap_finish_clear(d);
+	end(d);
+	return 0;
+}
+
+/* ---- recovery -------------------------------------------------------------- */
+
+/* The lock came to us from a dead holder: finish or undo its change. */
+static void recover(mp_dict_t *d)
+{
+	uint32_t op = atomic_load_explicit(&d->in.op, memory_order_acquire);
+	int64_t fresh = atomic_load_explicit(&d->in.fresh, memory_order_relaxed);
+	int64_t stale = atomic_load_explicit(&d->in.stale, memory_order_relaxed);
+	int64_t link = atomic_load_explicit(&d->in.link, memory_order_relaxed);
+	int64_t table = atomic_load_explicit(&d->table, memory_order_relaxed);
+	bool done;
+
+	d->deaths++;
+	d->repairs += op != OP_NONE;
+	switch (op) {
+	case OP_SET:
+	case OP_DEL: {
+		_Atomic int64_t *w = at(d, link);
+		int64_t now = atomic_load_explicit(w, memory_order_relaxed);
+		done = op == OP_SET ? now == fresh : now != stale;
+		break;
+	}
+	case OP_RESIZE:
+		done = table == fresh;
+		break;
+	case OP_CLEAR:
+		if (!in_heap(d)) {
+			arena_reset(d);
+			end(d);
+			return;
+		}
+		done = table == fresh;
+		if (done)
+			heap_finish_clear(d);
+		break;
+	default:
+		recount(d);
+		return;
+	}
+	if (done)
+		drop(d, &d->in.stale, false);
+	else
+		drop(d, &d->in.fresh, true);
+	recount(d);
+	end(d);
+}
+
+static int dict_lock(mp_dict_t *d, int64_t timeout_ns)
+{
+	int r = mp_lock_acquire(&d->lock, timeout_ns);
+	if (r == -EOWNERDEAD) {
+		recover(d);
+		r = mp_lock_consistent(&d->lock);
+	}
+	return r;
+}
+
+static void dict_unlock(mp_dict_t *d)
+{
+	mp_lock_release(&d->lock);
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+struct key {
+	const void *p;
+	size_t n;
+	uint64_t h;
+	mp_obj_t *obj;   /* MP_DICT_PYKEYS: the decoded key */
+	bool nan;        /* ... holds a NaN: equal to no stored key */
+};
+
+#define BIG_HASH 0x6d70b16b16ull /* ints and floats beyond 64 bits */
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 31;
+	x *= 0x7fb5d329728ea185ull;
+	x ^= x >> 27;
+	x *= 0x81dadef4bc2dd44dull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t int_hash(const mp_dict_t *d, int64_t v)
+{
+	return mix64((uint64_t)v ^ d->k1);
+}
+
+static uint64_t str_hash(const mp_dict_t *d, const void *p, size_t n,
+                         uint64_t tag)
+{
+	return mp__siphash13(d->k0 ^ tag, d->k1, p, n);
+}
+
+static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
+                   uint64_t *h);
+
+static int py_hash_items(const mp_dict_t *d, const mp_obj_t *o,
+                         struct key *k, uint64_t *h, bool set)
+{
+	int64_t n = mp_obj_len(o);
+	uint64_t acc = set ? 0x5e7 : 0x7a9;
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t e;
+		mp_obj_t *it = set ? mp_obj_set_item(o, (size_t)i) :
+		               mp_obj_item(o, (size_t)i);
+		int r = py_hash(d, it, k, &e);
+		if (r < 0)
+			return r;
+		/* A frozenset's hash ignores order (a sum), a tuple's not. */
+		acc = set ? acc + mix64(e) : mix64(acc * 31 + e);
+	}
+	*h = mix64(acc ^ (uint64_t)n);
+	return 0;
+}
+
+/*
+ * A hash of a decoded key that agrees with mp_obj_equal (equal values,
+ * equal hashes) and is the same in every process that shares the dict
+ * (its key is in the header; Python's own str hash is per process).
+ * Numbers hash by their integral value when they have one, so 1, 1.0
+ * and True meet; beyond 64 bits they share one bucket.  -EINVAL for an
+ * unhashable value.  Recursion is bounded by the decoder's max_depth.
+ */
+static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
+                   uint64_t *h)
+{
+	int64_t v;
+	double f;
+	size_t n;
+	const char *s;
+
+	switch (mp_obj_kind(o)) {
+	case MP_OBJ_NONE:
+		*h = mix64(d->k0 ^ 0x4e6f6e65);
+		return 0;
+	case MP_OBJ_BOOL:
+		*h = int_hash(d, mp_obj_bool_value(o));
+		return 0;
+	case MP_OBJ_INT:
+		*h = mp_obj_int_value(o, &v) == 0 ? int_hash(d, v) : BIG_HASH;
+		return 0;
+	case MP_OBJ_FLOAT:
+		f = mp_obj_float_value(o);
+		if (isnan(f)) {
+			k->nan = true;
+			*h = 0x6e616e;
+		} else if (f == trunc(f) && f >= -0x1p63 && f < 0x1p63) {
+			*h = int_hash(d, (int64_t)f);
+		} else if (f == trunc(f)) {
+			*h = BIG_HASH;
+		} else {
+			uint64_t bits;
+			memcpy(&bits, &f, 8);
+			*h = mix64(bits ^ d->k0);
+		}
+		return 0;
+	case MP_OBJ_STR:
+	case MP_OBJ_BYTES:
+		s = mp_obj_data(o, &n);
+		*h = str_hash(d, s, n, mp_obj_kind(o));
+		return 0;
+	case MP_OBJ_TUPLE:
+		return py_hash_items(d, o, k, h, false);
+	case MP_OBJ_FROZENSET:
+		return py_hash_items(d, o, k, h, true);
+	case MP_OBJ_EXC:
+		s = mp_obj_exc_type(o);
+		*h = str_hash(d, s, strlen(s), 0xe4c);
+		return 0;
+	case MP_OBJ_INERT:
+		s = mp_obj_inert_name(o);
+		*h = str_hash(d, s, s ? strlen(s) : 0, 0x1e27);
+		return 0;
+	default: /* list, dict, set, bytearray */
+		return -EINVAL;
+	}
+}
+
+/* Check a key and compute its hash (decoding it for MP_DICT_PYKEYS);
+ * done before the lock is taken.  0 or a negative code. */
+static int key_make(const mp_dict_t *d, const void *p, size_t n,
+                    struct key *k)
+{
+	*k = (struct key){ .p = p, .n = n };
+	if ((!p && n) || n > MP_DICT_MAX_KEY)
+		return -EINVAL;
+	if (!(d->flags & MP_DICT_PYKEYS)) {
+		k->h = str_hash(d, p, n, 0);
+		return 0;
+	}
+	int err = 0;
+	k->obj = mp_pickle_loads(p, n, NULL, NULL, &err);
+	if (!k->obj)
+		return err ? err : -MP_EPICKLE;
+	int r = py_hash(d, k->obj, k, &k->h);
+	if (r < 0) {
+		mp_obj_decref(k->obj);
+		k->obj = NULL;
+	}
+	return r;
+}
+
+static void key_done(struct key *k)
+{
+	mp_obj_decref(k->obj);
+	k->obj = NULL;
+}
+
+/* Is entry e's key k?  1, 0, or -ENOMEM (decoding a stored key). */
+static int key_match(const struct entry *e, const struct key *k)
+{
+	if (e->hash != k->h || k->nan)
+		return 0;
+	if (e->klen == k->n && !memcmp(e->data, k->p, k->n))
+		return 1;
+	if (!k->obj)
+		return 0;
+	int err = 0;
+	mp_obj_t *o = mp_pickle_loads(e->data, e->klen, NULL, NULL, &err);
+	if (!o)
+		return err == -ENOMEM ? -ENOMEM : 0;
+	bool eq = mp_obj_equal(o, k->obj);
+	mp_obj_decref(o);
+	return eq;
+}
+
+/*
+ * Look k up in the table.  Returns the slot holding it, or NULL with
+ * *room the first slot a new key may take; *err a code (a key that could
+ * not be compared) - then both are NULL.
+ */
+static struct slot *find(mp_dict_t *d, const struct key *k,
+                         struct slot **room, int *err)
+{
+	struct table *t = table_of(d);
+	uint64_t mask = t->cap - 1;
+	struct slot *tomb = NULL;
+
+	*err = 0;
+	*room = NULL;
+	for (uint64_t i = k->h & mask;; i = (i + 1) & mask) {
+		struct slot *s = &t->s[i];
+		int64_t o = atomic_load_explicit(&s->off, memory_order_relaxed);
+		if (!o) {
+			*room = tomb ? tomb : s;
+			return NULL;
+		}
+		if (o == TOMB) {
+			if (!tomb)
+				tomb = s;
+			continue;
+		}
+		if (atomic_load_explicit(&s->hash, memory_order_relaxed) != k->h)
+			continue;
+		int m = key_match(at(d, o), k);
+		if (m < 0) {
+			*err = m;
+			return NULL;
+		}
+		if (m)
+			return s;
+	}
+}
+
+static inline struct entry *entry_of(mp_dict_t *d, const struct slot *s)
+{
+	return at(d, atomic_load_explicit(&((struct slot *)s)->off,
+	                                  memory_order_relaxed));
+}
+
+/* ---- changes under the lock ------------------------------------------------ */
+
+/* d[k] = value, with the lock held. */
+static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
+                      size_t vlen)
+{
+	struct slot *room;
+	int err;
+	struct slot *s = find(d, k, &room, &err);
+	if (err)
+		return err;
+	if (!s) {
+		if ((err = make_room(d)) < 0)
+			return err;
+		find(d, k, &room, &err); /* the table may be a new one */
+		if (err)
+			return err;
+	}
+	struct slot *w = s ? s : room;
+	int64_t stale = s ? atomic_load_explicit(&s->off,
+	                                         memory_order_relaxed) : 0;
+	bool was_empty = !s && !atomic_load_explicit(&w->off,
+	                                             memory_order_relaxed);
+	begin(d, OP_SET, off_of(d, &w->off), stale);
+	int64_t p;
+	if ((err = take_block(d, sizeof(struct entry) + k->n + vlen, &p))) {
+		end(d);
+		return err;
+	}
+	struct entry *e = at(d, p);
+	e->hash = k->h;
+	/* A replaced value keeps its key's place in the order. */
+	e->seq = s ? ((struct entry *)at(d, stale))->seq : d->seq++;
+	e->klen = (uint32_t)k->n;
+	e->vlen = (uint32_t)vlen;
+	e->pad = 0;
+	if (k->n)
+		memcpy(e->data, k->p, k->n);
+	if (vlen)
+		memcpy(e->data + k->n, value, vlen);
+	if (!s)
+		atomic_store_explicit(&w->hash, k->h, memory_order_relaxed);
+	/* The commit.  Release: the entry's bytes before the slot names it. */
+	atomic_store_explicit(&w->off, p, memory_order_release);
+	drop(d, &d->in.stale, false);
+	if (!s) {
+		d->used += was_empty;
+		atomic_fetch_add_explicit(&d->len, 1, memory_order_relaxed);
+	}
+	end(d);
+	return 0;
+}
+
+/* del d[k] for the entry in slot s, with the lock held. */
+static void delete_locked(mp_dict_t *d, struct slot *s)
+{
+	begin(d, OP_DEL, off_of(d, &s->off),
+	      atomic_load_explicit(&s->off, memory_order_relaxed));
+	/* The commit. */
+	atomic_store_explicit(&s->off, TOMB, memory_order_release);
+	drop(d, &d->in.stale, false);
+	atomic_fetch_sub_explicit(&d->len, 1, memory_order_relaxed);
+	end(d);
+}
+
+/* ---- the API ------------------------------------------------------------- */
+
+/* The header's common part; the caller adds the table and the magic. */
+static int header_init(mp_dict_t *d, unsigned flags)
+{
+	memset(d, 0, sizeof(*d));
+	d->flags = flags;
+	uint64_t key[2];
+	int r = mp_sys_getrandom(key, sizeof(key));
+	if (r < 0)
+		return r;
+	d->k0 = key[0];
+	d->k1 = key[1];
+	return mp_lock_init(&d->lock);
+}
+
+mp_dict_t *mp_dict_init(void *mem, size_t size, unsigned flags, int *err)
+{
+	int e = -EINVAL;
+	mp_dict_t *d = mem;
+
+	if (mem && ((uintptr_t)mem & 63) == 0 && size >= MP_DICT_MIN_SIZE &&
+	    (uint64_t)size < ((uint64_t)1 << 40) && !(flags & ~MP_DICT_PYKEYS))
+		e = header_init(d, flags);
+	if (e < 0) {
+		if (err)
+			*err = e;
+		return NULL;
+	}
+	d->size = size;
+	arena_reset(d);
+	/* Release: the whole header before the magic makes it a dict. */
+	__atomic_store_n(&d->magic, DICT_MAGIC, __ATOMIC_RELEASE);
+	if (err)
+		*err = 0;
+	return d;
+}
+
+mp_dict_t *mp_dict_new(unsigned flags, int *err)
+{
+	int e = -EINVAL;
+	mp_dict_t *d = NULL;
+	void *t = NULL;
+
+	if (!(flags & ~MP_DICT_PYKEYS) &&
+	    (d = mp_heap_alloc(sizeof(*d), &e)) &&
+	    (t = mp_heap_alloc(table_bytes(MIN_CAP), &e)))
+		e = header_init(d, flags | F_HEAP);
+	if (e < 0) {
+		mp_heap_free(t);
+		mp_heap_free(d);
+		if (err)
+			*err = e;
+		return NULL;
+	}
+	table_init(d, off_of(d, t), MIN_CAP);
+	atomic_store_explicit(&d->table, off_of(d, t), memory_order_relaxed);
+	__atomic_store_n(&d->magic, DICT_MAGIC, __ATOMIC_RELEASE);
+	if (err)
+		*err = 0;
+	return d;
+}
+
+/* Take the lock of a dict about to end: -EBUSY while somebody holds it. */
+static int end_lock(mp_dict_t *d)
+{
+	int r = dict_lock(d, 0);
+	return r == -EAGAIN ? -EBUSY : r;
+}
+
+static int dict_end(mp_dict_t *d)
+{
+	d->magic = 0;
+	dict_unlock(d);
+	return mp_lock_destroy(&d->lock);
+}
+
+int mp_dict_destroy(mp_dict_t *d)
+{
+	if (!dict_of(d) || in_heap(d))
+		return -EINVAL;
+	int r = end_lock(d);
+	return r < 0 ? r : dict_end(d);
+}
+
+int mp_dict_free(mp_dict_t *d)
+{
+	if (!d)
+		return 0;
+	if (!dict_of(d) || !in_heap(d))
+		return -EINVAL;
+	int r = end_lock(d);
+	if (r < 0)
+		return r;
+	struct table *t = table_of(d);
+	for (uint64_t i = 0; i < t->cap; i++) {
+		int64_t o = atomic_load_explicit(&t->s[i].off,
+		                                 memory_order_relaxed);
+		if (o && o != TOMB)
+			mp_heap_free(at(d, o));
+	}
+	mp_heap_free(t);
+	dict_end(d);
+	return mp_heap_free(d);
+}
+
+int mp_dict_set(mp_dict_t *d, const void *key, size_t klen,
+                const void *value, size_t vlen, int64_t timeout_ns)
+{
+	struct key k;
+	if (!dict_of(d) || (!value && vlen) || vlen > MP_DICT_MAX_VALUE)
+		return -EINVAL;
+	int r = key_make(d, key, klen, &k);
+	if (r < 0)
+		return r;
+	if ((r = dict_lock(d, timeout_ns)) == 0) {
+		r = set_locked(d, &k, value, vlen);
+		dict_unlock(d);
+	}
+	key_done(&k);
+	return r;
+}
+
+/* get and pop: copy the value into buf, or a malloc'd *out. */
+static int64_t fetch(mp_dict_t *d, const void *key, size_t klen, void *buf,
+                     size_t cap, void **out, bool pop, int64_t timeout_ns)
+{
+	struct key k;
+	struct slot *room;
+	int err;
+
+	if (!dict_of(d) || (!buf && cap))
+		return -EINVAL;
+	int64_t r = key_make(d, key, klen, &k);
+	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
+		key_done(&k);
+		return r;
+	}
+	struct slot *s = find(d, &k, &room, &err);
+	if (!s) {
+		r = err ? err : -ENOENT;
+	} else {
+		struct entry *e = entry_of(d, s);
+		const void *v = e->data + e->klen;
+		r = e->vlen;
+		if (out) {
+			*out = malloc(e->vlen ? e->vlen : 1);
+			if (!*out)
+				r = -ENOMEM;
+			else
+				memcpy(*out, v, e->vlen);
+		} else if (e->vlen > cap) {
+			r = -MP_ETOOSHORT;
+		} else if (e->vlen) {
+			memcpy(buf, v, e->vlen);
+		}
+		if (r >= 0 && pop)
+			delete_locked(d, s);
+	}
+	dict_unlock(d);
+	key_done(&k);
+	return r;
+}
+
+int64_t mp_dict_get(mp_dict_t *d, const void *key, size_t klen, void *buf,
+                    size_t cap, int64_t timeout_ns)
+{
+	return fetch(d, key, klen, buf, cap, NULL, false, timeout_ns);
+}
+
+int64_t mp_dict_pop(mp_dict_t *d, const void *key, size_t klen, void *buf,
+                    size_t cap, int64_t timeout_ns)
+{
+	return fetch(d, key, klen, buf, cap, NULL, true, timeout_ns);
+}
+
+static int fetch_alloc(mp_dict_t *d, const void *key, size_t klen,
+                       void **out, size_t *len, bool pop, int64_t timeout_ns)
+{
+	if (!out || !len)
+		return -EINVAL;
+	*out = NULL;
+	int64_t r = fetch(d, key, klen, NULL, 0, out, pop, timeout_ns);
+	if (r < 0)
+		return (int)r;
+	*len = (size_t)r;
+	return 0;
+}
+
+int mp_dict_get_alloc(mp_dict_t *d, const void *key, size_t klen,
+                      void **out, size_t *len, int64_t timeout_ns)
+{
+	return fetch_alloc(d, key, klen, out, len, false, timeout_ns);
+}
+
+int mp_dict_pop_alloc(mp_dict_t *d, const void *key, size_t klen,
+                      void **out, size_t *len, int64_t timeout_ns)
+{
+	return fetch_alloc(d, key, klen, out, len, true, timeout_ns);
+}
+
+/* delete (del != 0) or contains, which share their steps. */
+static int probe_op(mp_dict_t *d, const void *key, size_t klen, bool del,
+                    int64_t timeout_ns)
+{
+	struct key k;
+	struct slot *room;
+	int err;
+
+	if (!dict_of(d))
+		return -EINVAL;
+	int r = key_make(d, key, klen, &k);
+	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
+		key_done(&k);
+		return r;
+	}
+	struct slot *s = find(d, &k, &room, &err);
+	if (err)
+		r = err;
+	else if (!del)
+		r = s != NULL;
+	else if (!s)
+		r = -ENOENT;
+	else
+		delete_locked(d, s);
+	dict_unlock(d);
+	key_done(&k);
+	return r;
+}
+
+int mp_dict_delete(mp_dict_t *d, const void *key, size_t klen,
+                   int64_t timeout_ns)
+{
+	return probe_op(d, key, klen, true, timeout_ns);
+}
+
+int mp_dict_contains(mp_dict_t *d, const void *key, size_t klen,
+                     int64_t timeout_ns)
+{
+	return probe_op(d, key, klen, false, timeout_ns);
+}
+
+int64_t mp_dict_len(const mp_dict_t *d)
+{
+	if (!dict_of(d))
+		return -EINVAL;
+	return (int64_t)atomic_load_explicit(&((mp_dict_t *)d)->len,
+	                                     memory_order_relaxed);
+}
+
+int mp_dict_clear(mp_dict_t *d, int64_t timeout_ns)
+{
+	if (!dict_of(d))
+		return -EINVAL;
+	int r = dict_lock(d, timeout_ns);
+	if (r < 0)
+		return r;
+	r = clear_locked(d);
+	dict_unlock(d);
+	return r;
+}
+
+/* fn's decision on the value of k (slot s, NULL: absent), applied. */
+static int update_locked(mp_dict_t *d, const struct key *k, struct slot *s,
+                         mp_dict_update_fn fn, void *arg)
+{
+	struct entry *e = s ? entry_of(d, s) : NULL;
+	const void *nv = NULL;
+	size_t nl = 0;
+	int r = fn(e ? e->data + e->klen : NULL, e ? e->vlen : 0, e != NULL,
+	           &nv, &nl, arg);
+
+	if (r == MP_DICT_STORE) {
+		if ((!nv && nl) || nl > MP_DICT_MAX_VALUE)
+			return -EINVAL;
+		int w = set_locked(d, k, nv, nl);
+		return w < 0 ? w : r;
+	}
+	if (r == MP_DICT_DELETE && s)
+		delete_locked(d, s);
+	else if (r > MP_DICT_DELETE)
+		return -EINVAL;
+	return r;
+}
+
+int mp_dict_update(mp_dict_t *d, const void *key, size_t klen,
+                   mp_dict_update_fn fn, void *arg, int64_t timeout_ns)
+{
+	struct key k;
+	struct slot *room;
+	int err;
+
+	if (!dict_of(d) || !fn)
+		return -EINVAL;
+	int r = key_make(d, key, klen, &k);
+	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
+		key_done(&k);
+		return r;
+	}
+	struct slot *s = find(d, &k, &room, &err);
+	r = err ? err : update_locked(d, &k, s, fn, arg);
+	dict_unlock(d);
+	key_done(&k);
+	return r;
+}
+
+/* ---- snapshots and figures -------------------------------------------------- */
+
+struct snap_item {
+	uint64_t seq;
+	const unsigned char *key;
+	uint32_t klen;
+	uint32_t vlen;
+	const unsigned char *value;
+};
+
+struct mp_dict_snap {
+	size_t n;
+	struct snap_item items[];
+	/* then the keys' and values' bytes */
+};
+
+static int by_seq(const void *a, const void *b)
+{
+	uint64_t x = ((const struct snap_item *)a)->seq;
+	uint64_t y = ((const struct snap_item *)b)->seq;
+	return (x > y) - (x < y);
+}
+
+/* Copy every live entry out (with the lock held). */
+static mp_dict_snap_t *snap_locked(mp_dict_t *d)
+{
+	struct table *t = table_of(d);
+	size_t n = 0, bytes = 0;
+	for (uint64_t i = 0; i < t->cap; i++) {
+		int64_t o = atomic_load_explicit(&t->s[i].off,
+		                                 memory_order_relaxed);
+		if (o && o != TOMB) {
+			struct entry *e = at(d, o);
+			n++;
+			bytes += (size_t)e->klen + e->vlen;
+		}
+	}
+	mp_dict_snap_t *s = malloc(sizeof(*s) + n * sizeof(s->items[0]) +
+	                           bytes);
+	if (!s)
+		return NULL;
+	unsigned char *p = (unsigned char *)&s->items[n];
+	s->n = 0;
+	for (uint64_t i = 0; i < t->cap; i++) {
+		int64_t o = atomic_load_explicit(&t->s[i].off,
+		                                 memory_order_relaxed);
+		if (!o || o == TOMB)
+			continue;
+		struct entry *e = at(d, o);
+		size_t kv = (size_t)e->klen + e->vlen;
+		s->items[s->n++] = (struct snap_item){ e->seq, p, e->klen,
+		                                       e->vlen, p + e->klen };
+		memcpy(p, e->data, kv);
+		p += kv;
+	}
+	return s;
+}
+
+int mp_dict_snapshot(mp_dict_t *d, mp_dict_snap_t **out, int64_t timeout_ns)
+{
+	if (!dict_of(d) || !out)
+		return -EINVAL;
+	*out = NULL;
+	int r = dict_lock(d, timeout_ns);
+	if (r < 0)
+		return r;
+	mp_dict_snap_t *s = snap_locked(d);
+	dict_unlock(d);
+	if (!s)
+		return -ENOMEM;
+	qsort(s->items, s->n, sizeof(s->items[0]), by_seq);
+	*out = s;
+	return 0;
+}
+
+size_t mp_dict_snap_len(const mp_dict_snap_t *s)
+{
+	return s ? s->n : 0;
+}
+
+int mp_dict_snap_item(const mp_dict_snap_t *s, size_t i, const void **key,
+                      size_t *klen, const void **value, size_t *vlen)
+{
+	if (!s || i >= s->n)
+		return -EINVAL;
+	const struct snap_item *it = &s->items[i];
+	if (key)
+		*key = it->key;
+	if (klen)
+		*klen = it->klen;
+	if (value)
+		*value = it->value;
+	if (vlen)
+		*vlen = it->vlen;
+	return 0;
+}
+
+void mp_dict_snap_free(mp_dict_snap_t *s)
+{
+	free(s);
+}
+
+/* The bytes a block of n takes: its unit in an arena, n in the heap. */
+static uint64_t block_bytes(const mp_dict_t *d, uint64_t n)
+{
+	return in_heap(d) ? n : (uint64_t)32 << cls_of(n + UNIT_HDR);
+}
+
+static void stats_locked(mp_dict_t *d, mp_dict_stats_t *st)
+{
+	struct table *t = table_of(d);
+	*st = (mp_dict_stats_t){ .slots = t->cap, .deaths = d->deaths,
+	                         .repairs = d->repairs };
+	st->bytes_used = block_bytes(d, table_bytes(t->cap));
+	for (uint64_t i = 0; i < t->cap; i++) {
+		int64_t o = atomic_load_explicit(&t->s[i].off,
+		                                 memory_order_relaxed);
+		if (o == TOMB) {
+			st->tombstones++;
+		} else if (o) {
+			struct entry *e = at(d, o);
+			st->len++;
+			st->bytes_used += block_bytes(d, sizeof(*e) +
+			                              e->klen + e->vlen);
+		}
+	}
+	if (in_heap(d))
+		return;
+	st->arena_size = d->size;
+	st->arena_top = atomic_load_explicit(&d->top, memory_order_relaxed) -
+	                HDR_SIZE;
+	for (int c = 0; c < NCLS; c++)
+		for (int64_t u = atomic_load_explicit(&d->head[c],
+		     memory_order_relaxed); u; u = ((struct unit *)at(d, u))->next)
+			st->bytes_free += (uint64_t)32 << c;
+}
+
+int mp_dict_stats(mp_dict_t *d, mp_dict_stats_t *st, int64_t timeout_ns)
+{
+	if (!dict_of(d) || !st)
+		return -EINVAL;
+	int r = dict_lock(d, timeout_ns);
+	if (r < 0)
+		return r;
+	stats_locked(d, st);
+	dict_unlock(d);
+	return 0;
+}
