@@ -32,60 +32,18 @@
  * Releases order a change's stores for whoever looks next; the next
  * holder's acquire of the lock pairs with them.
  */
-#include "internal.h"
+#include "dict.h"
 #include "obj.h"
 
 #include <math.h>
 #include <stdlib.h>
 
-#define DICT_MAGIC 0x6d706463u /* "mpdc" */
-#define F_HEAP 0x100u          /* lives in the heap (private flag) */
-
-#define NCLS 36                /* arena units of 32 B .. 1 TiB */
 #define UNIT_HDR 16
-#define HDR_SIZE 512           /* the arena's first unit follows */
 #define MIN_CAP 8
 #define TOMB 1                 /* a slot's offset: deleted (blocks are
                                 * 16-aligned, never at offset 1) */
 
-enum { OP_NONE, OP_SET, OP_DEL, OP_RESIZE, OP_CLEAR };
 enum { SRC_FREE = 1, SRC_BUMP = 2 };
-
-/*
- * The intent record.  `op` is written last when a change begins (release:
- * the fields before it), and OP_NONE when it ends (release: all of the
- * change before it).  fresh: the block taken for the change (a payload
- * offset, 0: none yet), with, in an arena, where it came from; stale: the
- * block it gives up; link: offset of the 64-bit word whose store commits
- * it (a slot's offset field).
- */
-struct intent {
-	_Atomic uint32_t op;
-	_Atomic uint32_t src;
-	_Atomic int64_t fresh;
-	_Atomic int64_t stale;
-	_Atomic int64_t link;
-};
-
-struct mp_dict {
-	mp_lock_t lock;
-	uint32_t magic;
-	uint32_t flags;          /* MP_DICT_* | F_HEAP */
-	uint64_t k0, k1;         /* the hash key, random, fixed at creation */
-	_Atomic int64_t table;   /* offset of the table block */
-	_Atomic uint64_t len;    /* live keys; read without the lock */
-	uint64_t used;           /* live and tombstone slots */
-	uint64_t seq;            /* the next insertion number */
-	uint64_t deaths;         /* holders found dead (mp_dict_stats) */
-	uint64_t repairs;        /* ... in the middle of a change */
-	struct intent in;
-	/* arena only */
-	uint64_t size;           /* the arena's bytes, header included */
-	_Atomic uint64_t top;    /* offset of the first byte never handed out */
-	_Atomic int64_t head[NCLS]; /* free units of 32 << c bytes (offsets) */
-};
-
-_Static_assert(sizeof(struct mp_dict) <= HDR_SIZE, "header fits");
 
 struct unit {
 	uint32_t magic;

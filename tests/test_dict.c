@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lock.h"
+#include "dict.h"
 
 #define ARENA_SIZE ((size_t)8 << 20)
 
@@ -878,6 +878,114 @@ static void test_kills_heap(void)
 	kills(true);
 }
 
+/*
+ * Growth under kills: one child sets keys 0, 1, 2, ... and clears the
+ * dict at every op j with j % GW == GW - 1, so the table grows from its
+ * first size to 64 Ki slots again and again.  After each kill (nobody
+ * else runs then) the intent record says what the child was in the
+ * middle of; the test goes on until kills have cut a growth and a set
+ * several times each.
+ */
+enum { GW = 16384 };
+
+static void grow_child_run(void)
+{
+	uint32_t j = atomic_load(&ks->progress[0]);
+	for (;; j++) {
+		char k[16];
+		int r = j % GW == GW - 1 ? mp_dict_clear(kd, MP_FOREVER) :
+		        mp_dict_set(kd, k, (size_t)snprintf(k, sizeof(k), "%u",
+		                    j), &j, sizeof(j), MP_FOREVER);
+		if (r < 0)
+			_exit(-r > 255 ? 255 : -r);
+		atomic_store(&ks->progress[0], j + 1);
+	}
+}
+
+/* After the kills, with progress p: keys since the last clear below p
+ * there, key p either, none after; op p a clear: all there or none. */
+static void grow_check(uint32_t p)
+{
+	uint32_t from = p >= GW ? p - p % GW : 0; /* after the last clear */
+	if (p % GW == 0 && p)
+		from = p; /* op p - 1 was a clear: nothing before p */
+	int64_t len = mp_dict_len(kd);
+	bool cut_clear = p % GW == GW - 1 && len == 0;
+	int bad = 0;
+	for (uint32_t j = from; j < p + 4; j++) {
+		char k[16];
+		uint32_t v = 0;
+		int64_t n = mp_dict_get(kd, k, (size_t)snprintf(k, sizeof(k),
+		                        "%u", j), &v, sizeof(v), 0);
+		bool want = j < p && !cut_clear;
+		if (j == p && p % GW != GW - 1)
+			continue; /* op p: either */
+		bad += want ? n != 4 || v != j : n != -ENOENT;
+	}
+	MPT_EQ(bad, 0);
+	MPT_CMP(len, <=, (int64_t)(p - from + 1));
+}
+
+static void growth(bool heap)
+{
+	mp_heap_stats_t h0, h1;
+	MPT_OK(mp_heap_init(0));
+	MPT_OK(mp_heap_stats(&h0));
+	ks = mpt_shared(sizeof(*ks));
+	kd = make(heap, 0);
+	unsigned seed = (unsigned)getpid();
+	int cut[OP_CLEAR + 1] = { 0 }, round;
+	pid_t pid = 0;
+	for (round = 0; round < 1000; round++) {
+		if (round >= 40 && cut[OP_RESIZE] >= 3 && cut[OP_SET] >= 3)
+			break;
+		if ((pid = fork()) == 0)
+			grow_child_run();
+		CU_ASSERT_FATAL(pid > 0);
+		usleep(500 + (useconds_t)(rand_r(&seed) % 4000));
+		kill(pid, SIGKILL);
+		int ws;
+		MPT_EQ(waitpid(pid, &ws, 0), pid);
+		MPT_EQ(WIFSIGNALED(ws) ? -WTERMSIG(ws) : WEXITSTATUS(ws),
+		       -SIGKILL);
+		uint32_t op = atomic_load(&kd->in.op);
+		if (op <= OP_CLEAR)
+			cut[op]++;
+	}
+	fprintf(stderr, "\n  %s: %d kills; cut: %d sets, %d growths, "
+	        "%d clears; %u ops\n", heap ? "heap" : "arena", round,
+	        cut[OP_SET], cut[OP_RESIZE], cut[OP_CLEAR],
+	        atomic_load(&ks->progress[0]));
+	MPT_CMP(cut[OP_RESIZE], >=, 3);
+	MPT_CMP(cut[OP_SET], >=, 3);
+	grow_check(atomic_load(&ks->progress[0]));
+	mp_dict_stats_t st;
+	MPT_OK(mp_dict_stats(kd, &st, 0));
+	MPT_EQ(st.len, mp_dict_len(kd));
+	MPT_CMP(st.slots, >=, 2 * st.len);
+	if (!heap)
+		MPT_EQ(st.arena_top, st.bytes_used + st.bytes_free);
+	unmake(kd, heap);
+	if (heap) {
+		/* At most one block a kill: the biggest, a 64 Ki-slot table. */
+		MPT_OK(mp_heap_stats(&h1));
+		size_t leak = h1.bytes_live - h0.bytes_live;
+		fprintf(stderr, "  heap: %zu bytes leaked\n", leak);
+		MPT_CMP(leak, <=, (size_t)round * (16 << 16) * 2);
+	}
+	munmap(ks, sizeof(*ks));
+}
+
+static void test_growth_arena(void)
+{
+	growth(false);
+}
+
+static void test_growth_heap(void)
+{
+	growth(true);
+}
+
 int main(void)
 {
 	arena = mpt_shared(ARENA_SIZE);
@@ -894,6 +1002,8 @@ int main(void)
 		{ "killed in update", test_killed_in_update },
 		{ "random kills, arena", test_kills_arena },
 		{ "random kills, heap", test_kills_heap },
+		{ "growth under kills, arena", test_growth_arena },
+		{ "growth under kills, heap", test_growth_heap },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("dict", tests);
