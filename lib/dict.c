@@ -35,7 +35,7 @@
 #include "dict.h"
 #include "obj.h"
 
-#include <math.h>
+#include <math.h> /* isnan, a macro: no libm */
 #include <stdlib.h>
 
 #define UNIT_HDR 16
@@ -479,6 +479,13 @@ static uint64_t str_hash(const mp_dict_t *d, const void *p, size_t n,
 static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
                    uint64_t *h);
 
+static inline uint64_t f2bits(double f)
+{
+	uint64_t bits;
+	memcpy(&bits, &f, 8);
+	return bits;
+}
+
 static int py_hash_items(const mp_dict_t *d, const mp_obj_t *o,
                          struct key *k, uint64_t *h, bool set)
 {
@@ -529,14 +536,16 @@ static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
 		if (isnan(f)) {
 			k->nan = true;
 			*h = 0x6e616e;
-		} else if (f == trunc(f) && f >= -0x1p63 && f < 0x1p63) {
-			*h = int_hash(d, (int64_t)f);
-		} else if (f == trunc(f)) {
-			*h = BIG_HASH;
+		} else if (f >= -0x1p63 && f < 0x1p63) {
+			/* An integral value hashes as the int it equals. */
+			if ((double)(int64_t)f == f)
+				*h = int_hash(d, (int64_t)f);
+			else
+				*h = mix64(f2bits(f) ^ d->k0);
 		} else {
-			uint64_t bits;
-			memcpy(&bits, &f, 8);
-			*h = mix64(bits ^ d->k0);
+			/* Beyond 2^63 every double (and an infinity) is
+			 * integral, or equal to no int at all. */
+			*h = BIG_HASH;
 		}
 		return 0;
 	case MP_OBJ_STR:
