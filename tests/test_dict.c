@@ -688,7 +688,8 @@ static void test_killed_in_update(void)
  * j + 1 as its progress.  A killed child is started again at its
  * progress (that op may already be done: its delete may find no key).
  * At the end, with progress p, every op below p is in the dict, op p may
- * or may not be, nothing past it.
+ * or may not be, nothing past it.  Between kills, children are stopped
+ * and continued too.
  */
 enum { KC = 3, KL = 4000 };
 
@@ -782,7 +783,7 @@ static void kills(bool heap)
 	for (int c = 0; c < KC; c++)
 		pid[c] = kill_child_start(c);
 	unsigned seed = (unsigned)getpid();
-	int inside = 0, round;
+	int inside = 0, round, stops = 0;
 	mp_dict_stats_t st;
 	/* At least 60 kills, and on until 10 caught a child in the middle
 	 * of a change (the dict counts its repairs). */
@@ -794,6 +795,17 @@ static void kills(bool heap)
 		}
 		usleep((useconds_t)(rand_r(&seed) % 3000));
 		int c = rand_r(&seed) % KC;
+		if (round % 4 == 1) {
+			/* Stop another child for a while, maybe holding the
+			 * lock: it must keep it, and nobody may take it for
+			 * dead (it would go on afterwards in a dict changed
+			 * under it, and the checks below would see that). */
+			int o = (c + 1) % KC;
+			kill(pid[o], SIGSTOP);
+			usleep(3000 + (useconds_t)(rand_r(&seed) % 10000));
+			kill(pid[o], SIGCONT);
+			stops++;
+		}
 		kill(pid[c], SIGKILL);
 		int ws;
 		MPT_EQ(waitpid(pid[c], &ws, 0), pid[c]);
@@ -812,6 +824,8 @@ static void kills(bool heap)
 	        inside, (int)st.repairs, atomic_load(&ks->progress[0]),
 	        atomic_load(&ks->progress[1]), atomic_load(&ks->progress[2]));
 	MPT_CMP(st.repairs, >=, 10);
+	MPT_CMP(st.deaths, <=, (uint64_t)round); /* none but the killed */
+	MPT_CMP(stops, >=, 10);
 
 	/* Every committed op there, exactly once; nothing after. */
 	int bad = 0;
