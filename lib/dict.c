@@ -36,6 +36,7 @@
 #include "obj.h"
 
 #include <math.h> /* isnan, a macro: no libm */
+#include <signal.h>
 #include <stdlib.h>
 
 #define UNIT_HDR 16
@@ -44,6 +45,28 @@
                                 * 16-aligned, never at offset 1) */
 
 enum { SRC_FREE = 1, SRC_BUMP = 2 };
+
+/*
+ * Fault injection for the tests: a process that sets mp__dict_crash_at
+ * to n kills itself (SIGKILL) at the n-th STEP it passes - the points
+ * between the stores of a change, of the allocator and of a recovery -
+ * so a test can cut every change at every point, one by one.  0 (the
+ * default): never; the cost is one load and a branch never taken.
+ */
+long mp__dict_crash_at;
+static long crash_steps;
+
+static __attribute__((noinline, cold)) void crash_step(void)
+{
+	if (++crash_steps == mp__dict_crash_at)
+		raise(SIGKILL);
+}
+
+#define STEP()                                                          \
+	do {                                                            \
+		if (__builtin_expect(mp__dict_crash_at != 0, 0))        \
+			crash_step();                                   \
+	} while (0)
 
 struct unit {
 	uint32_t magic;
@@ -132,8 +155,10 @@ static void arena_put(mp_dict_t *d, int64_t p)
 	if (first == uo)
 		return;
 	u->next = first;
+	STEP();
 	/* Release: the unit's link before the unit is the head. */
 	atomic_store_explicit(h, uo, memory_order_release);
+	STEP();
 }
 
 /*
@@ -150,8 +175,10 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 		void *p = mp__heap_alloc_raw(n, &err);
 		if (!p)
 			return err;
+		STEP();
 		*off = off_of(d, p);
 		atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+		STEP();
 		return 0;
 	}
 	int c = cls_of(n + UNIT_HDR);
@@ -164,8 +191,10 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 		*off = uo + UNIT_HDR;
 		atomic_store_explicit(&d->in.src, SRC_FREE, memory_order_relaxed);
 		atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+		STEP();
 		atomic_store_explicit(&d->head[c], u->next,
 		                      memory_order_release);
+		STEP();
 		return 0;
 	}
 	uint64_t top = atomic_load_explicit(&d->top, memory_order_relaxed);
@@ -177,7 +206,9 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 	atomic_store_explicit(&d->in.src, SRC_BUMP, memory_order_relaxed);
 	/* Release: the unit's header before the record names it. */
 	atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
+	STEP();
 	atomic_store_explicit(&d->top, top + size, memory_order_release);
+	STEP();
 	return 0;
 }
 
@@ -191,7 +222,9 @@ static void drop(mp_dict_t *d, _Atomic int64_t *field, bool fresh)
 		return;
 	if (in_heap(d)) {
 		atomic_store_explicit(field, 0, memory_order_release);
+		STEP();
 		mp_heap_free(at(d, p));
+		STEP();
 		return;
 	}
 	if (!fresh ||
@@ -205,6 +238,7 @@ static void drop(mp_dict_t *d, _Atomic int64_t *field, bool fresh)
 	if (atomic_load_explicit(&d->top, memory_order_relaxed) == end)
 		atomic_store_explicit(&d->top, (uint64_t)(p - UNIT_HDR),
 		                      memory_order_release);
+	STEP();
 }
 
 /* ---- the intent record --------------------------------------------------- */
@@ -214,12 +248,15 @@ static void begin(mp_dict_t *d, uint32_t op, int64_t link, int64_t stale)
 	atomic_store_explicit(&d->in.fresh, 0, memory_order_relaxed);
 	atomic_store_explicit(&d->in.stale, stale, memory_order_relaxed);
 	atomic_store_explicit(&d->in.link, link, memory_order_relaxed);
+	STEP();
 	/* Release: the fields before the record is live. */
 	atomic_store_explicit(&d->in.op, op, memory_order_release);
+	STEP();
 }
 
 static void end(mp_dict_t *d)
 {
+	STEP();
 	/* Release: the whole change before the record is closed. */
 	atomic_store_explicit(&d->in.op, OP_NONE, memory_order_release);
 }
@@ -268,6 +305,7 @@ static void recount(mp_dict_t *d)
 		live += o != 0 && o != TOMB;
 	}
 	d->used = used;
+	STEP();
 	atomic_store_explicit(&d->len, live, memory_order_relaxed);
 }
 
@@ -294,8 +332,10 @@ static int resize(mp_dict_t *d, uint64_t cap)
 			table_place(t, atomic_load_explicit(&old->s[i].hash,
 			            memory_order_relaxed), o);
 	}
+	STEP();
 	/* Release: the new table's slots before it is the table. */
 	atomic_store_explicit(&d->table, p, memory_order_release);
+	STEP();
 	d->used = atomic_load_explicit(&d->len, memory_order_relaxed);
 	drop(d, &d->in.stale, false);
 	end(d);
@@ -324,14 +364,18 @@ static void arena_reset(mp_dict_t *d)
 {
 	for (int c = 0; c < NCLS; c++)
 		atomic_store_explicit(&d->head[c], 0, memory_order_relaxed);
+	STEP();
 	int c = cls_of(table_bytes(MIN_CAP) + UNIT_HDR);
 	struct unit *u = at(d, HDR_SIZE);
 	*u = (struct unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
 	table_init(d, HDR_SIZE + UNIT_HDR, MIN_CAP);
+	STEP();
 	atomic_store_explicit(&d->table, HDR_SIZE + UNIT_HDR,
 	                      memory_order_release);
+	STEP();
 	atomic_store_explicit(&d->top, HDR_SIZE + ((uint64_t)32 << c),
 	                      memory_order_release);
+	STEP();
 	d->used = 0;
 	atomic_store_explicit(&d->len, 0, memory_order_relaxed);
 }
@@ -351,7 +395,9 @@ static void heap_finish_clear(mp_dict_t *d)
 		if (!o || o == TOMB)
 			continue;
 		atomic_store_explicit(&old->s[i].off, 0, memory_order_release);
+		STEP();
 		mp_heap_free(at(d, o));
+		STEP();
 	}
 	drop(d, &d->in.stale, false);
 }
@@ -373,7 +419,9 @@ static int clear_locked(mp_dict_t *d)
 		return r;
 	}
 	table_init(d, p, MIN_CAP);
+	STEP();
 	atomic_store_explicit(&d->table, p, memory_order_release);
+	STEP();
 	d->used = 0;
 	atomic_store_explicit(&d->len, 0, memory_order_relaxed);
 	heap_finish_clear(d);
@@ -702,10 +750,13 @@ static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
 		memcpy(e->data, k->p, k->n);
 	if (vlen)
 		memcpy(e->data + k->n, value, vlen);
+	STEP();
 	if (!s)
 		atomic_store_explicit(&w->hash, k->h, memory_order_relaxed);
+	STEP();
 	/* The commit.  Release: the entry's bytes before the slot names it. */
 	atomic_store_explicit(&w->off, p, memory_order_release);
+	STEP();
 	drop(d, &d->in.stale, false);
 	if (!s) {
 		d->used += was_empty;
@@ -722,6 +773,7 @@ static void delete_locked(mp_dict_t *d, struct slot *s)
 	      atomic_load_explicit(&s->off, memory_order_relaxed));
 	/* The commit. */
 	atomic_store_explicit(&s->off, TOMB, memory_order_release);
+	STEP();
 	drop(d, &d->in.stale, false);
 	atomic_fetch_sub_explicit(&d->len, 1, memory_order_relaxed);
 	end(d);

@@ -56,4 +56,8 @@ _Static_assert(sizeof(struct mp_dict) <= HDR_SIZE, "header fits");
 _Static_assert(__builtin_offsetof(struct mp_dict, lock) == 0,
                "the lock first (tests hold it through the dict)");
 
+/* Tests: kill the calling process at the n-th step of a change (dict.c);
+ * 0: never. */
+extern long mp__dict_crash_at;
+
 #endif

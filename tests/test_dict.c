@@ -1000,6 +1000,149 @@ static void test_growth_heap(void)
 	growth(true);
 }
 
+/*
+ * Every point of every change: a child cuts a change at its n-th step
+ * (mp__dict_crash_at), for n = 1, 2, ... until the change completes; a
+ * second child, taking the lock next, is cut in the recovery at its m-th
+ * step, for m = 1, 2, ... likewise.  Each time the dict must then read
+ * exactly as before the change or as after it (items and order), an arena
+ * must have lost no unit, and the heap at most one block per death.
+ */
+typedef int (*change_fn)(mp_dict_t *d);
+
+static int ch_set_new(mp_dict_t *d) { return sets(d, "new", "N"); }
+static int ch_set_replace(mp_dict_t *d)
+{
+	static char big[300];
+	memset(big, 'R', sizeof(big) - 1);
+	return sets(d, "p1", big);
+}
+static int ch_delete(mp_dict_t *d) { return mp_dict_delete(d, "p1", 2, 0); }
+static int ch_clear(mp_dict_t *d) { return mp_dict_clear(d, 0); }
+static int ch_pop(mp_dict_t *d)
+{
+	char buf[8];
+	return (int)mp_dict_pop(d, "p0", 2, buf, sizeof(buf), 0);
+}
+
+/* A fresh dict holding p0..p<k-1>. */
+static mp_dict_t *prepare(bool heap, int k)
+{
+	mp_dict_t *d = make(heap, 0);
+	for (int i = 0; i < k; i++) {
+		char key[8], val[8];
+		snprintf(key, sizeof(key), "p%d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		MPT_OK(sets(d, key, val));
+	}
+	return d;
+}
+
+/* The dict's items, in order, as one string. */
+static void render(mp_dict_t *d, char *out, size_t cap)
+{
+	mp_dict_snap_t *s;
+	size_t at_ = 0;
+	out[0] = 0;
+	if (mp_dict_snapshot(d, &s, 0) < 0)
+		return;
+	for (size_t i = 0; i < mp_dict_snap_len(s) && at_ < cap; i++) {
+		const void *k, *v;
+		size_t kl, vl;
+		mp_dict_snap_item(s, i, &k, &kl, &v, &vl);
+		at_ += (size_t)snprintf(out + at_, cap - at_, "%.*s=%.*s;",
+		                        (int)kl, (const char *)k, (int)vl,
+		                        (const char *)v);
+	}
+	mp_dict_snap_free(s);
+}
+
+/* Run fn in a child that dies at its step n (0: never); the child's end:
+ * 1 it completed, 0 it was cut. */
+static int cut_at(mp_dict_t *d, long n, change_fn fn)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		mp__dict_crash_at = n;
+		_exit(fn(d) < 0 ? 3 : 0);
+	}
+	int ws;
+	CU_ASSERT_FATAL(pid > 0);
+	MPT_EQ(waitpid(pid, &ws, 0), pid);
+	if (WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL)
+		return 0;
+	MPT_EQ(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, 0);
+	return 1;
+}
+
+static int ch_look(mp_dict_t *d)
+{
+	return mp_dict_contains(d, "p0", 2, 0);
+}
+
+static void every_point(bool heap, int k, change_fn fn, const char *name)
+{
+	char before[1024], after[1024], now[1024];
+	mp_heap_stats_t h0, h1;
+	mp_dict_t *d = prepare(heap, k);
+	render(d, before, sizeof(before));
+	MPT_OK(fn(d));
+	render(d, after, sizeof(after));
+	unmake(d, heap);
+	int cuts = 0, rcuts = 0, bad = 0;
+	for (long n = 1;; n++) {
+		bool done = false;
+		for (long m = 1;; m++) {
+			MPT_OK(mp_heap_stats(&h0));
+			d = prepare(heap, k);
+			done = cut_at(d, n, fn);
+			int deaths = !done, rdone = 1;
+			if (!done) {
+				rdone = cut_at(d, m, ch_look);
+				deaths += !rdone;
+			}
+			render(d, now, sizeof(now)); /* recovers */
+			if (strcmp(now, before) && strcmp(now, after)) {
+				fprintf(stderr, "\n%s, cut at %ld/%ld: %s\n",
+				        name, n, m, now);
+				bad++;
+			}
+			mp_dict_stats_t st;
+			MPT_OK(mp_dict_stats(d, &st, 0));
+			if (!heap)
+				bad += st.arena_top != st.bytes_used +
+				                       st.bytes_free;
+			unmake(d, heap);
+			MPT_OK(mp_heap_stats(&h1));
+			bad += h1.bytes_live > h0.bytes_live + 512 *
+			                       (size_t)deaths;
+			cuts += !done;
+			rcuts += !rdone;
+			if (done || rdone)
+				break;
+		}
+		if (done || n > 200)
+			break;
+	}
+	fprintf(stderr, "  %s %s: %d cuts, %d in recovery\n",
+	        heap ? "heap" : "arena", name, cuts, rcuts);
+	MPT_EQ(bad, 0);
+	MPT_CMP(cuts, >=, 3);
+}
+
+static void test_every_point(void)
+{
+	MPT_OK(mp_heap_init(0));
+	for (int heap = 0; heap < 2; heap++) {
+		every_point(heap, 2, ch_set_new, "set");
+		every_point(heap, 4, ch_set_new, "set with growth");
+		every_point(heap, 3, ch_set_replace, "replace");
+		every_point(heap, 3, ch_delete, "delete");
+		every_point(heap, 3, ch_pop, "pop");
+		every_point(heap, 5, ch_clear, "clear");
+	}
+}
+
 int main(void)
 {
 	arena = mpt_shared(ARENA_SIZE);
@@ -1018,6 +1161,7 @@ int main(void)
 		{ "random kills, heap", test_kills_heap },
 		{ "growth under kills, arena", test_growth_arena },
 		{ "growth under kills, heap", test_growth_heap },
+		{ "every point of every change", test_every_point },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("dict", tests);
