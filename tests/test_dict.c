@@ -972,8 +972,12 @@ static void growth(bool heap)
 	        atomic_load(&ks->progress[0]));
 	MPT_CMP(cut[OP_RESIZE], >=, 3);
 	MPT_CMP(cut[OP_SET], >=, 3);
-	grow_check(atomic_load(&ks->progress[0]));
+	/* The first call after the kills waits, as long as it takes to
+	 * find the last holder dead (a try would return -EAGAIN when the
+	 * kernel did not mark it), and repairs. */
 	mp_dict_stats_t st;
+	MPT_OK(mp_dict_stats(kd, &st, TEST_WAIT_NS));
+	grow_check(atomic_load(&ks->progress[0]));
 	MPT_OK(mp_dict_stats(kd, &st, 0));
 	MPT_EQ(st.len, mp_dict_len(kd));
 	MPT_CMP(st.slots, >=, 2 * st.len);
@@ -1044,7 +1048,7 @@ static void render(mp_dict_t *d, char *out, size_t cap)
 	mp_dict_snap_t *s;
 	size_t at_ = 0;
 	out[0] = 0;
-	if (mp_dict_snapshot(d, &s, 0) < 0)
+	if (mp_dict_snapshot(d, &s, TEST_WAIT_NS) < 0)
 		return;
 	for (size_t i = 0; i < mp_dict_snap_len(s) && at_ < cap; i++) {
 		const void *k, *v;
@@ -1077,7 +1081,7 @@ static int cut_at(mp_dict_t *d, long n, change_fn fn)
 
 static int ch_look(mp_dict_t *d)
 {
-	return mp_dict_contains(d, "p0", 2, 0);
+	return mp_dict_contains(d, "p0", 2, TEST_WAIT_NS);
 }
 
 static void every_point(bool heap, int k, change_fn fn, const char *name)
