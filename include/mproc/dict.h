@@ -11,8 +11,8 @@
  *    returns -ENOSPC.
  *  - the shared heap (mp_dict_new / mp_dict_free): entries and the table
  *    are heap blocks, and the dict grows as long as the heap has room.
- *    Usable by the process that made it and every process forked from it
- *    afterwards (heap.h).
+ *    Usable by every process of the family that shares the heap, at the
+ *    same address in all of them (heap.h).
  *
  * Keys and values are byte strings (keys up to MP_DICT_MAX_KEY bytes,
  * values up to MP_DICT_MAX_VALUE); every call copies them in or out, so
@@ -37,10 +37,13 @@
  * read-modify-write of one value under the dict's lock.
  *
  * Every call takes the dict's lock (a robust mp_lock_t inside the header)
- * for the time it copies bytes and changes a few words; lengths and
- * offsets are checked before anything is written.  Thread- and
- * process-safe.  timeout_ns is the wait for that lock (common.h): -EAGAIN
- * for a try (0), -ETIMEDOUT.
+ * for the time it copies bytes and changes a few words - longer, in
+ * proportion to the number of keys, for a growth of the table (when it
+ * would be more than half full), a snapshot, and a heap dict's clear
+ * (which frees every entry).  Thread- and process-safe.  timeout_ns is the wait for that lock (common.h): -EAGAIN
+ * for a try (0), -ETIMEDOUT.  A try also returns -EAGAIN while the last
+ * holder died in a way the kernel did not report (sync.h, Death): a call
+ * that may wait finds it dead within a slice of 2 ms and repairs.
  *
  * Iteration: mp_dict_snapshot copies every item out in one hold of the
  * lock, so it sees the dict exactly as it was at one instant - each key
@@ -103,8 +106,9 @@ MP_API mp_dict_t *mp_dict_init(void *mem, size_t size, unsigned flags,
                                int *err);
 /*
  * mp_dict_destroy - end a dict of mp_dict_init (the arena is the
- * caller's again).  Errors: -EBUSY somebody holds its lock; -EINVAL not
- * an arena dict.
+ * caller's again).  Errors: -EBUSY somebody holds its lock (or a holder
+ * died unreported, see above: any call with a timeout first); -EINVAL
+ * not an arena dict.
  */
 MP_API int mp_dict_destroy(mp_dict_t *d);
 
@@ -116,7 +120,8 @@ MP_API mp_dict_t *mp_dict_new(unsigned flags, int *err);
 /*
  * mp_dict_free - give a dict of mp_dict_new and all its entries back to
  * the heap.  Nobody may use it any more.  NULL is accepted.  Errors:
- * -EBUSY somebody holds its lock; -EINVAL not a heap dict.
+ * -EBUSY somebody holds its lock (as for mp_dict_destroy); -EINVAL not
+ * a heap dict.
  */
 MP_API int mp_dict_free(mp_dict_t *d);
 
@@ -127,9 +132,7 @@ MP_API int mp_dict_free(mp_dict_t *d);
  * value too long, an MP_DICT_PYKEYS key that does not decode (its
  * decoder's code: -MP_EPICKLE, -MP_EREFUSED, -MP_ELIMIT) or is
  * unhashable (-EINVAL); -ENOSPC the arena is full; -ENOMEM; -EAGAIN /
- * -ETIMEDOUT waiting for the lock; -EINTR (common.h, Signals);
- * -ENOTRECOVERABLE the lock was left unrecoverable by a caller of the
- * lock outside mproc's dict calls (never by a death inside one).
+ * -ETIMEDOUT waiting for the lock; -EINTR (common.h, Signals).
  */
 MP_API int mp_dict_set(mp_dict_t *d, const void *key, size_t klen,
                        const void *value, size_t vlen, int64_t timeout_ns);
