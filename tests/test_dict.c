@@ -258,16 +258,25 @@ static void test_bad_input(void)
 
 /* ---- Python's keys ----------------------------------------------------------- */
 
-/* The pickle of o (consumed) in buf; its length. */
-static size_t pk(mp_obj_t *o, unsigned char *buf)
+/* The pickle of o (consumed) in buf (256 bytes); its length, 0 when it
+ * failed.  No CUnit here: the peer process runs it too. */
+static size_t pk_raw(mp_obj_t *o, unsigned char *buf)
 {
 	void *p = NULL;
 	size_t n = 0;
-	MPT_OK(mp_pickle_dumps(o, 4, &p, &n));
-	CU_ASSERT_FATAL(n <= 256);
-	memcpy(buf, p, n);
+	if (mp_pickle_dumps(o, 4, &p, &n) < 0 || n > 256)
+		n = 0;
+	else
+		memcpy(buf, p, n);
 	free(p);
 	mp_obj_decref(o);
+	return n;
+}
+
+static size_t pk(mp_obj_t *o, unsigned char *buf)
+{
+	size_t n = pk_raw(o, buf);
+	CU_ASSERT_FATAL(n > 0);
 	return n;
 }
 
@@ -1147,8 +1156,83 @@ static void test_every_point(void)
 	}
 }
 
+/*
+ * An unrelated process (this program run again: another address space,
+ * another AT_RANDOM, so another hash key for Python's own str hash) maps
+ * the segment of a MP_DICT_PYKEYS dict at its own address, finds the
+ * keys by equal values, and adds one.
+ */
+static const char *peer_env = "MPT_DICT_PEER_FD";
+
+/* The pickle of (1, 'x'), or of (1.0, 'x'). */
+static size_t pk_tuple(bool as_float, unsigned char *k)
+{
+	mp_obj_t *it[2] = { as_float ? mp_obj_float(1.0) : mp_obj_int(1),
+	                    mp_obj_cstr("x", NULL) };
+	return pk_raw(mp_obj_tuple(2, it), k);
+}
+
+/* The peer's side (run from main); its exit code says what failed. */
+static int peer_main(int fd)
+{
+	int err;
+	unsigned char k[256];
+	char v[16];
+	mp_shm_t *s = mp_shm_attach_fd(fd, 0, &err);
+	if (!s)
+		return 2;
+	mp_dict_t *d = mp_shm_buf(s);
+	size_t n = pk_raw(mp_obj_cstr("key", NULL), k);
+	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 || v[0] != 'v')
+		return 3;
+	n = pk_tuple(true, k); /* (1.0, 'x') finds (1, 'x') */
+	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 || v[0] != 't')
+		return 4;
+	n = pk_raw(mp_obj_cstr("peer", NULL), k);
+	if (mp_dict_set(d, k, n, "p", 1, TEST_WAIT_NS) < 0)
+		return 5;
+	mp_shm_close(s);
+	return 0;
+}
+
+static void test_unrelated_process(void)
+{
+	int err;
+	unsigned char k[256];
+	char v[16], fds[16];
+	mp_shm_t *s = mp_shm_anon(1 << 20, 0, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	mp_dict_t *d = mp_dict_init(mp_shm_buf(s), 1 << 20, MP_DICT_PYKEYS,
+	                            &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	size_t n = pk(mp_obj_cstr("key", NULL), k);
+	MPT_OK(mp_dict_set(d, k, n, "v", 1, 0));
+	n = pk_tuple(false, k);
+	MPT_OK(mp_dict_set(d, k, n, "t", 1, 0));
+	int fd = dup(mp_shm_fd(s)); /* without FD_CLOEXEC */
+	CU_ASSERT_FATAL(fd >= 0);
+	snprintf(fds, sizeof(fds), "%d", fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv(peer_env, fds, 1);
+		execl("/proc/self/exe", "test_dict", (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	int ws = 0;
+	MPT_EQ(waitpid(pid, &ws, 0), pid);
+	MPT_EQ(WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, 0);
+	n = pk(mp_obj_cstr("peer", NULL), k);
+	MPT_EQ(mp_dict_get(d, k, n, v, sizeof(v), 0), 1);
+	MPT_EQ(mp_dict_len(d), 3);
+	MPT_OK(mp_dict_destroy(d));
+	mp_shm_close(s);
+}
+
 int main(void)
 {
+	if (getenv(peer_env))
+		return peer_main(atoi(getenv(peer_env)));
 	arena = mpt_shared(ARENA_SIZE);
 	static CU_TestInfo tests[] = {
 		{ "operations, arena", test_ops_arena },
@@ -1156,6 +1240,7 @@ int main(void)
 		{ "position independent", test_position_independent },
 		{ "bad input", test_bad_input },
 		{ "python keys", test_pykeys },
+		{ "python keys, unrelated process", test_unrelated_process },
 		{ "update", test_update },
 		{ "iteration", test_iteration },
 		{ "memory given back", test_memory },
