@@ -189,7 +189,8 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 	if (uo) {
 		struct unit *u = at(d, uo);
 		*off = uo + UNIT_HDR;
-		atomic_store_explicit(&d->in.src, SRC_FREE, memory_order_relaxed);
+		atomic_store_explicit(&d->in.src, SRC_FREE,
+		                      memory_order_relaxed);
 		atomic_store_explicit(&d->in.fresh, *off, memory_order_release);
 		STEP();
 		atomic_store_explicit(&d->head[c], u->next,
@@ -228,7 +229,8 @@ static void drop(mp_dict_t *d, _Atomic int64_t *field, bool fresh)
 		return;
 	}
 	if (!fresh ||
-	    atomic_load_explicit(&d->in.src, memory_order_relaxed) == SRC_FREE) {
+	    atomic_load_explicit(&d->in.src,
+	                         memory_order_relaxed) == SRC_FREE) {
 		arena_put(d, p);
 		return;
 	}
@@ -356,7 +358,7 @@ static int make_room(mp_dict_t *d)
 	return resize(d, cap);
 }
 
-/* ---- clear ---------------------------------------------------------------- */
+/* ---- clear --------------------------------------------------------------- */
 
 /* An arena's clear: every unit back, a first table at the start.  Each
  * store is one a rerun makes again the same way. */
@@ -429,16 +431,17 @@ static int clear_locked(mp_dict_t *d)
 	return 0;
 }
 
-/* ---- recovery -------------------------------------------------------------- */
+/* ---- recovery ------------------------------------------------------------ */
 
 /* The lock came to us from a dead holder: finish or undo its change. */
 static void recover(mp_dict_t *d)
 {
 	uint32_t op = atomic_load_explicit(&d->in.op, memory_order_acquire);
-	int64_t fresh = atomic_load_explicit(&d->in.fresh, memory_order_relaxed);
-	int64_t stale = atomic_load_explicit(&d->in.stale, memory_order_relaxed);
-	int64_t link = atomic_load_explicit(&d->in.link, memory_order_relaxed);
-	int64_t table = atomic_load_explicit(&d->table, memory_order_relaxed);
+	memory_order rx = memory_order_relaxed;
+	int64_t fresh = atomic_load_explicit(&d->in.fresh, rx);
+	int64_t stale = atomic_load_explicit(&d->in.stale, rx);
+	int64_t link = atomic_load_explicit(&d->in.link, rx);
+	int64_t table = atomic_load_explicit(&d->table, rx);
 	bool done;
 
 	d->deaths++;
@@ -491,7 +494,7 @@ static void dict_unlock(mp_dict_t *d)
 	mp_lock_release(&d->lock);
 }
 
-/* ---- keys ------------------------------------------------------------------ */
+/* ---- keys ---------------------------------------------------------------- */
 
 struct key {
 	const void *p;
@@ -692,7 +695,8 @@ static struct slot *find(mp_dict_t *d, const struct key *k,
 				tomb = s;
 			continue;
 		}
-		if (atomic_load_explicit(&s->hash, memory_order_relaxed) != k->h)
+		if (atomic_load_explicit(&s->hash,
+		                         memory_order_relaxed) != k->h)
 			continue;
 		int m = key_match(at(d, o), k);
 		if (m < 0) {
@@ -710,7 +714,7 @@ static inline struct entry *entry_of(mp_dict_t *d, const struct slot *s)
 	                                  memory_order_relaxed));
 }
 
-/* ---- changes under the lock ------------------------------------------------ */
+/* ---- changes under the lock ---------------------------------------------- */
 
 /* d[k] = value, with the lock held. */
 static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
@@ -1085,7 +1089,7 @@ int mp_dict_update(mp_dict_t *d, const void *key, size_t klen,
 	return r;
 }
 
-/* ---- snapshots and figures -------------------------------------------------- */
+/* ---- snapshots and figures ----------------------------------------------- */
 
 struct snap_item {
 	uint64_t seq;
@@ -1216,10 +1220,12 @@ static void stats_locked(mp_dict_t *d, mp_dict_stats_t *st)
 	st->arena_size = d->size;
 	st->arena_top = atomic_load_explicit(&d->top, memory_order_relaxed) -
 	                HDR_SIZE;
-	for (int c = 0; c < NCLS; c++)
-		for (int64_t u = atomic_load_explicit(&d->head[c],
-		     memory_order_relaxed); u; u = ((struct unit *)at(d, u))->next)
+	for (int c = 0; c < NCLS; c++) {
+		int64_t u = atomic_load_explicit(&d->head[c],
+		                                 memory_order_relaxed);
+		for (; u; u = ((struct unit *)at(d, u))->next)
 			st->bytes_free += (uint64_t)32 << c;
+	}
 }
 
 int mp_dict_stats(mp_dict_t *d, mp_dict_stats_t *st, int64_t timeout_ns)

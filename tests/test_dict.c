@@ -47,7 +47,7 @@ static int64_t gets(mp_dict_t *d, const char *k, char *buf, size_t cap)
 	return n;
 }
 
-/* ---- operations ----------------------------------------------------------- */
+/* ---- operations ---------------------------------------------------------- */
 
 static void ops(bool heap)
 {
@@ -168,7 +168,7 @@ static void test_position_independent(void)
 	mp_shm_close(a);
 }
 
-/* ---- bad input -------------------------------------------------------------- */
+/* ---- bad input ----------------------------------------------------------- */
 
 static int fn_big(const void *old, size_t ol, int found, const void **out,
                   size_t *outl, void *arg)
@@ -256,7 +256,7 @@ static void test_bad_input(void)
 	MPT_ERR(mp_dict_len(d), -EINVAL);
 }
 
-/* ---- Python's keys ----------------------------------------------------------- */
+/* ---- Python's keys ------------------------------------------------------- */
 
 /* The pickle of o (consumed) in buf (256 bytes); its length, 0 when it
  * failed.  No CUnit here: the peer process runs it too. */
@@ -339,7 +339,7 @@ static void test_pykeys(void)
 	unmake(d, true);
 }
 
-/* ---- update ---------------------------------------------------------------- */
+/* ---- update -------------------------------------------------------------- */
 
 /* Append the byte *arg to the value (a list of bytes). */
 static int fn_append(const void *old, size_t ol, int found,
@@ -440,7 +440,7 @@ static void test_update(void)
 	unmake(d, false);
 }
 
-/* ---- iteration ------------------------------------------------------------- */
+/* ---- iteration ----------------------------------------------------------- */
 
 struct churn_arg {
 	mp_dict_t *d;
@@ -535,7 +535,7 @@ static void test_iteration(void)
 	unmake(d, true);
 }
 
-/* ---- memory ---------------------------------------------------------------- */
+/* ---- memory -------------------------------------------------------------- */
 
 static void fill(mp_dict_t *d, int n, size_t vlen)
 {
@@ -605,7 +605,7 @@ static void test_memory(void)
 	unmake(d, false);
 }
 
-/* ---- stopped holders --------------------------------------------------------- */
+/* ---- stopped holders ----------------------------------------------------- */
 
 static int fn_stop(const void *old, size_t ol, int found, const void **out,
                    size_t *outl, void *arg)
@@ -656,7 +656,7 @@ static void test_stopped_holder(void)
 	unmake(d, false);
 }
 
-/* ---- killed holders --------------------------------------------------------- */
+/* ---- killed holders ------------------------------------------------------ */
 
 static int fn_die(const void *old, size_t ol, int found, const void **out,
                   size_t *outl, void *arg)
@@ -1183,10 +1183,12 @@ static int peer_main(int fd)
 		return 2;
 	mp_dict_t *d = mp_shm_buf(s);
 	size_t n = pk_raw(mp_obj_cstr("key", NULL), k);
-	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 || v[0] != 'v')
+	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 ||
+	    v[0] != 'v')
 		return 3;
 	n = pk_tuple(true, k); /* (1.0, 'x') finds (1, 'x') */
-	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 || v[0] != 't')
+	if (mp_dict_get(d, k, n, v, sizeof(v), TEST_WAIT_NS) != 1 ||
+	    v[0] != 't')
 		return 4;
 	n = pk_raw(mp_obj_cstr("peer", NULL), k);
 	if (mp_dict_set(d, k, n, "p", 1, TEST_WAIT_NS) < 0)

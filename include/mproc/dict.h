@@ -40,10 +40,11 @@
  * for the time it copies bytes and changes a few words - longer, in
  * proportion to the number of keys, for a growth of the table (when it
  * would be more than half full), a snapshot, and a heap dict's clear
- * (which frees every entry).  Thread- and process-safe.  timeout_ns is the wait for that lock (common.h): -EAGAIN
- * for a try (0), -ETIMEDOUT.  A try also returns -EAGAIN while the last
- * holder died in a way the kernel did not report (sync.h, Death): a call
- * that may wait finds it dead within a slice of 2 ms and repairs.
+ * (which frees every entry).  Thread- and process-safe.  timeout_ns is
+ * the wait for that lock (common.h): -EAGAIN for a try (0), -ETIMEDOUT.
+ * A try also returns -EAGAIN while the last holder died in a way the
+ * kernel did not report (sync.h, Death): a call that may wait finds it
+ * dead within a slice of 2 ms and repairs.
  *
  * Iteration: mp_dict_snapshot copies every item out in one hold of the
  * lock, so it sees the dict exactly as it was at one instant - each key
@@ -210,7 +211,7 @@ MP_API int mp_dict_update(mp_dict_t *d, const void *key, size_t klen,
                           mp_dict_update_fn fn, void *arg,
                           int64_t timeout_ns);
 
-/* ---- iteration ------------------------------------------------------------ */
+/* ---- iteration --------------------------------------------------------- */
 
 typedef struct mp_dict_snap mp_dict_snap_t;
 
@@ -235,7 +236,7 @@ MP_API int mp_dict_snap_item(const mp_dict_snap_t *s, size_t i,
                              const void **value, size_t *vlen);
 MP_API void mp_dict_snap_free(mp_dict_snap_t *s);
 
-/* ---- figures -------------------------------------------------------------- */
+/* ---- figures ----------------------------------------------------------- */
 
 typedef struct mp_dict_stats {
 	size_t len;         /* keys */
