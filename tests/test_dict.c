@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dict.h"
+#include "pyutil.h"
 
 #define ARENA_SIZE ((size_t)8 << 20)
 
@@ -1231,6 +1232,105 @@ static void test_unrelated_process(void)
 	mp_shm_close(s);
 }
 
+/*
+ * Keys pickled by CPython itself, protocols 2 to 5: each group's values
+ * are equal in Python (1 == 1.0 == True, (1, 'x') == (1.0, 'x'), ...),
+ * so an MP_DICT_PYKEYS dict must hold exactly one key per group, found
+ * by every pickle of the group.
+ */
+static const char *py_keys =
+	"import pickle\n"
+	"groups = [[1, 1.0, True], [0, 0.0, -0.0, False], ['a'], [b'a'],\n"
+	"          [(1, 'x'), (1.0, 'x'), (True, 'x')], [None], [1.5],\n"
+	"          [frozenset({1, 2}), frozenset({2.0, 1})], [()],\n"
+	"          [2 ** 64, float(2 ** 64)], ['\\xe9' * 3, '\\xe9\\xe9\\xe9'],\n"
+	"          [(b'', ('n', 2))], [-2 ** 70]]\n"
+	"for i, g in enumerate(groups):\n"
+	"    for proto in (2, 3, 4, 5):\n"
+	"        for k in g:\n"
+	"            print('K', i, pickle.dumps(k, proto).hex())\n"
+	"print('END', len(groups))\n";
+
+static bool find_python(int minor, struct mpt_py *py)
+{
+	char why[160];
+	if (!mpt_python_find(minor, py)) {
+		snprintf(why, sizeof(why), "no python3.%d here: pickled keys "
+		         "are NOT tested", minor);
+		MPT_SKIP(why);
+		return false;
+	}
+	return true;
+}
+
+/* Hex to bytes; the length, or 0 when malformed. */
+static size_t unhex(const char *h, unsigned char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; h[0] && h[1] && h[0] != '\n' && n < cap; h += 2) {
+		unsigned v;
+		if (sscanf(h, "%2x", &v) != 1)
+			return 0;
+		out[n++] = (unsigned char)v;
+	}
+	return n;
+}
+
+static void interop_keys(int minor)
+{
+	struct mpt_py py;
+	struct mpt_pyproc pp;
+	if (!find_python(minor, &py))
+		return;
+	MPT_OK(mpt_py_start(&py, py_keys, NULL, &pp));
+	MPT_EQ(mpt_py_finish(&pp), 0);
+	mp_dict_t *d = make(true, MP_DICT_PYKEYS);
+	int groups = -1, lines = 0, bad = 0;
+	for (const char *l = pp.buf; l && *l; l = strchr(l, '\n'),
+	     l = l ? l + 1 : NULL) {
+		int g, off = 0;
+		if (sscanf(l, "END %d", &groups) == 1)
+			break;
+		if (sscanf(l, "K %d %n", &g, &off) != 1 || !off) {
+			bad++;
+			continue;
+		}
+		unsigned char k[256];
+		size_t kl = unhex(l + off, k, sizeof(k));
+		int v = -1;
+		int64_t r = mp_dict_get(d, k, kl, &v, sizeof(v), 0);
+		if (r == -ENOENT)
+			r = mp_dict_set(d, k, kl, &g, sizeof(g), 0);
+		else if (r != sizeof(v) || v != g)
+			r = -EPROTO;
+		if (r < 0) {
+			fprintf(stderr, "\n  group %d, %s: %s", g, l,
+			        mp_strerror((int)r));
+			bad++;
+		}
+		lines++;
+	}
+	MPT_EQ(bad, 0);
+	MPT_EQ(lines, 23 * 4); /* 23 values, 4 protocols */
+	MPT_EQ(mp_dict_len(d), groups);
+	unmake(d, true);
+}
+
+static void test_python311(void)
+{
+	interop_keys(11);
+}
+
+static void test_python312(void)
+{
+	interop_keys(12);
+}
+
+static void test_python313(void)
+{
+	interop_keys(13);
+}
+
 int main(void)
 {
 	if (getenv(peer_env))
@@ -1243,6 +1343,9 @@ int main(void)
 		{ "bad input", test_bad_input },
 		{ "python keys", test_pykeys },
 		{ "python keys, unrelated process", test_unrelated_process },
+		{ "interop python 3.11: pickled keys", test_python311 },
+		{ "interop python 3.12: pickled keys", test_python312 },
+		{ "interop python 3.13: pickled keys", test_python313 },
 		{ "update", test_update },
 		{ "iteration", test_iteration },
 		{ "memory given back", test_memory },
