@@ -33,16 +33,10 @@
  * holder's acquire of the lock pairs with them.
  */
 #include "dict.h"
-#include "obj.h"
 
-#include <math.h> /* isnan, a macro: no libm */
 #include <signal.h>
 #include <stdlib.h>
 
-#define UNIT_HDR 16
-#define MIN_CAP 8
-#define TOMB 1                 /* a slot's offset: deleted (blocks are
-                                * 16-aligned, never at offset 1) */
 
 enum { SRC_FREE = 1, SRC_BUMP = 2 };
 
@@ -68,76 +62,9 @@ static __attribute__((noinline, cold)) void crash_step(void)
 			crash_step();                                   \
 	} while (0)
 
-struct unit {
-	uint32_t magic;
-	uint32_t cls;
-	int64_t next;            /* the next free unit, while free */
-};
-
-struct entry {
-	uint64_t hash;
-	uint64_t seq;
-	uint32_t klen;
-	uint32_t vlen;
-	uint64_t pad;
-	unsigned char data[];    /* key, then value */
-};
-
-struct slot {
-	_Atomic uint64_t hash;
-	_Atomic int64_t off;     /* 0 empty, TOMB, or an entry */
-};
-
-struct table {
-	uint64_t cap;            /* a power of two */
-	uint64_t pad;
-	struct slot s[];
-};
-
-_Static_assert(sizeof(struct entry) == 32 && sizeof(struct unit) == UNIT_HDR,
-               "entry and unit headers keep payloads 16-aligned");
-
-#define UNIT_MAGIC 0x6d70756eu /* "mpun" */
-
-static inline void *at(const mp_dict_t *d, int64_t off)
-{
-	return (char *)d + off;
-}
-
-static inline int64_t off_of(const mp_dict_t *d, const void *p)
-{
-	return (const char *)p - (const char *)d;
-}
-
-static inline struct table *table_of(const mp_dict_t *d)
-{
-	return at(d, atomic_load_explicit(&((mp_dict_t *)d)->table,
-	                                  memory_order_acquire));
-}
-
-static inline bool in_heap(const mp_dict_t *d)
-{
-	return d->flags & F_HEAP;
-}
-
-static mp_dict_t *dict_of(const void *p)
-{
-	const mp_dict_t *d = p;
-	return p && ((uintptr_t)p & 63) == 0 && d->magic == DICT_MAGIC ?
-	       (mp_dict_t *)d : NULL;
-}
-
 /* ---- blocks ------------------------------------------------------------- */
 
-static int cls_of(uint64_t n)
-{
-	int c = 0;
-	while (c < NCLS && ((uint64_t)32 << c) < n)
-		c++;
-	return c;
-}
-
-static inline struct unit *unit_at(mp_dict_t *d, int64_t payload)
+static inline struct dict_unit *unit_at(mp_dict_t *d, int64_t payload)
 {
 	return at(d, payload - UNIT_HDR);
 }
@@ -147,7 +74,7 @@ static inline struct unit *unit_at(mp_dict_t *d, int64_t payload)
  * dead holder is still the head when we look). */
 static void arena_put(mp_dict_t *d, int64_t p)
 {
-	struct unit *u = unit_at(d, p);
+	struct dict_unit *u = unit_at(d, p);
 	int64_t uo = p - UNIT_HDR;
 	_Atomic int64_t *h = &d->head[u->cls];
 	int64_t first = atomic_load_explicit(h, memory_order_relaxed);
@@ -187,7 +114,7 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 	uint64_t size = (uint64_t)32 << c;
 	int64_t uo = atomic_load_explicit(&d->head[c], memory_order_relaxed);
 	if (uo) {
-		struct unit *u = at(d, uo);
+		struct dict_unit *u = at(d, uo);
 		*off = uo + UNIT_HDR;
 		atomic_store_explicit(&d->in.src, SRC_FREE,
 		                      memory_order_relaxed);
@@ -201,8 +128,8 @@ static int take_block(mp_dict_t *d, uint64_t n, int64_t *off)
 	uint64_t top = atomic_load_explicit(&d->top, memory_order_relaxed);
 	if (size > d->size - top)
 		return -ENOSPC;
-	struct unit *u = at(d, (int64_t)top);
-	*u = (struct unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
+	struct dict_unit *u = at(d, (int64_t)top);
+	*u = (struct dict_unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
 	*off = (int64_t)top + UNIT_HDR;
 	atomic_store_explicit(&d->in.src, SRC_BUMP, memory_order_relaxed);
 	/* Release: the unit's header before the record names it. */
@@ -235,7 +162,7 @@ static void drop(mp_dict_t *d, _Atomic int64_t *field, bool fresh)
 		return;
 	}
 	/* Bumped: roll the top back if it moved past this unit. */
-	struct unit *u = unit_at(d, p);
+	struct dict_unit *u = unit_at(d, p);
 	uint64_t end = (uint64_t)(p - UNIT_HDR) + ((uint64_t)32 << u->cls);
 	if (atomic_load_explicit(&d->top, memory_order_relaxed) == end)
 		atomic_store_explicit(&d->top, (uint64_t)(p - UNIT_HDR),
@@ -265,23 +192,18 @@ static void end(mp_dict_t *d)
 
 /* ---- tables -------------------------------------------------------------- */
 
-static uint64_t table_bytes(uint64_t cap)
-{
-	return sizeof(struct table) + cap * sizeof(struct slot);
-}
-
 /* A zeroed table of cap slots in block p (a table's slots are read only
  * once it is published: plain stores suffice before that). */
-static struct table *table_init(mp_dict_t *d, int64_t p, uint64_t cap)
+static struct dict_table *table_init(mp_dict_t *d, int64_t p, uint64_t cap)
 {
-	struct table *t = at(d, p);
+	struct dict_table *t = at(d, p);
 	memset(t, 0, table_bytes(cap));
 	t->cap = cap;
 	return t;
 }
 
 /* Put (h, off) in the first free slot of a table being built. */
-static void table_place(struct table *t, uint64_t h, int64_t off)
+static void table_place(struct dict_table *t, uint64_t h, int64_t off)
 {
 	uint64_t mask = t->cap - 1;
 	for (uint64_t i = h & mask;; i = (i + 1) & mask)
@@ -298,7 +220,7 @@ static void table_place(struct table *t, uint64_t h, int64_t off)
  * updated after the commit, so a death may have skipped them). */
 static void recount(mp_dict_t *d)
 {
-	struct table *t = table_of(d);
+	struct dict_table *t = table_of(d);
 	uint64_t live = 0, used = 0;
 	for (uint64_t i = 0; i < t->cap; i++) {
 		int64_t o = atomic_load_explicit(&t->s[i].off,
@@ -318,7 +240,7 @@ static void recount(mp_dict_t *d)
  */
 static int resize(mp_dict_t *d, uint64_t cap)
 {
-	struct table *old = table_of(d);
+	struct dict_table *old = table_of(d);
 	begin(d, OP_RESIZE, 0, off_of(d, old));
 	int64_t p;
 	int r = take_block(d, table_bytes(cap), &p);
@@ -326,7 +248,7 @@ static int resize(mp_dict_t *d, uint64_t cap)
 		end(d);
 		return r;
 	}
-	struct table *t = table_init(d, p, cap);
+	struct dict_table *t = table_init(d, p, cap);
 	for (uint64_t i = 0; i < old->cap; i++) {
 		int64_t o = atomic_load_explicit(&old->s[i].off,
 		                                 memory_order_relaxed);
@@ -348,7 +270,7 @@ static int resize(mp_dict_t *d, uint64_t cap)
  * the table would be more than half used. */
 static int make_room(mp_dict_t *d)
 {
-	struct table *t = table_of(d);
+	struct dict_table *t = table_of(d);
 	if ((d->used + 1) * 2 <= t->cap)
 		return 0;
 	uint64_t want = atomic_load_explicit(&d->len, memory_order_relaxed) + 1;
@@ -368,8 +290,8 @@ static void arena_reset(mp_dict_t *d)
 		atomic_store_explicit(&d->head[c], 0, memory_order_relaxed);
 	STEP();
 	int c = cls_of(table_bytes(MIN_CAP) + UNIT_HDR);
-	struct unit *u = at(d, HDR_SIZE);
-	*u = (struct unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
+	struct dict_unit *u = at(d, HDR_SIZE);
+	*u = (struct dict_unit){ .magic = UNIT_MAGIC, .cls = (uint32_t)c };
 	table_init(d, HDR_SIZE + UNIT_HDR, MIN_CAP);
 	STEP();
 	atomic_store_explicit(&d->table, HDR_SIZE + UNIT_HDR,
@@ -390,7 +312,7 @@ static void heap_finish_clear(mp_dict_t *d)
 	int64_t op = atomic_load_explicit(&d->in.stale, memory_order_acquire);
 	if (!op)
 		return;
-	struct table *old = at(d, op);
+	struct dict_table *old = at(d, op);
 	for (uint64_t i = 0; i < old->cap; i++) {
 		int64_t o = atomic_load_explicit(&old->s[i].off,
 		                                 memory_order_relaxed);
@@ -479,7 +401,7 @@ static void recover(mp_dict_t *d)
 	end(d);
 }
 
-static int dict_lock(mp_dict_t *d, int64_t timeout_ns)
+int mp__dict_lock(mp_dict_t *d, int64_t timeout_ns)
 {
 	int r = mp_lock_acquire(&d->lock, timeout_ns);
 	if (r == -EOWNERDEAD) {
@@ -489,184 +411,9 @@ static int dict_lock(mp_dict_t *d, int64_t timeout_ns)
 	return r;
 }
 
-static void dict_unlock(mp_dict_t *d)
+void mp__dict_unlock(mp_dict_t *d)
 {
 	mp_lock_release(&d->lock);
-}
-
-/* ---- keys ---------------------------------------------------------------- */
-
-struct key {
-	const void *p;
-	size_t n;
-	uint64_t h;
-	mp_obj_t *obj;   /* MP_DICT_PYKEYS: the decoded key */
-	bool nan;        /* ... holds a NaN: equal to no stored key */
-};
-
-#define BIG_HASH 0x6d70b16b16ull /* ints and floats beyond 64 bits */
-
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 31;
-	x *= 0x7fb5d329728ea185ull;
-	x ^= x >> 27;
-	x *= 0x81dadef4bc2dd44dull;
-	x ^= x >> 33;
-	return x;
-}
-
-static uint64_t int_hash(const mp_dict_t *d, int64_t v)
-{
-	return mix64((uint64_t)v ^ d->k1);
-}
-
-static uint64_t str_hash(const mp_dict_t *d, const void *p, size_t n,
-                         uint64_t tag)
-{
-	return mp__siphash13(d->k0 ^ tag, d->k1, p, n);
-}
-
-static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
-                   uint64_t *h);
-
-static inline uint64_t f2bits(double f)
-{
-	uint64_t bits;
-	memcpy(&bits, &f, 8);
-	return bits;
-}
-
-static int py_hash_items(const mp_dict_t *d, const mp_obj_t *o,
-                         struct key *k, uint64_t *h, bool set)
-{
-	int64_t n = mp_obj_len(o);
-	uint64_t acc = set ? 0x5e7 : 0x7a9;
-	for (int64_t i = 0; i < n; i++) {
-		uint64_t e;
-		mp_obj_t *it = set ? mp_obj_set_item(o, (size_t)i) :
-		               mp_obj_item(o, (size_t)i);
-		int r = py_hash(d, it, k, &e);
-		if (r < 0)
-			return r;
-		/* A frozenset's hash ignores order (a sum), a tuple's not. */
-		acc = set ? acc + mix64(e) : mix64(acc * 31 + e);
-	}
-	*h = mix64(acc ^ (uint64_t)n);
-	return 0;
-}
-
-/*
- * A hash of a decoded key that agrees with mp_obj_equal (equal values,
- * equal hashes) and is the same in every process that shares the dict
- * (its key is in the header; Python's own str hash is per process).
- * Numbers hash by their integral value when they have one, so 1, 1.0
- * and True meet; beyond 64 bits they share one bucket.  -EINVAL for an
- * unhashable value.  Recursion is bounded by the decoder's max_depth.
- */
-static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct key *k,
-                   uint64_t *h)
-{
-	int64_t v;
-	double f;
-	size_t n;
-	const char *s;
-
-	switch (mp_obj_kind(o)) {
-	case MP_OBJ_NONE:
-		*h = mix64(d->k0 ^ 0x4e6f6e65);
-		return 0;
-	case MP_OBJ_BOOL:
-		*h = int_hash(d, mp_obj_bool_value(o));
-		return 0;
-	case MP_OBJ_INT:
-		*h = mp_obj_int_value(o, &v) == 0 ? int_hash(d, v) : BIG_HASH;
-		return 0;
-	case MP_OBJ_FLOAT:
-		f = mp_obj_float_value(o);
-		if (isnan(f)) {
-			k->nan = true;
-			*h = 0x6e616e;
-		} else if (f >= -0x1p63 && f < 0x1p63) {
-			/* An integral value hashes as the int it equals. */
-			if ((double)(int64_t)f == f)
-				*h = int_hash(d, (int64_t)f);
-			else
-				*h = mix64(f2bits(f) ^ d->k0);
-		} else {
-			/* Beyond 2^63 every double (and an infinity) is
-			 * integral, or equal to no int at all. */
-			*h = BIG_HASH;
-		}
-		return 0;
-	case MP_OBJ_STR:
-	case MP_OBJ_BYTES:
-		s = mp_obj_data(o, &n);
-		*h = str_hash(d, s, n, mp_obj_kind(o));
-		return 0;
-	case MP_OBJ_TUPLE:
-		return py_hash_items(d, o, k, h, false);
-	case MP_OBJ_FROZENSET:
-		return py_hash_items(d, o, k, h, true);
-	case MP_OBJ_EXC:
-		s = mp_obj_exc_type(o);
-		*h = str_hash(d, s, strlen(s), 0xe4c);
-		return 0;
-	case MP_OBJ_INERT:
-		s = mp_obj_inert_name(o);
-		*h = str_hash(d, s, s ? strlen(s) : 0, 0x1e27);
-		return 0;
-	default: /* list, dict, set, bytearray */
-		return -EINVAL;
-	}
-}
-
-/* Check a key and compute its hash (decoding it for MP_DICT_PYKEYS);
- * done before the lock is taken.  0 or a negative code. */
-static int key_make(const mp_dict_t *d, const void *p, size_t n,
-                    struct key *k)
-{
-	*k = (struct key){ .p = p, .n = n };
-	if ((!p && n) || n > MP_DICT_MAX_KEY)
-		return -EINVAL;
-	if (!(d->flags & MP_DICT_PYKEYS)) {
-		k->h = str_hash(d, p, n, 0);
-		return 0;
-	}
-	int err = 0;
-	k->obj = mp_pickle_loads(p, n, NULL, NULL, &err);
-	if (!k->obj)
-		return err ? err : -MP_EPICKLE;
-	int r = py_hash(d, k->obj, k, &k->h);
-	if (r < 0) {
-		mp_obj_decref(k->obj);
-		k->obj = NULL;
-	}
-	return r;
-}
-
-static void key_done(struct key *k)
-{
-	mp_obj_decref(k->obj);
-	k->obj = NULL;
-}
-
-/* Is entry e's key k?  1, 0, or -ENOMEM (decoding a stored key). */
-static int key_match(const struct entry *e, const struct key *k)
-{
-	if (e->hash != k->h || k->nan)
-		return 0;
-	if (e->klen == k->n && !memcmp(e->data, k->p, k->n))
-		return 1;
-	if (!k->obj)
-		return 0;
-	int err = 0;
-	mp_obj_t *o = mp_pickle_loads(e->data, e->klen, NULL, NULL, &err);
-	if (!o)
-		return err == -ENOMEM ? -ENOMEM : 0;
-	bool eq = mp_obj_equal(o, k->obj);
-	mp_obj_decref(o);
-	return eq;
 }
 
 /*
@@ -674,17 +421,17 @@ static int key_match(const struct entry *e, const struct key *k)
  * *room the first slot a new key may take; *err a code (a key that could
  * not be compared) - then both are NULL.
  */
-static struct slot *find(mp_dict_t *d, const struct key *k,
-                         struct slot **room, int *err)
+static struct dict_slot *find(mp_dict_t *d, const struct dict_key *k,
+                         struct dict_slot **room, int *err)
 {
-	struct table *t = table_of(d);
+	struct dict_table *t = table_of(d);
 	uint64_t mask = t->cap - 1;
-	struct slot *tomb = NULL;
+	struct dict_slot *tomb = NULL;
 
 	*err = 0;
 	*room = NULL;
 	for (uint64_t i = k->h & mask;; i = (i + 1) & mask) {
-		struct slot *s = &t->s[i];
+		struct dict_slot *s = &t->s[i];
 		int64_t o = atomic_load_explicit(&s->off, memory_order_relaxed);
 		if (!o) {
 			*room = tomb ? tomb : s;
@@ -698,7 +445,7 @@ static struct slot *find(mp_dict_t *d, const struct key *k,
 		if (atomic_load_explicit(&s->hash,
 		                         memory_order_relaxed) != k->h)
 			continue;
-		int m = key_match(at(d, o), k);
+		int m = mp__dict_key_match(at(d, o), k);
 		if (m < 0) {
 			*err = m;
 			return NULL;
@@ -708,21 +455,22 @@ static struct slot *find(mp_dict_t *d, const struct key *k,
 	}
 }
 
-static inline struct entry *entry_of(mp_dict_t *d, const struct slot *s)
+static inline struct dict_entry *entry_of(mp_dict_t *d,
+                                         const struct dict_slot *s)
 {
-	return at(d, atomic_load_explicit(&((struct slot *)s)->off,
+	return at(d, atomic_load_explicit(&((struct dict_slot *)s)->off,
 	                                  memory_order_relaxed));
 }
 
 /* ---- changes under the lock ---------------------------------------------- */
 
 /* d[k] = value, with the lock held. */
-static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
+static int set_locked(mp_dict_t *d, const struct dict_key *k, const void *value,
                       size_t vlen)
 {
-	struct slot *room;
+	struct dict_slot *room;
 	int err;
-	struct slot *s = find(d, k, &room, &err);
+	struct dict_slot *s = find(d, k, &room, &err);
 	if (err)
 		return err;
 	if (!s) {
@@ -732,21 +480,22 @@ static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
 		if (err)
 			return err;
 	}
-	struct slot *w = s ? s : room;
+	struct dict_slot *w = s ? s : room;
 	int64_t stale = s ? atomic_load_explicit(&s->off,
 	                                         memory_order_relaxed) : 0;
 	bool was_empty = !s && !atomic_load_explicit(&w->off,
 	                                             memory_order_relaxed);
 	begin(d, OP_SET, off_of(d, &w->off), stale);
 	int64_t p;
-	if ((err = take_block(d, sizeof(struct entry) + k->n + vlen, &p))) {
+	err = take_block(d, sizeof(struct dict_entry) + k->n + vlen, &p);
+	if (err) {
 		end(d);
 		return err;
 	}
-	struct entry *e = at(d, p);
+	struct dict_entry *e = at(d, p);
 	e->hash = k->h;
 	/* A replaced value keeps its key's place in the order. */
-	e->seq = s ? ((struct entry *)at(d, stale))->seq : d->seq++;
+	e->seq = s ? ((struct dict_entry *)at(d, stale))->seq : d->seq++;
 	e->klen = (uint32_t)k->n;
 	e->vlen = (uint32_t)vlen;
 	e->pad = 0;
@@ -771,7 +520,7 @@ static int set_locked(mp_dict_t *d, const struct key *k, const void *value,
 }
 
 /* del d[k] for the entry in slot s, with the lock held. */
-static void delete_locked(mp_dict_t *d, struct slot *s)
+static void delete_locked(mp_dict_t *d, struct dict_slot *s)
 {
 	begin(d, OP_DEL, off_of(d, &s->off),
 	      atomic_load_explicit(&s->off, memory_order_relaxed));
@@ -849,14 +598,14 @@ mp_dict_t *mp_dict_new(unsigned flags, int *err)
 /* Take the lock of a dict about to end: -EBUSY while somebody holds it. */
 static int end_lock(mp_dict_t *d)
 {
-	int r = dict_lock(d, 0);
+	int r = mp__dict_lock(d, 0);
 	return r == -EAGAIN ? -EBUSY : r;
 }
 
 static int dict_end(mp_dict_t *d)
 {
 	d->magic = 0;
-	dict_unlock(d);
+	mp__dict_unlock(d);
 	return mp_lock_destroy(&d->lock);
 }
 
@@ -877,7 +626,7 @@ int mp_dict_free(mp_dict_t *d)
 	int r = end_lock(d);
 	if (r < 0)
 		return r;
-	struct table *t = table_of(d);
+	struct dict_table *t = table_of(d);
 	for (uint64_t i = 0; i < t->cap; i++) {
 		int64_t o = atomic_load_explicit(&t->s[i].off,
 		                                 memory_order_relaxed);
@@ -892,17 +641,17 @@ int mp_dict_free(mp_dict_t *d)
 int mp_dict_set(mp_dict_t *d, const void *key, size_t klen,
                 const void *value, size_t vlen, int64_t timeout_ns)
 {
-	struct key k;
+	struct dict_key k;
 	if (!dict_of(d) || (!value && vlen) || vlen > MP_DICT_MAX_VALUE)
 		return -EINVAL;
-	int r = key_make(d, key, klen, &k);
+	int r = mp__dict_key_make(d, key, klen, &k);
 	if (r < 0)
 		return r;
-	if ((r = dict_lock(d, timeout_ns)) == 0) {
+	if ((r = mp__dict_lock(d, timeout_ns)) == 0) {
 		r = set_locked(d, &k, value, vlen);
-		dict_unlock(d);
+		mp__dict_unlock(d);
 	}
-	key_done(&k);
+	mp__dict_key_done(&k);
 	return r;
 }
 
@@ -910,22 +659,22 @@ int mp_dict_set(mp_dict_t *d, const void *key, size_t klen,
 static int64_t fetch(mp_dict_t *d, const void *key, size_t klen, void *buf,
                      size_t cap, void **out, bool pop, int64_t timeout_ns)
 {
-	struct key k;
-	struct slot *room;
+	struct dict_key k;
+	struct dict_slot *room;
 	int err;
 
 	if (!dict_of(d) || (!buf && cap))
 		return -EINVAL;
-	int64_t r = key_make(d, key, klen, &k);
-	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
-		key_done(&k);
+	int64_t r = mp__dict_key_make(d, key, klen, &k);
+	if (r < 0 || (r = mp__dict_lock(d, timeout_ns)) < 0) {
+		mp__dict_key_done(&k);
 		return r;
 	}
-	struct slot *s = find(d, &k, &room, &err);
+	struct dict_slot *s = find(d, &k, &room, &err);
 	if (!s) {
 		r = err ? err : -ENOENT;
 	} else {
-		struct entry *e = entry_of(d, s);
+		struct dict_entry *e = entry_of(d, s);
 		const void *v = e->data + e->klen;
 		r = e->vlen;
 		if (out) {
@@ -942,8 +691,8 @@ static int64_t fetch(mp_dict_t *d, const void *key, size_t klen, void *buf,
 		if (r >= 0 && pop)
 			delete_locked(d, s);
 	}
-	dict_unlock(d);
-	key_done(&k);
+	mp__dict_unlock(d);
+	mp__dict_key_done(&k);
 	return r;
 }
 
@@ -988,18 +737,18 @@ int mp_dict_pop_alloc(mp_dict_t *d, const void *key, size_t klen,
 static int probe_op(mp_dict_t *d, const void *key, size_t klen, bool del,
                     int64_t timeout_ns)
 {
-	struct key k;
-	struct slot *room;
+	struct dict_key k;
+	struct dict_slot *room;
 	int err;
 
 	if (!dict_of(d))
 		return -EINVAL;
-	int r = key_make(d, key, klen, &k);
-	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
-		key_done(&k);
+	int r = mp__dict_key_make(d, key, klen, &k);
+	if (r < 0 || (r = mp__dict_lock(d, timeout_ns)) < 0) {
+		mp__dict_key_done(&k);
 		return r;
 	}
-	struct slot *s = find(d, &k, &room, &err);
+	struct dict_slot *s = find(d, &k, &room, &err);
 	if (err)
 		r = err;
 	else if (!del)
@@ -1008,8 +757,8 @@ static int probe_op(mp_dict_t *d, const void *key, size_t klen, bool del,
 		r = -ENOENT;
 	else
 		delete_locked(d, s);
-	dict_unlock(d);
-	key_done(&k);
+	mp__dict_unlock(d);
+	mp__dict_key_done(&k);
 	return r;
 }
 
@@ -1037,19 +786,20 @@ int mp_dict_clear(mp_dict_t *d, int64_t timeout_ns)
 {
 	if (!dict_of(d))
 		return -EINVAL;
-	int r = dict_lock(d, timeout_ns);
+	int r = mp__dict_lock(d, timeout_ns);
 	if (r < 0)
 		return r;
 	r = clear_locked(d);
-	dict_unlock(d);
+	mp__dict_unlock(d);
 	return r;
 }
 
 /* fn's decision on the value of k (slot s, NULL: absent), applied. */
-static int update_locked(mp_dict_t *d, const struct key *k, struct slot *s,
+static int update_locked(mp_dict_t *d, const struct dict_key *k,
+                         struct dict_slot *s,
                          mp_dict_update_fn fn, void *arg)
 {
-	struct entry *e = s ? entry_of(d, s) : NULL;
+	struct dict_entry *e = s ? entry_of(d, s) : NULL;
 	const void *nv = NULL;
 	size_t nl = 0;
 	int r = fn(e ? e->data + e->klen : NULL, e ? e->vlen : 0, e != NULL,
@@ -1071,171 +821,21 @@ static int update_locked(mp_dict_t *d, const struct key *k, struct slot *s,
 int mp_dict_update(mp_dict_t *d, const void *key, size_t klen,
                    mp_dict_update_fn fn, void *arg, int64_t timeout_ns)
 {
-	struct key k;
-	struct slot *room;
+	struct dict_key k;
+	struct dict_slot *room;
 	int err;
 
 	if (!dict_of(d) || !fn)
 		return -EINVAL;
-	int r = key_make(d, key, klen, &k);
-	if (r < 0 || (r = dict_lock(d, timeout_ns)) < 0) {
-		key_done(&k);
+	int r = mp__dict_key_make(d, key, klen, &k);
+	if (r < 0 || (r = mp__dict_lock(d, timeout_ns)) < 0) {
+		mp__dict_key_done(&k);
 		return r;
 	}
-	struct slot *s = find(d, &k, &room, &err);
+	struct dict_slot *s = find(d, &k, &room, &err);
 	r = err ? err : update_locked(d, &k, s, fn, arg);
-	dict_unlock(d);
-	key_done(&k);
+	mp__dict_unlock(d);
+	mp__dict_key_done(&k);
 	return r;
 }
 
-/* ---- snapshots and figures ----------------------------------------------- */
-
-struct snap_item {
-	uint64_t seq;
-	const unsigned char *key;
-	uint32_t klen;
-	uint32_t vlen;
-	const unsigned char *value;
-};
-
-struct mp_dict_snap {
-	size_t n;
-	struct snap_item items[];
-	/* then the keys' and values' bytes */
-};
-
-static int by_seq(const void *a, const void *b)
-{
-	uint64_t x = ((const struct snap_item *)a)->seq;
-	uint64_t y = ((const struct snap_item *)b)->seq;
-	return (x > y) - (x < y);
-}
-
-/* Copy every live entry out (with the lock held). */
-static mp_dict_snap_t *snap_locked(mp_dict_t *d)
-{
-	struct table *t = table_of(d);
-	size_t n = 0, bytes = 0;
-	for (uint64_t i = 0; i < t->cap; i++) {
-		int64_t o = atomic_load_explicit(&t->s[i].off,
-		                                 memory_order_relaxed);
-		if (o && o != TOMB) {
-			struct entry *e = at(d, o);
-			n++;
-			bytes += (size_t)e->klen + e->vlen;
-		}
-	}
-	mp_dict_snap_t *s = malloc(sizeof(*s) + n * sizeof(s->items[0]) +
-	                           bytes);
-	if (!s)
-		return NULL;
-	unsigned char *p = (unsigned char *)&s->items[n];
-	s->n = 0;
-	for (uint64_t i = 0; i < t->cap; i++) {
-		int64_t o = atomic_load_explicit(&t->s[i].off,
-		                                 memory_order_relaxed);
-		if (!o || o == TOMB)
-			continue;
-		struct entry *e = at(d, o);
-		size_t kv = (size_t)e->klen + e->vlen;
-		s->items[s->n++] = (struct snap_item){ e->seq, p, e->klen,
-		                                       e->vlen, p + e->klen };
-		memcpy(p, e->data, kv);
-		p += kv;
-	}
-	return s;
-}
-
-int mp_dict_snapshot(mp_dict_t *d, mp_dict_snap_t **out, int64_t timeout_ns)
-{
-	if (!dict_of(d) || !out)
-		return -EINVAL;
-	*out = NULL;
-	int r = dict_lock(d, timeout_ns);
-	if (r < 0)
-		return r;
-	mp_dict_snap_t *s = snap_locked(d);
-	dict_unlock(d);
-	if (!s)
-		return -ENOMEM;
-	qsort(s->items, s->n, sizeof(s->items[0]), by_seq);
-	*out = s;
-	return 0;
-}
-
-size_t mp_dict_snap_len(const mp_dict_snap_t *s)
-{
-	return s ? s->n : 0;
-}
-
-int mp_dict_snap_item(const mp_dict_snap_t *s, size_t i, const void **key,
-                      size_t *klen, const void **value, size_t *vlen)
-{
-	if (!s || i >= s->n)
-		return -EINVAL;
-	const struct snap_item *it = &s->items[i];
-	if (key)
-		*key = it->key;
-	if (klen)
-		*klen = it->klen;
-	if (value)
-		*value = it->value;
-	if (vlen)
-		*vlen = it->vlen;
-	return 0;
-}
-
-void mp_dict_snap_free(mp_dict_snap_t *s)
-{
-	free(s);
-}
-
-/* The bytes a block of n takes: its unit in an arena, n in the heap. */
-static uint64_t block_bytes(const mp_dict_t *d, uint64_t n)
-{
-	return in_heap(d) ? n : (uint64_t)32 << cls_of(n + UNIT_HDR);
-}
-
-static void stats_locked(mp_dict_t *d, mp_dict_stats_t *st)
-{
-	struct table *t = table_of(d);
-	*st = (mp_dict_stats_t){ .slots = t->cap, .deaths = d->deaths,
-	                         .repairs = d->repairs };
-	st->bytes_used = block_bytes(d, table_bytes(t->cap));
-	for (uint64_t i = 0; i < t->cap; i++) {
-		int64_t o = atomic_load_explicit(&t->s[i].off,
-		                                 memory_order_relaxed);
-		if (o == TOMB) {
-			st->tombstones++;
-		} else if (o) {
-			struct entry *e = at(d, o);
-			st->len++;
-			st->bytes_used += block_bytes(d, sizeof(*e) +
-			                              e->klen + e->vlen);
-		}
-	}
-	if (in_heap(d))
-		return;
-	st->arena_size = d->size;
-	st->arena_top = atomic_load_explicit(&d->top, memory_order_relaxed) -
-	                HDR_SIZE;
-	for (int c = 0; c < NCLS; c++) {
-		int64_t u = atomic_load_explicit(&d->head[c],
-		                                 memory_order_relaxed);
-		for (; u; u = ((struct unit *)at(d, u))->next)
-			st->bytes_free += (uint64_t)32 << c;
-	}
-}
-
-int mp_dict_stats(mp_dict_t *d, mp_dict_stats_t *st, int64_t timeout_ns)
-{
-	if (!dict_of(d) || !st)
-		return -EINVAL;
-	int r = dict_lock(d, timeout_ns);
-	if (r < 0)
-		return r;
-	stats_locked(d, st);
-	dict_unlock(d);
-	return 0;
-}
