@@ -101,7 +101,7 @@ typedef struct mp_dict mp_dict_t;
  * a power of two; the table 16 bytes per slot, at most half of them full.
  * Returns the dict (which is mem), or NULL with *err (may be NULL):
  * -EINVAL mem NULL or misaligned, size below MP_DICT_MIN_SIZE or at or
- * above 2^40, unknown flags.
+ * above 2^40, unknown flags; getrandom(2)'s error (the hash key).
  */
 MP_API mp_dict_t *mp_dict_init(void *mem, size_t size, unsigned flags,
                                int *err);
@@ -115,7 +115,7 @@ MP_API int mp_dict_destroy(mp_dict_t *d);
 
 /*
  * mp_dict_new - an empty dict in the shared heap.  NULL with *err:
- * -EINVAL unknown flags; -ENOMEM.
+ * -EINVAL unknown flags; -ENOMEM; getrandom(2)'s error.
  */
 MP_API mp_dict_t *mp_dict_new(unsigned flags, int *err);
 /*
