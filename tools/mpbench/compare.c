@@ -74,6 +74,28 @@ static int string(struct parser *s, char *buf, size_t len)
 	return eat(s, '"') ? 0 : fail(s, "an unterminated string");
 }
 
+/* An array or object under a key this reader does not know: skipped
+ * whole, strings and all. */
+static int skip_nested(struct parser *s)
+{
+	int depth = 0;
+	char buf[2];
+	do {
+		ws(s);
+		char c = *s->p;
+		if (!c)
+			return fail(s, "an unterminated array or object");
+		if (c == '"') {
+			if (string(s, buf, sizeof(buf)) < 0)
+				return -1;
+			continue;
+		}
+		depth += (c == '[' || c == '{') - (c == ']' || c == '}');
+		s->p++;
+	} while (depth > 0);
+	return 0;
+}
+
 struct value {
 	enum { V_NULL, V_BOOL, V_NUM, V_STR } kind;
 	double num;
@@ -89,6 +111,10 @@ static int value(struct parser *s, struct value *v)
 	if (*s->p == '"') {
 		v->kind = V_STR;
 		return string(s, v->str, sizeof(v->str));
+	}
+	if (*s->p == '[' || *s->p == '{') {
+		v->kind = V_NULL;
+		return skip_nested(s);
 	}
 	static const struct { const char *w; int kind; bool b; } words[] = {
 		{ "null", V_NULL, false }, { "true", V_BOOL, true },
