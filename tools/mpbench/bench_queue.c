@@ -259,7 +259,8 @@ static int q_echo(void *arg)
 	char buf[64];
 	size_t len;
 	for (long i = 0; i < e->n; i++)
-		if (mp_queue_get(e->in, buf, sizeof(buf), &len, MP_FOREVER) < 0 ||
+		if (mp_queue_get(e->in, buf, sizeof(buf), &len,
+		                 MP_FOREVER) < 0 ||
 		    mp_queue_put(e->out, buf, len, MP_FOREVER) < 0)
 			return 1;
 	return 0;

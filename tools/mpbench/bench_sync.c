@@ -626,8 +626,8 @@ const struct mpb_case mpb_sync_cases[] = {
 	{
 		.name = "event.pingpong_p99/futex",
 		.unit = "us p99",
-		.baseline = "raw FUTEX_WAIT/FUTEX_WAKE round trip, 2 processes: "
-		            "the p99 of a repetition's round trips",
+		.baseline = "raw FUTEX_WAIT/FUTEX_WAKE round trip, 2 "
+		            "processes: the p99 of a repetition's round trips",
 		.goal = 2.0,
 		.iters = 20000,
 		.quick_iters = 5000,

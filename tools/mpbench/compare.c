@@ -131,7 +131,8 @@ static int value(struct parser *s, struct value *v)
 	}
 	v->num = strtod(s->p, &end);
 	if (end == s->p)
-		return fail(s, "a string, number, true, false or null expected");
+		return fail(s, "a string, number, true, false or null "
+		               "expected");
 	s->p = end;
 	v->kind = V_NUM;
 	return 0;

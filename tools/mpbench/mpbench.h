@@ -76,7 +76,8 @@ void mpb_lat_record(int64_t ns);
 double mpb_lat_rep_quantile(double q);
 
 /* Records the round trip that began at since and ended now; returns now,
- * the next one's start:  t = mpb_now(); for (...) { ...; t = mpb_lat_lap(t); } */
+ * the next one's start:
+ *     t = mpb_now(); for (...) { ...; t = mpb_lat_lap(t); } */
 static inline int64_t mpb_lat_lap(int64_t since)
 {
 	int64_t now = mpb_now();

@@ -39,7 +39,7 @@ struct mpb_row {
 struct mpb_run {
 	int quick;             /* 1 quick, 0 full, -1 unknown */
 	int reps;              /* 0: unknown */
-	double lat_ns;         /* cost of recording one round trip, 0: unknown */
+	double lat_ns;         /* recording a round trip costs, 0: unknown */
 	double load[2];        /* load average at start and end, < 0: unknown */
 };
 

@@ -90,8 +90,9 @@ static void axis(FILE *f, const struct scale *s, int y0, int y1)
 			if (v > s->hi * 1.001)
 				break;
 			double x = xpos(s, v);
-			fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" "
-			        "y2=\"%d\" stroke=\"%s\" stroke-width=\"%s\"/>\n",
+			fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" "
+			        "x2=\"%.1f\" y2=\"%d\" stroke=\"%s\" "
+			        "stroke-width=\"%s\"/>\n",
 			        x, y0, x, y1,
 			        m == 1 ? (fabs(v - 1) < 1e-9 ? "#000" : "#999")
 			               : "#e4e4e4",
@@ -120,8 +121,8 @@ static void bar(FILE *f, const struct scale *s, const struct mpb_row *r,
 		                    : r->speedup >= r->goal ? C_OK : C_MISS;
 		fprintf(f, "<rect class=\"bar\" x=\"%.1f\" y=\"%d\" "
 		        "width=\"%.1f\" height=\"%d\" fill=\"%s\"%s><title>",
-		        fmin(x1, xs), y + 3, fmax(fabs(xs - x1), 1.0), ROW_H - 6,
-		        color, noise ? " fill-opacity=\"0.5\"" : "");
+		        fmin(x1, xs), y + 3, fmax(fabs(xs - x1), 1.0),
+		        ROW_H - 6, color, noise ? " fill-opacity=\"0.5\"" : "");
 		xml_text(f, r->name);
 		fprintf(f, ": %.3gx", r->speedup);
 		if (r->goal > 0)
@@ -178,10 +179,10 @@ static void chart(FILE *f, const struct mpb_row *rows, int n,
 	int y_end = TOP + n * ROW_H + groups * GROUP_H;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	        "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-	        "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
-	        "fill=\"#fff\"/>\n", WIDTH, y_end + BOTTOM, WIDTH,
-	        y_end + BOTTOM);
+	        "height=\"%d\" viewBox=\"0 0 %d %d\" "
+	        "font-family=\"sans-serif\" font-size=\"12\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+	        WIDTH, y_end + BOTTOM, WIDTH, y_end + BOTTOM);
 	fprintf(f, "<text x=\"%d\" y=\"22\" font-size=\"16\" "
 	        "font-weight=\"bold\">mpbench: how many times better mproc "
 	        "did than each baseline (log scale)%s</text>\n", LABEL_X,
@@ -197,9 +198,10 @@ static void chart(FILE *f, const struct mpb_row *rows, int n,
 	int y = TOP;
 	for (int i = 0; i < n; i++) {
 		if (i == 0 || !same_area(&rows[i - 1], &rows[i])) {
-			fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">"
-			        "%.*s</text>\n", LABEL_X, y + 18,
-			        (int)area_len(rows[i].name), rows[i].name);
+			fprintf(f, "<text x=\"%d\" y=\"%d\" "
+			        "font-weight=\"bold\">%.*s</text>\n", LABEL_X,
+			        y + 18, (int)area_len(rows[i].name),
+			        rows[i].name);
 			y += GROUP_H;
 		}
 		bar(f, &s, &rows[i], y);
