@@ -197,6 +197,12 @@ static void field(struct mpb_row *r, struct mpb_run *run, const char *key,
 		run->quick = v->b;
 	else if (!strcmp(key, "reps") && v->kind == V_NUM)
 		run->reps = (int)v->num;
+	else if (!strcmp(key, "load_start"))
+		set_num(&run->load[0], NULL, v);
+	else if (!strcmp(key, "load_end"))
+		set_num(&run->load[1], NULL, v);
+	else if (!strcmp(key, "cpus") && v->kind == V_NUM)
+		run->cpus = (int)v->num;
 	else if (!strcmp(key, "lat_overhead_ns"))
 		set_num(&run->lat_ns, NULL, v);
 	else if (!side_key("mproc", key, "mproc", &r->m, v))

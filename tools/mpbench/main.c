@@ -251,6 +251,7 @@ int main(int argc, char **argv)
 	if (!rows || (!o.list && mpb_lat_setup() < 0))
 		return 1;
 	if (!o.list) {
+		run.cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
 		run.lat_ns = mpb_lat_overhead_ns();
 		getloadavg(&run.load[0], 1);
 	}

@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Three significant digits, an SI prefix from k up: 1.06M, 755, 0.946. */
 void mpb_fmt_num(char *buf, size_t len, double v)
@@ -220,8 +219,8 @@ static void print_run_line(FILE *f, const struct mpb_run *run)
 		        run->reps);
 	if (run->load[0] >= 0 && run->load[1] >= 0)
 		fprintf(f, "         load average %.2f at the start, %.2f at "
-		        "the end (on %ld CPUs).\n", run->load[0], run->load[1],
-		        sysconf(_SC_NPROCESSORS_ONLN));
+		        "the end (%d CPUs).\n", run->load[0], run->load[1],
+		        run->cpus);
 	fprintf(f, "\n");
 }
 
@@ -327,6 +326,9 @@ static void json_row(FILE *f, const struct mpb_row *r,
 		fprintf(f, ", \"quick\": %s", run->quick ? "true" : "false");
 	if (run->reps > 0)
 		fprintf(f, ", \"reps\": %d", run->reps);
+	json_num(f, "load_start", run->load[0], run->load[0] >= 0);
+	json_num(f, "load_end", run->load[1], run->load[1] >= 0);
+	json_num(f, "cpus", run->cpus, run->cpus > 0);
 	json_tail(f, "mproc", &r->m.tail);
 	json_tail(f, "baseline", &r->b.tail);
 	if ((r->m.tail.n || r->b.tail.n) && run->lat_ns > 0)

@@ -41,6 +41,7 @@ struct mpb_run {
 	int reps;              /* 0: unknown */
 	double lat_ns;         /* recording a round trip costs, 0: unknown */
 	double load[2];        /* load average at start and end, < 0: unknown */
+	int cpus;              /* online CPUs, 0: unknown */
 };
 
 void mpb_print_table(FILE *f, const struct mpb_row *rows, int n,

@@ -66,11 +66,11 @@ static bool same_area(const struct mpb_row *a, const struct mpb_row *b)
 }
 
 /* Whole decades around every speedup and goal, and around 0.5x .. 2x. */
-static struct scale scale_of(const struct mpb_row *rows, int n)
+static struct scale scale_of(const struct mpb_row *const *rows, int n)
 {
 	double lo = 0.5, hi = 2;
 	for (int i = 0; i < n; i++) {
-		double v[2] = { rows[i].speedup, rows[i].goal };
+		double v[2] = { rows[i]->speedup, rows[i]->goal };
 		for (int k = 0; k < 2; k++) {
 			if (v[k] > 0 && v[k] < lo)
 				lo = v[k];
@@ -128,11 +128,18 @@ static void bar(FILE *f, const struct scale *s, const struct mpb_row *r,
 		if (r->goal > 0)
 			fprintf(f, " (goal %.3gx)", r->goal);
 		fprintf(f, "</title></rect>\n");
+		/* The figure right of both the bar and the goal's mark. */
+		double xt = fmax(x1, xs);
+		if (r->goal > 0)
+			xt = fmax(xt, xpos(s, r->goal) + 2);
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\">%.3gx%s</text>\n",
-		        fmax(x1, xs) + 4, y + 13, r->speedup, noise ? "~" : "");
+		        xt + 4, y + 13, r->speedup, noise ? "~" : "");
 	} else {
+		double xt = xpos(s, 1);
+		if (r->goal > 0)
+			xt = fmax(xt, xpos(s, r->goal) + 2);
 		fprintf(f, "<text class=\"skipped\" x=\"%.1f\" y=\"%d\" "
-		        "fill=\"#888\">(no ratio: ", xpos(s, 1) + 4, y + 13);
+		        "fill=\"#888\">(no ratio: ", xt + 4, y + 13);
 		xml_text(f, r->skipped[0] ? r->skipped : "no baseline");
 		fprintf(f, ")</text>\n");
 	}
@@ -169,13 +176,40 @@ static void legend(FILE *f, const struct mpb_run *run, int y)
 	                          "a time, on an idle machine.");
 }
 
-static void chart(FILE *f, const struct mpb_row *rows, int n,
+/*
+ * The rows by area, areas in the order they first come, rows in theirs
+ * (a registry file may hold several areas, interleaved: sync's lock, event
+ * and cond rows come, then its python rows of each).
+ */
+static const struct mpb_row **by_area(const struct mpb_row *rows, int n)
+{
+	const struct mpb_row **out = calloc((size_t)n + 1, sizeof(*out));
+	bool *taken = calloc((size_t)n + 1, sizeof(*taken));
+	int k = 0;
+	if (!out || !taken) {
+		free(out);
+		free(taken);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		for (int j = i; j < n; j++) {
+			if (!taken[j] && same_area(&rows[i], &rows[j])) {
+				taken[j] = true;
+				out[k++] = &rows[j];
+			}
+		}
+	}
+	free(taken);
+	return out;
+}
+
+static void chart(FILE *f, const struct mpb_row *const *rows, int n,
                   const struct mpb_run *run)
 {
 	struct scale s = scale_of(rows, n);
 	int groups = 0;
 	for (int i = 0; i < n; i++)
-		groups += i == 0 || !same_area(&rows[i - 1], &rows[i]);
+		groups += i == 0 || !same_area(rows[i - 1], rows[i]);
 	int y_end = TOP + n * ROW_H + groups * GROUP_H;
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -197,14 +231,14 @@ static void chart(FILE *f, const struct mpb_row *rows, int n,
 	axis(f, &s, TOP - 8, y_end);
 	int y = TOP;
 	for (int i = 0; i < n; i++) {
-		if (i == 0 || !same_area(&rows[i - 1], &rows[i])) {
+		if (i == 0 || !same_area(rows[i - 1], rows[i])) {
 			fprintf(f, "<text x=\"%d\" y=\"%d\" "
 			        "font-weight=\"bold\">%.*s</text>\n", LABEL_X,
-			        y + 18, (int)area_len(rows[i].name),
-			        rows[i].name);
+			        y + 18, (int)area_len(rows[i]->name),
+			        rows[i]->name);
 			y += GROUP_H;
 		}
-		bar(f, &s, &rows[i], y);
+		bar(f, &s, rows[i], y);
 		y += ROW_H;
 	}
 	legend(f, run, y_end + 24);
@@ -214,9 +248,13 @@ static void chart(FILE *f, const struct mpb_row *rows, int n,
 int mpb_write_svg(const char *path, const struct mpb_row *rows, int n,
                   const struct mpb_run *run)
 {
-	FILE *f = fopen(path, "w");
-	if (!f)
+	const struct mpb_row **order = by_area(rows, n);
+	FILE *f = order ? fopen(path, "w") : NULL;
+	if (!f) {
+		free(order);
 		return -1;
-	chart(f, rows, n, run);
+	}
+	chart(f, order, n, run);
+	free(order);
 	return fclose(f) == 0 ? 0 : -1;
 }
