@@ -192,12 +192,13 @@ static int mproc_rt(const struct mpb_case *c, long iters, double *value,
 		close_pairs(duplex, mine);
 		return (int)pid;
 	}
-	int64_t t0 = go_now(go);
+	int64_t t0 = go_now(go), lap = t0;
 	for (long i = 0; i < iters && r >= 0; i++) {
 		r = mp_conn_send_bytes(mine[0], buf, RT_SIZE, tmo);
 		if (r >= 0)
 			r = (int)mp_conn_recv_bytes_into(mine[1], buf, sizeof(buf),
 			                                 0, NULL, tmo);
+		lap = mpb_lat_lap(lap);
 	}
 	int64_t t1 = mpb_now();
 	close_pairs(duplex, mine);
@@ -262,13 +263,14 @@ static int mproc_obj_rt(const struct mpb_case *c, long iters, double *value,
 		mp_obj_decref(d);
 		return (int)pid;
 	}
-	int64_t t0 = go_now(go);
+	int64_t t0 = go_now(go), lap = t0;
 	for (long i = 0; i < iters && r >= 0; i++) {
 		r = mp_conn_send_obj(mine[0], d, MP_FOREVER);
 		mp_obj_t *o = r < 0 ? NULL
 		              : mp_conn_recv_obj(mine[1], NULL, MP_FOREVER, &err);
 		r = o ? 0 : r < 0 ? r : err;
 		mp_obj_decref(o);
+		lap = mpb_lat_lap(lap);
 	}
 	int64_t t1 = mpb_now();
 	close_pairs(true, mine);
@@ -308,12 +310,14 @@ static int raw_rt(const struct mpb_case *c, long iters, double *value,
 	                .n = iters };
 	pid_t pid = start_peer(raw_echo, &a, &go);
 	int wfd = sp ? p1[0] : p1[1], rfd = sp ? p1[0] : p2[0];
-	int64_t t0 = go_now(go);
+	int64_t t0 = go_now(go), lap = t0;
 	int r = 0;
-	for (long i = 0; i < iters && r == 0; i++)
+	for (long i = 0; i < iters && r == 0; i++) {
 		if (write(wfd, buf, RT_SIZE) != RT_SIZE ||
 		    read_full(rfd, buf, RT_SIZE) < 0)
 			r = -EIO;
+		lap = mpb_lat_lap(lap);
+	}
 	int64_t t1 = mpb_now();
 	close(p1[0]);
 	close(p1[1]);
@@ -588,13 +592,16 @@ static const char py_rt[] =
 	"    msg = b'x' * 64\n"
 	"    a.send_bytes(msg)\n"
 	"    a.recv_bytes()\n"
-	"    t = time.perf_counter()\n"
+	"    lat = []\n"
+	"    t = t0 = time.perf_counter_ns()\n"
 	"    for _ in range(n):\n"
 	"        a.send_bytes(msg)\n"
 	"        a.recv_bytes()\n"
-	"    dt = time.perf_counter() - t\n"
+	"        u = time.perf_counter_ns()\n"
+	"        lat.append(u - t)\n"
+	"        t = u\n"
 	"    p.join()\n"
-	"    return dt / n * 1e6\n";
+	"    return (t - t0) / n / 1e3, lat\n";
 
 static const char py_obj_rt[] =
 	"import multiprocessing as mp\n"
@@ -609,13 +616,16 @@ static const char py_obj_rt[] =
 	"    d = {'id': 1, 'name': 'task', 'args': [1, 2.5], 'ok': True}\n"
 	"    a.send(d)\n"
 	"    a.recv()\n"
-	"    t = time.perf_counter()\n"
+	"    lat = []\n"
+	"    t = t0 = time.perf_counter_ns()\n"
 	"    for _ in range(n):\n"
 	"        a.send(d)\n"
 	"        a.recv()\n"
-	"    dt = time.perf_counter() - t\n"
+	"        u = time.perf_counter_ns()\n"
+	"        lat.append(u - t)\n"
+	"        t = u\n"
 	"    p.join()\n"
-	"    return dt / n * 1e6\n";
+	"    return (t - t0) / n / 1e3, lat\n";
 
 static const char py_auth[] =
 	"import multiprocessing as mp\n"

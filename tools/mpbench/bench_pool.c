@@ -78,9 +78,11 @@ static int apply_rt(const struct mpb_case *c, long n, double *value,
 	if (!p)
 		return -ENOMEM;
 	int r = 0;
-	int64_t t0 = mpb_now();
-	for (long i = 0; i < n && r >= 0; i++)
+	int64_t t0 = mpb_now(), lap = t0;
+	for (long i = 0; i < n && r >= 0; i++) {
 		r = mp_pool_apply(p, nothing, NULL, 0, NULL, NULL);
+		lap = mpb_lat_lap(lap);
+	}
 	*value = (double)(mpb_now() - t0) / 1e3 / (double)n;
 	mp_pool_free(p);
 	return r < 0 ? r : 0;
@@ -217,10 +219,14 @@ const struct mpb_case mpb_pool_cases[] = {
 		.python = PY_POOL
 			"def bench(n):\n"
 			"    p = _p()\n"
-			"    t = time.perf_counter()\n"
+			"    lat = []\n"
+			"    t = t0 = time.perf_counter_ns()\n"
 			"    for _ in range(n):\n"
 			"        p.apply(_nothing)\n"
-			"    return (time.perf_counter() - t) / n * 1e6\n",
+			"        u = time.perf_counter_ns()\n"
+			"        lat.append(u - t)\n"
+			"        t = u\n"
+			"    return (t - t0) / n / 1e3, lat\n",
 	},
 	{
 		.name = "pool.apply_async_tput/python",

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,130 @@ static int pipe_4k(const struct mpb_case *c, long n, double *value,
 	return 0;
 }
 
+/* ---- round trips: one message each way through two queues ------------ */
+
+/*
+ * A child echoes every message from the first queue into the second; we
+ * time each round trip and the value is the repetition's p99 (us).  One
+ * untimed round trip first, so the child's start-up is not in a sample.
+ */
+struct echo {
+	mp_queue_t *in, *out;
+	long n;
+};
+
+static int q_echo(void *arg)
+{
+	struct echo *e = arg;
+	char buf[64];
+	size_t len;
+	for (long i = 0; i < e->n; i++)
+		if (mp_queue_get(e->in, buf, sizeof(buf), &len,
+		                 MP_FOREVER) < 0 ||
+		    mp_queue_put(e->out, buf, len, MP_FOREVER) < 0)
+			return 1;
+	return 0;
+}
+
+static int m_rt64_p99(const struct mpb_case *c, long n, double *value,
+                      const char **why)
+{
+	(void)c, (void)why;
+	mp_queue_attr_t a = { .max_msg = 64 };
+	int err = 0, r = 0;
+	struct echo e = { mp_queue_new(&a, &err), NULL, n + 1 };
+	if (e.in)
+		e.out = mp_queue_new(&a, &err);
+	mp_process_t *p = e.out ? mp_process_new(q_echo, &e, NULL, 0, &err)
+	                        : NULL;
+	if (p && (err = mp_process_start(p)) == 0) {
+		char buf[64] = { 0 };
+		size_t len;
+		int64_t lap = 0;
+		for (long i = 0; i <= n && r == 0; i++) {
+			r = mp_queue_put(e.in, buf, sizeof(buf), MP_FOREVER);
+			if (r == 0)
+				r = mp_queue_get(e.out, buf, sizeof(buf), &len,
+				                 MP_FOREVER);
+			lap = i ? mpb_lat_lap(lap) : mpb_now();
+		}
+		int code = -1;
+		if (r < 0)
+			mp_process_kill(p);
+		mp_process_join(p, MP_FOREVER);
+		if (r == 0 && (mp_process_exitcode(p, &code) < 0 || code != 0))
+			r = -EIO;
+	}
+	mp_process_free(p);
+	mp_queue_free(e.out);
+	mp_queue_free(e.in);
+	*value = mpb_lat_rep_quantile(0.99) / 1e3;
+	return err < 0 ? err : r < 0 ? r : 0;
+}
+
+static mqd_t mq_named(char *name, size_t len, const char *tag)
+{
+	struct mq_attr attr = { .mq_maxmsg = 10, .mq_msgsize = 64 };
+	snprintf(name, len, "/mpbench-%d-%s", (int)getpid(), tag);
+	mq_unlink(name);
+	return mq_open(name, O_CREAT | O_RDWR, 0600, &attr);
+}
+
+static void mq_echo(mqd_t in, mqd_t out, long n)
+{
+	char buf[64];
+	for (long i = 0; i < n; i++) {
+		ssize_t len = mq_receive(in, buf, sizeof(buf), NULL);
+		if (len < 0 || mq_send(out, buf, (size_t)len, 0) < 0)
+			_exit(1);
+	}
+	_exit(0);
+}
+
+static int mq_rt64_p99(const struct mpb_case *c, long n, double *value,
+                       const char **why)
+{
+	(void)c;
+	char name[2][64];
+	mqd_t in = mq_named(name[0], sizeof(name[0]), "in");
+	mqd_t out = mq_named(name[1], sizeof(name[1]), "out");
+	int r = 0, st = 0;
+	if (in == (mqd_t)-1 || out == (mqd_t)-1) {
+		r = MPB_SKIP;
+		*why = "POSIX mq unavailable";
+		goto out;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		mq_echo(in, out, n + 1);
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	char buf[64] = { 0 };
+	int64_t lap = 0;
+	for (long i = 0; i <= n && r == 0; i++) {
+		if (mq_send(in, buf, sizeof(buf), 0) < 0 ||
+		    mq_receive(out, buf, sizeof(buf), NULL) < 0)
+			r = -errno;
+		lap = i ? mpb_lat_lap(lap) : mpb_now();
+	}
+	if (r < 0)
+		kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	if (r == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		r = -EIO;
+	*value = mpb_lat_rep_quantile(0.99) / 1e3;
+out:
+	for (int k = 0; k < 2; k++)
+		mq_unlink(name[k]);
+	if (in != (mqd_t)-1)
+		mq_close(in);
+	if (out != (mqd_t)-1)
+		mq_close(out);
+	return r;
+}
+
 #define PY_QUEUE_1P1C                                                       \
 	"import multiprocessing as mp\n"                                    \
 	"_ctx = mp.get_context('fork')\n"                                   \
@@ -303,6 +428,17 @@ const struct mpb_case mpb_queue_cases[] = {
 		.quick_iters = 100000,
 		.run_mproc = m_1p1c4k,
 		.run_baseline = pipe_4k,
+	},
+	{
+		.name = "queue.rt64_p99/posix_mq",
+		.unit = "us p99",
+		.baseline = "POSIX message queues, 64 B there and back through "
+		            "two: the p99 of a repetition's round trips",
+		.goal = 2,
+		.iters = 20000,
+		.quick_iters = 5000,
+		.run_mproc = m_rt64_p99,
+		.run_baseline = mq_rt64_p99,
 	},
 	{ 0 },
 };

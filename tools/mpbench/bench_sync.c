@@ -332,12 +332,14 @@ static int glibc_sem(const struct mpb_case *c, long iters, double *value,
 static int mproc_pinger(int idx, long iters, void *arena)
 {
 	mp_event_t *ping = obj(arena), *pong = ping + 1;
+	int64_t t = mpb_now();
 	for (long i = 0; i < iters; i++) {
 		if (idx == 0) {
 			mp_event_set(ping);
 			if (mp_event_wait(pong, MP_FOREVER) != 1)
 				return 1;
 			mp_event_clear(pong);
+			t = mpb_lat_lap(t);
 		} else {
 			if (mp_event_wait(ping, MP_FOREVER) != 1)
 				return 1;
@@ -364,10 +366,12 @@ static void futex_await(_Atomic uint32_t *w)
 static int futex_pinger(int idx, long iters, void *arena)
 {
 	_Atomic uint32_t *ping = obj(arena), *pong = ping + 16;
+	int64_t t = mpb_now();
 	for (long i = 0; i < iters; i++) {
 		if (idx == 0) {
 			futex_set(ping);
 			futex_await(pong);
+			t = mpb_lat_lap(t);
 		} else {
 			futex_await(ping);
 			futex_set(pong);
@@ -408,6 +412,23 @@ static int futex_pingpong(const struct mpb_case *c, long iters,
 	return pingpong(iters, value, futex_pinger, false);
 }
 
+/* The same round trips; the value is the repetition's p99 (us). */
+static int mproc_event_p99(const struct mpb_case *c, long iters,
+                           double *value, const char **why)
+{
+	int r = mproc_event_pingpong(c, iters, value, why);
+	*value = mpb_lat_rep_quantile(0.99) / 1e3;
+	return r;
+}
+
+static int futex_p99(const struct mpb_case *c, long iters, double *value,
+                     const char **why)
+{
+	int r = futex_pingpong(c, iters, value, why);
+	*value = mpb_lat_rep_quantile(0.99) / 1e3;
+	return r;
+}
+
 /* ---- Condition ping-pong -------------------------------------------------------------- */
 
 /* A turn variable under the lock; each side waits for its turn, passes it
@@ -423,6 +444,7 @@ struct cond_pp {
 static int mproc_cond_side(int idx, long iters, void *arena)
 {
 	struct cond_pp *p = obj(arena);
+	int64_t t = mpb_now();
 	for (long i = 0; i < iters; i++) {
 		if (mp_lock_acquire(&p->lock, MP_FOREVER) != 0)
 			return 1;
@@ -432,6 +454,8 @@ static int mproc_cond_side(int idx, long iters, void *arena)
 		p->turn = !idx;
 		mp_cond_notify(&p->cond, 1);
 		mp_lock_release(&p->lock);
+		if (idx == 0)
+			t = mpb_lat_lap(t);
 	}
 	return 0;
 }
@@ -439,6 +463,7 @@ static int mproc_cond_side(int idx, long iters, void *arena)
 static int pthread_cond_side(int idx, long iters, void *arena)
 {
 	struct cond_pp *p = obj(arena);
+	int64_t t = mpb_now();
 	for (long i = 0; i < iters; i++) {
 		pthread_mutex_lock(&p->m);
 		while (p->turn != idx)
@@ -446,6 +471,8 @@ static int pthread_cond_side(int idx, long iters, void *arena)
 		p->turn = !idx;
 		pthread_cond_signal(&p->pc);
 		pthread_mutex_unlock(&p->m);
+		if (idx == 0)
+			t = mpb_lat_lap(t);
 	}
 	return 0;
 }
@@ -474,8 +501,9 @@ static int cond_pingpong(long iters, double *value, bool mine)
 	if (r == 0)
 		r = run_two(mine ? mproc_cond_side : pthread_cond_side, iters,
 		            a, &ns);
-	/* Each loop of each side is half a round trip. */
-	*value = (double)ns / 1e3 / ((double)iters / 2);
+	/* Each loop of side 0 is a round trip: it passes the turn and waits
+	 * until side 1 has passed it back. */
+	*value = (double)ns / 1e3 / (double)iters;
 	munmap(a, ARENA_SIZE);
 	return r;
 }
@@ -596,6 +624,17 @@ const struct mpb_case mpb_sync_cases[] = {
 		.run_baseline = futex_pingpong,
 	},
 	{
+		.name = "event.pingpong_p99/futex",
+		.unit = "us p99",
+		.baseline = "raw FUTEX_WAIT/FUTEX_WAKE round trip, 2 "
+		            "processes: the p99 of a repetition's round trips",
+		.goal = 2.0,
+		.iters = 20000,
+		.quick_iters = 5000,
+		.run_mproc = mproc_event_p99,
+		.run_baseline = futex_p99,
+	},
+	{
 		.name = "cond.pingpong/pthread_cond",
 		.unit = "us/rt",
 		.baseline = "process-shared pthread_cond + mutex round trip",
@@ -647,14 +686,17 @@ const struct mpb_case mpb_sync_cases[] = {
 			"    p = _ctx.Process(target=_answer, args=(ping, pong, go, n))\n"
 			"    p.start()\n"
 			"    go.set()\n"
-			"    t = time.perf_counter()\n"
+			"    lat = []\n"
+			"    t = t0 = time.perf_counter_ns()\n"
 			"    for _ in range(n):\n"
 			"        ping.set()\n"
 			"        pong.wait()\n"
 			"        pong.clear()\n"
-			"    dt = time.perf_counter() - t\n"
+			"        u = time.perf_counter_ns()\n"
+			"        lat.append(u - t)\n"
+			"        t = u\n"
 			"    p.join()\n"
-			"    return dt / n * 1e6\n",
+			"    return (t - t0) / n / 1e3, lat\n",
 	},
 	{
 		.name = "value.incr2/python",

@@ -107,11 +107,12 @@ static int run_with(const struct mpb_case *c, long iters, double *value,
 	void *state = w->setup(&r);
 	if (!state)
 		e = -ENOMEM;
-	int64_t t0 = mpb_now();
+	int64_t t0 = mpb_now(), lap = t0;
 	for (long i = 0; i < iters && e >= 0; i++) {
 		e = w->wait(state, &r);
 		if (e >= 0)
 			e = answer(&r, e);
+		lap = mpb_lat_lap(lap);
 	}
 	*value = (double)(mpb_now() - t0) / 1e3 / (double)iters;
 	if (state)

@@ -1,14 +1,19 @@
 /*
  * mpbench - mproc's primitives beside their baselines, in one run.
  *
- *   mpbench [--quick] [--filter PREFIX] [--json] [--list]
+ *   mpbench [--quick] [--filter PREFIX] [--json] [--svg FILE] [--list]
+ *   mpbench --from RUN.json [--json] [--svg FILE]
+ *   mpbench --compare OLD.json NEW.json
  *
  * Table on stdout (or, with --json, one JSON array of rows on stdout);
  * progress on stderr.  Each row: name, unit, mproc (median), baseline (what
  * it was compared with), baseline_value (median), speedup (> 1: mproc is
- * better), with min/max of both sides, the goal and whether it is met.
+ * better), with min/max of both sides, the goal and whether it is met, and
+ * for round-trip rows each side's tails.  --svg also draws the run as a
+ * chart; --from takes the rows from a saved --json run instead of running.
  */
 #include "mpbench.h"
+#include "report.h"
 
 #include <malloc.h>
 #include <math.h>
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const struct mpb_case *const areas[] = {
 	mpb_process_cases,
@@ -30,17 +36,13 @@ static const struct mpb_case *const areas[] = {
 	mpb_dict_cases,
 };
 
-struct side {
-	double med, min, max;
+/* One side of the case being run. */
+struct side_run {
 	int status;        /* 0, MPB_SKIP, or -errno */
 	const char *why;
-};
-
-struct row {
-	const struct mpb_case *c;
-	struct side m, b;
-	double speedup;
-	char note[160];
+	int n;
+	double v[15];      /* the timed repetitions' values */
+	struct mpb_lat *lat;
 };
 
 int64_t mpb_now(void)
@@ -56,37 +58,67 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void summarize(double *v, int n, struct side *s)
+static void summarize(struct side_run *s, struct mpb_side *out)
 {
+	double *v = s->v;
+	int n = s->n;
+	mpb_lat_tail(s->lat, &out->tail);
+	if (!n)
+		return;
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	s->min = v[0];
-	s->max = v[n - 1];
-	s->med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	out->ok = true;
+	out->min = v[0];
+	out->max = v[n - 1];
+	out->med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static int run_side(const struct mpb_case *c, mpb_run_fn fn, long iters,
-                    double *out, struct side *s)
+/* One repetition of one side; a timed one keeps its value and its round
+ * trips (a warm-up's are dropped). */
+static void run_side(const struct mpb_case *c, mpb_run_fn fn, long iters,
+                     struct side_run *s, bool timed)
 {
+	double v;
 	if (s->status != 0)
-		return s->status;
+		return;
 	if (!fn && c->python)
 		fn = mpb_python_run;
-	int r = fn(c, iters, out, &s->why);
-	if (r != 0)
+	mpb_lat_begin();
+	int r = fn(c, iters, &v, &s->why);
+	mpb_lat_end();
+	if (r != 0) {
 		s->status = r;
-	return r;
+	} else if (timed) {
+		s->v[s->n++] = v;
+		mpb_lat_merge_rep(s->lat);
+	}
 }
 
-static void run_case(const struct mpb_case *c, bool quick, struct row *row)
+static void status_text(const struct side_run *s, char *buf, size_t len)
 {
-	enum { MAXREPS = 15 };
-	int reps = quick ? 5 : 11;
-	long iters = quick ? c->quick_iters : c->iters;
-	double mv[MAXREPS], bv[MAXREPS], junk;
-	int nm = 0, nb = 0;
+	if (s->status == MPB_SKIP)
+		snprintf(buf, len, "%s", s->why ? s->why : "skipped");
+	else
+		snprintf(buf, len, "error %d", s->status);
+}
 
+static void row_of(const struct mpb_case *c, struct mpb_row *row)
+{
 	memset(row, 0, sizeof(*row));
-	row->c = c;
+	snprintf(row->name, sizeof(row->name), "%s", c->name);
+	snprintf(row->unit, sizeof(row->unit), "%s", c->unit);
+	snprintf(row->baseline, sizeof(row->baseline), "%s", c->baseline);
+	row->higher_better = c->higher_better;
+	row->goal = c->goal;
+}
+
+static void run_case(const struct mpb_case *c, bool quick, int reps,
+                     struct mpb_row *row)
+{
+	long iters = quick ? c->quick_iters : c->iters;
+	struct side_run m = { .lat = mpb_lat_new() };
+	struct side_run b = { .lat = mpb_lat_new() };
+
+	row_of(c, row);
 	/* Each case starts from a heap that keeps nothing of the cases
 	 * before: glibc holds freed memory back (once a large block has been
 	 * freed, up to twice its size), and a fork copies the page tables of
@@ -95,159 +127,71 @@ static void run_case(const struct mpb_case *c, bool quick, struct row *row)
 	malloc_trim(0);
 	fprintf(stderr, "mpbench: %s ...", c->name);
 	/* Warm-up: page faults, caches, python's imports. */
-	run_side(c, c->run_mproc, iters / 4 + 1, &junk, &row->m);
-	run_side(c, c->run_baseline, iters / 4 + 1, &junk, &row->b);
+	run_side(c, c->run_mproc, iters / 4 + 1, &m, false);
+	run_side(c, c->run_baseline, iters / 4 + 1, &b, false);
 	for (int i = 0; i < reps; i++) {
 		/* Alternate which side goes first, so drift hits both. */
 		for (int k = 0; k < 2; k++) {
 			bool mine = (k == 0) == (i % 2 == 0);
-			if (mine && run_side(c, c->run_mproc, iters, &mv[nm],
-			                     &row->m) == 0)
-				nm++;
-			if (!mine && run_side(c, c->run_baseline, iters,
-			                      &bv[nb], &row->b) == 0)
-				nb++;
+			if (mine)
+				run_side(c, c->run_mproc, iters, &m, true);
+			else
+				run_side(c, c->run_baseline, iters, &b, true);
 		}
 		fputc('.', stderr);
 	}
 	if (c->python)
 		mpb_python_stop();
-	if (nm)
-		summarize(mv, nm, &row->m);
-	if (nb)
-		summarize(bv, nb, &row->b);
-	if (nm && nb && row->m.med > 0 && row->b.med > 0)
+	summarize(&m, &row->m);
+	summarize(&b, &row->b);
+	if (m.status || b.status)
+		status_text(m.status ? &m : &b, row->skipped,
+		            sizeof(row->skipped));
+	if (row->m.ok && row->b.ok && row->m.med > 0 && row->b.med > 0)
 		row->speedup = c->higher_better ? row->m.med / row->b.med
 		                                : row->b.med / row->m.med;
-	if (c->note && nm)
+	if (c->note && m.n)
 		c->note(c, row->note, sizeof(row->note));
+	free(m.lat);
+	free(b.lat);
 	fprintf(stderr, " done\n");
-}
-
-static const char *status_text(const struct side *s)
-{
-	static char buf[32];
-	if (s->status == MPB_SKIP)
-		return s->why ? s->why : "skipped";
-	snprintf(buf, sizeof(buf), "error %d", s->status);
-	return buf;
-}
-
-static void print_table(const struct row *rows, int n)
-{
-	printf("%-34s %-7s %24s %24s %8s %6s\n", "benchmark", "unit",
-	       "mproc median [min-max]", "baseline median [min-max]",
-	       "speedup", "goal");
-	for (int i = 0; i < n; i++) {
-		const struct row *r = &rows[i];
-		char m[96], b[96], sp[32], goal[32];
-		if (r->m.status == 0)
-			snprintf(m, sizeof(m), "%.4g [%.4g-%.4g]", r->m.med,
-			         r->m.min, r->m.max);
-		else
-			snprintf(m, sizeof(m), "(%s)", status_text(&r->m));
-		if (r->b.status == 0)
-			snprintf(b, sizeof(b), "%.4g [%.4g-%.4g]", r->b.med,
-			         r->b.min, r->b.max);
-		else
-			snprintf(b, sizeof(b), "(%s)", status_text(&r->b));
-		if (r->speedup > 0)
-			snprintf(sp, sizeof(sp), "%.2fx", r->speedup);
-		else
-			snprintf(sp, sizeof(sp), "-");
-		if (r->c->goal > 0)
-			snprintf(goal, sizeof(goal), ">=%.3g%s", r->c->goal,
-			         r->speedup <= 0 ? "" :
-			         r->speedup >= r->c->goal ? " ok" : " MISS");
-		else
-			snprintf(goal, sizeof(goal), "-");
-		printf("%-34s %-7s %24s %24s %8s %6s\n", r->c->name,
-		       r->c->unit, m, b, sp, goal);
-		printf("%-34s   vs %s\n", "", r->c->baseline);
-		if (r->note[0])
-			printf("%-34s   %s\n", "", r->note);
-	}
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static void json_num(const char *key, double v, bool ok)
-{
-	printf(", \"%s\": ", key);
-	if (ok && isfinite(v))
-		printf("%.6g", v);
-	else
-		printf("null");
-}
-
-static void print_json(const struct row *rows, int n)
-{
-	printf("[");
-	for (int i = 0; i < n; i++) {
-		const struct row *r = &rows[i];
-		bool m = r->m.status == 0, b = r->b.status == 0;
-		printf("%s\n  {\"name\": ", i ? "," : "");
-		json_str(r->c->name);
-		printf(", \"unit\": ");
-		json_str(r->c->unit);
-		json_num("mproc", r->m.med, m);
-		json_num("mproc_min", r->m.min, m);
-		json_num("mproc_max", r->m.max, m);
-		printf(", \"baseline\": ");
-		json_str(r->c->baseline);
-		json_num("baseline_value", r->b.med, b);
-		json_num("baseline_min", r->b.min, b);
-		json_num("baseline_max", r->b.max, b);
-		json_num("speedup", r->speedup, r->speedup > 0);
-		json_num("goal", r->c->goal, r->c->goal > 0);
-		printf(", \"higher_is_better\": %s",
-		       r->c->higher_better ? "true" : "false");
-		if (!m || !b) {
-			printf(", \"skipped\": ");
-			json_str(status_text(!m ? &r->m : &r->b));
-		}
-		if (r->note[0]) {
-			printf(", \"note\": ");
-			json_str(r->note);
-		}
-		printf("}");
-	}
-	printf("\n]\n");
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mpbench [--quick] [--filter PREFIX] [--json] "
-	           "[--list]\n");
+	fprintf(f,
+	        "usage: mpbench [--quick] [--filter PREFIX] [--json] "
+	        "[--svg FILE] [--list]\n"
+	        "       mpbench --from RUN.json [--json] [--svg FILE]\n"
+	        "       mpbench --compare OLD.json NEW.json\n");
 }
 
-int main(int argc, char **argv)
-{
-	bool quick = false, json = false, list = false;
-	const char *filter = "";
+struct opts {
+	bool quick, json, list;
+	const char *filter, *svg, *from, *cmp[2];
+};
 
+static int parse_args(int argc, char **argv, struct opts *o)
+{
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick"))
-			quick = true;
-		else if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--list"))
-			list = true;
-		else if (!strcmp(argv[i], "--filter") && i + 1 < argc)
-			filter = argv[++i];
-		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+		const char *a = argv[i];
+		bool more = i + 1 < argc;
+		if (!strcmp(a, "--quick"))
+			o->quick = true;
+		else if (!strcmp(a, "--json"))
+			o->json = true;
+		else if (!strcmp(a, "--list"))
+			o->list = true;
+		else if (!strcmp(a, "--filter") && more)
+			o->filter = argv[++i];
+		else if (!strcmp(a, "--svg") && more)
+			o->svg = argv[++i];
+		else if (!strcmp(a, "--from") && more)
+			o->from = argv[++i];
+		else if (!strcmp(a, "--compare") && i + 2 < argc) {
+			o->cmp[0] = argv[++i];
+			o->cmp[1] = argv[++i];
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
 		} else {
@@ -255,34 +199,78 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
+
+/* The table or the JSON on stdout, and the chart if asked. */
+static int report(const struct opts *o, const struct mpb_row *rows, int n,
+                  const struct mpb_run *run)
+{
+	if (o->json)
+		mpb_print_json(stdout, rows, n, run);
+	else
+		mpb_print_table(stdout, rows, n, run);
+	if (o->svg && mpb_write_svg(o->svg, rows, n, run) < 0) {
+		fprintf(stderr, "mpbench: cannot write %s\n", o->svg);
+		return 1;
+	}
+	return 0;
+}
+
+static int from_file(const struct opts *o)
+{
+	struct mpb_row *rows;
+	struct mpb_run run;
+	int n;
+	if (mpb_read_json(o->from, &rows, &n, &run) < 0)
+		return 2;
+	int r = report(o, rows, n, &run);
+	free(rows);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .filter = "" };
+	int r = parse_args(argc, argv, &o);
+	if (r >= 0)
+		return r;
+	if (o.cmp[0])
+		return mpb_compare(o.cmp[0], o.cmp[1]);
+	if (o.from)
+		return from_file(&o);
 	/* A baseline peer that dies must not take us with it. */
 	signal(SIGPIPE, SIG_IGN);
 
+	struct mpb_run run = { .quick = o.quick, .reps = o.quick ? 5 : 11,
+	                       .load = { -1, -1 } };
 	size_t total = 0;
 	for (size_t a = 0; a < sizeof(areas) / sizeof(areas[0]); a++)
 		for (const struct mpb_case *c = areas[a]; c->name; c++)
 			total++;
-	struct row *rows = calloc(total ? total : 1, sizeof(*rows));
-	if (!rows)
+	struct mpb_row *rows = calloc(total ? total : 1, sizeof(*rows));
+	if (!rows || (!o.list && mpb_lat_setup() < 0))
 		return 1;
+	if (!o.list) {
+		run.cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		run.lat_ns = mpb_lat_overhead_ns();
+		getloadavg(&run.load[0], 1);
+	}
 	int n = 0;
 	for (size_t a = 0; a < sizeof(areas) / sizeof(areas[0]); a++) {
 		for (const struct mpb_case *c = areas[a]; c->name; c++) {
-			if (strncmp(c->name, filter, strlen(filter)) != 0)
+			if (strncmp(c->name, o.filter, strlen(o.filter)) != 0)
 				continue;
-			if (list) {
+			if (o.list)
 				printf("%s\n", c->name);
-				continue;
-			}
-			run_case(c, quick, &rows[n++]);
+			else
+				run_case(c, o.quick, run.reps, &rows[n++]);
 		}
 	}
-	if (!list) {
-		if (json)
-			print_json(rows, n);
-		else
-			print_table(rows, n);
+	if (!o.list) {
+		getloadavg(&run.load[1], 1);
+		r = report(&o, rows, n, &run);
 	}
 	free(rows);
-	return 0;
+	return r < 0 ? 0 : r;
 }

@@ -5,7 +5,8 @@
  * value in the case's unit for one repetition of `iters` operations.  The
  * driver warms both up, then alternates them rep by rep (swapping which goes
  * first) and reports medians with min-max, and the speedup (> 1 means mproc
- * is better, whatever the unit's direction).
+ * is better, whatever the unit's direction).  Round-trip cases also record
+ * each round trip (mpb_lat_record, below) for the tails.
  *
  * Adding an area: write bench_<area>.c defining `const struct mpb_case
  * mpb_<area>_cases[]` ending with an empty entry, and list it in main.c.
@@ -57,6 +58,31 @@ int64_t mpb_now(void);
 static inline void mpb_keep(uint64_t v)
 {
 	__asm__ volatile("" : : "r"(v) : "memory");
+}
+
+/*
+ * Tails of round-trip rows: a round-trip case calls mpb_lat_record with
+ * each round trip's duration in ns, the side that makes the round trips
+ * (the pinger, the client), one mpb_now() a round trip (one's end is the
+ * next one's start; ~25-50 ns on a VM's clock, inside the figure).  The
+ * driver keeps every timed repetition's record (warm-ups' are dropped),
+ * merges them per side and prints p50, p99 and p99.9.  A child forked by
+ * the case may record too: the record is in shared memory.  Throughput
+ * rows never call it.  mpb_lat_rep_quantile: the q-quantile (0.99 ...)
+ * of this repetition's record so far in ns, 0 when empty - the value of
+ * a row that measures a tail (*_p99).
+ */
+void mpb_lat_record(int64_t ns);
+double mpb_lat_rep_quantile(double q);
+
+/* Records the round trip that began at since and ended now; returns now,
+ * the next one's start:
+ *     t = mpb_now(); for (...) { ...; t = mpb_lat_lap(t); } */
+static inline int64_t mpb_lat_lap(int64_t since)
+{
+	int64_t now = mpb_now();
+	mpb_lat_record(now - since);
+	return now;
 }
 
 /*

@@ -4,6 +4,9 @@
  * The script defines bench(n) from the case, then answers each line "n" on
  * stdin with one line: the value, or "ERR <reason>".  Python's own clock
  * measures it, so interpreter start-up and our pipe round trip stay out.
+ * A round-trip baseline's bench(n) may return (value, [ns, ...]), each
+ * round trip's duration: the line then carries them after the value, and
+ * they go to the latency record as ours do.
  */
 #include "mpbench.h"
 
@@ -39,7 +42,10 @@ static const char driver[] =
 	"    for line in sys.stdin:\n"
 	"        try:\n"
 	"            v = bench(int(line))\n"
-	"            print(repr(float(v)), flush=True)\n"
+	"            if isinstance(v, tuple):\n"
+	"                print(repr(float(v[0])), *v[1], flush=True)\n"
+	"            else:\n"
+	"                print(repr(float(v)), flush=True)\n"
 	"        except Exception as e:\n"
 	"            print('ERR', type(e).__name__, e, flush=True)\n"
 	"if __name__ == '__main__':\n"
@@ -99,10 +105,26 @@ static int py_start(const struct mpb_case *c)
 	return 0;
 }
 
+/* The value, then any round-trip durations (ns) to record. */
+static double parse_answer(const char *line)
+{
+	char *end;
+	double v = strtod(line, &end);
+	for (;;) {
+		const char *p = end;
+		long long ns = strtoll(p, &end, 10);
+		if (end == p)
+			break;
+		mpb_lat_record(ns);
+	}
+	return v;
+}
+
 int mpb_python_run(const struct mpb_case *c, long iters, double *value,
                    const char **why)
 {
-	char line[512];
+	static char *line;
+	static size_t cap;
 
 	if (py_case != c) {
 		mpb_python_stop();
@@ -125,7 +147,7 @@ int mpb_python_run(const struct mpb_case *c, long iters, double *value,
 		*why = "python3 baseline timed out";
 		return MPB_SKIP;
 	}
-	if (!fgets(line, sizeof(line), py_out)) {
+	if (getline(&line, &cap, py_out) < 1) {
 		mpb_python_stop();
 		*why = "python3 not found or failed to start";
 		return MPB_SKIP;
@@ -135,7 +157,7 @@ int mpb_python_run(const struct mpb_case *c, long iters, double *value,
 		*why = "python3 baseline failed";
 		return MPB_SKIP;
 	}
-	*value = strtod(line, NULL);
+	*value = parse_answer(line);
 	return 0;
 }
 
