@@ -138,6 +138,14 @@ struct mp__thread_state {
 extern _Thread_local struct mp__thread_state mp__thr
 	__attribute__((tls_model("initial-exec")));
 
+/* mp__self() without a call once it is known (every call but a thread's
+ * first). */
+static inline uint64_t mp__self_fast(void)
+{
+	uint64_t s = mp__thr.self;
+	return __builtin_expect(s != 0, 1) ? s : mp__self();
+}
+
 /* Learn this thread's robust head (and whether our nodes fit its list). */
 void mp__probe_head(void);
 /* Can nodes be linked into glibc's lists in this process? */

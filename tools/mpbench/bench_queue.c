@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,6 +191,91 @@ static int mq_2p2c(const struct mpb_case *c, long n, double *value,
 	*value = (double)(n / 2 * 2) / ((double)(mpb_now() - t0) / 1e9);
 	mq_close(mq);
 	mq_unlink(name);
+	return 0;
+}
+
+/* ---- the physical limit: a textbook SPSC ring ------------------------------ */
+
+/*
+ * One producer, one consumer, two processes, no locks, no robustness, no
+ * sleeping (both sides spin): each side publishes its index with one
+ * release store per message and keeps a cached copy of the other's, read
+ * again only when the cache says full (or empty) - the ring of Rigtorp's
+ * SPSCQueue and of most low-latency libraries.  A slot carries the same
+ * bytes an mproc record does (an 8-byte length, then 64 bytes), so the two
+ * move the same data; the ring holds about as much as the queue's 1 MiB.
+ */
+#define SPSC_SLOTS 16384u
+
+struct spsc_slot {
+	uint64_t len;
+	char data[64];
+};
+
+struct spsc {
+	_Alignas(64) _Atomic uint64_t tail;   /* producer's line */
+	uint64_t head_cache;
+	_Alignas(64) _Atomic uint64_t head;   /* consumer's line */
+	uint64_t tail_cache;
+	_Alignas(64) struct spsc_slot slot[SPSC_SLOTS];
+};
+
+static void spsc_put(struct spsc *r, const char *msg, uint64_t len)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	while (t - r->head_cache >= SPSC_SLOTS)
+		r->head_cache = atomic_load_explicit(&r->head,
+		                                     memory_order_acquire);
+	struct spsc_slot *s = &r->slot[t % SPSC_SLOTS];
+	s->len = len;
+	memcpy(s->data, msg, len);
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+}
+
+static uint64_t spsc_get(struct spsc *r, char *buf)
+{
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	while (h == r->tail_cache)
+		r->tail_cache = atomic_load_explicit(&r->tail,
+		                                     memory_order_acquire);
+	struct spsc_slot *s = &r->slot[h % SPSC_SLOTS];
+	uint64_t len = s->len;
+	memcpy(buf, s->data, len);
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return len;
+}
+
+static int spsc_1p1c64(const struct mpb_case *c, long n, double *value,
+                       const char **why)
+{
+	(void)c, (void)why;
+	if (n < (long)((64u << 20) / 64))
+		n = (long)((64u << 20) / 64); /* as queue_1p1c */
+	struct spsc *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+	                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (r == MAP_FAILED)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		munmap(r, sizeof(*r));
+		return -errno;
+	}
+	if (pid == 0) {
+		char msg[64];
+		memset(msg, 'x', sizeof(msg));
+		for (long i = 0; i < n; i++)
+			spsc_put(r, msg, sizeof(msg));
+		_exit(0);
+	}
+	char buf[64];
+	uint64_t sum = spsc_get(r, buf);
+	int64_t t0 = mpb_now();
+	for (long i = 1; i < n; i++)
+		sum += spsc_get(r, buf);
+	*value = (double)(n - 1) / ((double)(mpb_now() - t0) / 1e9);
+	mpb_keep(sum);
+	waitpid(pid, NULL, 0);
+	munmap(r, sizeof(*r));
 	return 0;
 }
 
@@ -406,6 +493,17 @@ const struct mpb_case mpb_queue_cases[] = {
 		.quick_iters = 500000,
 		.run_mproc = m_1p1c64,
 		.run_baseline = mq_1p1c,
+	},
+	{
+		.name = "queue.1p1c64/spsc_ring",
+		.unit = "msgs/s",
+		.higher_better = true,
+		.baseline = "a textbook lock-free SPSC ring (cached indices, spinning), 64 B, 1 -> 1 process: the limit",
+		.goal = 0.5,
+		.iters = 2000000,
+		.quick_iters = 500000,
+		.run_mproc = m_1p1c64,
+		.run_baseline = spsc_1p1c64,
 	},
 	{
 		.name = "queue.2p2c64/posix_mq",
