@@ -568,12 +568,8 @@ static int await_room(struct queue *q, uint64_t tail, uint32_t len,
 /* put, the lock held: wait for room (as long as the deadline allows),
  * publish, commit, release. */
 static int put_locked(struct queue *q, const void *msg, uint32_t len,
-                      int64_t timeout_ns)
+                      int64_t deadline, bool try)
 {
-	int64_t deadline;
-	bool try = timeout_ns == 0;
-
-	(void)mp__deadline(timeout_ns, &deadline); /* checked by the caller */
 	uint64_t tail = settle_tail(q);
 	int r = await_room(q, tail, len, deadline, try);
 	if (r == 0 && atomic_load_explicit(&q->closed, memory_order_relaxed))
@@ -618,14 +614,19 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 		                       timeout_ns == 0);
 		if (r < 0)
 			return r;
-		return put_locked(q, msg, (uint32_t)len, timeout_ns);
+		return put_locked(q, msg, (uint32_t)len, deadline,
+		                  timeout_ns == 0);
 	}
 	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
 	uint32_t t = lo(tail), off = t & (q->capacity - 1);
 	uint32_t rec = rec_size((uint32_t)len);
 	if (q->maxsize || off + rec > q->capacity ||
-	    rec + HDR > q->capacity - (t - q->prod.cache) || hdr_valid(q, t))
-		return put_locked(q, msg, (uint32_t)len, timeout_ns);
+	    rec + HDR > q->capacity - (t - q->prod.cache) || hdr_valid(q, t)) {
+		int64_t deadline;
+		(void)mp__deadline(timeout_ns, &deadline); /* checked above */
+		return put_locked(q, msg, (uint32_t)len, deadline,
+		                  timeout_ns == 0);
+	}
 	if (len)
 		memcpy(q->ring + off + HDR, msg, len);
 	atomic_store_explicit(hdr_at(q, t + rec), 0, memory_order_relaxed);
@@ -724,12 +725,8 @@ static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
 /* get, the lock held: wait for a record (as long as the deadline
  * allows), take it, release. */
 static int get_locked(struct queue *q, void *buf, size_t cap, void **out,
-                      size_t *len, int64_t timeout_ns)
+                      size_t *len, int64_t deadline, bool try)
 {
-	int64_t deadline;
-	bool try = timeout_ns == 0;
-
-	(void)mp__deadline(timeout_ns, &deadline); /* checked by the caller */
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
 	uint64_t hdr = 0;
 	uint32_t at = 0;
@@ -763,14 +760,19 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 		                       timeout_ns == 0);
 		if (r < 0)
 			return r;
-		return get_locked(q, buf, cap, out, len, timeout_ns);
+		return get_locked(q, buf, cap, out, len, deadline,
+		                  timeout_ns == 0);
 	}
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
 	uint32_t h = lo(head);
 	uint64_t hdr = hdr_valid(q, h);
 	uint32_t n = lo(hdr);
-	if (!hdr || n == WRAP_LEN || n > cap || !buf)
-		return get_locked(q, buf, cap, out, len, timeout_ns);
+	if (!hdr || n == WRAP_LEN || n > cap || !buf) {
+		int64_t deadline;
+		(void)mp__deadline(timeout_ns, &deadline); /* checked above */
+		return get_locked(q, buf, cap, out, len, deadline,
+		                  timeout_ns == 0);
+	}
 	if (n)
 		memcpy(buf, q->ring + (h & (q->capacity - 1)) + HDR, n);
 	/* Release: our reads of the record before its space is reused. */
