@@ -10,6 +10,7 @@
 #include <mproc/common.h>
 #include <mproc/connection.h>
 #include <mproc/heap.h>
+#include <mproc/manager.h>
 #include <mproc/pickle.h>
 #include <mproc/pool.h>
 #include <mproc/process.h>
