@@ -1163,6 +1163,7 @@ int mp_manager_server_start(mp_manager_server_t *s, mp_process_t **proc)
 		return e;
 	}
 	s->child = p;
+	mp__listener_close_fd(s->l);
 	if (proc)
 		*proc = p;
 	return 0;
