@@ -300,6 +300,8 @@ int mp_proxy_call(mp_proxy_t *p, const char *method, const mp_obj_t *args,
 			mp_obj_decref(a);
 			return e;
 		}
+		/* one reader: a reply's header and body in one read */
+		mp_conn_set_readahead(p->conn, MP_CONN_READAHEAD_DEFAULT);
 		e = request(p->conn, NULL, "accept_connection", a, NULL, dl,
 		            &rep);
 		mp_obj_decref(a);

@@ -27,6 +27,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_conn_cases,
 	mpb_shm_cases,
 	mpb_pickle_cases,
+	mpb_manager_cases,
 };
 
 struct side {
