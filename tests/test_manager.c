@@ -42,8 +42,8 @@ static const mp_manager_type_t maths = {
 	.create = maths_create, .call = maths_call,
 };
 
-/* A server in a child process, on a fresh AF_UNIX path or TCP. */
-static mp_manager_server_t *server(bool tcp, mp_process_t **proc)
+/* A server on a fresh AF_UNIX path or TCP, not yet serving. */
+static mp_manager_server_t *server_open(bool tcp)
 {
 	int err = 0;
 	mp_address_t a;
@@ -60,8 +60,38 @@ static mp_manager_server_t *server(bool tcp, mp_process_t **proc)
 	mp_obj_t *args = mp_obj_tuple(2, v);
 	MPT_OK(mp_manager_server_register_shared(s, "counter", "Value", args));
 	mp_obj_decref(args);
+	return s;
+}
+
+/* A server in a child process. */
+static mp_manager_server_t *server(bool tcp, mp_process_t **proc)
+{
+	mp_manager_server_t *s = server_open(tcp);
 	MPT_OK(mp_manager_server_start(s, proc));
 	return s;
+}
+
+/* A server on a thread of ours, so that the sanitizers see its memory
+ * (a leak, a stray write) in this process. */
+static void *serve_thread(void *arg)
+{
+	return (void *)(intptr_t)mp_manager_server_serve(arg);
+}
+
+static mp_manager_server_t *server_here(pthread_t *t)
+{
+	mp_manager_server_t *s = server_open(false);
+	CU_ASSERT_FATAL(pthread_create(t, NULL, serve_thread, s) == 0);
+	return s;
+}
+
+static void server_here_close(mp_manager_server_t *s, pthread_t t)
+{
+	void *r;
+	MPT_OK(mp_manager_server_stop(s));
+	pthread_join(t, &r);
+	MPT_EQ((intptr_t)r, 0);
+	MPT_OK(mp_manager_server_close(s));
 }
 
 static mp_manager_t *connect_to(mp_manager_server_t *s)
@@ -124,7 +154,8 @@ static int64_t ival(mp_obj_t *o)
 
 static void test_c_kinds(void)
 {
-	mp_manager_server_t *s = server(false, NULL);
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
 	mp_manager_t *m = connect_to(s);
 	int r;
 	/* dict, with KeyError */
@@ -188,7 +219,7 @@ static void test_c_kinds(void)
 	mp_proxy_free(d);
 	MPT_OK(mp_manager_shutdown(m, TEST_WAIT_NS));
 	mp_manager_close(m);
-	MPT_OK(mp_manager_server_close(s));
+	server_here_close(s, th);
 }
 
 /* A proxy whose count reaches zero lingers: an incref just after the last
@@ -252,6 +283,14 @@ static void test_kill_lock_holder(void)
 	CU_ASSERT(r == 0 && mp_obj_kind(got) == MP_OBJ_BOOL &&
 	          !mp_obj_bool_value(got));
 	mp_obj_decref(got);
+	/* stopped is not dead: the lock stays with it */
+	CU_ASSERT(kill(mp_process_pid(p), SIGSTOP) == 0);
+	got = call(l, "acquire", t2(mp_obj_bool(true), mp_obj_float(0.1)),
+	           TEST_WAIT_NS, &r);
+	CU_ASSERT(r == 0 && mp_obj_kind(got) == MP_OBJ_BOOL &&
+	          !mp_obj_bool_value(got));
+	mp_obj_decref(got);
+	CU_ASSERT(kill(mp_process_pid(p), SIGCONT) == 0);
 	MPT_OK(mp_process_kill(p));
 	got = call(l, "acquire", NULL, TEST_WAIT_NS, &r);
 	MPT_EQ(r, 0);
@@ -361,7 +400,8 @@ static void expect_kind(mp_conn_t *c, const void *msg, size_t n,
 
 static void test_hostile(void)
 {
-	mp_manager_server_t *s = server(false, NULL);
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
 	/* a pickle that would run os.system('id'): data, never run */
 	static const char sys_call[] = "\x80\x02" "cos\nsystem\n"
 	                               "X\x02\x00\x00\x00id\x85R.";
@@ -419,7 +459,7 @@ static void test_hostile(void)
 	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 1);
 	mp_proxy_free(d);
 	mp_manager_close(m);
-	mp_manager_server_close(s);
+	server_here_close(s, th);
 }
 
 /* ---- many clients -------------------------------------------------------- */
