@@ -12,7 +12,10 @@
  * asks for 'shutdown' (or mp_manager_server_stop() is called), or
  * mp_manager_server_start() serves in a daemonic child process that dies
  * with its parent (PR_SET_PDEATHSIG); mp_manager_server_close() stops that
- * child, closes the listener (removing its socket file) and frees all.
+ * child, closes the listener (removing its socket file) and frees all.  A
+ * parent that started a child closes its own copy of the listening socket
+ * at once, so that when the child dies new clients are refused (instead of
+ * waiting in a backlog nobody accepts from).
  *
  * Protocol (CPython's Lib/multiprocessing/managers.py).  Every connection
  * is authenticated (deliver, then answer a challenge), then sends one
@@ -42,8 +45,9 @@
  * register('get_queue', callable=lambda: queue)).
  *
  * Where CPython fails and mproc does not:
- *  - one thread serves every client (plus one that runs handshakes):
- *    a blocking call (Queue.get, Lock.acquire, Event.wait, Condition.wait,
+ *  - one thread serves every client, in a poll(2) loop (plus one that
+ *    accepts and runs handshakes, through mp_listener_accept, waking every
+ *    100 ms to see whether the server stops): a blocking call (Queue.get, Lock.acquire, Event.wait, Condition.wait,
  *    Barrier.wait, JoinableQueue.join) parks its connection with a
  *    deadline instead of holding a thread;
  *  - locks, RLock levels and semaphore units acquired through a connection
@@ -57,6 +61,11 @@
  *    inert data), messages are bounded (MP_MANAGER_MAX_MSG; a longer one
  *    drops its connection), nesting and node counts are bounded, and a
  *    malformed request gets a '#TRACEBACK' reply while the server goes on.
+ *
+ * Speed: after answering, the loop spins up to 40 us on a zero-timeout
+ * poll before it sleeps (with more than one CPU), so a client calling in a
+ * loop is met awake; a proxy's connection reads ahead.  mpbench's
+ * manager.* rows compare with CPython's server and client.
  *
  * Not supported yet: 'Pool' and 'AsyncResult' typeids; a Condition built
  * on a lock proxy; a Barrier's action and timeout; list.sort with a key;
