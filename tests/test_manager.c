@@ -56,6 +56,11 @@ static mp_manager_server_t *server_open(bool tcp)
 	                                         NULL));
 	MPT_OK(mp_manager_server_register_shared(s, "the_lock", "Lock",
 	                                         NULL));
+	mp_obj_t *two = mp_obj_int(2);
+	mp_obj_t *sem_args = mp_obj_tuple(1, &two);
+	MPT_OK(mp_manager_server_register_shared(s, "the_sem", "Semaphore",
+	                                         sem_args));
+	mp_obj_decref(sem_args);
 	mp_obj_t *v[2] = { mp_obj_cstr("i", NULL), mp_obj_int(0) };
 	mp_obj_t *args = mp_obj_tuple(2, v);
 	MPT_OK(mp_manager_server_register_shared(s, "counter", "Value", args));
@@ -252,6 +257,7 @@ struct kill_ctx {
 	_Atomic uint32_t *flag;
 };
 
+/* Take the lock and both units of the semaphore, then wait to die. */
 static int hold_lock(void *arg)
 {
 	struct kill_ctx *k = arg;
@@ -260,10 +266,17 @@ static int hold_lock(void *arg)
 	                                     TEST_WAIT_NS, &err);
 	mp_proxy_t *l = m ? mp_manager_create(m, "the_lock", NULL, NULL,
 	                                      TEST_WAIT_NS, &err) : NULL;
+	mp_proxy_t *sm = m ? mp_manager_create(m, "the_sem", NULL, NULL,
+	                                       TEST_WAIT_NS, &err) : NULL;
 	mp_obj_t *res = NULL;
 	if (!l || mp_proxy_call(l, "acquire", NULL, NULL, TEST_WAIT_NS, &res,
 	                        NULL) != 0 || !mp_obj_bool_value(res))
 		return 1;
+	for (int i = 0; i < 2; i++)
+		if (!sm || mp_proxy_call(sm, "acquire", NULL, NULL,
+		                         TEST_WAIT_NS, &res, NULL) != 0 ||
+		    !mp_obj_bool_value(res))
+			return 1;
 	mpt_flag_set(k->flag, 1);
 	for (;;)
 		pause();
@@ -296,6 +309,14 @@ static void test_kill_lock_holder(void)
 	MPT_EQ(r, 0);
 	CU_ASSERT(mp_obj_bool_value(got));
 	mp_obj_decref(got);
+	/* and the semaphore's two units came back */
+	mp_proxy_t *sm = create(m, "the_sem", NULL);
+	for (int i = 0; i < 2; i++) {
+		got = call(sm, "acquire", NULL, TEST_WAIT_NS, &r);
+		CU_ASSERT(r == 0 && mp_obj_bool_value(got));
+		mp_obj_decref(got);
+	}
+	mp_proxy_free(sm);
 	mpt_finish(p);
 	mp_proxy_free(l);
 	mp_manager_close(m);
@@ -372,6 +393,38 @@ static void test_kill_parent(void)
 			usleep(1000);
 	}
 	MPT_EQ(got, (pid_t)atomic_load(pid));
+}
+
+/* A client killed in the middle of writing a request. */
+static int half_request(void *arg)
+{
+	struct kill_ctx *k = arg;
+	int err = 0;
+	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
+	mp_conn_t *c = mp_client(k->addr, &o, TEST_WAIT_NS, &err);
+	if (!c || write(mp_conn_fileno(c), "\0\0\1\0\x80\x04\x95", 7) != 7)
+		return 1;
+	mpt_flag_set(k->flag, 1);
+	for (;;)
+		pause();
+}
+
+static void test_kill_mid_request(void)
+{
+	mp_manager_server_t *s = server(false, NULL);
+	struct kill_ctx k = { mp_manager_server_address(s), mpt_shared(64) };
+	mp_process_t *p = mpt_start(half_request, &k);
+	MPT_OK(mpt_flag_wait(k.flag, 1));
+	mp_manager_t *m = connect_to(s);
+	mp_proxy_t *d = create(m, "dict", NULL);
+	int r;
+	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 0);
+	MPT_OK(mp_process_kill(p));
+	mpt_finish(p);
+	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 0);
+	mp_proxy_free(d);
+	mp_manager_close(m);
+	mp_manager_server_close(s);
 }
 
 /* ---- hostile clients ---------------------------------------------------- */
@@ -764,6 +817,7 @@ int main(void)
 		{ "kill a client holding a Lock", test_kill_lock_holder },
 		{ "kill the server under waiting calls", test_kill_server },
 		{ "kill the server's parent", test_kill_parent },
+		{ "kill a client mid-request", test_kill_mid_request },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },
