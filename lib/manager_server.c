@@ -985,6 +985,9 @@ static void serve_loop(mp_manager_server_t *s)
 		if (poll_once(s, pf, dp < d ? dp : d) < 0)
 			break;
 		handle_io(s, pf);
+		/* deaths first: what a dead client held goes back before
+		 * requests that came in the same round are run */
+		reap(s);
 		bool ran = false;
 		while (pump(s))
 			ran = true;

@@ -61,6 +61,11 @@ static mp_manager_server_t *server_open(bool tcp)
 	MPT_OK(mp_manager_server_register_shared(s, "the_sem", "Semaphore",
 	                                         sem_args));
 	mp_obj_decref(sem_args);
+	mp_obj_t *n2 = mp_obj_int(2);
+	mp_obj_t *bar_args = mp_obj_tuple(1, &n2);
+	MPT_OK(mp_manager_server_register_shared(s, "the_barrier", "Barrier",
+	                                         bar_args));
+	mp_obj_decref(bar_args);
 	mp_obj_t *v[2] = { mp_obj_cstr("i", NULL), mp_obj_int(0) };
 	mp_obj_t *args = mp_obj_tuple(2, v);
 	MPT_OK(mp_manager_server_register_shared(s, "counter", "Value", args));
@@ -395,6 +400,56 @@ static void test_kill_parent(void)
 	MPT_EQ(got, (pid_t)atomic_load(pid));
 }
 
+/* Wait on the barrier (parked there until killed). */
+static int barrier_wait(void *arg)
+{
+	struct kill_ctx *k = arg;
+	int err = 0;
+	mp_manager_t *m = mp_manager_connect(k->addr, key, strlen(key),
+	                                     TEST_WAIT_NS, &err);
+	mp_proxy_t *b = m ? mp_manager_create(m, "the_barrier", NULL, NULL,
+	                                      TEST_WAIT_NS, &err) : NULL;
+	if (!b)
+		return 1;
+	mpt_flag_set(k->flag, 1);
+	mp_proxy_call(b, "wait", NULL, NULL, TEST_WAIT_NS, NULL, NULL);
+	return 2; /* not killed in time */
+}
+
+/* A party killed while it waits at a Barrier breaks it, as a thread that
+ * leaves wait() by an exception does: the others are not left waiting
+ * for a party that will never come. */
+static void test_kill_barrier_party(void)
+{
+	mp_manager_server_t *s = server(false, NULL);
+	struct kill_ctx k = { mp_manager_server_address(s), mpt_shared(64) };
+	mp_process_t *p = mpt_start(barrier_wait, &k);
+	MPT_OK(mpt_flag_wait(k.flag, 1));
+	mp_manager_t *m = connect_to(s);
+	mp_proxy_t *b = create(m, "the_barrier", NULL);
+	int r;
+	int64_t waiting = 0, dl = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (waiting != 1 && mp_sys_now_ns() < dl) {
+		waiting = ival(call(b, "__getattribute__", t1(s_("n_waiting")),
+		                    TEST_WAIT_NS, &r));
+		if (waiting != 1)
+			usleep(1000);
+	}
+	MPT_EQ(waiting, 1);
+	MPT_OK(mp_process_kill(p));
+	mpt_finish(p);
+	mp_obj_t *e = call(b, "wait", NULL, TEST_WAIT_NS, &r);
+	MPT_ERR(r, -MP_EREMOTE);
+	/* outside the codec's table of exceptions: an inert call */
+	CU_ASSERT(mp_obj_inert_name(e) &&
+	          !strcmp(mp_obj_inert_module(e), "threading") &&
+	          !strcmp(mp_obj_inert_name(e), "BrokenBarrierError"));
+	mp_obj_decref(e);
+	mp_proxy_free(b);
+	mp_manager_close(m);
+	mp_manager_server_close(s);
+}
+
 /* A client killed in the middle of writing a request. */
 static int half_request(void *arg)
 {
@@ -585,6 +640,8 @@ static void test_many_clients(void)
 static const char py_sync[] =
 "import sys, queue, threading\n"
 "from multiprocessing.managers import SyncManager\n"
+"import multiprocessing as mp\n"
+"mp.current_process().authkey = sys.argv[2].encode()  # nested proxies\n"
 "m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode())\n"
 "m.connect()\n"
 "d = m.dict({'a': 1}); d['b'] = [1, 2]; d[3] = b'x'\n"
@@ -627,6 +684,15 @@ static const char py_sync[] =
 "t = threading.Thread(target=lambda: r.append(b.wait(5))); t.start()\n"
 "r.append(b.wait(5)); t.join(); assert sorted(r) == [0, 1], r\n"
 "assert b.parties == 2 and not b.broken\n"
+"jq = m.JoinableQueue(); jq.put(1)\n"
+"def work():\n"
+"    jq.get(); jq.task_done()\n"
+"threading.Timer(0.1, work).start(); jq.join()\n"
+"bs = m.BoundedSemaphore(1)\n"
+"try:\n    bs.release(); raise SystemExit('no ValueError')\n"
+"except ValueError: pass\n"
+"nd = m.dict(); d['nested'] = nd; nd['x'] = 1\n"
+"assert d['nested']['x'] == 1\n"
 "v = m.Value('i', 3); v.value += 4; assert v.value == 7, v.value\n"
 "a = m.Array('i', [1, 2, 3]); a[0] = 9\n"
 "assert a[0] == 9 and len(a) == 3 and list(a) == [9, 2, 3]\n"
@@ -818,6 +884,7 @@ int main(void)
 		{ "kill the server under waiting calls", test_kill_server },
 		{ "kill the server's parent", test_kill_parent },
 		{ "kill a client mid-request", test_kill_mid_request },
+		{ "kill a party waiting at a Barrier", test_kill_barrier_party },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },

@@ -253,7 +253,9 @@ MP_API mp_proxy_t *mp_manager_create(mp_manager_t *m, const char *typeid,
  * object ('#PROXY'): *proxy is then a new proxy for it (with proxy NULL
  * the reference is dropped and -EPROTO returned).  -MP_EREMOTE: the method
  * raised; *result is the exception (e.g. mp_obj_exc_type() "builtins.
- * KeyError", "queue.Empty") or, for '#TRACEBACK', its text.  -ETIMEDOUT:
+ * KeyError", "queue.Empty"; one outside the codec's table, such as
+ * threading.BrokenBarrierError, is an inert call of its type: see
+ * mp_obj_inert_name) or, for '#TRACEBACK', its text.  -ETIMEDOUT:
  * no reply within the timeout (the connection is dropped; the server may
  * still run the call).  -MP_EEOF / -ECONNRESET: the server went away.
  * Others: -EINVAL, -EPROTO, -ENOMEM and connection errors.  *result and
