@@ -248,11 +248,6 @@ static int conn_add(mp_manager_server_t *s, mp_conn_t *c)
 	mc->cid = ++s->next_cid;
 	mc->conn = c;
 	mc->fd = mp_conn_fileno(c);
-	int fl = fcntl(mc->fd, F_GETFL);
-	if (fl < 0 || fcntl(mc->fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		free(mc);
-		return -errno;
-	}
 	s->conns[s->nconns++] = mc;
 	return 0;
 }
@@ -299,12 +294,13 @@ static int buf_reserve(uint8_t **buf, size_t *cap, size_t need)
 static void conn_flush(struct mgr_conn *mc)
 {
 	while (mc->out_off < mc->out_len) {
-		ssize_t n = send(mc->fd, mc->out + mc->out_off,
-		                 mc->out_len - mc->out_off, MSG_NOSIGNAL);
+		/* never blocking, never SIGPIPE: a slow client's reply
+		 * waits here for POLLOUT */
+		struct iovec iov = { mc->out + mc->out_off,
+		                     mc->out_len - mc->out_off };
+		ssize_t n = mp_sys_writev(mc->fd, &iov, 1, true, true);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
+			if (n != -EAGAIN)
 				mc->dead = true;
 			return;
 		}
@@ -355,8 +351,8 @@ static bool conn_read(struct mgr_conn *mc)
 	for (;;) {
 		if (buf_reserve(&mc->in, &mc->in_cap, mc->in_len + 65536) < 0)
 			return false;
-		ssize_t n = recv(mc->fd, mc->in + mc->in_len,
-		                 mc->in_cap - mc->in_len, 0);
+		ssize_t n = mp_sys_read(mc->fd, mc->in + mc->in_len,
+		                        mc->in_cap - mc->in_len, true, true);
 		if (n > 0) {
 			size_t room = mc->in_cap - mc->in_len;
 			mc->in_len += (size_t)n;
@@ -366,11 +362,7 @@ static bool conn_read(struct mgr_conn *mc)
 				return true; /* (too long: framing refuses) */
 			continue;
 		}
-		if (n == 0)
-			return false;
-		if (errno == EINTR)
-			continue;
-		return errno == EAGAIN;
+		return n == -EAGAIN;
 	}
 }
 
@@ -919,28 +911,25 @@ static int poll_once(mp_manager_server_t *s, struct pollfd *pf,
 			ev |= POLLIN;
 		pf[i + 1] = (struct pollfd){ mc->fd, ev | POLLRDHUP, 0 };
 	}
-	int ms = -1;
-	if (deadline != MP__NO_DEADLINE) {
-		int64_t left = deadline - mp__mgr_now();
-		ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-		if (left > MP_SEC(3600))
-			ms = 3600000;
-	}
+	struct timespec ts, now_ts;
+	const struct timespec *dl = mp__deadline_ts(deadline, &ts);
 	/* After a reply, spin briefly on a zero-timeout poll: a client in a
 	 * loop of calls sends its next request within a few microseconds,
 	 * and catching it awake saves a scheduler wake-up per round trip
 	 * (the client's own is unavoidable).  With one CPU it would only
 	 * slow the client down. */
 	int n = 0;
-	if (s->spin_ns && ms != 0) {
-		int64_t end = mp__mgr_now() + s->spin_ns;
-		while ((n = poll(pf, s->nconns + 1, 0)) == 0 &&
+	if (s->spin_ns) {
+		int64_t now = mp__mgr_now(), end = now + s->spin_ns;
+		mp_sys_ns_to_timespec(now, &now_ts); /* past: a zero wait */
+		while ((n = mp_sys_poll(pf, (unsigned)s->nconns + 1,
+		                        &now_ts)) == 0 &&
 		       mp__mgr_now() < end)
 			;
 	}
 	if (n == 0)
-		n = poll(pf, s->nconns + 1, ms);
-	return n < 0 && errno != EINTR ? -errno : 0;
+		n = mp_sys_poll(pf, (unsigned)s->nconns + 1, dl);
+	return n < 0 && n != -EINTR ? n : 0;
 }
 
 static void handle_io(mp_manager_server_t *s, const struct pollfd *pf)
