@@ -255,6 +255,35 @@ static void test_linger(void)
 	MPT_OK(mp_manager_server_close(s));
 }
 
+/* Always authenticated; typeids once; no registering once started. */
+static void test_open_register(void)
+{
+	int err = 0;
+	mp_address_t a;
+	mp_address_inet(&a, AF_INET, "127.0.0.1", 0);
+	CU_ASSERT_PTR_NULL(mp_manager_server_open(&a, NULL, 0, 0, &err));
+	MPT_ERR(err, -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_manager_server_open(&a, "", 0, 0, &err));
+	MPT_ERR(err, -EINVAL);
+	CU_ASSERT_PTR_NULL(mp_manager_server_open(NULL, NULL, 0, 0, &err));
+	MPT_ERR(err, -EINVAL);
+	mp_manager_server_t *s = server_open(true);
+	MPT_ERR(mp_manager_server_register(s, &maths), -EEXIST);
+	MPT_ERR(mp_manager_server_register_shared(s, "dict", "dict", NULL),
+	        -EEXIST);
+	MPT_ERR(mp_manager_server_register_shared(s, "x", "Pool", NULL),
+	        -EINVAL);
+	MPT_OK(mp_manager_server_start(s, NULL));
+	MPT_ERR(mp_manager_server_start(s, NULL), -EBUSY);
+	MPT_ERR(mp_manager_server_register_shared(s, "y", "dict", NULL),
+	        -EBUSY);
+	/* a wrong key is refused by the handshake */
+	CU_ASSERT_PTR_NULL(mp_manager_connect(mp_manager_server_address(s),
+	                                      "wrong", 5, TEST_WAIT_NS, &err));
+	MPT_ERR(err, -MP_EAUTH);
+	MPT_OK(mp_manager_server_close(s));
+}
+
 /* ---- deaths ------------------------------------------------------------- */
 
 struct kill_ctx {
@@ -880,6 +909,7 @@ int main(void)
 	static CU_TestInfo tests[] = {
 		{ "C client, every kind", test_c_kinds },
 		{ "refcounts linger, bad idents", test_linger },
+		{ "open and register", test_open_register },
 		{ "kill a client holding a Lock", test_kill_lock_holder },
 		{ "kill the server under waiting calls", test_kill_server },
 		{ "kill the server's parent", test_kill_parent },
