@@ -287,7 +287,8 @@ static void cond_notify(struct mgr_call *c, struct mgr_res *r)
 	int64_t n = 1;
 	if (l->owner != c->conn->cid) {
 		mp__mgr_err(r, mp__mgr_exc("builtins.RuntimeError",
-		                           "cannot notify on un-acquired lock"));
+		                           "cannot notify on un-acquired "
+		                           "lock"));
 		return;
 	}
 	if (M("notify_all"))
@@ -341,7 +342,7 @@ LK_KIND(mp__mgr_sem, "Semaphore", acq_exposed, sem_init)
 LK_KIND(mp__mgr_bsem, "BoundedSemaphore", acq_exposed, bsem_init)
 LK_KIND(mp__mgr_cond, "Condition", cond_exposed, cond_init)
 
-/* ---- Event ---------------------------------------------------------------- */
+/* ---- Event --------------------------------------------------------------- */
 
 static const char *const event_exposed[] = {
 	"is_set", "set", "clear", "wait", NULL,
@@ -620,9 +621,9 @@ static void q_call(mp_manager_server_t *s, struct mgr_call *c,
 		mp__mgr_ret(r, mp_obj_bool(q_full(q)));
 	} else if (M("task_done")) {
 		if (q->unfinished <= 0) {
-			mp__mgr_err(r, mp__mgr_exc("builtins.ValueError",
-			                           "task_done() called too many "
-			                           "times"));
+			mp__mgr_err(r, mp__mgr_exc(
+				"builtins.ValueError",
+				"task_done() called too many times"));
 			return;
 		}
 		q->unfinished--;

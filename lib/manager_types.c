@@ -125,7 +125,8 @@ static int cmp(const mp_obj_t *x, const mp_obj_t *y)
 	if (na && nb) {
 		int64_t i, j;
 		if (a != MP_OBJ_FLOAT && b != MP_OBJ_FLOAT &&
-		    mp_obj_int_value(x, &i) == 0 && mp_obj_int_value(y, &j) == 0)
+		    mp_obj_int_value(x, &i) == 0 &&
+		    mp_obj_int_value(y, &j) == 0)
 			return (i > j) - (i < j);
 		double p = mp_obj_float_value(x), q = mp_obj_float_value(y);
 		return (p > q) - (p < q);
@@ -351,7 +352,7 @@ static const struct mgr_kind list_kind = {
 	list_destroy,
 };
 
-/* ---- Iterator: a snapshot of a dict's keys --------------------------------- */
+/* ---- Iterator: a snapshot of a dict's keys ------------------------------- */
 
 static const char *const iter_exposed[] = {
 	"__next__", "send", "throw", "close", NULL,
@@ -444,8 +445,9 @@ static mp_obj_t *dict_view(const mp_obj_t *d, int which)
 	for (int64_t i = 0; l && i < mp_obj_len(d); i++) {
 		mp_obj_dict_entry(d, (size_t)i, &key, &val);
 		mp_obj_t *kv[2] = { mp_obj_incref(key), mp_obj_incref(val) };
-		mp_obj_t *x = which == 0 ? kv[0] : which == 1 ? kv[1]
-		                                            : mp_obj_tuple(2, kv);
+		mp_obj_t *x = which == 0   ? kv[0]
+		              : which == 1 ? kv[1]
+		                           : mp_obj_tuple(2, kv);
 		if (which == 0)
 			mp_obj_decref(kv[1]);
 		if (which == 1)
@@ -485,8 +487,9 @@ static void dict_update(struct mgr_obj *o, const struct mgr_call *c,
 	} else if (src) {
 		for (int64_t i = 0; i < mp_obj_len(src); i++) {
 			const mp_obj_t *p = mp_obj_item(src, (size_t)i);
-			if (mp_obj_len(p) != 2 || (mp_obj_kind(p) != MP_OBJ_TUPLE &&
-			                           mp_obj_kind(p) != MP_OBJ_LIST)) {
+			mp_obj_kind_t pk = mp_obj_kind(p);
+			if (mp_obj_len(p) != 2 ||
+			    (pk != MP_OBJ_TUPLE && pk != MP_OBJ_LIST)) {
 				mp_obj_decref(r->val);
 				mp__mgr_type_error(r, "update takes pairs");
 				return;
@@ -576,7 +579,7 @@ static const struct mgr_kind dict_kind = {
 	dict_destroy,
 };
 
-/* ---- Namespace ------------------------------------------------------------ */
+/* ---- Namespace ----------------------------------------------------------- */
 
 static const char *const ns_exposed[] = {
 	"__getattribute__", "__setattr__", "__delattr__", NULL,
@@ -650,7 +653,7 @@ static const struct mgr_kind ns_kind = {
 	dict_destroy,
 };
 
-/* ---- Value ---------------------------------------------------------------- */
+/* ---- Value --------------------------------------------------------------- */
 
 static const char *const value_exposed[] = { "get", "set", NULL };
 
@@ -722,7 +725,7 @@ static const struct mgr_kind value_kind = {
 	value_repr, NULL, list_destroy,
 };
 
-/* ---- Array: array.array(typecode, sequence) ------------------------------- */
+/* ---- Array: array.array(typecode, sequence) ------------------------------ */
 
 static const char *const array_exposed[] = {
 	"__len__", "__getitem__", "__setitem__", NULL,
@@ -874,7 +877,7 @@ static const struct mgr_kind array_kind = {
 	array_repr, NULL, list_destroy,
 };
 
-/* ---- the table -------------------------------------------------------------- */
+/* ---- the table ----------------------------------------------------------- */
 
 extern const struct mgr_kind mp__mgr_queue, mp__mgr_jqueue, mp__mgr_lock,
 	mp__mgr_rlock, mp__mgr_sem, mp__mgr_bsem, mp__mgr_cond, mp__mgr_event,

@@ -663,7 +663,7 @@ static void test_many_clients(void)
 	mp_manager_server_close(s);
 }
 
-/* ---- Python peers ---------------------------------------------------------- */
+/* ---- Python peers -------------------------------------------------------- */
 
 /* A SyncManager client driving every hosted kind (argv: path, key). */
 static const char py_sync[] =
@@ -914,7 +914,8 @@ int main(void)
 		{ "kill the server under waiting calls", test_kill_server },
 		{ "kill the server's parent", test_kill_parent },
 		{ "kill a client mid-request", test_kill_mid_request },
-		{ "kill a party waiting at a Barrier", test_kill_barrier_party },
+		{ "kill a party waiting at a Barrier",
+		  test_kill_barrier_party },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },

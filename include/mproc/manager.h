@@ -47,9 +47,10 @@
  * Where CPython fails and mproc does not:
  *  - one thread serves every client, in a poll(2) loop (plus one that
  *    accepts and runs handshakes, through mp_listener_accept, waking every
- *    100 ms to see whether the server stops): a blocking call (Queue.get, Lock.acquire, Event.wait, Condition.wait,
- *    Barrier.wait, JoinableQueue.join) parks its connection with a
- *    deadline instead of holding a thread;
+ *    100 ms to see whether the server stops): a blocking call
+ *    (Queue.get, Lock.acquire, Event.wait, Condition.wait, Barrier.wait,
+ *    JoinableQueue.join) parks its connection with a deadline instead of
+ *    holding a thread;
  *  - locks, RLock levels and semaphore units acquired through a connection
  *    are given back when that connection closes (its client died or went
  *    away); a Condition waiter that leaves is forgotten;
