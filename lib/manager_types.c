@@ -503,32 +503,17 @@ static void dict_update(struct mgr_obj *o, const struct mgr_call *c,
 	}
 }
 
-static void dict_call(mp_manager_server_t *s, struct mgr_call *c,
-                      struct mgr_res *r)
+/* The methods that only read: true when c was one of them. */
+static bool dict_read(const struct mgr_call *c, struct mgr_res *r)
 {
-	(void)s;
-	struct mgr_obj *o = c->obj;
-	mp_obj_t *d = o->state;
+	mp_obj_t *d = c->obj->state;
 	const mp_obj_t *k = ARG(0, NULL), *dflt = ARG(1, NULL);
 	mp_obj_t *v = k ? mp_obj_dict_get(d, k) : NULL;
-	if (M("__setitem__") && k && dflt) {
-		dict_set(o, k, dflt, r);
-	} else if (M("__getitem__") || M("__delitem__") ||
-	           (M("pop") && !dflt)) {
-		if (!v) {
-			mp__mgr_err(r, mp__mgr_exc_obj(
-			                       "builtins.KeyError",
-			                       mp_obj_incref((mp_obj_t *)k)));
-			return;
-		}
-		mp__mgr_ret(r, M("__delitem__") ? mp_obj_none()
-		                                : mp_obj_incref(v));
-		if (!M("__getitem__"))
-			dict_del(o, k);
-	} else if (M("pop")) {
-		mp__mgr_ret(r, mp_obj_incref(v ? v : (mp_obj_t *)dflt));
-		if (v)
-			dict_del(o, k);
+	if (M("__getitem__") && !v) {
+		mp__mgr_err(r, mp__mgr_exc_obj("builtins.KeyError",
+		                               mp_obj_incref((mp_obj_t *)k)));
+	} else if (M("__getitem__")) {
+		mp__mgr_ret(r, mp_obj_incref(v));
 	} else if (M("get")) {
 		mp__mgr_ret(r, mp_obj_incref(v ? v : dflt ? (mp_obj_t *)dflt
 		                                          : mp_obj_none()));
@@ -536,37 +521,74 @@ static void dict_call(mp_manager_server_t *s, struct mgr_call *c,
 		mp__mgr_ret(r, mp_obj_bool(v != NULL));
 	} else if (M("__len__")) {
 		mp__mgr_ret(r, mp_obj_int(mp_obj_len(d)));
-	} else if (M("setdefault")) {
-		if (!v)
-			dict_set(o, k, dflt ? dflt : mp_obj_none(), r);
-		mp_obj_decref(r->val);
-		mp__mgr_ret(r, mp_obj_incref(mp_obj_dict_get(o->state, k)));
-	} else if (M("popitem")) {
-		int64_t n = mp_obj_len(d);
-		mp_obj_t *key, *val;
-		if (n == 0) {
-			mp__mgr_err(r, mp__mgr_exc("builtins.KeyError",
-			                           "popitem(): dictionary is "
-			                           "empty"));
-			return;
-		}
-		mp_obj_dict_entry(d, (size_t)n - 1, &key, &val);
-		mp_obj_t *kv[2] = { mp_obj_incref(key), mp_obj_incref(val) };
-		mp__mgr_ret(r, mp_obj_tuple(2, kv));
-		dict_del(o, key);
-	} else if (M("clear")) {
-		mp_obj_decref(d);
-		o->state = mp_obj_dict();
-		mp__mgr_ret(r, mp_obj_none());
 	} else if (M("copy")) {
 		mp__mgr_ret(r, mp__mgr_copy(d));
 	} else if (M("keys") || M("values") || M("items")) {
 		mp__mgr_ret(r, dict_view(d, M("keys") ? 0 : M("values") ? 1
 		                                                        : 2));
 	} else if (M("__iter__")) {
+		/* a snapshot of the keys, hosted: CPython's '#PROXY' */
 		r->status = MGR_PROXY;
 		r->typeid = "Iterator";
 		r->val = dict_view(d, 0);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void dict_popitem(struct mgr_obj *o, struct mgr_res *r)
+{
+	mp_obj_t *d = o->state, *key, *val;
+	int64_t n = mp_obj_len(d);
+	if (n == 0) {
+		mp__mgr_err(r, mp__mgr_exc("builtins.KeyError",
+		                           "popitem(): dictionary is empty"));
+		return;
+	}
+	mp_obj_dict_entry(d, (size_t)n - 1, &key, &val);
+	mp_obj_t *kv[2] = { mp_obj_incref(key), mp_obj_incref(val) };
+	mp__mgr_ret(r, mp_obj_tuple(2, kv));
+	dict_del(o, kv[0]);
+}
+
+static void dict_call(mp_manager_server_t *s, struct mgr_call *c,
+                      struct mgr_res *r)
+{
+	(void)s;
+	struct mgr_obj *o = c->obj;
+	const mp_obj_t *k = ARG(0, NULL), *dflt = ARG(1, NULL);
+	mp_obj_t *v = k ? mp_obj_dict_get(o->state, k) : NULL;
+	if (dict_read(c, r))
+		return;
+	if (M("__setitem__") && k && dflt) {
+		dict_set(o, k, dflt, r);
+	} else if (M("__delitem__") || (M("pop") && !dflt)) {
+		if (!v) {
+			mp__mgr_err(r, mp__mgr_exc_obj(
+			                       "builtins.KeyError",
+			                       mp_obj_incref((mp_obj_t *)k)));
+			return;
+		}
+		mp__mgr_ret(r, M("pop") ? mp_obj_incref(v) : mp_obj_none());
+		dict_del(o, k);
+	} else if (M("pop")) {
+		mp__mgr_ret(r, mp_obj_incref(v ? v : (mp_obj_t *)dflt));
+		if (v)
+			dict_del(o, k);
+	} else if (M("setdefault") && k) {
+		if (!v)
+			dict_set(o, k, dflt ? dflt : mp_obj_none(), r);
+		if (r->status == MGR_ERROR)
+			return;
+		mp_obj_decref(r->val);
+		mp__mgr_ret(r, mp_obj_incref(mp_obj_dict_get(o->state, k)));
+	} else if (M("popitem")) {
+		dict_popitem(o, r);
+	} else if (M("clear")) {
+		mp_obj_decref(o->state);
+		o->state = mp_obj_dict();
+		mp__mgr_ret(r, mp_obj_none());
 	} else if (M("update")) {
 		dict_update(o, c, r);
 	} else {
