@@ -49,6 +49,7 @@ struct mp_manager_server {
 	int evfd;
 	mp_process_t *child;
 	int64_t spin_ns;   /* this round's spin before sleeping in poll */
+	int spin_backoff;  /* rounds to go without spinning */
 	/* accepted connections on their way to the loop */
 	pthread_mutex_t mu;
 	mp_conn_t **handoff;
@@ -919,13 +920,25 @@ static int poll_once(mp_manager_server_t *s, struct pollfd *pf,
 	 * (the client's own is unavoidable).  With one CPU it would only
 	 * slow the client down. */
 	int n = 0;
-	if (s->spin_ns) {
-		int64_t now = mp__mgr_now(), end = now + s->spin_ns;
+	if (s->spin_ns && s->spin_backoff > 0) {
+		s->spin_backoff--;
+	} else if (s->spin_ns) {
+		int64_t now = mp__mgr_now(), end = now + s->spin_ns, t;
 		mp_sys_ns_to_timespec(now, &now_ts); /* past: a zero wait */
 		while ((n = mp_sys_poll(pf, (unsigned)s->nconns + 1,
 		                        &now_ts)) == 0 &&
-		       mp__mgr_now() < end)
-			;
+		       (t = mp__mgr_now()) < end) {
+			/* a poll that took this long was preempted: the
+			 * CPUs are busy, and spinning would only take
+			 * time from the client we wait for */
+			if (t - now > MP_USEC(20)) {
+				s->spin_backoff = 256;
+				break;
+			}
+			now = t;
+		}
+		if (n == 0 && !s->spin_backoff)
+			s->spin_backoff = 16; /* nothing came: a pause */
 	}
 	if (n == 0)
 		n = mp_sys_poll(pf, (unsigned)s->nconns + 1, dl);

@@ -65,7 +65,10 @@
  *
  * Speed: after answering, the loop spins up to 40 us on a zero-timeout
  * poll before it sleeps (with more than one CPU), so a client calling in a
- * loop is met awake; a proxy's connection reads ahead.  mpbench's
+ * loop is met awake; it pauses spinning for 16 rounds after a spin that
+ * caught nothing, and for 256 after one that was preempted (busy CPUs: the
+ * spin would take time from the client).  A proxy's connection reads
+ * ahead.  mpbench's
  * manager.* rows compare with CPython's server and client.
  *
  * Not supported yet: 'Pool' and 'AsyncResult' typeids; a Condition built
