@@ -11,6 +11,7 @@
 #include <mproc/connection.h>
 #include <mproc/dict.h>
 #include <mproc/heap.h>
+#include <mproc/manager.h>
 #include <mproc/pickle.h>
 #include <mproc/pool.h>
 #include <mproc/process.h>

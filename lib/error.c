@@ -18,6 +18,7 @@ static const char *const own_names[MP_ELAST - MP_EBASE] = {
 	[MP_EPICKLE - MP_EBASE] = "malformed or unsupported pickle",
 	[MP_EREFUSED - MP_EBASE] = "pickle refused: it would run code",
 	[MP_ELIMIT - MP_EBASE] = "value exceeds a size or nesting limit",
+	[MP_EREMOTE - MP_EBASE] = "the manager's call raised an exception",
 };
 
 const char *mp_strerror(int code)

@@ -39,6 +39,7 @@ const struct timespec *mp__deadline_ts(int64_t deadline, struct timespec *ts);
  * right across fork with a handler of its own.)
  */
 void mp__atfork_register(void);
+int mp__listener_close_fd(mp_listener_t *l);
 
 /* ---- shared heap (heap.c) ------------------------------------------------ */
 

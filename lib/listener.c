@@ -222,6 +222,16 @@ int mp_listener_close(mp_listener_t *l)
 	return r;
 }
 
+/* The socket only: a parent whose child serves drops its copy, so that
+ * the child's death refuses new clients instead of leaving them queued
+ * on a socket nobody accepts from; the file stays until close. */
+int mp__listener_close_fd(mp_listener_t *l)
+{
+	int r = l->fd >= 0 ? mp_sys_close(l->fd) : 0;
+	l->fd = -1;
+	return r;
+}
+
 const mp_address_t *mp_listener_address(const mp_listener_t *l)
 {
 	return l ? &l->address : NULL;

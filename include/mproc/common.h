@@ -109,6 +109,7 @@ enum {
 	MP_EPICKLE,      /* a malformed or unsupported pickle */
 	MP_EREFUSED,     /* a pickle that would run code (a call, a global) */
 	MP_ELIMIT,       /* a limit on a value's size or nesting was reached */
+	MP_EREMOTE,      /* a manager's call raised an exception */
 	MP_ELAST
 };
 

@@ -34,6 +34,7 @@ static const struct mpb_case *const areas[] = {
 	mpb_shm_cases,
 	mpb_pickle_cases,
 	mpb_dict_cases,
+	mpb_manager_cases,
 };
 
 /* One side of the case being run. */

@@ -116,5 +116,6 @@ extern const struct mpb_case mpb_conn_cases[];
 extern const struct mpb_case mpb_shm_cases[];
 extern const struct mpb_case mpb_pickle_cases[];
 extern const struct mpb_case mpb_dict_cases[];
+extern const struct mpb_case mpb_manager_cases[];
 
 #endif

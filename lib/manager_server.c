@@ -1,0 +1,1229 @@
+/*
+ * manager_server.c - the manager server: one thread runs a poll(2) loop
+ * over every client connection, reading CPython-framed requests without
+ * ever blocking on one client; another thread only accepts (the listener
+ * runs handshakes concurrently, with their own timeouts) and hands the
+ * authenticated connections over through an eventfd.
+ *
+ * A request that would block (a Queue.get on an empty queue) parks its
+ * connection: the call is kept, with its deadline, and tried again after
+ * every change, or answered at its deadline.  A parked connection's later
+ * bytes wait in its buffer (its client is waiting for the reply anyway).
+ */
+#include "manager.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NBUCKETS 1024
+
+struct mgr_reg {
+	char *typeid;
+	const struct mgr_kind *kind;      /* builtin, or NULL */
+	mp_manager_type_t ut;             /* C type when kind is NULL */
+	struct mgr_obj *shared;           /* register_shared's object */
+};
+
+struct mp_manager_server {
+	mp_listener_t *l;
+	mp_address_t addr;
+	pid_t opener;
+	struct mgr_reg *regs;
+	size_t nregs;
+	struct mgr_obj *buckets[NBUCKETS];
+	size_t nobjs;
+	uint64_t next_id, next_cid;
+	struct mgr_conn **conns;
+	size_t nconns, cap_conns;
+	atomic_int stop;
+	atomic_int serving;
+	int evfd;
+	mp_process_t *child;
+	int64_t spin_ns;   /* this round's spin before sleeping in poll */
+	int spin_backoff;  /* rounds to go without spinning */
+	/* accepted connections on their way to the loop */
+	pthread_mutex_t mu;
+	mp_conn_t **handoff;
+	size_t nhandoff, cap_handoff;
+};
+
+static const mp_pickle_opts_t req_opts = {
+	.flags = MP_PICKLE_INERT,
+	.max_depth = 200,
+	.max_nodes = 1u << 22,
+};
+
+int64_t mp__mgr_now(void)
+{
+	return mp_sys_now_ns();
+}
+
+int mp__mgr_deadline(const mp_obj_t *t, int64_t *deadline)
+{
+	*deadline = MP__NO_DEADLINE;
+	if (!t || mp_obj_kind(t) == MP_OBJ_NONE)
+		return 0;
+	mp_obj_kind_t k = mp_obj_kind(t);
+	if (k != MP_OBJ_INT && k != MP_OBJ_FLOAT && k != MP_OBJ_BOOL)
+		return -1;
+	double sec = mp_obj_float_value(t);
+	if (sec != sec)
+		return -1;
+	if (sec < 0)
+		sec = 0;
+	if (sec < 1e9)
+		*deadline = mp__mgr_now() + (int64_t)(sec * 1e9);
+	return 0;
+}
+
+/* ---- objects and idents ------------------------------------------------ */
+
+static struct mgr_obj **bucket(mp_manager_server_t *s, uint64_t id)
+{
+	return &s->buckets[(id * 0x9e3779b97f4a7c15ull) >> 54];
+}
+
+static struct mgr_obj *find_obj(mp_manager_server_t *s, const mp_obj_t *ident)
+{
+	size_t n = 0;
+	const char *t = mp_obj_data(ident, &n);
+	if (mp_obj_kind(ident) != MP_OBJ_STR || n == 0 || n > 16)
+		return NULL;
+	char *end;
+	uint64_t id = strtoull(t, &end, 16);
+	if (*end)
+		return NULL;
+	for (struct mgr_obj *o = *bucket(s, id); o; o = o->hnext)
+		if (o->id == id)
+			return o;
+	return NULL;
+}
+
+static void free_obj(mp_manager_server_t *s, struct mgr_obj *o)
+{
+	for (struct mgr_obj **p = bucket(s, o->id); *p; p = &(*p)->hnext)
+		if (*p == o) {
+			*p = o->hnext;
+			break;
+		}
+	s->nobjs--;
+	if (o->kind)
+		o->kind->destroy(o);
+	else if (o->utype->destroy)
+		o->utype->destroy(o->utype->ctx, o->state);
+	free(o);
+}
+
+/* A new object, not yet initialised, with a fresh ident: a counter, so an
+ * ident never names two objects in one server's life. */
+static struct mgr_obj *new_obj(mp_manager_server_t *s, const char *typeid)
+{
+	struct mgr_obj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->id = ++s->next_id;
+	snprintf(o->ident, sizeof(o->ident), "%llx",
+	         (unsigned long long)o->id);
+	o->typeid = typeid;
+	return o;
+}
+
+static void add_obj(mp_manager_server_t *s, struct mgr_obj *o)
+{
+	struct mgr_obj **b = bucket(s, o->id);
+	o->hnext = *b;
+	*b = o;
+	s->nobjs++;
+}
+
+static void unref(struct mgr_obj *o)
+{
+	if (o->refs > 0 && --o->refs == 0)
+		o->linger = mp__mgr_now() + MP_MANAGER_LINGER;
+}
+
+static struct mgr_reg *find_reg(mp_manager_server_t *s, const char *typeid)
+{
+	for (size_t i = 0; i < s->nregs; i++)
+		if (!strcmp(s->regs[i].typeid, typeid))
+			return &s->regs[i];
+	return NULL;
+}
+
+/* ---- helpers for kinds ------------------------------------------------- */
+
+mp_obj_t *mp__mgr_str(const char *s)
+{
+	return mp_obj_cstr(s, NULL);
+}
+
+mp_obj_t *mp__mgr_exc_obj(const char *type, mp_obj_t *arg)
+{
+	mp_obj_t *args = arg ? mp_obj_tuple(1, &arg) : mp_obj_tuple(0, NULL);
+	return mp_obj_exc(type, args, NULL);
+}
+
+mp_obj_t *mp__mgr_exc(const char *type, const char *msg)
+{
+	return mp__mgr_exc_obj(type, msg ? mp__mgr_str(msg) : NULL);
+}
+
+void mp__mgr_ret(struct mgr_res *r, mp_obj_t *v)
+{
+	r->status = MGR_RETURN;
+	r->val = v;
+}
+
+void mp__mgr_err(struct mgr_res *r, mp_obj_t *exc)
+{
+	r->status = MGR_ERROR;
+	r->val = exc;
+}
+
+void mp__mgr_type_error(struct mgr_res *r, const char *msg)
+{
+	mp__mgr_err(r, mp__mgr_exc("builtins.TypeError", msg));
+}
+
+/* Argument i, or the keyword name, or NULL. */
+const mp_obj_t *mp__mgr_arg(const struct mgr_call *c, size_t i,
+                            const char *name)
+{
+	if ((size_t)mp_obj_len(c->args) > i)
+		return mp_obj_item(c->args, i);
+	return name ? mp_obj_dict_get_str(c->kwds, name) : NULL;
+}
+
+mp_obj_t *mp__mgr_copy(const mp_obj_t *v)
+{
+	mp_obj_kind_t k = mp_obj_kind(v);
+	int64_t n = mp_obj_len(v);
+	if (k == MP_OBJ_DICT) {
+		mp_obj_t *d = mp_obj_dict(), *key, *val;
+		for (int64_t i = 0; d && i < n; i++) {
+			mp_obj_dict_entry(v, (size_t)i, &key, &val);
+			if (mp_obj_dict_set(d, mp_obj_incref(key),
+			                    mp_obj_incref(val)) < 0) {
+				mp_obj_decref(d);
+				return NULL;
+			}
+		}
+		return d;
+	}
+	mp_obj_t *l = mp_obj_list();
+	for (int64_t i = 0; l && i < n; i++)
+		if (mp_obj_list_append(l, mp_obj_incref(
+		                              mp_obj_item(v, (size_t)i))) < 0) {
+			mp_obj_decref(l);
+			return NULL;
+		}
+	return l;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static int conn_add(mp_manager_server_t *s, mp_conn_t *c)
+{
+	struct mgr_conn *mc = calloc(1, sizeof(*mc));
+	if (!mc)
+		return -ENOMEM;
+	if (s->nconns == s->cap_conns) {
+		size_t cap = s->cap_conns ? s->cap_conns * 2 : 16;
+		void *p = realloc(s->conns, cap * sizeof(*s->conns));
+		if (!p) {
+			free(mc);
+			return -ENOMEM;
+		}
+		s->conns = p;
+		s->cap_conns = cap;
+	}
+	mc->cid = ++s->next_cid;
+	mc->conn = c;
+	mc->fd = mp_conn_fileno(c);
+	s->conns[s->nconns++] = mc;
+	return 0;
+}
+
+static void park_clear(struct mgr_conn *mc)
+{
+	if (mc->parked)
+		mp_obj_decref(mc->park.req);
+	mc->parked = false;
+}
+
+/* A connection is gone: whatever it held goes back (its Lock, RLock
+ * levels, Semaphore units, its place among a Condition's waiters). */
+static void conn_free(mp_manager_server_t *s, struct mgr_conn *mc)
+{
+	if (mc->parked && mc->park.obj->kind && mc->park.obj->kind->cancel)
+		mc->park.obj->kind->cancel(&mc->park);
+	park_clear(mc);
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct mgr_obj *o = s->buckets[b]; o; o = o->hnext)
+			if (o->kind && o->kind->drop_conn)
+				o->kind->drop_conn(o, mc->cid);
+	mp_conn_close(mc->conn);
+	free(mc->in);
+	free(mc->out);
+	free(mc);
+}
+
+static int buf_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 4096;
+	while (c < need)
+		c *= 2;
+	void *p = realloc(*buf, c);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = c;
+	return 0;
+}
+
+static void conn_flush(struct mgr_conn *mc)
+{
+	while (mc->out_off < mc->out_len) {
+		/* never blocking, never SIGPIPE: a slow client's reply
+		 * waits here for POLLOUT */
+		struct iovec iov = { mc->out + mc->out_off,
+		                     mc->out_len - mc->out_off };
+		ssize_t n = mp_sys_writev(mc->fd, &iov, 1, true, true);
+		if (n < 0) {
+			if (n != -EAGAIN)
+				mc->dead = true;
+			return;
+		}
+		mc->out_off += (size_t)n;
+	}
+	mc->out_off = mc->out_len = 0;
+}
+
+/* Frame and queue one pickled reply (kind, val), then try to send it. */
+static void conn_reply(struct mgr_conn *mc, const char *kind, mp_obj_t *val)
+{
+	mp_obj_t *items[2] = { mp__mgr_str(kind), val ? val : mp_obj_none() };
+	mp_obj_t *t = mp_obj_tuple(2, items);
+	void *data = NULL;
+	size_t len = 0;
+	if (!t || mp_pickle_dumps(t, 4, &data, &len) < 0 || len > INT32_MAX ||
+	    buf_reserve(&mc->out, &mc->out_cap, mc->out_len + 4 + len) < 0) {
+		mc->dead = true; /* out of memory: drop this client only */
+	} else {
+		uint32_t be = htobe32((uint32_t)len);
+		memcpy(mc->out + mc->out_len, &be, 4);
+		memcpy(mc->out + mc->out_len + 4, data, len);
+		mc->out_len += 4 + len;
+		conn_flush(mc);
+	}
+	free(data);
+	mp_obj_decref(t);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void reply_traceback(struct mgr_conn *mc, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	snprintf(text, sizeof(text),
+	         "Traceback (most recent call last):\n"
+	         "  (mproc manager server)\n");
+	size_t n = strlen(text);
+	va_start(ap, fmt);
+	vsnprintf(text + n, sizeof(text) - n, fmt, ap);
+	va_end(ap);
+	conn_reply(mc, "#TRACEBACK", mp__mgr_str(text));
+}
+
+/* Read what is there.  Returns false when the connection ended. */
+static bool conn_read(struct mgr_conn *mc)
+{
+	for (;;) {
+		if (buf_reserve(&mc->in, &mc->in_cap, mc->in_len + 65536) < 0)
+			return false;
+		ssize_t n = mp_sys_read(mc->fd, mc->in + mc->in_len,
+		                        mc->in_cap - mc->in_len, true, true);
+		if (n > 0) {
+			size_t room = mc->in_cap - mc->in_len;
+			mc->in_len += (size_t)n;
+			/* a short read drained the socket: no EAGAIN read */
+			if ((size_t)n < room ||
+			    mc->in_len > MP_MANAGER_MAX_MSG + 12)
+				return true; /* (too long: framing refuses) */
+			continue;
+		}
+		return n == -EAGAIN;
+	}
+}
+
+/* The next whole message in the buffer: 1 (*off, *len), 0 none yet, -1 a
+ * header no request can have (the client is dropped). */
+static int next_frame(struct mgr_conn *mc, size_t *off, size_t *len)
+{
+	if (mc->in_len < 4)
+		return 0;
+	int32_t h;
+	memcpy(&h, mc->in, 4);
+	h = (int32_t)be32toh((uint32_t)h);
+	uint64_t n;
+	size_t hl = 4;
+	if (h == -1) {
+		if (mc->in_len < 12)
+			return 0;
+		memcpy(&n, mc->in + 4, 8);
+		n = be64toh(n);
+		hl = 12;
+	} else if (h < 0) {
+		return -1;
+	} else {
+		n = (uint64_t)h;
+	}
+	if (n > MP_MANAGER_MAX_MSG)
+		return -1;
+	if (mc->in_len - hl < n)
+		return 0;
+	*off = hl;
+	*len = (size_t)n;
+	return 1;
+}
+
+static void consume(struct mgr_conn *mc, size_t n)
+{
+	memmove(mc->in, mc->in + n, mc->in_len - n);
+	mc->in_len -= n;
+}
+
+/* ---- running a call ---------------------------------------------------- */
+
+static void send_result(mp_manager_server_t *s, struct mgr_conn *mc,
+                        struct mgr_res *r);
+
+static bool is_exposed(const struct mgr_obj *o, const char *m)
+{
+	const char *const *e = o->kind ? o->kind->exposed : o->utype->exposed;
+	for (; e && *e; e++)
+		if (!strcmp(*e, m))
+			return true;
+	return false;
+}
+
+static mp_obj_t *exposed_tuple(const struct mgr_obj *o)
+{
+	const char *const *e = o->kind ? o->kind->exposed : o->utype->exposed;
+	size_t n = 0;
+	while (e && e[n])
+		n++;
+	mp_obj_t *items[64];
+	if (n > 64)
+		n = 64;
+	for (size_t i = 0; i < n; i++)
+		items[i] = mp__mgr_str(e[i]);
+	return mp_obj_tuple(n, items);
+}
+
+static mp_obj_t *default_repr(const struct mgr_obj *o)
+{
+	char t[160];
+	snprintf(t, sizeof(t), "<%s object, ident %s>", o->typeid, o->ident);
+	return mp__mgr_str(t);
+}
+
+/* '#GETVALUE', '__str__', '__repr__': CPython's fallbacks, for every
+ * object whether or not exposed. */
+static bool fallback(struct mgr_obj *o, const char *m, struct mgr_res *r)
+{
+	if (!strcmp(m, "#GETVALUE")) {
+		if (!o->kind || !o->kind->value) {
+			mp__mgr_err(r, mp__mgr_exc("builtins.TypeError",
+			                           "value cannot be copied"));
+			return true;
+		}
+		mp__mgr_ret(r, o->kind->value(o));
+		return true;
+	}
+	if (strcmp(m, "__str__") && strcmp(m, "__repr__"))
+		return false;
+	mp_obj_t *v = o->kind && o->kind->repr ? o->kind->repr(o) : NULL;
+	if (!v && o->kind && o->kind->value) {
+		mp_obj_t *val = o->kind->value(o);
+		char *t = mp_obj_repr(val, NULL);
+		mp_obj_decref(val);
+		v = t ? mp__mgr_str(t) : NULL;
+		free(t);
+	}
+	mp__mgr_ret(r, v ? v : default_repr(o));
+	return true;
+}
+
+static void run_user(struct mgr_call *c, struct mgr_res *r)
+{
+	const mp_manager_type_t *t = c->obj->utype;
+	mp_obj_t *exc = NULL;
+	mp_obj_t *v = t->call(t->ctx, c->obj->state, c->method, c->args,
+	                      c->kwds, &exc);
+	if (v) {
+		mp_obj_decref(exc);
+		mp__mgr_ret(r, v);
+	} else {
+		mp__mgr_err(r, exc ? exc : mp__mgr_exc("builtins.RuntimeError",
+		                                       "method failed"));
+	}
+}
+
+/* Run (or re-run) the call in mc->park; parks it again or answers. */
+static void run_call(mp_manager_server_t *s, struct mgr_conn *mc)
+{
+	struct mgr_call *c = &mc->park;
+	struct mgr_res r = { 0 };
+	c->timed_out = c->deadline != MP__NO_DEADLINE &&
+	               mp__mgr_now() >= c->deadline;
+	if (c->obj->kind)
+		c->obj->kind->call(s, c, &r);
+	else
+		run_user(c, &r);
+	if (r.status == MGR_PARK) {
+		mc->parked = true;
+		return;
+	}
+	mc->parked = false;
+	send_result(s, mc, &r);
+	mp_obj_decref(c->req);
+	c->req = NULL;
+}
+
+static struct mgr_obj *host(mp_manager_server_t *s, const char *typeid,
+                            const struct mgr_kind *k, mp_obj_t *val);
+
+static void send_result(mp_manager_server_t *s, struct mgr_conn *mc,
+                        struct mgr_res *r)
+{
+	static const char *const kinds[] = { "#RETURN", "#ERROR",
+	                                     "#TRACEBACK" };
+	if (r->status != MGR_PROXY) {
+		conn_reply(mc, kinds[r->status], r->val);
+		return;
+	}
+	/* Host the result, with one reference for the client to take over
+	 * (it increfs, then decrefs this one, as CPython's create does). */
+	const struct mgr_kind *k = mp__mgr_kind(r->typeid);
+	struct mgr_obj *o = host(s, r->typeid, k, r->val);
+	if (!o) {
+		conn_reply(mc, "#ERROR", mp__mgr_exc("builtins.MemoryError",
+		                                     NULL));
+		return;
+	}
+	o->refs = 1;
+	mp_obj_t *st[3] = { mp__mgr_str(r->typeid), mp_obj_none(),
+	                    mp__mgr_str(o->ident) };
+	mp_obj_t *tok = mp_obj_inert(
+		mp_obj_global("multiprocessing.managers", "Token", NULL),
+		mp_obj_tuple(0, NULL), true, mp_obj_tuple(3, st), NULL);
+	mp_obj_t *pair[2] = { exposed_tuple(o), tok };
+	conn_reply(mc, "#PROXY", mp_obj_tuple(2, pair));
+}
+
+/* A hosted value of a builtin kind, made from val (an Iterator's list). */
+static struct mgr_obj *host(mp_manager_server_t *s, const char *typeid,
+                            const struct mgr_kind *k, mp_obj_t *val)
+{
+	struct mgr_obj *o = k ? new_obj(s, typeid) : NULL;
+	mp_obj_t *exc = NULL;
+	mp_obj_t *args = mp_obj_tuple(1, &val);
+	if (!o || !args || k->init(o, args, NULL, &exc) < 0) {
+		mp_obj_decref(exc);
+		mp_obj_decref(args);
+		free(o);
+		return NULL;
+	}
+	mp_obj_decref(args);
+	o->kind = k;
+	add_obj(s, o);
+	return o;
+}
+
+/* A request on a served connection: (ident, method, args, kwds). */
+static void method_request(mp_manager_server_t *s, struct mgr_conn *mc,
+                           mp_obj_t *req)
+{
+	const mp_obj_t *ident = mp_obj_item(req, 0);
+	const mp_obj_t *m = mp_obj_item(req, 1);
+	struct mgr_obj *o = find_obj(s, ident);
+	const char *name = mp_obj_data(m, NULL);
+	if (!o) {
+		char *t = mp_obj_repr(ident, NULL);
+		reply_traceback(mc, "KeyError: %s\n", t ? t : "?");
+		free(t);
+		mp_obj_decref(req);
+		return;
+	}
+	if (!mp_obj_str_eq(m, name) || !is_exposed(o, name)) {
+		struct mgr_res r = { 0 };
+		if (name && fallback(o, name, &r)) {
+			send_result(s, mc, &r);
+		} else {
+			reply_traceback(mc, "AttributeError: method %s of %s "
+			                "object is not exposed\n",
+			                name ? name : "?", o->typeid);
+		}
+		mp_obj_decref(req);
+		return;
+	}
+	mc->park = (struct mgr_call){
+		.conn = mc, .obj = o, .req = req, .method = name,
+		.args = mp_obj_item(req, 2), .kwds = mp_obj_item(req, 3),
+		.deadline = MP__NO_DEADLINE,
+	};
+	run_call(s, mc);
+}
+
+/* ---- control calls ----------------------------------------------------- */
+
+static void ctl_create(mp_manager_server_t *s, struct mgr_conn *mc,
+                       const mp_obj_t *args, const mp_obj_t *kwds)
+{
+	const mp_obj_t *tid = mp_obj_item(args, 0);
+	const char *typeid = mp_obj_data(tid, NULL);
+	struct mgr_reg *reg = typeid && mp_obj_str_eq(tid, typeid)
+	                              ? find_reg(s, typeid) : NULL;
+	if (!reg) {
+		reply_traceback(mc, "KeyError: %s\n", typeid ? typeid : "?");
+		return;
+	}
+	struct mgr_obj *o = reg->shared;
+	if (!o) {
+		/* the args after the typeid */
+		size_t n = (size_t)mp_obj_len(args);
+		mp_obj_t **rest = malloc(n * sizeof(*rest)), *a = NULL;
+		for (size_t i = 1; rest && i < n; i++)
+			rest[i - 1] = mp_obj_incref(mp_obj_item(args, i));
+		if (rest)
+			a = mp_obj_tuple(n - 1, rest);
+		free(rest);
+		mp_obj_t *exc = NULL;
+		o = new_obj(s, reg->typeid);
+		int r = -1;
+		if (o && a && reg->kind) {
+			o->kind = reg->kind;
+			r = reg->kind->init(o, a, kwds, &exc);
+		} else if (o && a) {
+			o->utype = &reg->ut;
+			o->state = reg->ut.create(reg->ut.ctx, a, kwds, &exc);
+			r = o->state ? 0 : -1;
+		}
+		mp_obj_decref(a);
+		if (r < 0) {
+			free(o);
+			char *t = exc ? mp_obj_repr(exc, NULL) : NULL;
+			reply_traceback(mc, "%s\n", t ? t : "MemoryError()");
+			free(t);
+			mp_obj_decref(exc);
+			return;
+		}
+		add_obj(s, o);
+	}
+	o->refs++;  /* the creator's reference, as CPython's create */
+	o->linger = 0;
+	mp_obj_t *pair[2] = { mp__mgr_str(o->ident), exposed_tuple(o) };
+	conn_reply(mc, "#RETURN", mp_obj_tuple(2, pair));
+}
+
+static void ctl_refcount(mp_manager_server_t *s, struct mgr_conn *mc,
+                         const mp_obj_t *args, int delta)
+{
+	struct mgr_obj *o = find_obj(s, mp_obj_item(args, 0));
+	if (!o || (delta < 0 && o->refs == 0 && !o->pinned)) {
+		char *t = mp_obj_repr(mp_obj_item(args, 0), NULL);
+		reply_traceback(mc, "KeyError: %s\n", t ? t : "?");
+		free(t);
+		return;
+	}
+	/* An incref within the linger revives the object: a proxy passed
+	 * to another process arrives after its sender's decref. */
+	if (delta > 0) {
+		o->refs++;
+		o->linger = 0;
+	} else {
+		unref(o);
+	}
+	conn_reply(mc, "#RETURN", NULL);
+}
+
+static void ctl_get_methods(mp_manager_server_t *s, struct mgr_conn *mc,
+                            const mp_obj_t *args)
+{
+	const mp_obj_t *tok = mp_obj_item(args, 0);
+	const mp_obj_t *st = mp_obj_inert_state(tok);
+	struct mgr_obj *o = st ? find_obj(s, mp_obj_item(st, 2)) : NULL;
+	if (!o) {
+		reply_traceback(mc, "KeyError: token\n");
+		return;
+	}
+	conn_reply(mc, "#RETURN", exposed_tuple(o));
+}
+
+static void ctl_debug_info(mp_manager_server_t *s, struct mgr_conn *mc)
+{
+	size_t cap = 256 + s->nobjs * 64, n = 0;
+	char *t = malloc(cap);
+	if (!t) {
+		conn_reply(mc, "#ERROR", mp__mgr_exc("builtins.MemoryError",
+		                                     NULL));
+		return;
+	}
+	t[0] = 0;
+	for (size_t b = 0; b < NBUCKETS; b++)
+		for (struct mgr_obj *o = s->buckets[b]; o; o = o->hnext)
+			n += (size_t)snprintf(t + n, cap - n,
+			                      "  %s:       refcount=%lld\n",
+			                      o->ident, (long long)o->refs);
+	conn_reply(mc, "#RETURN", mp__mgr_str(t));
+	free(t);
+}
+
+static void control_request(mp_manager_server_t *s, struct mgr_conn *mc,
+                            mp_obj_t *req)
+{
+	const mp_obj_t *f = mp_obj_item(req, 1);
+	const mp_obj_t *args = mp_obj_item(req, 2);
+	const mp_obj_t *kwds = mp_obj_item(req, 3);
+	const char *fn = mp_obj_data(f, NULL);
+	bool nargs1 = mp_obj_len(args) >= 1;
+	mc->close_after = true;
+	if (!mp_obj_str_eq(f, fn ? fn : "")) {
+		reply_traceback(mc, "AssertionError: bad request\n");
+	} else if (!strcmp(fn, "accept_connection")) {
+		mc->served = true;
+		mc->close_after = false;
+		conn_reply(mc, "#RETURN", NULL);
+	} else if (!strcmp(fn, "dummy")) {
+		conn_reply(mc, "#RETURN", NULL);
+	} else if (!strcmp(fn, "create") && nargs1) {
+		ctl_create(s, mc, args, kwds);
+	} else if (!strcmp(fn, "incref") && nargs1) {
+		ctl_refcount(s, mc, args, 1);
+	} else if (!strcmp(fn, "decref") && nargs1) {
+		ctl_refcount(s, mc, args, -1);
+	} else if (!strcmp(fn, "get_methods") && nargs1) {
+		ctl_get_methods(s, mc, args);
+	} else if (!strcmp(fn, "number_of_objects")) {
+		conn_reply(mc, "#RETURN", mp_obj_int((int64_t)s->nobjs));
+	} else if (!strcmp(fn, "debug_info")) {
+		ctl_debug_info(s, mc);
+	} else if (!strcmp(fn, "shutdown")) {
+		conn_reply(mc, "#RETURN", NULL);
+		atomic_store(&s->stop, 1);
+	} else {
+		reply_traceback(mc, "AssertionError: %s unrecognized\n", fn);
+	}
+	mp_obj_decref(req);
+}
+
+/* One whole message from mc. */
+static void handle_message(mp_manager_server_t *s, struct mgr_conn *mc,
+                           const uint8_t *buf, size_t len)
+{
+	mp_pickle_diag_t diag;
+	int err = 0;
+	mp_obj_t *req = mp_pickle_loads(buf, len, &req_opts, &diag, &err);
+	if (!req) {
+		reply_traceback(mc, "UnpicklingError: %s (%s)\n", diag.msg,
+		                mp_strerror(err));
+		mc->close_after = !mc->served;
+		return;
+	}
+	bool ok = mp_obj_kind(req) == MP_OBJ_TUPLE && mp_obj_len(req) == 4 &&
+	          mp_obj_kind(mp_obj_item(req, 1)) == MP_OBJ_STR &&
+	          mp_obj_kind(mp_obj_item(req, 2)) == MP_OBJ_TUPLE &&
+	          mp_obj_kind(mp_obj_item(req, 3)) == MP_OBJ_DICT;
+	if (!ok) {
+		reply_traceback(mc, "ValueError: a request is (ident, method,"
+		                " args, kwds)\n");
+		mc->close_after = !mc->served;
+		mp_obj_decref(req);
+	} else if (!mc->served) {
+		control_request(s, mc, req);
+	} else {
+		method_request(s, mc, req);
+	}
+}
+
+/* Run what can run: parked calls that can end, then the next buffered
+ * request of each idle connection.  Returns whether anything ran. */
+static bool pump(mp_manager_server_t *s)
+{
+	bool any = false;
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct mgr_conn *mc = s->conns[i];
+		if (mc->dead)
+			continue;
+		if (mc->parked) {
+			run_call(s, mc);
+			if (mc->parked)
+				continue;
+			any = true;
+		}
+		size_t off, len;
+		int f;
+		if (mc->close_after && mc->out_len == 0) {
+			mc->dead = true;
+			continue;
+		}
+		if (mc->close_after)
+			continue;
+		f = next_frame(mc, &off, &len);
+		if (f < 0) {
+			mc->dead = true;
+		} else if (f > 0) {
+			handle_message(s, mc, mc->in + off, len);
+			consume(mc, off + len);
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+static void *acceptor(void *arg)
+{
+	mp_manager_server_t *s = arg;
+	while (!atomic_load(&s->stop)) {
+		int err = 0;
+		mp_conn_t *c = mp_listener_accept(s->l, MP_MSEC(100), &err);
+		if (!c) {
+			if (err == -EMFILE || err == -ENFILE || err == -ENOMEM)
+				usleep(10000);
+			continue;
+		}
+		pthread_mutex_lock(&s->mu);
+		if (s->nhandoff == s->cap_handoff) {
+			size_t cap = s->cap_handoff ? s->cap_handoff * 2 : 16;
+			void *p = realloc(s->handoff, cap * sizeof(c));
+			if (!p) {
+				pthread_mutex_unlock(&s->mu);
+				mp_conn_close(c);
+				continue;
+			}
+			s->handoff = p;
+			s->cap_handoff = cap;
+		}
+		s->handoff[s->nhandoff++] = c;
+		pthread_mutex_unlock(&s->mu);
+		uint64_t one = 1;
+		if (write(s->evfd, &one, 8) < 0) {
+			/* the counter cannot overflow in practice */
+		}
+	}
+	return NULL;
+}
+
+static void take_handoff(mp_manager_server_t *s)
+{
+	uint64_t v;
+	if (read(s->evfd, &v, 8) < 0) {
+		/* EAGAIN: nothing new */
+	}
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->nhandoff; i++)
+		if (conn_add(s, s->handoff[i]) < 0)
+			mp_conn_close(s->handoff[i]);
+	s->nhandoff = 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Whether a parked call is on o (then it stays, lingering or not). */
+static bool obj_busy(mp_manager_server_t *s, const struct mgr_obj *o)
+{
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i]->parked && s->conns[i]->park.obj == o)
+			return true;
+	return false;
+}
+
+/* Free lingering objects whose time has come; the next such time. */
+static int64_t expire(mp_manager_server_t *s, int64_t now)
+{
+	int64_t next = MP__NO_DEADLINE;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		struct mgr_obj *o = s->buckets[b], *nx;
+		for (; o; o = nx) {
+			nx = o->hnext;
+			if (o->refs > 0 || o->pinned || o->linger == 0)
+				continue;
+			if (o->linger <= now && !obj_busy(s, o))
+				free_obj(s, o);
+			else if (o->linger < next)
+				next = o->linger;
+		}
+	}
+	return next;
+}
+
+static void reap(mp_manager_server_t *s)
+{
+	size_t j = 0;
+	bool freed = false;
+	for (size_t i = 0; i < s->nconns; i++) {
+		if (s->conns[i]->dead) {
+			conn_free(s, s->conns[i]);
+			freed = true;
+		} else {
+			s->conns[j++] = s->conns[i];
+		}
+	}
+	s->nconns = j;
+	if (freed)
+		while (pump(s))
+			;
+}
+
+/* The nearest deadline of a parked call. */
+static int64_t next_deadline(mp_manager_server_t *s)
+{
+	int64_t d = MP__NO_DEADLINE;
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i]->parked && s->conns[i]->park.deadline < d)
+			d = s->conns[i]->park.deadline;
+	return d;
+}
+
+static int poll_once(mp_manager_server_t *s, struct pollfd *pf,
+                     int64_t deadline)
+{
+	pf[0] = (struct pollfd){ s->evfd, POLLIN, 0 };
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct mgr_conn *mc = s->conns[i];
+		short ev = mc->out_len ? POLLOUT : 0;
+		/* a parked or closing connection's requests wait; still
+		 * watch it for end of file (POLLRDHUP) to free what it
+		 * holds when its client dies */
+		if (!mc->parked && !mc->close_after)
+			ev |= POLLIN;
+		pf[i + 1] = (struct pollfd){ mc->fd, ev | POLLRDHUP, 0 };
+	}
+	struct timespec ts, now_ts;
+	const struct timespec *dl = mp__deadline_ts(deadline, &ts);
+	/* After a reply, spin briefly on a zero-timeout poll: a client in a
+	 * loop of calls sends its next request within a few microseconds,
+	 * and catching it awake saves a scheduler wake-up per round trip
+	 * (the client's own is unavoidable).  With one CPU it would only
+	 * slow the client down. */
+	int n = 0;
+	if (s->spin_ns && s->spin_backoff > 0) {
+		s->spin_backoff--;
+	} else if (s->spin_ns) {
+		int64_t now = mp__mgr_now(), end = now + s->spin_ns, t;
+		mp_sys_ns_to_timespec(now, &now_ts); /* past: a zero wait */
+		while ((n = mp_sys_poll(pf, (unsigned)s->nconns + 1,
+		                        &now_ts)) == 0 &&
+		       (t = mp__mgr_now()) < end) {
+			/* a poll that took this long was preempted: the
+			 * CPUs are busy, and spinning would only take
+			 * time from the client we wait for */
+			if (t - now > MP_USEC(20)) {
+				s->spin_backoff = 256;
+				break;
+			}
+			now = t;
+		}
+		if (n == 0 && !s->spin_backoff)
+			s->spin_backoff = 16; /* nothing came: a pause */
+	}
+	if (n == 0)
+		n = mp_sys_poll(pf, (unsigned)s->nconns + 1, dl);
+	return n < 0 && n != -EINTR ? n : 0;
+}
+
+static void handle_io(mp_manager_server_t *s, const struct pollfd *pf)
+{
+	size_t n = s->nconns; /* conns taken over below are not in pf */
+	if (pf[0].revents)
+		take_handoff(s);
+	for (size_t i = 0; i < n; i++) {
+		struct mgr_conn *mc = s->conns[i];
+		short re = pf[i + 1].revents;
+		if (re & POLLOUT)
+			conn_flush(mc);
+		if (re & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) {
+			if (re & POLLIN || !(re & POLLRDHUP) ||
+			    mc->parked || mc->close_after)
+				if (!conn_read(mc))
+					mc->dead = true;
+			if (re & (POLLHUP | POLLERR))
+				mc->dead = true;
+		}
+	}
+}
+
+static void serve_loop(mp_manager_server_t *s)
+{
+	struct pollfd *pf = NULL;
+	size_t cap = 0;
+	int ncpu = mp_cpu_count();
+	while (!atomic_load(&s->stop)) {
+		if (cap < s->nconns + 1) {
+			cap = (s->nconns + 1) * 2;
+			void *p = realloc(pf, cap * sizeof(*pf));
+			if (!p) {
+				usleep(10000);
+				cap = 0;
+				continue;
+			}
+			pf = p;
+		}
+		int64_t now = mp__mgr_now(), d = expire(s, now);
+		int64_t dp = next_deadline(s);
+		if (poll_once(s, pf, dp < d ? dp : d) < 0)
+			break;
+		handle_io(s, pf);
+		/* deaths first: what a dead client held goes back before
+		 * requests that came in the same round are run */
+		reap(s);
+		bool ran = false;
+		while (pump(s))
+			ran = true;
+		s->spin_ns = ran && ncpu > 1 ? MP_USEC(40) : 0;
+		reap(s);
+	}
+	/* flush what is queued (a 'shutdown' reply), briefly */
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct pollfd p = { s->conns[i]->fd, POLLOUT, 0 };
+		for (int k = 0; k < 10 && s->conns[i]->out_len &&
+		                !s->conns[i]->dead; k++) {
+			if (poll(&p, 1, 100) > 0)
+				conn_flush(s->conns[i]);
+		}
+	}
+	free(pf);
+}
+
+int mp_manager_server_serve(mp_manager_server_t *s)
+{
+	if (!s)
+		return -EINVAL;
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&s->serving, &expect, 1))
+		return -EBUSY;
+	atomic_store(&s->stop, 0);
+	pthread_t t;
+	int r = pthread_create(&t, NULL, acceptor, s);
+	if (r) {
+		atomic_store(&s->serving, 0);
+		return -r;
+	}
+	serve_loop(s);
+	atomic_store(&s->stop, 1);
+	pthread_join(t, NULL);
+	take_handoff(s);
+	for (size_t i = 0; i < s->nconns; i++)
+		conn_free(s, s->conns[i]);
+	s->nconns = 0;
+	atomic_store(&s->serving, 0);
+	return 0;
+}
+
+int mp_manager_server_stop(mp_manager_server_t *s)
+{
+	if (!s)
+		return -EINVAL;
+	atomic_store(&s->stop, 1);
+	uint64_t one = 1;
+	/* async-signal-safe: an atomic store and a write(2) */
+	if (write(s->evfd, &one, 8) < 0)
+		return 0;
+	return 0;
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static int add_reg(mp_manager_server_t *s, const char *typeid,
+                   struct mgr_reg **out)
+{
+	if (atomic_load(&s->serving) || s->child)
+		return -EBUSY;
+	if (find_reg(s, typeid))
+		return -EEXIST;
+	void *p = realloc(s->regs, (s->nregs + 1) * sizeof(*s->regs));
+	if (!p)
+		return -ENOMEM;
+	s->regs = p;
+	struct mgr_reg *r = &s->regs[s->nregs];
+	memset(r, 0, sizeof(*r));
+	if (!(r->typeid = strdup(typeid)))
+		return -ENOMEM;
+	s->nregs++;
+	*out = r;
+	return 0;
+}
+
+static const char *const sync_typeids[] = {
+	"dict", "list", "Namespace", "Value", "Array", "Iterator", "Queue",
+	"JoinableQueue", "Lock", "RLock", "Semaphore", "BoundedSemaphore",
+	"Condition", "Event", "Barrier", NULL,
+};
+
+mp_manager_server_t *mp_manager_server_open(const mp_address_t *address,
+                                            const void *authkey,
+                                            size_t keylen, int digest,
+                                            int *err)
+{
+	int e = 0;
+	mp_manager_server_t *s = NULL;
+	if (!authkey || (keylen == 0 && address &&
+	                 address->family != AF_UNIX)) {
+		e = -EINVAL;
+		goto out;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		e = -ENOMEM;
+		goto out;
+	}
+	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&s->mu, NULL);
+	if (s->evfd < 0) {
+		e = -errno;
+		goto fail;
+	}
+	mp_conn_opts_t o = { .authkey = authkey, .authkey_len = keylen,
+	                     .digest = digest, .backlog = 128 };
+	if (!(s->l = mp_listener_open(address, &o, &e)))
+		goto fail;
+	s->addr = *mp_listener_address(s->l);
+	s->opener = getpid();
+	for (int i = 0; sync_typeids[i]; i++) {
+		struct mgr_reg *r;
+		if ((e = add_reg(s, sync_typeids[i], &r)) < 0)
+			goto fail;
+		r->kind = mp__mgr_kind(sync_typeids[i]);
+	}
+	goto out;
+fail:
+	mp_manager_server_close(s);
+	s = NULL;
+out:
+	if (err)
+		*err = e;
+	return s;
+}
+
+const mp_address_t *mp_manager_server_address(const mp_manager_server_t *s)
+{
+	return s ? &s->addr : NULL;
+}
+
+int mp_manager_server_register(mp_manager_server_t *s,
+                               const mp_manager_type_t *t)
+{
+	struct mgr_reg *r;
+	if (!s || !t || !t->typeid || !*t->typeid || !t->create || !t->call)
+		return -EINVAL;
+	int e = add_reg(s, t->typeid, &r);
+	if (e < 0)
+		return e;
+	r->ut = *t;
+	r->ut.typeid = r->typeid;
+	return 0;
+}
+
+int mp_manager_server_register_shared(mp_manager_server_t *s,
+                                      const char *typeid, const char *kind,
+                                      const mp_obj_t *args)
+{
+	const struct mgr_kind *k = kind ? mp__mgr_kind(kind) : NULL;
+	if (!s || !typeid || !*typeid || !k ||
+	    (args && mp_obj_kind(args) != MP_OBJ_TUPLE))
+		return -EINVAL;
+	struct mgr_reg *r;
+	int e = add_reg(s, typeid, &r);
+	if (e < 0)
+		return e;
+	struct mgr_obj *o = new_obj(s, r->typeid);
+	mp_obj_t *exc = NULL, *none = mp_obj_tuple(0, NULL);
+	if (!o || !none ||
+	    k->init(o, args ? args : none, NULL, &exc) < 0) {
+		mp_obj_decref(exc);
+		mp_obj_decref(none);
+		free(o);
+		free(r->typeid);
+		s->nregs--;
+		return o && none ? -EINVAL : -ENOMEM;
+	}
+	mp_obj_decref(none);
+	o->kind = k;
+	o->pinned = true;
+	add_obj(s, o);
+	r->shared = o;
+	return 0;
+}
+
+static int serve_child(void *arg)
+{
+	return mp_manager_server_serve(arg) < 0 ? 1 : 0;
+}
+
+int mp_manager_server_start(mp_manager_server_t *s, mp_process_t **proc)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->child || atomic_load(&s->serving))
+		return -EBUSY;
+	int e = 0;
+	mp_process_t *p = mp_process_new(serve_child, s, "SyncManager",
+	                                 MP_PROCESS_DAEMON, &e);
+	if (!p)
+		return e;
+	if ((e = mp_process_start(p)) < 0) {
+		mp_process_free(p);
+		return e;
+	}
+	s->child = p;
+	mp__listener_close_fd(s->l);
+	if (proc)
+		*proc = p;
+	return 0;
+}
+
+int mp_manager_server_close(mp_manager_server_t *s)
+{
+	if (!s)
+		return 0;
+	int first = 0;
+	if (s->child) {
+		if (mp_process_is_alive(s->child) == 1) {
+			mp_process_terminate(s->child);
+			if (mp_process_join(s->child, MP_SEC(5)) < 0) {
+				mp_process_kill(s->child);
+				mp_process_join(s->child, MP_FOREVER);
+			}
+		}
+		mp_process_free(s->child);
+	}
+	if (s->l)
+		first = mp_listener_close(s->l);
+	for (size_t b = 0; b < NBUCKETS; b++)
+		while (s->buckets[b])
+			free_obj(s, s->buckets[b]);
+	for (size_t i = 0; i < s->nregs; i++)
+		free(s->regs[i].typeid);
+	free(s->regs);
+	for (size_t i = 0; i < s->nhandoff; i++)
+		mp_conn_close(s->handoff[i]);
+	free(s->handoff);
+	free(s->conns);
+	if (s->evfd >= 0)
+		close(s->evfd);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	return first;
+}
