@@ -18,6 +18,8 @@ static const char *const own_names[MP_ELAST - MP_EBASE] = {
 	[MP_EPICKLE - MP_EBASE] = "malformed or unsupported pickle",
 	[MP_EREFUSED - MP_EBASE] = "pickle refused: it would run code",
 	[MP_ELIMIT - MP_EBASE] = "value exceeds a size or nesting limit",
+	[MP_ETARGET - MP_EBASE] = "target not registered for the fork server",
+	[MP_ESERVER - MP_EBASE] = "the fork server died during the request",
 };
 
 const char *mp_strerror(int code)

@@ -109,6 +109,8 @@ enum {
 	MP_EPICKLE,      /* a malformed or unsupported pickle */
 	MP_EREFUSED,     /* a pickle that would run code (a call, a global) */
 	MP_ELIMIT,       /* a limit on a value's size or nesting was reached */
+	MP_ETARGET,      /* the target is not registered for forkserver */
+	MP_ESERVER,      /* the fork server died during the request */
 	MP_ELAST
 };
 
