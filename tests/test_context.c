@@ -442,7 +442,7 @@ static _Atomic bool busy_stop;
 static void *busy(void *arg)
 {
 	int kind = (int)(intptr_t)arg;
-	volatile unsigned sink = 0;
+	unsigned sink = 0;
 	while (!atomic_load(&busy_stop)) {
 		if (kind == 0) {
 			flockfile(stdout);
@@ -461,6 +461,7 @@ static void *busy(void *arg)
 			for (int i = 0; i < 64; i++)
 				free(b[i]);
 		}
+		__asm__ volatile("" : : "r"(sink) : "memory");
 	}
 	return NULL;
 }
