@@ -9,6 +9,7 @@
 
 #include <mproc/common.h>
 #include <mproc/connection.h>
+#include <mproc/context.h>
 #include <mproc/dict.h>
 #include <mproc/heap.h>
 #include <mproc/manager.h>

@@ -19,6 +19,8 @@ static const char *const own_names[MP_ELAST - MP_EBASE] = {
 	[MP_EREFUSED - MP_EBASE] = "pickle refused: it would run code",
 	[MP_ELIMIT - MP_EBASE] = "value exceeds a size or nesting limit",
 	[MP_EREMOTE - MP_EBASE] = "the manager's call raised an exception",
+	[MP_ETARGET - MP_EBASE] = "target not registered for the fork server",
+	[MP_ESERVER - MP_EBASE] = "the fork server died during the request",
 };
 
 const char *mp_strerror(int code)

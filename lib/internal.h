@@ -78,6 +78,43 @@ void mp__pool_after_fork(void);
 /* This process has begun its normal exit: start no new processes. */
 bool mp__process_exiting(void);
 
+/* ---- start methods (forkserver.c) ---------------------------------------- */
+
+enum { MP__FORK = 0, MP__FORKSERVER = 1 };
+
+/* The method of ctx, or of the default context when ctx is NULL. */
+int mp__context_method(const mp_context_t *ctx);
+
+/* A process to start through the server, and (in the server's child) the
+ * process being started. */
+struct mp__spawn {
+	mp_target_t target;
+	void *arg;            /* what target gets */
+	const void *bytes;    /* the argument bytes (has_bytes), copied over */
+	size_t len;
+	bool has_bytes;
+	const int *fds;       /* passed, to be open at the same numbers */
+	unsigned nfds;
+	bool daemon, own_tie;
+	const char *name, *ident;
+	const char *parent_name, *parent_ident;
+	bool parent_daemon;
+	pid_t parent;
+};
+
+/* The most argument bytes and descriptors a forkserver start carries. */
+#define MP__SPAWN_ARGS_MAX 65536
+#define MP__SPAWN_FDS_MAX MP_SYS_FDS_MAX
+
+/* Parent side: start s's process through the server (starting the server
+ * if needed).  Its pid with *pidfd set, or -errno (-MP_ETARGET,
+ * -MP_ESERVER, ...). */
+pid_t mp__forkserver_spawn(const struct mp__spawn *s, int *pidfd);
+/* The pool worker's body (pool_worker.c), registered by the library. */
+int mp__pool_worker_main(void *cfg);
+/* In the server's new child: become s's process, run it, exit. */
+_Noreturn void mp__process_spawned(const struct mp__spawn *s);
+
 /* ---- wire format (frame.c) ----------------------------------------------- */
 
 /*

@@ -31,25 +31,58 @@
 #define TASK_QUEUE_BYTES ((size_t)4 << 20)
 #define RESULT_QUEUE_BYTES ((size_t)4 << 20)
 
+/*
+ * What a worker started by the fork server gets: its configuration with the
+ * compiled filter after it (the server may have started before the filter
+ * was compiled), and the lifeline's read end, passed as a descriptor.
+ */
+static int server_args(mp_pool_t *p, int i, mp_process_t *w)
+{
+	struct worker_cfg c = p->cfg[i];
+	size_t flen = c.filter ? (size_t)c.filter->len * 8 : 0; /* BPF insn */
+	size_t ilen = p->attr.initarg_len;
+	char *buf = malloc(sizeof(c) + flen + ilen);
+	if (!buf)
+		return -ENOMEM;
+	if (c.filter)
+		memcpy(buf + sizeof(c), c.filter->insns, flen);
+	if (ilen)
+		memcpy(buf + sizeof(c) + flen, p->initarg_copy, ilen);
+	c.filter_insns = c.filter ? c.filter->len : 0;
+	c.filter = NULL;
+	c.initarg_len = (uint32_t)ilen;
+	memcpy(buf, &c, sizeof(c));
+	int r = mp_process_set_args(w, buf, sizeof(c) + flen + ilen);
+	free(buf);
+	if (!r && c.lifeline >= 0)
+		r = mp_process_pass_fd(w, c.lifeline);
+	return r;
+}
+
 /* by_caller: forked by mp_pool_new's caller, not the supervisor. */
 static int start_worker(mp_pool_t *p, int i, bool by_caller)
 {
 	struct slot *s = &p->slots[i];
-	char name[32];
+	char name[48];
 	int err = 0;
 
 	atomic_store(&s->running, 0);
 	atomic_store(&s->violation, -1);
 	atomic_store(&s->stopped, 0);
 	atomic_store(&s->retired, 0);
-	snprintf(name, sizeof(name), "ForkPoolWorker-%d", ++p->spawned);
+	snprintf(name, sizeof(name), "%sPoolWorker-%d",
+	         p->forkserver ? "ForkServer" : "Fork", ++p->spawned);
 	mp_process_t *w = mp_process_new(mp__pool_worker_main, &p->cfg[i], name,
 	                                 MP_PROCESS_DAEMON, &err);
 	if (!w)
 		return err;
 	if (by_caller)
 		mp__process_own_tie(w);
-	err = mp_process_start(w);
+	err = mp_process_set_context(w, p->ctx);
+	if (!err && p->forkserver)
+		err = server_args(p, i, w);
+	if (!err)
+		err = mp_process_start(w);
 	if (err < 0) {
 		mp_process_free(w);
 		return err;
@@ -226,11 +259,14 @@ static int sandbox_filter(mp_pool_t *p, const struct mp_sys_filter **f)
 	return r;
 }
 
+#define INITARG_MAX ((size_t)16 << 10)
+
 static int check_attr(const mp_pool_attr_t *a)
 {
 	if (a->processes < 0 || a->maxtasksperchild < 0 ||
 	    a->sandbox < MP_SANDBOX_NONE || a->sandbox > MP_SANDBOX_CUSTOM ||
-	    (a->sandbox == MP_SANDBOX_CUSTOM && !a->sandbox_rules))
+	    (a->sandbox == MP_SANDBOX_CUSTOM && !a->sandbox_rules) ||
+	    a->initarg_len > INITARG_MAX || (a->initarg_len && !a->initarg))
 		return -EINVAL;
 	return 0;
 }
@@ -400,6 +436,7 @@ static void free_pool(mp_pool_t *p)
 	free_shared(p);
 	mp_sys_sandbox_free(&p->custom);
 	pthread_mutex_destroy(&p->mu);
+	free(p->initarg_copy);
 	free(p);
 }
 
@@ -419,11 +456,21 @@ static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
 {
 	p->attr = *attr;
 	p->life_w = -1;
+	p->ctx = attr->context ? attr->context : mp_get_context(NULL, NULL);
+	p->forkserver = mp__context_method(p->ctx) == MP__FORKSERVER;
 	p->nproc = attr->processes ? attr->processes : mp_cpu_count();
 	pthread_mutex_init(&p->mu, NULL);
 	mp_event_init(&p->wake);
 	mp_event_init(&p->finished);
 	const struct mp_sys_filter *filter = NULL;
+	void *initarg = attr->initarg;
+	if (attr->initarg_len) {
+		/* Forked workers see the copy; the server's get it sent. */
+		if (!(p->initarg_copy = malloc(attr->initarg_len)))
+			return -ENOMEM;
+		memcpy(p->initarg_copy, attr->initarg, attr->initarg_len);
+		initarg = p->initarg_copy;
+	}
 	int err = make_shared(p);
 	if (err == 0)
 		err = sandbox_filter(p, &filter);
@@ -432,7 +479,7 @@ static int setup(mp_pool_t *p, const mp_pool_attr_t *attr)
 	for (int i = 0; i < p->nproc; i++)
 		p->cfg[i] = (struct worker_cfg){
 			p->tasks, p->results, &p->slots[i], attr->initializer,
-			attr->initarg, attr->maxtasksperchild, attr->sandbox,
+			initarg, attr->maxtasksperchild, attr->sandbox,
 			filter, attr->memory_limit, attr->cpu_limit_sec, -1 };
 	/* Things a worker would otherwise look up itself, in its sandbox. */
 	(void)mp_cpu_count();

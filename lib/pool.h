@@ -69,6 +69,11 @@ struct worker_cfg {
 	size_t memory_limit;
 	unsigned cpu_limit_sec;
 	int lifeline;  /* read end of the pool's lifeline (worker 0), or -1 */
+	/* forkserver: the filter's instructions follow the struct (filter
+	 * is NULL in the copy sent); how many. */
+	uint32_t filter_insns;
+	/* forkserver: the initarg bytes follow the filter; how many. */
+	uint32_t initarg_len;
 };
 
 /* The worker process's body (mp_process target). */
@@ -107,6 +112,9 @@ struct mp_pool {
 	bool broken;                  /* workers cannot start: fail all */
 	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */
 	int life_w;                   /* lifeline write end, or -1 */
+	const mp_context_t *ctx;      /* the start method, fixed at new */
+	void *initarg_copy;           /* attr.initarg_len bytes, or NULL */
+	bool forkserver;
 	struct mp_pool *life_next;    /* the list of pools with one */
 };
 

@@ -138,7 +138,17 @@ static int prepare(struct worker_cfg *c)
 int mp__pool_worker_main(void *arg)
 {
 	struct worker_cfg *c = arg;
+	struct mp_sys_filter inline_filter;
 	long done = 0;
+
+	/* From the fork server: the filter came in the argument, after c. */
+	if (c->filter_insns) {
+		inline_filter.insns = c + 1;
+		inline_filter.len = (unsigned short)c->filter_insns;
+		c->filter = &inline_filter;
+	}
+	if (c->initarg_len)
+		c->initarg = (char *)(c + 1) + (size_t)c->filter_insns * 8;
 
 	my_slot = c->slot;
 	/* Forked by mp_pool_new's caller: no death signal (see pool.c). */

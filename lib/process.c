@@ -45,6 +45,11 @@ struct mp_process {
 	pthread_mutex_t mu;
 	struct mp_process *next_child;
 	bool listed;
+	const mp_context_t *ctx; /* NULL: the default at start */
+	void *bytes;             /* mp_process_set_args' copy, or NULL */
+	size_t len;
+	unsigned nfds;           /* mp_process_pass_fd's */
+	int fds[MP__SPAWN_FDS_MAX];
 };
 
 static mp_process_t main_process = {
@@ -113,6 +118,20 @@ static void object_free(mp_process_t *p)
 	} else {
 		free(p);
 	}
+}
+
+static void copy_name(char dst[NAME_MAX_LEN + 1], const char *src)
+{
+	size_t n = strnlen(src, NAME_MAX_LEN);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+static void copy_ident(char dst[IDENT_LEN], const char *src)
+{
+	size_t n = strnlen(src, IDENT_LEN - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
 }
 
 /* Decimal v into buf (12 bytes). */
@@ -388,11 +407,77 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 	if (ps.made)
 		ps.made = 0;
 
+	int rc = p->target(p->bytes ? p->bytes : p->arg);
+	exit_cleanup();
+	flush_pending(stdout);
+	flush_pending(stderr);
+	_exit(rc & 0xff);
+}
+
+/*
+ * The forkserver's child (forkserver.c): a copy of the server, so nothing
+ * here is the parent's object - both are made from what the request said.
+ * The server's own state (its children list, its exit flag) is cleared.
+ */
+static mp_process_t spawned_self, spawned_parent;
+
+_Noreturn void mp__process_spawned(const struct mp__spawn *s)
+{
+	mp_process_t *p = &spawned_self, *pp = &spawned_parent;
+
+	if (s->daemon && !s->own_tie)
+		(void)mp_sys_die_with_parent(s->parent);
+	copy_name(p->name, s->name);
+	copy_ident(p->ident, s->ident);
+	p->kind = K_CHILD;
+	p->daemon = s->daemon;
+	p->started = true;
+	p->creator = s->parent;
+	p->pidfd = -1;
+	p->target = s->target;
+	p->arg = s->arg;
+	pthread_mutex_init(&p->mu, NULL);
+	copy_name(pp->name, s->parent_name);
+	copy_ident(pp->ident, s->parent_ident);
+	pp->daemon = s->parent_daemon;
+	mp_sys_mutex_reset(&ps.lock);
+	ps.children = NULL;
+	atomic_store_explicit(&ps.exiting, false, memory_order_relaxed);
+	ps.parent_src = pp;
+	ps.parent_pid = s->parent;
+	ps.current = p;
+	ps.parent_ready = 0;
+	ps.made = 0;
+
 	int rc = p->target(p->arg);
 	exit_cleanup();
 	flush_pending(stdout);
 	flush_pending(stderr);
 	_exit(rc & 0xff);
+}
+
+/* Start p through the fork server: its pid, or -errno. */
+static pid_t spawn(mp_process_t *p, int *fd)
+{
+	const mp_process_t *me = ps.current;
+	struct mp__spawn s = {
+		.target = p->target,
+		.arg = p->arg,
+		.bytes = p->bytes,
+		.len = p->len,
+		.has_bytes = p->bytes != NULL,
+		.fds = p->fds,
+		.nfds = p->nfds,
+		.daemon = p->daemon,
+		.own_tie = p->own_tie,
+		.name = p->name,
+		.ident = p->ident,
+		.parent_name = me->name,
+		.parent_ident = me->ident,
+		.parent_daemon = me->daemon,
+		.parent = p->creator,
+	};
+	return mp__forkserver_spawn(&s, fd);
 }
 
 void mp__process_own_tie(mp_process_t *p)
@@ -429,13 +514,19 @@ int mp_process_start(mp_process_t *p)
 	 * side has to copy these pages afterwards; undone if fork fails. */
 	p->started = true;
 	list_add(p);
-	/* Flush, or the child would write the buffered output again. */
-	flush_pending(stdout);
-	flush_pending(stderr);
 	int fd = -1;
-	pid_t pid = mp_sys_fork_pidfd(&fd);
-	if (pid == 0)
-		child_main(p, p->creator);
+	pid_t pid;
+	if (mp__context_method(p->ctx) == MP__FORKSERVER) {
+		pid = spawn(p, &fd);
+	} else {
+		/* Flush, or the child would write the buffered output
+		 * again. */
+		flush_pending(stdout);
+		flush_pending(stderr);
+		pid = mp_sys_fork_pidfd(&fd);
+		if (pid == 0)
+			child_main(p, p->creator);
+	}
 	if (pid > 0) {
 		p->pid = pid;
 		p->pidfd = fd;
@@ -454,7 +545,54 @@ int mp_process_run(mp_process_t *p)
 		return -EINVAL;
 	if (p->closed)
 		return -MP_ECLOSED;
-	return p->target(p->arg);
+	return p->target(p->bytes ? p->bytes : p->arg);
+}
+
+int mp_process_set_args(mp_process_t *p, const void *data, size_t len)
+{
+	if (!p || (!data && len) || p->kind != K_CHILD || is_self(p))
+		return -EINVAL;
+	if (len > MP__SPAWN_ARGS_MAX)
+		return -E2BIG;
+	if (p->started)
+		return -MP_ESTARTED;
+	/* One byte more, so that an empty argument is still a buffer. */
+	void *copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, data, len);
+	free(p->bytes);
+	p->bytes = copy;
+	p->len = len;
+	return 0;
+}
+
+int mp_process_pass_fd(mp_process_t *p, int fd)
+{
+	if (!p || fd < 0 || p->kind != K_CHILD || is_self(p))
+		return -EINVAL;
+	if (p->started)
+		return -MP_ESTARTED;
+	if (mp_sys_fd_valid(fd) < 0)
+		return -EBADF;
+	for (unsigned i = 0; i < p->nfds; i++)
+		if (p->fds[i] == fd)
+			return 0;
+	if (p->nfds == MP__SPAWN_FDS_MAX)
+		return -E2BIG;
+	p->fds[p->nfds++] = fd;
+	return 0;
+}
+
+int mp_process_set_context(mp_process_t *p, const mp_context_t *ctx)
+{
+	if (!p || p->kind != K_CHILD || is_self(p))
+		return -EINVAL;
+	if (p->started)
+		return -MP_ESTARTED;
+	p->ctx = ctx;
+	return 0;
 }
 
 /* ---- waiting and signalling ---------------------------------------------- */
@@ -580,6 +718,7 @@ int mp_process_free(mp_process_t *p)
 	if (r < 0)
 		return r;
 	pthread_mutex_destroy(&p->mu);
+	free(p->bytes);
 	object_free(p);
 	return 0;
 }

@@ -190,6 +190,30 @@ int mp_sys_pidfd_wait_exit(int pidfd);
  */
 int mp_sys_poll_one(int fd, short events, const struct timespec *deadline);
 
+/* ---- siblings (spawn.c) ------------------------------------------------- */
+
+/*
+ * clone3(CLONE_PARENT | CLONE_PIDFD): a child of the caller's parent, not
+ * of the caller, with a pidfd for the caller (*pidfd, close-on-exec).
+ * The kernel also writes the child's pid to *note (CLONE_PARENT_SETTID)
+ * before the call returns, even to a caller killed meanwhile: in shared
+ * memory, it tells the parent that the child exists.  Returns its pid in
+ * the caller, 0 in the child, -errno (-EINVAL: the caller is init).  For
+ * a single-threaded caller that holds no lock only: no pthread_atfork
+ * handler runs (see spawn.c for what it repairs).  Linux 5.5.
+ */
+pid_t mp_sys_spawn_sibling(int *pidfd, _Atomic pid_t *note);
+/* close_range(lowfd, ~0, 0): close every descriptor from lowfd up
+ * (Linux 5.9).  0 or -errno. */
+int mp_sys_close_from(int lowfd);
+
+/* 0 if fd is an open descriptor, else -EBADF. */
+int mp_sys_fd_valid(int fd);
+/* Make fds[i] open at nums[i] (not close-on-exec) for each i < n (at most
+ * MP_SYS_FDS_MAX), closing fds[i] itself; whatever was open at a number
+ * in nums is replaced.  0 or -errno. */
+int mp_sys_fds_renumber(const int *fds, const int *nums, unsigned n);
+
 /* ---- the calling process (proc.c) ---------------------------------------- */
 
 /* Be SIGKILLed when the parent (thread) that forked us dies; if `parent`
@@ -428,6 +452,7 @@ int mp_sys_pipe(int fds[2]);
 /* F_SETPIPE_SZ: the pipe's capacity in bytes (rounded up by the kernel). */
 int mp_sys_pipe_size(int fd, int bytes);
 int mp_sys_socketpair(int fds[2]); /* AF_UNIX, SOCK_STREAM */
+int mp_sys_socketpair_seq(int fds[2]); /* AF_UNIX, SOCK_SEQPACKET */
 /* socket(2): family, SOCK_STREAM | extra (e.g. SOCK_NONBLOCK). */
 int mp_sys_socket(int family, int extra);
 /* setsockopt(2) at IPPROTO_TCP level with an int (TCP_NODELAY, ...). */

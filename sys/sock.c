@@ -24,6 +24,12 @@ int mp_sys_socketpair(int fds[2])
 	       ? 0 : -errno;
 }
 
+int mp_sys_socketpair_seq(int fds[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0
+	       ? 0 : -errno;
+}
+
 int mp_sys_socket(int family, int extra)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | extra, 0);

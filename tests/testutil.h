@@ -226,6 +226,35 @@ typedef void (*mpt_register_fn)(void);
 
 /* The suite's main: run every registered test; exit 1 on any failure, 77
  * (meson's "skipped") when tests skipped and none checked anything. */
+/*
+ * The start method a suite runs under: MPT_START_METHOD=forkserver makes it
+ * the default (tests/meson.build runs the process and pool suites once per
+ * method).  Each target is registered under its own name, then the server
+ * is started before any test (and thread) runs.  0 or the error.
+ */
+struct mpt_target {
+	const char *name;
+	mp_target_t fn;
+};
+
+static bool mpt_forkserver __attribute__((unused));
+
+static inline int mpt_start_method(const struct mpt_target *targets)
+{
+	const char *m = getenv("MPT_START_METHOD");
+	if (!m || !*m || strcmp(m, "fork") == 0)
+		return 0;
+	int r = mp_set_start_method(m, true);
+	if (r < 0)
+		return r;
+	mpt_forkserver = strcmp(m, "forkserver") == 0;
+	for (; targets && targets->name; targets++)
+		if ((r = mp_target_register(targets->name, targets->fn)) < 0)
+			return r;
+	fprintf(stderr, "start method: %s\n", m);
+	return mpt_forkserver ? mp_forkserver_start() : 0;
+}
+
 static inline int mpt_main(const char *suite, const CU_TestInfo *tests)
 {
 	CU_SuiteInfo suites[] = {

@@ -110,6 +110,8 @@ enum {
 	MP_EREFUSED,     /* a pickle that would run code (a call, a global) */
 	MP_ELIMIT,       /* a limit on a value's size or nesting was reached */
 	MP_EREMOTE,      /* a manager's call raised an exception */
+	MP_ETARGET,      /* the target is not registered for forkserver */
+	MP_ESERVER,      /* the fork server died during the request */
 	MP_ELAST
 };
 

@@ -66,6 +66,10 @@
  * or take over that signal, and the process must not close descriptors it
  * did not open (closefrom) while a pool is open.  A child made without
  * fork's handlers (a raw clone) keeps that worker alive while it lives.
+ * With forkserver (attr.context) the workers are forked by the server;
+ * the others' death signal then comes when the thread that started the
+ * server ends (start it from main: mproc/context.h), so they die with the
+ * pool's process however it dies, but not when it execs (worker 0 does).
  *
  * Callbacks run on the pool's supervisor thread, as Python's run on its
  * result-handler thread: keep them short; they may not wait for the pool.
@@ -78,6 +82,7 @@
 #include <stdint.h>
 
 #include <mproc/common.h>
+#include <mproc/context.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -120,12 +125,24 @@ typedef struct mp_pool_attr {
 	size_t memory_limit;        /* bytes a worker may map beyond what it
 	                               inherits (RLIMIT_AS); 0: no limit */
 	unsigned cpu_limit_sec;     /* CPU seconds per worker (RLIMIT_CPU); 0: none */
+	/* How workers start (mproc/context.h); NULL: the default method
+	 * when the pool is made.  With forkserver the server forks them:
+	 * tasks and the initializer must be functions of the program (any
+	 * is: the server is a copy of it), initarg must point to memory the
+	 * server has (the shared heap, or what existed when it started). */
+	const mp_context_t *context;
+	/* > 0: initarg points to initarg_len bytes (at most 16 KiB), and the
+	 * initializer gets a copy of them, taken in mp_pool_new - the way to
+	 * give a forkserver worker an argument that lives in private memory
+	 * made after the server started (a local variable, say). */
+	size_t initarg_len;
 } mp_pool_attr_t;
 
 /*
  * mp_pool_new - start a pool (attr NULL: defaults).
  * Errors (*err): -EINVAL processes < 0, an unknown sandbox, CUSTOM without
- * rules, a negative maxtasksperchild; the error sandbox_rules returned;
+ * rules, a negative maxtasksperchild, initarg_len > 16 KiB or with a NULL
+ * initarg; forkserver: mp_process_start's errors (-MP_ESERVER, ...); the error sandbox_rules returned;
  * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM, -EMFILE
  * (the first worker's fork or pipe failed).  A later worker that cannot be
  * forked fails the tasks instead (-MP_EWORKERDIED, "workers fail to start").

@@ -72,13 +72,39 @@ MP_API mp_process_t *mp_process_new(mp_target_t target, void *arg,
                                     int *err);
 
 /*
- * mp_process_start - fork the child and run target(arg) in it.
+ * mp_process_start - start the child with p's start method (its context,
+ * else the default: mproc/context.h) and run target(arg) in it.
  * Errors: -EINVAL p NULL; -MP_ESTARTED started before; -MP_ECLOSED;
  * -MP_EDAEMONIC the caller is itself a daemonic process; -ECHILD p was made
  * by another process; -EAGAIN, -ENOMEM fork failed; -ESRCH the child was
  * reaped before its pidfd could be opened (SIGCHLD is being ignored).
+ * forkserver only: -MP_ETARGET target is not registered (or was registered
+ * after the server started); -MP_ESERVER the server died while handling
+ * this start (the next start restarts it); -EMFILE, -ENOBUFS.
  */
 MP_API int mp_process_start(mp_process_t *p);
+
+/*
+ * mp_process_set_args - give the target a copy of data[0..len) instead of
+ * the arg pointer: target gets a pointer to the copy (in the child; in the
+ * caller for mp_process_run), aligned for any type.  The way to pass an
+ * argument to a forkserver child (with fork it works alike).  Setting it
+ * again replaces it.
+ * Errors: -EINVAL p NULL, not a made object, data NULL with len > 0;
+ * -E2BIG len > 65536; -MP_ESTARTED; -ENOMEM.
+ */
+MP_API int mp_process_set_args(mp_process_t *p, const void *data,
+                               size_t len);
+
+/*
+ * mp_process_pass_fd - have descriptor fd open in the child at the same
+ * number.  With fork every descriptor is inherited anyway; a forkserver
+ * child gets only these (sent with SCM_RIGHTS), and 0-2.  fd must stay open
+ * until the start.  Passing the same fd twice is a no-op.
+ * Errors: -EINVAL p NULL, fd < 0; -EBADF fd is not open; -E2BIG 16 are
+ * passed already; -MP_ESTARTED.
+ */
+MP_API int mp_process_pass_fd(mp_process_t *p, int fd);
 
 /*
  * mp_process_run - run target(arg) in the calling process (no child), as

@@ -153,14 +153,13 @@ static int cpu_bound_seq(const struct mpb_case *c, long n, double *value,
 
 /* From nothing to a pool that has run its first task (teardown is not
  * startup: it is done, untimed, after each). */
-static int startup(const struct mpb_case *c, long n, double *value,
-                   const char **why)
+static int startup_with(const mp_context_t *ctx, long n, double *value)
 {
-	(void)c, (void)why;
 	int64_t total = 0;
 	for (long i = 0; i < n; i++) {
 		mp_pool_attr_t a = { .processes = 2,
-		                     .sandbox = MP_SANDBOX_COMPUTE };
+		                     .sandbox = MP_SANDBOX_COMPUTE,
+		                     .context = ctx };
 		int err;
 		int64_t t0 = mpb_now();
 		mp_pool_t *p = mp_pool_new(&a, &err);
@@ -174,6 +173,24 @@ static int startup(const struct mpb_case *c, long n, double *value,
 	}
 	*value = (double)total / 1e6 / (double)n;
 	return 0;
+}
+
+static int startup(const struct mpb_case *c, long n, double *value,
+                   const char **why)
+{
+	(void)c, (void)why;
+	return startup_with(mp_get_context("fork", NULL), n, value);
+}
+
+/* The server started once, untimed, as at the top of a program's main. */
+static int startup_fs(const struct mpb_case *c, long n, double *value,
+                      const char **why)
+{
+	(void)c, (void)why;
+	int err = mp_forkserver_start();
+	if (err < 0)
+		return err;
+	return startup_with(mp_get_context("forkserver", NULL), n, value);
 }
 
 #define PY_POOL                                                             \
@@ -276,6 +293,30 @@ const struct mpb_case mpb_pool_cases[] = {
 			"        t = time.perf_counter()\n"
 			"        p = _ctx.Pool(2)\n"
 			"        p.apply(_nothing)\n"
+			"        total += time.perf_counter() - t\n"
+			"        p.terminate()\n"
+			"        p.join()\n"
+			"    return total / n * 1e3\n",
+	},
+	{
+		.name = "pool.startup/python_forkserver",
+		.unit = "ms/op",
+		.baseline = "python3 Pool(2), forkserver context, created and "
+		            "its first apply done; mproc's likewise, sandboxed",
+		.goal = 20,
+		.iters = 20,
+		.quick_iters = 8,
+		.run_mproc = startup_fs,
+		.python =
+			"import multiprocessing as mp, os\n"
+			"_ctx = mp.get_context('forkserver')\n"
+			"def bench(n):\n"
+			"    _ctx.Process(target=os.getpid).start()\n"
+			"    total = 0.0\n"
+			"    for _ in range(n):\n"
+			"        t = time.perf_counter()\n"
+			"        p = _ctx.Pool(2)\n"
+			"        p.apply(os.getpid)\n"
 			"        total += time.perf_counter() - t\n"
 			"        p.terminate()\n"
 			"        p.join()\n"
