@@ -20,8 +20,10 @@ fi
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 baseline="$src/abi/$soname.abi"
 if [ ! -f "$baseline" ]; then
-  echo "FAIL: no ABI baseline for $soname (abi/ has: $(cd "$src/abi" && ls ./*.abi 2>/dev/null | tr '\n' ' '))"
-  echo "The soname changed: record the new release's ABI with tools/abi-baseline."
+  have=$(cd "$src/abi" && ls ./*.abi 2>/dev/null | tr '\n' ' ')
+  echo "FAIL: no ABI baseline for $soname (abi/ has: $have)"
+  echo "The soname changed: record the new release's ABI with" \
+       "tools/abi-baseline."
   exit 1
 fi
 echo "abidiff $baseline $lib"
@@ -42,7 +44,8 @@ if [ $((rc & 3)) -ne 0 ]; then
   exit 1
 fi
 if [ $((rc & 4)) -ne 0 ]; then
-  echo "ok: compatible changes only (above); tools/abi-baseline records them at the next release"
+  echo "ok: compatible changes only (above); tools/abi-baseline" \
+       "records them at the next release"
 else
   echo "ok: the ABI is the baseline's"
 fi

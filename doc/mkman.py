@@ -86,6 +86,13 @@ def prose(lines):
             out.append(esc(body[2:]))
             bullet = ind + 2
             continue
+        if bullet is not None and ind < bullet - 1:
+            # Back to the paragraph's margin: the list has ended.
+            if verbatim:
+                out += ['.fi', '.RE']
+                verbatim = False
+            out.append('.PP')
+            bullet = None
         base = bullet if bullet is not None else 0
         if ind > base and not verbatim:
             out += ['.RS 4', '.nf']
