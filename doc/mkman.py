@@ -339,9 +339,10 @@ def func_page(name, doc, lines, area, version):
     out += code(lines)
     out += ['.SH DESCRIPTION'] + prose(doc)
     out += ['.PP', 'Conventions (errors, timeouts, signals, liveness):',
-            '.BR mproc_common (3).',
-            'The objects, their lifetimes and what a process\'s death',
-            'leaves behind:', '.BR %s (3).' % area.name]
+            '.BR mproc_common (3).']
+    if area.name != 'mproc_common':
+        out += ['The objects, their lifetimes and what a process\'s death',
+                'leaves behind:', '.BR %s (3).' % area.name]
     out += ['.SH SEE ALSO', '.BR %s (3),' % area.name, '.BR mproc (7)']
     return out
 

@@ -146,10 +146,9 @@ MP_API const char *mp_version(void);
  * or a negative argument).  A program built against these headers asks
  * mp_version_check(MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR) to learn
  * whether the library it was loaded with has everything it was compiled
- * for.  While the major version is 0, a minor version may also remove or
- * change functions; the soname (libmproc.so.0) then changes with it, so the
- * dynamic loader refuses an incompatible library before this is asked.
- * Thread-safe, async-signal-safe.
+ * for.  A release that removes or changes a function changes the soname
+ * too (libmproc.so.0 now), so the dynamic loader refuses an incompatible
+ * library before this can be asked.  Thread-safe, async-signal-safe.
  */
 MP_API int mp_version_check(int major, int minor);
 
