@@ -13,7 +13,10 @@ if ! command -v abidiff >/dev/null; then
   echo "SKIP: abidiff is not installed (Debian: apt-get install abigail-tools)"
   exit 77
 fi
-if ! readelf -S "$lib" | grep -q '\.debug_info'; then
+# (Not readelf | grep -q: under pipefail, grep leaving early may kill
+# readelf with SIGPIPE and fail the pipeline.)
+sections=$(readelf -S "$lib")
+if ! grep -q '\.debug_info' <<<"$sections"; then
   echo "SKIP: $lib has no debug info (a release build?): abidiff needs it"
   exit 77
 fi
