@@ -41,10 +41,14 @@ const char *mp_strerror(int code)
 	return "unknown error";
 }
 
+/* The library's own version: version.h as it was when this was built. */
 const char *mp_version(void)
 {
-#define MP__STR2(x) #x
-#define MP__STR(x) MP__STR2(x)
-	return MP__STR(MPROC_VERSION_MAJOR) "." MP__STR(MPROC_VERSION_MINOR)
-	       "." MP__STR(MPROC_VERSION_PATCH);
+	return MPROC_VERSION_STRING;
+}
+
+int mp_version_check(int major, int minor)
+{
+	return major == MPROC_VERSION_MAJOR && minor >= 0 &&
+	       minor <= MPROC_VERSION_MINOR;
 }

@@ -68,6 +68,8 @@
 #include <errno.h> /* the codes are -errno values: -EAGAIN, -ETIMEDOUT, ... */
 #include <stdint.h>
 
+#include <mproc/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,9 +80,12 @@ extern "C" {
 #define MP_API
 #endif
 
-#define MPROC_VERSION_MAJOR 0
-#define MPROC_VERSION_MINOR 1
-#define MPROC_VERSION_PATCH 0
+/* Alignment of the opaque storage structs, in C and in C++. */
+#ifdef __cplusplus
+#define MP_ALIGNAS(n) alignas(n)
+#else
+#define MP_ALIGNAS(n) _Alignas(n)
+#endif
 
 /* Wait without a time limit. */
 #define MP_FOREVER ((int64_t)-1)
@@ -129,8 +134,26 @@ MP_API const char *mp_strerror(int code);
  */
 MP_API int mp_set_interruptible(int on);
 
-/* The library's version as "major.minor.patch". */
+/*
+ * mp_version - the version of the library that is running (the one loaded,
+ * which may be newer than the headers a program was built with), as
+ * "major.minor.patch"; MPROC_VERSION_STRING is the headers' (version.h).
+ * A static string, never NULL.  Thread-safe, async-signal-safe.
+ */
 MP_API const char *mp_version(void);
+
+/*
+ * mp_version_check - whether the running library provides the API of
+ * version major.minor: 1 when its major version is `major` and its minor
+ * version is at least `minor`, 0 otherwise (an older minor, another major,
+ * or a negative argument).  A program built against these headers asks
+ * mp_version_check(MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR) to learn
+ * whether the library it was loaded with has everything it was compiled
+ * for.  A release that removes or changes a function changes the soname
+ * too (libmproc.so.0 now), so the dynamic loader refuses an incompatible
+ * library before this can be asked.  Thread-safe, async-signal-safe.
+ */
+MP_API int mp_version_check(int major, int minor);
 
 #ifdef __cplusplus
 }

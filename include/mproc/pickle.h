@@ -138,6 +138,10 @@ MP_API mp_obj_t *mp_obj_item(const mp_obj_t *o, size_t i);
 
 /* ---- scalars ------------------------------------------------------------- */
 
+/*
+ * mp_obj_none, mp_obj_bool - None, True and False: immortal, never NULL.
+ * mp_obj_int, mp_obj_uint - an int of that value (new; NULL: no memory).
+ */
 MP_API mp_obj_t *mp_obj_none(void);           /* immortal, never NULL */
 MP_API mp_obj_t *mp_obj_bool(bool v);         /* immortal, never NULL */
 MP_API mp_obj_t *mp_obj_int(int64_t v);
@@ -149,6 +153,7 @@ MP_API mp_obj_t *mp_obj_uint(uint64_t v);
  */
 #define MP_OBJ_MAX_INT_BYTES ((size_t)1 << 20)
 MP_API mp_obj_t *mp_obj_int_bytes(const void *le, size_t n, int *err);
+/* mp_obj_float - a float of that value (new; NULL: no memory). */
 MP_API mp_obj_t *mp_obj_float(double v);
 
 /* bool: false for anything but True. */
@@ -170,6 +175,8 @@ MP_API double mp_obj_float_value(const mp_obj_t *o);
 
 /* ---- bytes, bytearray, str ----------------------------------------------- */
 
+/* mp_obj_bytes, mp_obj_bytearray - a bytes or a bytearray holding a copy
+ * of the n bytes at data (data may be NULL when n is 0).  NULL: no memory. */
 MP_API mp_obj_t *mp_obj_bytes(const void *data, size_t n);
 MP_API mp_obj_t *mp_obj_bytearray(const void *data, size_t n);
 /*
@@ -195,6 +202,8 @@ MP_API bool mp_obj_str_eq(const mp_obj_t *o, const char *s);
 /* mp_obj_tuple - a tuple of n values, stolen (all released on failure;
  * any NULL among them, or one MP_OBJ_MAX_DEPTH deep already: NULL). */
 MP_API mp_obj_t *mp_obj_tuple(size_t n, mp_obj_t *const items[]);
+
+/* mp_obj_list - a new, empty list.  NULL: no memory. */
 MP_API mp_obj_t *mp_obj_list(void);
 /*
  * mp_obj_list_append - append item (stolen).  -ENOMEM (also for a NULL
@@ -204,6 +213,7 @@ MP_API int mp_obj_list_append(mp_obj_t *l, mp_obj_t *item);
 
 /* ---- dict, set, frozenset ------------------------------------------------ */
 
+/* mp_obj_dict - a new, empty dict.  NULL: no memory. */
 MP_API mp_obj_t *mp_obj_dict(void);
 /*
  * mp_obj_dict_set - d[key] = value (both stolen).  An equal key already

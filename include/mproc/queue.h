@@ -117,6 +117,8 @@ MP_API int mp_queue_get(mp_queue_t *q, void *buf, size_t cap, size_t *len,
 MP_API int mp_queue_get_alloc(mp_queue_t *q, void **msg, size_t *len,
                               int64_t timeout_ns);
 
+/* mp_queue_put_nowait / mp_queue_get_nowait - put and get with timeout 0
+ * (Python's put_nowait and get_nowait): -EAGAIN instead of waiting. */
 static inline int mp_queue_put_nowait(mp_queue_t *q, const void *msg,
                                       size_t len)
 {

@@ -80,12 +80,12 @@ extern "C" {
 #endif
 
 /* Opaque storage; the layouts are private and versioned by a magic word. */
-typedef struct mp_lock { _Alignas(8) unsigned char opaque_[64]; } mp_lock_t;
-typedef struct mp_rlock { _Alignas(8) unsigned char opaque_[64]; } mp_rlock_t;
-typedef struct mp_sem { _Alignas(8) unsigned char opaque_[32]; } mp_sem_t;
-typedef struct mp_cond { _Alignas(8) unsigned char opaque_[128]; } mp_cond_t;
-typedef struct mp_event { _Alignas(8) unsigned char opaque_[16]; } mp_event_t;
-typedef struct mp_barrier { _Alignas(8) unsigned char opaque_[192]; } mp_barrier_t;
+typedef struct mp_lock { MP_ALIGNAS(8) unsigned char opaque_[64]; } mp_lock_t;
+typedef struct mp_rlock { MP_ALIGNAS(8) unsigned char opaque_[64]; } mp_rlock_t;
+typedef struct mp_sem { MP_ALIGNAS(8) unsigned char opaque_[32]; } mp_sem_t;
+typedef struct mp_cond { MP_ALIGNAS(8) unsigned char opaque_[128]; } mp_cond_t;
+typedef struct mp_event { MP_ALIGNAS(8) unsigned char opaque_[16]; } mp_event_t;
+typedef struct mp_barrier { MP_ALIGNAS(8) unsigned char opaque_[192]; } mp_barrier_t;
 
 /* ---- Lock ---------------------------------------------------------------- */
 
@@ -121,6 +121,12 @@ MP_API int mp_lock_locked(const mp_lock_t *l);
 
 /* ---- RLock: recursive, owned ------------------------------------------- */
 
+/*
+ * mp_rlock_init / mp_rlock_destroy / mp_rlock_new / mp_rlock_free - an
+ * unlocked RLock at l, or in the shared heap, as for Lock: -EINVAL l NULL
+ * or misaligned; destroy: -EBUSY while locked; new: NULL with *err (the
+ * heap's error, mp_heap_alloc).
+ */
 MP_API int mp_rlock_init(mp_rlock_t *l);
 MP_API int mp_rlock_destroy(mp_rlock_t *l);
 MP_API mp_rlock_t *mp_rlock_new(int *err);
@@ -136,6 +142,9 @@ MP_API int mp_rlock_acquire(mp_rlock_t *l, int64_t timeout_ns);
  * Errors: -EPERM the caller is not the owner (Python: "cannot release
  * un-acquired lock"); -EINVAL. */
 MP_API int mp_rlock_release(mp_rlock_t *l);
+
+/* mp_rlock_consistent - after -EOWNERDEAD: the state is repaired.
+ * Errors: -EINVAL not held by the caller after an owner's death. */
 MP_API int mp_rlock_consistent(mp_rlock_t *l);
 /* The owner's thread id (0: unlocked) and recursion count. -EINVAL. */
 MP_API int mp_rlock_owner(const mp_rlock_t *l, int *tid, int *count);
@@ -148,6 +157,10 @@ MP_API int mp_rlock_owner(const mp_rlock_t *l, int *tid, int *count);
  * bounded: a BoundedSemaphore, which refuses to rise above `value`.
  * Errors: -EINVAL value < 0 or too large, s NULL or misaligned. */
 MP_API int mp_sem_init(mp_sem_t *s, long value, bool bounded);
+
+/* mp_sem_destroy / mp_sem_new / mp_sem_free - destroy one made by init;
+ * the same in the shared heap (new: NULL with *err: -EINVAL as for init,
+ * or -ENOMEM).  Errors: -EBUSY while threads wait on it; -EINVAL. */
 MP_API int mp_sem_destroy(mp_sem_t *s);
 MP_API mp_sem_t *mp_sem_new(long value, bool bounded, int *err);
 MP_API int mp_sem_free(mp_sem_t *s);
@@ -170,6 +183,7 @@ MP_API long mp_sem_value(const mp_sem_t *s);
  * Errors: -EINVAL.
  */
 MP_API int mp_cond_init(mp_cond_t *c, void *lock, bool rlock);
+/* mp_cond_destroy - -EBUSY while threads wait on it; -EINVAL. */
 MP_API int mp_cond_destroy(mp_cond_t *c);
 /* In the shared heap; lock NULL (its own RLock) or a heap lock (-EINVAL
  * for a lock outside the heap). */
@@ -209,12 +223,20 @@ MP_API int mp_cond_notify_all(mp_cond_t *c);
 
 /* ---- Event ---------------------------------------------------------------- */
 
+/*
+ * mp_event_init / mp_event_destroy / mp_event_new / mp_event_free - an
+ * Event, its flag clear, at e or in the shared heap (new: NULL with *err,
+ * the heap's error).  Errors: -EINVAL e NULL or misaligned; destroy:
+ * -EBUSY while threads wait on it.
+ */
 MP_API int mp_event_init(mp_event_t *e);
 MP_API int mp_event_destroy(mp_event_t *e);
 MP_API mp_event_t *mp_event_new(int *err);
 MP_API int mp_event_free(mp_event_t *e);
-/* Set the flag and wake every waiter. */
+/* mp_event_set - set the flag and wake every waiter.  0, or -EINVAL. */
 MP_API int mp_event_set(mp_event_t *e);
+/* mp_event_clear - clear the flag (waiters go on waiting).  0, or
+ * -EINVAL. */
 MP_API int mp_event_clear(mp_event_t *e);
 /* 1 when set, 0 when not, -EINVAL. */
 MP_API int mp_event_is_set(const mp_event_t *e);
@@ -236,6 +258,10 @@ typedef int (*mp_barrier_action_t)(void *arg);
  */
 MP_API int mp_barrier_init(mp_barrier_t *b, unsigned parties,
                            mp_barrier_action_t action, void *arg);
+
+/* mp_barrier_destroy / mp_barrier_new / mp_barrier_free - destroy one made
+ * by init; the same in the shared heap (new: NULL with *err).  Errors:
+ * -EBUSY while parties wait at it; -EINVAL. */
 MP_API int mp_barrier_destroy(mp_barrier_t *b);
 MP_API mp_barrier_t *mp_barrier_new(unsigned parties,
                                     mp_barrier_action_t action, void *arg,
@@ -253,6 +279,8 @@ MP_API int mp_barrier_wait(mp_barrier_t *b, int64_t timeout_ns);
 MP_API int mp_barrier_abort(mp_barrier_t *b);
 /* Back to empty and unbroken; current waiters get -MP_EBROKEN. */
 MP_API int mp_barrier_reset(mp_barrier_t *b);
+/* mp_barrier_parties / mp_barrier_n_waiting - the number of parties, and
+ * of those waiting now (Python's parties and n_waiting), or -EINVAL. */
 MP_API int mp_barrier_parties(const mp_barrier_t *b);
 MP_API int mp_barrier_n_waiting(const mp_barrier_t *b);
 /* 1 when broken, 0 when not, -EINVAL. */

@@ -67,7 +67,7 @@ extern "C" {
 /* A Value of any typecode; the layout is private (versioned by a magic
  * word).  An Array is variable-sized: never declare one, size it with
  * mp_array_size(). */
-typedef struct mp_value { _Alignas(8) unsigned char opaque_[128]; } mp_value_t;
+typedef struct mp_value { MP_ALIGNAS(8) unsigned char opaque_[128]; } mp_value_t;
 typedef struct mp_array mp_array_t;
 
 /* Flags for _init / _new (default 0: the object's own RLock). */
@@ -179,10 +179,15 @@ MP_API int mp_array_free(mp_array_t *a);
 
 /* The number of elements (>= 0), or -EINVAL. */
 MP_API long mp_array_len(const mp_array_t *a);
+/* The typecode (> 0), or -EINVAL. */
 MP_API int mp_array_typecode(const mp_array_t *a);
+/* get_lock(): the lock, an mp_rlock_t * (default) or mp_lock_t *
+ * (MP_VALUE_LOCK); NULL for a raw or invalid Array. */
 MP_API void *mp_array_get_lock(mp_array_t *a);
 /* get_obj(): the first element (8-byte aligned); NULL when invalid. */
 MP_API void *mp_array_get_obj(mp_array_t *a);
+/* mp_array_acquire / mp_array_release / mp_array_consistent - the lock,
+ * as for Value (mp_value_acquire). */
 MP_API int mp_array_acquire(mp_array_t *a, int64_t timeout_ns);
 MP_API int mp_array_release(mp_array_t *a);
 MP_API int mp_array_consistent(mp_array_t *a);

@@ -61,10 +61,26 @@ typedef struct mp_waitable {
 	};
 } mp_waitable_t;
 
+/* Internal: what the helpers below return.  Member by member, since a
+ * designated initializer is not C++; obj is stored first so that the
+ * union's bytes beyond fd are zero, as an initializer leaves them. */
+static inline mp_waitable_t mp__waitable(int kind, int fd, void *obj)
+{
+	mp_waitable_t w;
+
+	w.kind = kind;
+	w.since = 0;
+	w.obj = obj;
+	if (kind == MP_WAIT_FD)
+		w.fd = fd;
+	return w;
+}
+
+/* mp_wait_fd - a descriptor, ready when readable, at end of file, hung
+ * up or in error (a negative one gives -EBADF from mp_wait). */
 static inline mp_waitable_t mp_wait_fd(int fd)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_FD, .fd = fd };
-	return w;
+	return mp__waitable(MP_WAIT_FD, fd, NULL);
 }
 
 /* A connection: its descriptor, and the bytes it has read ahead.  A NULL
@@ -72,8 +88,7 @@ static inline mp_waitable_t mp_wait_fd(int fd)
  * until it is removed. */
 static inline mp_waitable_t mp_wait_conn(const mp_conn_t *c)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_CONN, .obj = (void *)c };
-	return w;
+	return mp__waitable(MP_WAIT_CONN, -1, (void *)c);
 }
 
 /* A listener, through its descriptor (a NULL one gives -EBADF). */
@@ -82,28 +97,31 @@ static inline mp_waitable_t mp_wait_listener(const mp_listener_t *l)
 	return mp_wait_fd(l ? mp_listener_fileno(l) : -1);
 }
 
+/*
+ * mp_wait_process, mp_wait_queue, mp_wait_event, mp_wait_sem - a started
+ * process (through its sentinel, ready once it has exited), a queue (a get
+ * would not block), an event (set), a semaphore (its value is above zero).
+ * The object must stay valid until mp_wait returns, or until it is removed
+ * from a waitset; a NULL one gives -EINVAL from mp_wait.
+ */
 static inline mp_waitable_t mp_wait_process(mp_process_t *p)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_PROCESS, .obj = p };
-	return w;
+	return mp__waitable(MP_WAIT_PROCESS, -1, p);
 }
 
 static inline mp_waitable_t mp_wait_queue(mp_queue_t *q)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_QUEUE, .obj = q };
-	return w;
+	return mp__waitable(MP_WAIT_QUEUE, -1, q);
 }
 
 static inline mp_waitable_t mp_wait_event(mp_event_t *e)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_EVENT, .obj = e };
-	return w;
+	return mp__waitable(MP_WAIT_EVENT, -1, e);
 }
 
 static inline mp_waitable_t mp_wait_sem(mp_sem_t *s)
 {
-	mp_waitable_t w = { .kind = MP_WAIT_SEM, .obj = s };
-	return w;
+	return mp__waitable(MP_WAIT_SEM, -1, s);
 }
 
 /* A barrier, ready once its current cycle completes (or it breaks).  Take

@@ -1,6 +1,7 @@
 /* A consumer of the installed or subproject mproc: start, join, check. */
 #include <mproc.h>
 #include <stdio.h>
+#include <string.h>
 
 static int body(void *arg)
 {
@@ -18,6 +19,13 @@ int main(void)
 		return 1;
 	}
 	mp_process_free(p);
+	/* The headers installed and the library loaded are one release. */
+	if (!mp_version_check(MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR) ||
+	    strcmp(mp_version(), MPROC_VERSION_STRING) != 0) {
+		fprintf(stderr, "consumer: headers %s, library %s\n",
+		        MPROC_VERSION_STRING, mp_version());
+		return 1;
+	}
 	printf("consumer ok: mproc %s, exit code %d\n", mp_version(), code);
 	return 0;
 }
