@@ -1126,13 +1126,13 @@ int mp_manager_server_register(mp_manager_server_t *s,
                                const mp_manager_type_t *t)
 {
 	struct mgr_reg *r;
-	if (!s || !t || !t->typeid || !*t->typeid || !t->create || !t->call)
+	if (!s || !t || !t->type_id || !*t->type_id || !t->create || !t->call)
 		return -EINVAL;
-	int e = add_reg(s, t->typeid, &r);
+	int e = add_reg(s, t->type_id, &r);
 	if (e < 0)
 		return e;
 	r->ut = *t;
-	r->ut.typeid = r->typeid;
+	r->ut.type_id = r->typeid;
 	return 0;
 }
 

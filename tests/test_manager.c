@@ -38,7 +38,7 @@ static mp_obj_t *maths_call(void *ctx, void *self, const char *method,
 }
 
 static const mp_manager_type_t maths = {
-	.typeid = "Maths", .exposed = maths_exposed,
+	.type_id = "Maths", .exposed = maths_exposed,
 	.create = maths_create, .call = maths_call,
 };
 

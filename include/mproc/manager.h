@@ -133,7 +133,7 @@ typedef struct mp_proxy mp_proxy_t;
  * serving thread, one at a time, and must not block.
  */
 typedef struct mp_manager_type {
-	const char *typeid;
+	const char *type_id;  /* the name clients create it by (C++ reserves typeid) */
 	const char *const *exposed;
 	void *(*create)(void *ctx, const mp_obj_t *args, const mp_obj_t *kwds,
 	                mp_obj_t **exc);
@@ -177,7 +177,7 @@ MP_API int mp_manager_server_register(mp_manager_server_t *s,
  * 0, -EINVAL (unknown kind, bad args), -EEXIST, -ENOMEM, -EBUSY.
  */
 MP_API int mp_manager_server_register_shared(mp_manager_server_t *s,
-                                             const char *typeid,
+                                             const char *type_id,
                                              const char *kind,
                                              const mp_obj_t *args);
 /*
@@ -247,7 +247,7 @@ MP_API int mp_manager_call(mp_manager_t *m, const char *fn,
  * holding one reference to it.  NULL with *err: as mp_manager_call
  * (-MP_EREMOTE when the server refused: an unknown typeid, bad args).
  */
-MP_API mp_proxy_t *mp_manager_create(mp_manager_t *m, const char *typeid,
+MP_API mp_proxy_t *mp_manager_create(mp_manager_t *m, const char *type_id,
                                      const mp_obj_t *args,
                                      const mp_obj_t *kwds,
                                      int64_t timeout_ns, int *err);
