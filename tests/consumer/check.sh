@@ -58,10 +58,15 @@ if [ -d "$build/doc" ]; then
   n_inst=$(find "$man3" -maxdepth 1 -name '*.3' | wc -l)
   [ "$n_built" -eq "$n_inst" ] || { echo "man3: $n_inst installed, $n_built built"; exit 1; }
 fi
-# A page's .so link resolves from the installed man root.
-page=$(MANPATH="$(dirname "$man3")" MANWIDTH=80 man mp_lock_free 2>&1 || true)
-grep -q "mp_lock_new" <<<"$page" \
-  || { echo "man mp_lock_free: the page does not read from $man3"; exit 1; }
+# A page's .so link resolves from the installed man root (man itself is
+# not part of a minimal machine: said, not failed, when it is missing).
+if command -v man >/dev/null; then
+  page=$(MANPATH="$(dirname "$man3")" MANWIDTH=80 man mp_lock_free 2>&1 || true)
+  grep -q "mp_lock_new" <<<"$page" \
+    || { echo "man mp_lock_free: the page does not read from $man3"; exit 1; }
+else
+  echo "consumer: SKIPPED the man check: man is not installed (apt-get install man-db)"
+fi
 echo "installed: headers, libraries, mproc.pc, $(find "$man3" -name '*.3' | wc -l) section 3 pages, mproc(7)"
 mkdir -p "$work/pc"
 cp "$src/tests/consumer/meson.build" "$src/tests/consumer/main.c" "$work/pc/"
