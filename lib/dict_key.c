@@ -10,19 +10,9 @@
 
 #define BIG_HASH 0x6d70b16b16ull /* ints and floats beyond 64 bits */
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 31;
-	x *= 0x7fb5d329728ea185ull;
-	x ^= x >> 27;
-	x *= 0x81dadef4bc2dd44dull;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t int_hash(const mp_dict_t *d, int64_t v)
 {
-	return mix64((uint64_t)v ^ d->k1);
+	return mp__mix64((uint64_t)v ^ d->k1);
 }
 
 static uint64_t str_hash(const mp_dict_t *d, const void *p, size_t n,
@@ -54,9 +44,9 @@ static int py_hash_items(const mp_dict_t *d, const mp_obj_t *o,
 		if (r < 0)
 			return r;
 		/* A frozenset's hash ignores order (a sum), a tuple's not. */
-		acc = set ? acc + mix64(e) : mix64(acc * 31 + e);
+		acc = set ? acc + mp__mix64(e) : mp__mix64(acc * 31 + e);
 	}
-	*h = mix64(acc ^ (uint64_t)n);
+	*h = mp__mix64(acc ^ (uint64_t)n);
 	return 0;
 }
 
@@ -78,7 +68,7 @@ static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct dict_key *k,
 
 	switch (mp_obj_kind(o)) {
 	case MP_OBJ_NONE:
-		*h = mix64(d->k0 ^ 0x4e6f6e65);
+		*h = mp__mix64(d->k0 ^ 0x4e6f6e65);
 		return 0;
 	case MP_OBJ_BOOL:
 		*h = int_hash(d, mp_obj_bool_value(o));
@@ -96,7 +86,7 @@ static int py_hash(const mp_dict_t *d, const mp_obj_t *o, struct dict_key *k,
 			if ((double)(int64_t)f == f)
 				*h = int_hash(d, (int64_t)f);
 			else
-				*h = mix64(f2bits(f) ^ d->k0);
+				*h = mp__mix64(f2bits(f) ^ d->k0);
 		} else {
 			/* Beyond 2^63 every double (and an infinity) is
 			 * integral, or equal to no int at all. */

@@ -191,6 +191,18 @@ bool mp__unicode_printable(uint32_t c);
 /* obj_map.c: SipHash-1-3 of p[0..n) under the key (k0, k1) - a hash
  * that is the same in every process given the same key (dict.c). */
 uint64_t mp__siphash13(uint64_t k0, uint64_t k1, const void *p, size_t n);
+
+/* An avalanche of one word (splitmix64's finaliser): the dict's and the
+ * object map's hashes of ints, floats and tuples. */
+static inline uint64_t mp__mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
 /* obj_map.c: Python's hash of o (0, or -EINVAL unhashable). */
 int mp__obj_hash(const mp_obj_t *o, uint64_t *h);
 /* Release a dict's or set's elements and arrays (not the node). */

@@ -181,17 +181,6 @@ static uint64_t hash_bytes(const void *p, size_t n)
 	return h == UINT64_MAX ? UINT64_MAX - 1 : h;
 }
 
-/* An avalanche of one word (splitmix64's finaliser). */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 static inline uint64_t hash_fix(uint64_t h)
 {
 	return h == UINT64_MAX ? UINT64_MAX - 1 : h;
@@ -284,8 +273,8 @@ static uint64_t hash_frozenset(const mp_obj_t *o)
 	/* Order does not matter: a sum of scrambled element hashes. */
 	uint64_t acc = 0;
 	for (uint32_t i = 0; i < o->u.map.len; i++)
-		acc += mix64(o->u.map.entries[i].hash);
-	return hash_fix(mix64(acc ^ o->u.map.len) ^ 0x1f35a7bdull);
+		acc += mp__mix64(o->u.map.entries[i].hash);
+	return hash_fix(mp__mix64(acc ^ o->u.map.len) ^ 0x1f35a7bdull);
 }
 
 static int hash_rec(const mp_obj_t *o, uint64_t *h)
