@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -315,6 +316,22 @@ static inline void mp__cpu_relax(void)
 static inline bool mp__aligned(const void *p)
 {
 	return p && ((uintptr_t)p & 7) == 0;
+}
+
+/* ---- process-private arrays ------------------------------------------------ */
+
+/* Make room for one more element in a malloc'd array of *cap elements of
+ * elem bytes, full: double it (first elements when it has none).  0, or
+ * -ENOMEM with *arr and *cap unchanged. */
+static inline int mp__grow(void *arr, size_t *cap, size_t elem, size_t first)
+{
+	size_t n = *cap ? *cap * 2 : first;
+	void *p = realloc(*(void **)arr, n * elem);
+	if (!p)
+		return -ENOMEM;
+	*(void **)arr = p;
+	*cap = n;
+	return 0;
 }
 
 /* ---- readiness hooks for mp_wait (in each object's file) -------------------- */

@@ -236,15 +236,10 @@ static int conn_add(mp_manager_server_t *s, mp_conn_t *c)
 	struct mgr_conn *mc = calloc(1, sizeof(*mc));
 	if (!mc)
 		return -ENOMEM;
-	if (s->nconns == s->cap_conns) {
-		size_t cap = s->cap_conns ? s->cap_conns * 2 : 16;
-		void *p = realloc(s->conns, cap * sizeof(*s->conns));
-		if (!p) {
-			free(mc);
-			return -ENOMEM;
-		}
-		s->conns = p;
-		s->cap_conns = cap;
+	if (s->nconns == s->cap_conns &&
+	    mp__grow(&s->conns, &s->cap_conns, sizeof(*s->conns), 16) < 0) {
+		free(mc);
+		return -ENOMEM;
 	}
 	mc->cid = ++s->next_cid;
 	mc->conn = c;
@@ -807,16 +802,11 @@ static void *acceptor(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&s->mu);
-		if (s->nhandoff == s->cap_handoff) {
-			size_t cap = s->cap_handoff ? s->cap_handoff * 2 : 16;
-			void *p = realloc(s->handoff, cap * sizeof(c));
-			if (!p) {
-				pthread_mutex_unlock(&s->mu);
-				mp_conn_close(c);
-				continue;
-			}
-			s->handoff = p;
-			s->cap_handoff = cap;
+		if (s->nhandoff == s->cap_handoff &&
+		    mp__grow(&s->handoff, &s->cap_handoff, sizeof(c), 16) < 0) {
+			pthread_mutex_unlock(&s->mu);
+			mp_conn_close(c);
+			continue;
 		}
 		s->handoff[s->nhandoff++] = c;
 		pthread_mutex_unlock(&s->mu);

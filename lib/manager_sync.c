@@ -549,13 +549,8 @@ static int q_push(struct q *q, const mp_obj_t *x)
 		if (q->head > q->cap / 2) { /* slide down instead of growing */
 			memmove(q->v, q->v + q->head, q->n * sizeof(*q->v));
 			q->head = 0;
-		} else {
-			size_t cap = q->cap ? q->cap * 2 : 16;
-			void *p = realloc(q->v, cap * sizeof(*q->v));
-			if (!p)
-				return -ENOMEM;
-			q->v = p;
-			q->cap = cap;
+		} else if (mp__grow(&q->v, &q->cap, sizeof(*q->v), 16) < 0) {
+			return -ENOMEM;
 		}
 	}
 	q->v[q->head + q->n++] = mp_obj_incref((mp_obj_t *)x);

@@ -30,15 +30,10 @@ static int vec_insert(struct vec *a, size_t at, mp_obj_t *x)
 {
 	if (!x)
 		return -ENOMEM;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? a->cap * 2 : 8;
-		void *p = realloc(a->v, cap * sizeof(*a->v));
-		if (!p) {
-			mp_obj_decref(x);
-			return -ENOMEM;
-		}
-		a->v = p;
-		a->cap = cap;
+	if (a->n == a->cap &&
+	    mp__grow(&a->v, &a->cap, sizeof(*a->v), 8) < 0) {
+		mp_obj_decref(x);
+		return -ENOMEM;
 	}
 	memmove(a->v + at + 1, a->v + at, (a->n - at) * sizeof(*a->v));
 	a->v[at] = x;
