@@ -288,14 +288,26 @@ pid_t mp__queue_lock_holder(const mp_queue_t *uq, bool consumers)
 	                                            : &q->prod.own));
 }
 
-/* The contended path of taking a side's lock (put and get try one CAS
- * from 0 first): as lock.c's, with the slices of mp__holder_wait for a
- * holder that may have died.  A dead predecessor (FUTEX_OWNER_DIED) left
- * the ring consistent: it commits with one store (see top). */
-static int side_lock_slow(struct side_line *s, uint64_t self,
-                          int64_t deadline, bool try)
+/* Take a side's lock when it is free: the one CAS of the fast path. */
+static inline bool side_try(struct side_line *s)
 {
-	bool slept = false;
+	uint64_t zero = 0;
+	return atomic_compare_exchange_strong_explicit(&s->own, &zero,
+	        mp__self_fast(), memory_order_acquire, memory_order_relaxed);
+}
+
+/* The contended path of taking a side's lock (after side_try failed): as
+ * lock.c's, with the slices of mp__holder_wait for a holder that may have
+ * died.  A dead predecessor (FUTEX_OWNER_DIED) left the ring consistent: it
+ * commits with one store (see top).  *deadline is the caller's, for the
+ * wait that follows under the lock (timeout_ns checked by the caller). */
+static int side_lock_slow(struct side_line *s, int64_t timeout_ns,
+                          int64_t *deadline)
+{
+	uint64_t self = mp__self_fast();
+	bool slept = false, try = timeout_ns == 0;
+
+	(void)mp__deadline(timeout_ns, deadline);
 
 	MP__SPIN_UNTIL(&s->spin, MP__TID(atomic_load_explicit(&s->own,
 	                                 memory_order_relaxed)) == 0);
@@ -318,7 +330,7 @@ static int side_lock_slow(struct side_line *s, uint64_t self,
 				continue;
 			v |= FUTEX_WAITERS;
 		}
-		int r = mp__holder_wait(&s->own, v, deadline);
+		int r = mp__holder_wait(&s->own, v, *deadline);
 		if (r < 0)
 			return r;
 		slept = true;
@@ -605,17 +617,11 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 		return -EMSGSIZE;
 	if (atomic_load_explicit(&q->closed, memory_order_relaxed))
 		return -MP_ECLOSED;
-	uint64_t zero = 0;
-	if (!atomic_compare_exchange_strong_explicit(&q->prod.own, &zero,
-	        mp__self_fast(), memory_order_acquire, memory_order_relaxed)) {
+	if (!side_try(&q->prod)) {
 		int64_t deadline;
-		(void)mp__deadline(timeout_ns, &deadline);
-		int r = side_lock_slow(&q->prod, mp__self_fast(), deadline,
-		                       timeout_ns == 0);
-		if (r < 0)
-			return r;
-		return put_locked(q, msg, (uint32_t)len, deadline,
-		                  timeout_ns == 0);
+		int r = side_lock_slow(&q->prod, timeout_ns, &deadline);
+		return r < 0 ? r : put_locked(q, msg, (uint32_t)len, deadline,
+		                              timeout_ns == 0);
 	}
 	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
 	uint32_t t = lo(tail), off = t & (q->capacity - 1);
@@ -751,17 +757,11 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 	if (!q || !len || (!out && !buf && cap) ||
 	    (timeout_ns < 0 && timeout_ns != MP_FOREVER))
 		return -EINVAL;
-	uint64_t zero = 0;
-	if (!atomic_compare_exchange_strong_explicit(&q->cons.own, &zero,
-	        mp__self_fast(), memory_order_acquire, memory_order_relaxed)) {
+	if (!side_try(&q->cons)) {
 		int64_t deadline;
-		(void)mp__deadline(timeout_ns, &deadline);
-		int r = side_lock_slow(&q->cons, mp__self_fast(), deadline,
-		                       timeout_ns == 0);
-		if (r < 0)
-			return r;
-		return get_locked(q, buf, cap, out, len, deadline,
-		                  timeout_ns == 0);
+		int r = side_lock_slow(&q->cons, timeout_ns, &deadline);
+		return r < 0 ? r : get_locked(q, buf, cap, out, len, deadline,
+		                              timeout_ns == 0);
 	}
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
 	uint32_t h = lo(head);
