@@ -685,7 +685,10 @@ static int64_t fetch(mp_dict_t *d, const void *key, size_t klen, void *buf,
 				memcpy(*out, v, e->vlen);
 		} else if (e->vlen > cap) {
 			r = -MP_ETOOSHORT;
-		} else if (e->vlen) {
+		} else if (e->vlen && buf) {
+			/* buf is non-NULL here (cap >= vlen > 0), but gcc -O3
+			 * inlines callers that pass NULL and 0 and cannot see
+			 * it (-Wnonnull). */
 			memcpy(buf, v, e->vlen);
 		}
 		if (r >= 0 && pop)
