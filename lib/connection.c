@@ -971,7 +971,16 @@ int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
 	r = xfer_start(&x, c, deadline, false);
 	if (r < 0)
 		return r;
-	x.poll_first = expect_wait;
+	/* The answer to a handshake message we just sent: spin for it as
+	 * the listener does (listener.c, spin_poll), then read, or sleep.
+	 * One estimate for the process: each connection makes only three
+	 * such waits, too few to learn from. */
+	if (expect_wait && c->ra_len == 0) {
+		static _Atomic uint32_t est;
+		static const struct timespec zero = { 0, 0 };
+		x.poll_first = !MP__SPIN_UNTIL_X(&est, MP__HANDSHAKE_SPIN, 1,
+		        mp_sys_poll_one(c->fd, POLLIN, &zero) != 0);
+	}
 	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */
 	return recv_msg(&x, buf, cap, cap, NULL);
 }

@@ -372,6 +372,10 @@ pid_t mp__tid(void);
 
 /* ---- queue internals for the pool (queue.c) -------------------------------- */
 
+/* A handshake's wait (listener.c, connection.c) spans the peer's HMAC and
+ * two system calls on each side: it may spin this many times longer. */
+#define MP__HANDSHAKE_SPIN 8
+
 /* Its waits span round trips (a pool's task queue: a worker waits for its
  * next task while its result goes out and the caller answers): they may
  * spin MP__ROUND_TRIP_SPIN times longer. */
