@@ -95,6 +95,98 @@ static void test_registry(void)
 		MPT_EQ(c.n[kind], before.n[kind] - (kind == MP__KIND_QUEUE));
 }
 
+/* ---- churn, SIGKILL, and mptop reading meanwhile ------------------------------ */
+
+static _Atomic uint32_t *churned;
+
+static int churn_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int err = 0;
+		mp_lock_t *l = mp_lock_new(&err);
+		mp_queue_t *q = mp_queue_new(NULL, &err);
+		mp_event_t *e = mp_event_new(&err);
+		if (!l || !q || !e)
+			return 1;
+		mp_lock_free(l);
+		mp_queue_free(q);
+		mp_event_free(e);
+		atomic_fetch_add(churned, 1);
+	}
+}
+
+struct check {
+	unsigned bad;
+	unsigned n;
+};
+
+/* Every entry the reader reports decodes as its kind, or was destroyed
+ * and not yet freed (magic 0) by a process killed in between. */
+static int check_entry(unsigned kind, uint64_t off, void *arg)
+{
+	struct check *c = arg;
+	char *p = (char *)mp__heap_self() + off;
+	struct mp__peek_lock l;
+	struct mp__peek_queue q;
+	struct mp__peek_event e;
+	int r = kind == MP__KIND_LOCK ? mp__lock_peek(p, false, &l)
+	      : kind == MP__KIND_QUEUE ? mp__queue_peek(p, &q)
+	      : kind == MP__KIND_EVENT ? mp__event_peek(p, &e) : 0;
+	uint32_t magic;
+	memcpy(&magic, kind == MP__KIND_LOCK ? p + 8 : kind == MP__KIND_EVENT
+	       ? p + 8 : p, sizeof(magic));
+	c->bad += r < 0 && magic != 0;
+	c->n++;
+	return 0;
+}
+
+static int mptop(const char *args, bool both, char *out, size_t len);
+
+static void test_churn_kill(void)
+{
+	enum { KIDS = 3, ROUNDS = 4 };
+	char out[16384], args[32];
+	int err = 0;
+
+	churned = mp_heap_alloc(sizeof(*churned), &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(churned);
+	snprintf(args, sizeof(args), "%d", (int)getpid());
+	for (int round = 0; round < ROUNDS; round++) {
+		mp_process_t *k[KIDS];
+		for (int i = 0; i < KIDS; i++) {
+			k[i] = mp_process_new(churn_main, NULL, NULL, 0, &err);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(k[i]);
+			MPT_OK(mp_process_start(k[i]));
+		}
+		/* Well into the churn, then read it while it goes on. */
+		uint32_t from = atomic_load(churned);
+		while (atomic_load(churned) < from + 200)
+			usleep(100);
+		if (getenv("MPTOP"))
+			MPT_EQ(mptop(args, false, out, sizeof(out)), 0);
+		for (int i = 0; i < KIDS; i++) {
+			MPT_OK(mp_process_kill(k[i]));
+			MPT_OK(mp_process_join(k[i], TEST_WAIT_NS));
+			mp_process_free(k[i]);
+		}
+	}
+	struct heap *h = mp__heap_self();
+	struct mp__peek_src src = { self_read, h, h->size };
+	struct check c = { 0 };
+	MPT_EQ(mp__peek_each(&src, check_entry, &c), 0);
+	MPT_EQ(c.bad, 0);
+	/* At most what each killed child held: a lock, a queue and an
+	 * event, made or half-freed. */
+	MPT_CMP(c.n, <=, 3 * KIDS * ROUNDS);
+	/* The registry still works for us. */
+	struct census before = census_of(0);
+	mp_lock_t *l = mp_lock_new(&err);
+	MPT_EQ(census_of(0).n[MP__KIND_LOCK], before.n[MP__KIND_LOCK] + 1);
+	MPT_OK(mp_lock_free(l));
+	mp_heap_free(churned);
+}
+
 /* ---- running mptop ------------------------------------------------------------ */
 
 /*
@@ -365,6 +457,8 @@ int main(void)
 {
 	static CU_TestInfo tests[] = {
 		{ "registry: new and free, stale entries", test_registry },
+		{ "registry: SIGKILL during new/free, mptop meanwhile",
+		  test_churn_kill },
 		{ "a family in a known state", test_family },
 		{ "not an mproc process, no process", test_not_mproc },
 		CU_TEST_INFO_NULL,

@@ -2,7 +2,8 @@
  * family.c - who shares the target's heap, and what their threads sleep
  * on.  A process belongs when its /proc/N/map_files entry for the heap's
  * range is the same shmem inode (members inherit the heap at the same
- * address); a thread sleeps on a word when /proc/N/task/T/syscall shows
+ * address) - or, when map_files is out of reach, when it descends from
+ * the target; a thread sleeps on a word when /proc/N/task/T/syscall shows
  * it inside futex() with that word as its first argument.  Threads that
  * wait through io_uring (mp_wait) or are between two system calls are not
  * seen as asleep.
@@ -32,14 +33,47 @@ static bool maps_heap(const struct target *t, pid_t pid)
 	char path[96];
 	struct stat st;
 
-	if (pid == t->pid)
-		return true;
-	if (t->ino == 0)
-		return false; /* the target's inode unknown: itself alone */
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%s", (int)pid,
 	         t->range);
 	return stat(path, &st) == 0 && st.st_dev == t->dev &&
 	       st.st_ino == t->ino;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[48], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	int ppid = 0;
+
+	if (!f)
+		return 0;
+	/* "pid (comm) state ppid ...": comm may hold anything, even ')'. */
+	if (fgets(buf, sizeof(buf), f)) {
+		char *p = strrchr(buf, ')');
+		if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+			ppid = 0;
+	}
+	fclose(f);
+	return (pid_t)ppid;
+}
+
+/* Without the heap's inode (map_files needs CAP_SYS_ADMIN): the target's
+ * descendants, which inherited the heap unless they exec'd since. */
+static bool descends(const struct family *f, pid_t pid)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		pid = parent_of(pid);
+		for (size_t i = 0; i < f->npids; i++)
+			if (f->pids[i] == pid)
+				return true;
+	}
+	return false;
+}
+
+static bool member(const struct target *t, const struct family *f, pid_t pid)
+{
+	return t->ino ? maps_heap(t, pid) : descends(f, pid);
 }
 
 static void read_comm(pid_t pid, char comm[16])
@@ -126,7 +160,7 @@ int family_scan(const struct target *t, struct family *f)
 	r = add_pid(f, t->pid, &pcap);
 	while (r == 0 && (e = readdir(d))) {
 		pid_t pid = is_number(e->d_name) ? (pid_t)atoi(e->d_name) : 0;
-		if (pid > 0 && pid != t->pid && maps_heap(t, pid))
+		if (pid > 0 && pid != t->pid && member(t, f, pid))
 			r = add_pid(f, pid, &pcap);
 	}
 	closedir(d);
