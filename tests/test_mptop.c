@@ -331,6 +331,9 @@ static void check_text(pid_t self, pid_t holder)
 	char pid[24];
 	snprintf(pid, sizeof(pid), " %d ", (int)holder);
 	CU_ASSERT(strstr(out, pid) != NULL);
+	/* Any member names the family: the holder itself, say. */
+	const char *const by_child[] = { want_head, "5 messages, 208 of", NULL };
+	CU_ASSERT(mptop_until(holder, by_child, out, sizeof(out)));
 }
 
 static void check_json(pid_t self, pid_t holder)
