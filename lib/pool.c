@@ -314,6 +314,7 @@ static void free_shared(mp_pool_t *p)
 	mp_heap_free(p->results);
 	if (p->shm) {
 		mp__heap_untag(p->shm);
+		p->shm->magic = 0; /* no reader takes the old block for a pool */
 		mp_heap_free(p->shm);
 	}
 	free(p->workers);
