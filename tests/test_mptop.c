@@ -195,6 +195,8 @@ static void test_churn_kill(void)
  * meanwhile would inherit a pipe's write end and we would never see its
  * end of file.
  */
+static const char *run_prefix = ""; /* e.g. a setpriv command */
+
 static int mptop(const char *args, bool both, char *out, size_t len)
 {
 	const char *bin = getenv("MPTOP");
@@ -205,8 +207,8 @@ static int mptop(const char *args, bool both, char *out, size_t len)
 	out[0] = 0;
 	if (!bin || fd < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "exec %s %s >%s %s", bin, args, path,
-	         both ? "2>&1" : "2>/dev/null");
+	snprintf(cmd, sizeof(cmd), "exec %s %s %s >%s %s", run_prefix, bin,
+	         args, path, both ? "2>&1" : "2>/dev/null");
 	char *argv[] = { "sh", "-c", cmd, NULL };
 	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0 ||
 	    waitpid(pid, &st, 0) != pid) {
@@ -454,6 +456,16 @@ static void test_not_mproc(void)
 	waitpid(pid, NULL, 0);
 	/* Beyond any pid_max. */
 	one_line_failure("2147483647", "no such process");
+	/* Us, seen by a user who may not read us. */
+	if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+		MPT_SKIP("not root, or no setpriv: the EPERM case");
+		return;
+	}
+	run_prefix = "/usr/bin/setpriv --reuid=65534 --regid=65534"
+	             " --clear-groups";
+	snprintf(args, sizeof(args), "%d", (int)getpid());
+	one_line_failure(args, "permission denied");
+	run_prefix = "";
 }
 
 int main(void)
@@ -463,7 +475,8 @@ int main(void)
 		{ "registry: SIGKILL during new/free, mptop meanwhile",
 		  test_churn_kill },
 		{ "a family in a known state", test_family },
-		{ "not an mproc process, no process", test_not_mproc },
+		{ "not an mproc process, no process, not ours to read",
+		  test_not_mproc },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("mptop", tests);
