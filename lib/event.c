@@ -6,7 +6,8 @@
  * reads the flag, both sequentially consistent: set() makes a system call
  * only when somebody may sleep, and never misses one.
  */
-#include "internal.h"
+#include "heap.h"
+#include "peek.h"
 
 struct event {
 	_Atomic uint32_t flag;
@@ -48,15 +49,20 @@ int mp_event_destroy(mp_event_t *ue)
 mp_event_t *mp_event_new(int *err)
 {
 	mp_event_t *e = mp_heap_alloc(sizeof(*e), err);
-	if (e)
+	if (e) {
 		mp_event_init(e);
+		mp__heap_tag(e, MP__KIND_EVENT);
+	}
 	return e;
 }
 
 int mp_event_free(mp_event_t *e)
 {
 	int r = mp_event_destroy(e);
-	return r < 0 ? r : mp_heap_free(e);
+	if (r < 0)
+		return r;
+	mp__heap_untag(e);
+	return mp_heap_free(e);
 }
 
 int mp_event_set(mp_event_t *ue)
@@ -120,4 +126,18 @@ int mp__event_watch(mp_event_t *ue, struct mp__watch *w)
 	w->value = 0;
 	w->sleepers = &e->waiters; /* set() wakes all when it is non-zero */
 	return atomic_load(&e->flag) != 0;
+}
+
+int mp__event_peek(const void *copy, struct mp__peek_event *out)
+{
+	struct event *e = (struct event *)copy;
+
+	if (e->magic != EVENT_MAGIC)
+		return -EINVAL;
+	/* Relaxed: a private copy, nobody else writes it. */
+	*out = (struct mp__peek_event){
+		.set = atomic_load_explicit(&e->flag, memory_order_relaxed) != 0,
+		.waiters = atomic_load_explicit(&e->waiters, memory_order_relaxed),
+	};
+	return 0;
 }

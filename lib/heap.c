@@ -2,83 +2,25 @@
  * heap.c - the shared heap: one MAP_SHARED reservation per process family,
  * allocated from without locks so that a death can never leave it held.
  *
- * Layout (offsets from the base; everything is position-independent except
- * the base itself, which every process of the family shares by inheritance):
- *
- *   struct heap      header: sizes, the span high-water mark, class hints
- *   struct span[]    one descriptor per span: a state word and a bitmap
- *   ...padding to a span boundary...
- *   spans            nspans spans of SPAN_SIZE bytes
- *
- * Span state word (struct span.state): the kind in the top 4 bits, a value
- * in the low 28.  Legal transitions, each a single atomic store or CAS:
- *
- *   UNBORN --(bump of top: the bumper owns it)--> SMALL|class, BUSY
- *   FREE, DIRTY --(CAS by a claimer)------------> BUSY
- *   BUSY   --(claimer, store-release)-----------> SMALL|class, HEAD|n, TAIL|k
- *   HEAD|n --(CAS by the freer)------------------> BUSY --> FREE or DIRTY
- *                                                  (tails first)
- *
- * UNBORN is 0, the content of a fresh mapping, so spans past `top` need no
- * initialisation.  SMALL spans keep their class for the life of the heap;
- * their blocks are taken and given back by CAS on the span's bitmap.  A
- * process killed between two steps leaves at most one BUSY run or one set
- * bit nobody owns: a leak, never a structure another process can trip on.
+ * The layout and the span state word are described in heap.h, which
+ * mptop's reader (peek.c) shares.
  *
  * Memory ordering: the release store that publishes a span's final state
  * pairs with the acquire load in free() and in the allocator's scans, so a
  * span's state is never seen before the claimer's writes to it.  Bitmap CASes
  * are acq_rel: taking a block acquires the freer's last writes to it.
  */
-#include "internal.h"
+#include "heap.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define SPAN_SHIFT 16
-#define SPAN_SIZE ((size_t)1 << SPAN_SHIFT)
-#define MIN_SHIFT 4                           /* smallest class: 16 bytes */
-#define NCLASS (SPAN_SHIFT - 1 - MIN_SHIFT + 1) /* 16 B .. 32 KiB */
-#define BITMAP_WORDS ((SPAN_SIZE >> MIN_SHIFT) / 64)
-
-#define ST_KIND_MASK 0xF0000000u
-#define ST_VAL_MASK 0x0FFFFFFFu
-#define ST_UNBORN 0x00000000u
-#define ST_FREE   0x10000000u
-#define ST_SMALL  0x20000000u /* | class */
-#define ST_HEAD   0x30000000u /* | number of spans in the run */
-#define ST_TAIL   0x40000000u /* | distance from the head */
-#define ST_BUSY   0x50000000u
-#define ST_DIRTY  0x60000000u /* free, its pages kept (not zero) */
 
 /* Freed runs up to this many spans keep their pages (ST_DIRTY), as long as
  * all such pages stay under DIRTY_MAX: reusing a hot block costs a memset
  * at most, giving its pages back costs a page fault per page next time. */
 #define KEEP_SPANS 16
 #define DIRTY_MAX ((uint64_t)64 << 20)
-
-#define HEAP_MAGIC 0x6d706870u /* "mphp" */
-#define HEAP_VERSION 1u
-
-struct span {
-	_Atomic uint32_t state;
-	uint32_t reserved;
-	_Atomic uint64_t bits[BITMAP_WORDS];
-};
-
-struct heap {
-	uint32_t magic;
-	uint32_t version;
-	uint64_t size;
-	uint64_t nspans;
-	uint64_t spans_off;
-	_Atomic uint32_t top;           /* spans [0, top) were handed out */
-	_Atomic uint32_t hint[NCLASS];  /* 1 + a span of the class with room */
-	_Atomic uint64_t live;          /* bytes in live blocks */
-	_Atomic uint64_t dirty;         /* bytes in DIRTY spans */
-	struct span desc[];
-};
 
 static struct heap *_Atomic the_heap;
 static pthread_mutex_t heap_init_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -108,6 +50,16 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* Registry words for a heap of `size` bytes: one per 16 KiB, a power of
+ * two from 64 to 2^20 (the pages are touched only as entries land). */
+static unsigned reg_bits(size_t size)
+{
+	unsigned bits = 6;
+	while (bits < 20 && ((size_t)1 << (bits + 14)) < size)
+		bits++;
+	return bits;
+}
+
 static int heap_create(size_t size)
 {
 	if (size == 0) {
@@ -119,10 +71,14 @@ static int heap_create(size_t size)
 	if (size < MP_HEAP_MIN_SIZE || size > ((size_t)1 << 46))
 		return -EINVAL;
 	size = MP__ALIGN_UP(size, SPAN_SIZE);
-	uint64_t nspans = (size - sizeof(struct heap) - SPAN_SIZE) /
-	                  (SPAN_SIZE + sizeof(struct span));
-	uint64_t off = MP__ALIGN_UP(sizeof(struct heap) +
-	                            nspans * sizeof(struct span), SPAN_SIZE);
+	unsigned bits = reg_bits(size);
+	uint64_t reg_bytes = (uint64_t)8 << bits;
+	/* 64: the registry's alignment, at most 56 bytes of padding. */
+	uint64_t nspans = (size - sizeof(struct heap) - 64 - reg_bytes -
+	                   SPAN_SIZE) / (SPAN_SIZE + sizeof(struct span));
+	uint64_t reg = MP__ALIGN_UP(sizeof(struct heap) +
+	                            nspans * sizeof(struct span), 64);
+	uint64_t off = MP__ALIGN_UP(reg + reg_bytes, SPAN_SIZE);
 	int err = 0;
 	struct heap *h = mp_sys_map_shared(size, &err);
 	if (!h)
@@ -132,6 +88,8 @@ static int heap_create(size_t size)
 	h->size = size;
 	h->nspans = nspans;
 	h->spans_off = off;
+	h->reg_off = reg;
+	h->reg_bits = bits;
 	/* Release: another thread that sees the pointer sees the header. */
 	atomic_store_explicit(&the_heap, h, memory_order_release);
 	return 0;
@@ -155,6 +113,11 @@ static int heap_get(size_t size, struct heap **out)
 	}
 	*out = h;
 	return h ? 0 : r;
+}
+
+struct heap *mp__heap_self(void)
+{
+	return atomic_load_explicit(&the_heap, memory_order_acquire);
 }
 
 int mp__heap_ensure(void)

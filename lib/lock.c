@@ -43,7 +43,8 @@
  */
 #include "lock.h"
 
-#include "lock.h"
+#include "heap.h"
+#include "peek.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -318,15 +319,20 @@ int mp_lock_destroy(mp_lock_t *ul)
 mp_lock_t *mp_lock_new(int *err)
 {
 	mp_lock_t *l = mp_heap_alloc(sizeof(*l), err);
-	if (l)
+	if (l) {
 		mp_lock_init(l);
+		mp__heap_tag(l, MP__KIND_LOCK);
+	}
 	return l;
 }
 
 int mp_lock_free(mp_lock_t *l)
 {
 	int r = mp_lock_destroy(l);
-	return r < 0 ? r : mp_heap_free(l);
+	if (r < 0)
+		return r;
+	mp__heap_untag(l);
+	return mp_heap_free(l);
 }
 
 static __attribute__((noinline)) int acquire_slow(struct lock *l,
@@ -495,15 +501,20 @@ int mp_rlock_destroy(mp_rlock_t *ul)
 mp_rlock_t *mp_rlock_new(int *err)
 {
 	mp_rlock_t *l = mp_heap_alloc(sizeof(*l), err);
-	if (l)
+	if (l) {
 		mp_rlock_init(l);
+		mp__heap_tag(l, MP__KIND_RLOCK);
+	}
 	return l;
 }
 
 int mp_rlock_free(mp_rlock_t *l)
 {
 	int r = mp_rlock_destroy(l);
-	return r < 0 ? r : mp_heap_free(l);
+	if (r < 0)
+		return r;
+	mp__heap_untag(l);
+	return mp_heap_free(l);
 }
 
 
@@ -566,3 +577,28 @@ int mp_rlock_owner(const mp_rlock_t *ul, int *tid, int *count)
 	return 0;
 }
 
+
+/* ---- mptop (peek.h) ------------------------------------------------------ */
+
+int mp__lock_peek(const void *copy, bool rlock, struct mp__peek_lock *out)
+{
+	const struct lock *l = copy;
+
+	if (l->magic != (rlock ? RLOCK_MAGIC : LOCK_MAGIC))
+		return -EINVAL;
+	/* Relaxed: a private copy, nobody else writes it. */
+	uint64_t own = atomic_load_explicit(&((struct lock *)l)->own,
+	                                    memory_order_relaxed);
+	*out = (struct mp__peek_lock){
+		.tid = MP__TID(own),
+		.ident = (uint32_t)(own >> 32),
+		.waiters = (own & FUTEX_WAITERS) != 0,
+		.owner_died = (own & FUTEX_OWNER_DIED) != 0,
+		.state = atomic_load_explicit(&((struct lock *)l)->state,
+		                              memory_order_relaxed),
+		.count = rlock && MP__TID(own) ? l->count : 0,
+		.spinners = atomic_load_explicit(&((struct lock *)l)->spinners,
+		                                 memory_order_relaxed),
+	};
+	return 0;
+}

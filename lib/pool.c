@@ -21,6 +21,8 @@
  * supervisor runs the callbacks.
  */
 #include "pool.h"
+#include "heap.h"
+#include "peek.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +72,8 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	atomic_store(&s->violation, -1);
 	atomic_store(&s->stopped, 0);
 	atomic_store(&s->retired, 0);
+	atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->tasks, 0, memory_order_relaxed);
 	snprintf(name, sizeof(name), "%sPoolWorker-%d",
 	         p->forkserver ? "ForkServer" : "Fork", ++p->spawned);
 	mp_process_t *w = mp_process_new(mp__pool_worker_main, &p->cfg[i], name,
@@ -284,8 +288,16 @@ static int make_shared(mp_pool_t *p)
 	if (p->tasks)
 		p->results = mp_queue_new(&qa, &err);
 	if (p->results)
-		p->slots = mp_heap_alloc((size_t)p->nproc * sizeof(*p->slots),
-		                         &err);
+		p->shm = mp_heap_alloc(sizeof(*p->shm) +
+		                       (size_t)p->nproc * sizeof(*p->slots), &err);
+	if (p->shm) {
+		p->shm->nproc = (uint32_t)p->nproc;
+		p->shm->tasks = (uint64_t)(uintptr_t)p->tasks;
+		p->shm->results = (uint64_t)(uintptr_t)p->results;
+		p->shm->magic = POOL_MAGIC;
+		p->slots = p->shm->slots;
+		mp__heap_tag(p->shm, MP__KIND_POOL);
+	}
 	p->workers = calloc((size_t)p->nproc, sizeof(*p->workers));
 	p->cfg = calloc((size_t)p->nproc, sizeof(*p->cfg));
 	if (!p->workers || !p->cfg)
@@ -296,9 +308,15 @@ static int make_shared(mp_pool_t *p)
 static void free_shared(mp_pool_t *p)
 {
 	/* Every worker is reaped: nobody else is inside the queues. */
+	mp__heap_untag(p->tasks);
 	mp_heap_free(p->tasks);
+	mp__heap_untag(p->results);
 	mp_heap_free(p->results);
-	mp_heap_free(p->slots);
+	if (p->shm) {
+		mp__heap_untag(p->shm);
+		p->shm->magic = 0; /* no reader takes the old block for a pool */
+		mp_heap_free(p->shm);
+	}
 	free(p->workers);
 	free(p->cfg);
 }
@@ -591,5 +609,57 @@ int mp_pool_free(mp_pool_t *p)
 	mp_pool_join(p, MP_FOREVER);
 	mp__pool_free_jobs(p);
 	free_pool(p);
+	return 0;
+}
+
+/* ---- mptop (peek.h) --------------------------------------------------------- */
+
+_Static_assert(sizeof(struct pool_shm) == MP__PEEK_POOL_HDR &&
+               sizeof(struct slot) == MP__PEEK_WORKER, "peek.h's sizes");
+
+int mp__pool_peek(const void *copy, struct mp__peek_pool *out)
+{
+	const struct pool_shm *m = copy;
+
+	if (m->magic != POOL_MAGIC)
+		return -EINVAL;
+	*out = (struct mp__peek_pool){ m->nproc, m->tasks, m->results };
+	return 0;
+}
+
+static enum mp__worker_state worker_state(struct slot *s)
+{
+	if (atomic_load_explicit(&s->violation, memory_order_relaxed) >= 0)
+		return MP__WORKER_TRAPPED;
+	if (atomic_load_explicit(&s->stopped, memory_order_relaxed))
+		return MP__WORKER_STOPPED;
+	if (atomic_load_explicit(&s->retired, memory_order_relaxed))
+		return MP__WORKER_RETIRED;
+	if (atomic_load_explicit(&s->running, memory_order_relaxed))
+		return MP__WORKER_RUNNING;
+	return atomic_load_explicit(&s->pid, memory_order_relaxed)
+	       ? MP__WORKER_IDLE : MP__WORKER_STARTING;
+}
+
+int mp__pool_peek_worker(const void *copy, struct mp__peek_worker *out)
+{
+	/* Relaxed throughout: a private copy, nobody else writes it. */
+	struct slot *s = (struct slot *)copy;
+	enum mp__worker_state st = worker_state(s);
+	bool running = st == MP__WORKER_RUNNING;
+
+	*out = (struct mp__peek_worker){
+		.pid = atomic_load_explicit(&s->pid, memory_order_relaxed),
+		.state = st,
+		.job = running ? atomic_load_explicit(&s->job,
+		                                      memory_order_relaxed) : 0,
+		.fn = running ? atomic_load_explicit(&s->fn,
+		                                     memory_order_relaxed) : 0,
+		.chunk = running ? atomic_load_explicit(&s->chunk,
+		                                        memory_order_relaxed) : 0,
+		.syscall = atomic_load_explicit(&s->violation,
+		                                memory_order_relaxed),
+		.tasks = atomic_load_explicit(&s->tasks, memory_order_relaxed),
+	};
 	return 0;
 }

@@ -44,8 +44,11 @@ struct result {
 
 /*
  * One per worker, written by the worker, read by the parent when the
- * worker dies.  `job`/`chunk` describe the task being run, valid while
- * `running` is 1 (stored last, with release).
+ * worker dies, and by mptop.  `job`/`chunk`/`fn` describe the task being
+ * run, valid while `running` is 1 (stored last, with release).  `pid` and
+ * `tasks` are for mptop only: the worker stores its pid once as it starts
+ * and bumps `tasks` after each task (relaxed stores: nothing is ordered
+ * by them).  A replacement worker takes over its predecessor's slot.
  */
 struct slot {
 	_Atomic uint64_t job;
@@ -54,8 +57,24 @@ struct slot {
 	_Atomic int32_t violation;  /* the system call that trapped, or -1 */
 	_Atomic uint32_t stopped;   /* took a TASK_STOP: exits on purpose */
 	_Atomic uint32_t retired;   /* ran maxtasksperchild: exits on purpose */
-	uint32_t reserved;
+	_Atomic int32_t pid;        /* the worker's, 0 until it runs */
+	_Atomic uint64_t fn;        /* the task's mp_elem_fn or mp_task_fn */
+	_Atomic uint64_t tasks;     /* tasks finished by this worker */
 };
+
+/*
+ * The pool's block in the shared heap: what mptop finds through the
+ * registry (heap.h), then the slots.  Written once by mp_pool_new.
+ */
+struct pool_shm {
+	uint32_t magic;
+	uint32_t nproc;
+	uint64_t tasks, results;    /* the queues (addresses in the family) */
+	uint64_t reserved;
+	struct slot slots[];
+};
+
+#define POOL_MAGIC 0x6d70706cu /* "mppl" */
 
 /* What a worker needs: read-only after the pool starts it. */
 struct worker_cfg {
@@ -89,7 +108,8 @@ struct mp_pool {
 	mp_pool_attr_t attr;
 	int nproc;
 	mp_queue_t *tasks, *results;
-	struct slot *slots;           /* shared heap, one per worker */
+	struct pool_shm *shm;         /* shared heap */
+	struct slot *slots;           /* shm->slots, one per worker */
 	struct worker_cfg *cfg;       /* one per worker */
 	mp_process_t **workers;       /* written by the supervisor, under mu */
 	pthread_t sup;

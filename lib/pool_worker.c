@@ -151,6 +151,7 @@ int mp__pool_worker_main(void *arg)
 		c->initarg = (char *)(c + 1) + (size_t)c->filter_insns * 8;
 
 	my_slot = c->slot;
+	atomic_store_explicit(&c->slot->pid, getpid(), memory_order_relaxed);
 	/* Forked by mp_pool_new's caller: no death signal (see pool.c). */
 	if (c->lifeline >= 0 && mp_sys_lifeline_hold(c->lifeline) < 0)
 		return 3;
@@ -169,6 +170,7 @@ int mp__pool_worker_main(void *arg)
 		}
 		atomic_store_explicit(&c->slot->job, t.job, memory_order_relaxed);
 		atomic_store_explicit(&c->slot->chunk, t.chunk, memory_order_relaxed);
+		atomic_store_explicit(&c->slot->fn, t.fn, memory_order_relaxed);
 		/* Release: job and chunk before "running". */
 		atomic_store_explicit(&c->slot->running, 1, memory_order_release);
 		struct result r = { .job = t.job, .chunk = t.chunk };
@@ -178,7 +180,9 @@ int mp__pool_worker_main(void *arg)
 			run_elem(&t, &r);
 		mp_queue_put(c->results, &r, sizeof(r), MP_FOREVER);
 		atomic_store_explicit(&c->slot->running, 0, memory_order_release);
-		if (c->maxtasks && ++done >= c->maxtasks) {
+		atomic_store_explicit(&c->slot->tasks, (uint64_t)++done,
+		                      memory_order_relaxed);
+		if (c->maxtasks && done >= c->maxtasks) {
 			atomic_store(&c->slot->retired, 1);
 			return 0;
 		}

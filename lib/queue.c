@@ -43,6 +43,8 @@
  * Producers waiting for space mirror this on `head`.
  */
 #include "lock.h"
+#include "heap.h"
+#include "peek.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -196,6 +198,7 @@ mp_queue_t *mp_queue_new(const mp_queue_attr_t *attr, int *err)
 		mp_heap_free(mem);
 		return NULL;
 	}
+	mp__heap_tag(mem, MP__KIND_QUEUE);
 	return mem;
 }
 
@@ -252,7 +255,10 @@ int mp_queue_destroy(mp_queue_t *uq)
 int mp_queue_free(mp_queue_t *q)
 {
 	int r = mp_queue_destroy(q);
-	return r < 0 ? r : mp_heap_free(q);
+	if (r < 0)
+		return r;
+	mp__heap_untag(q);
+	return mp_heap_free(q);
 }
 
 /* ---- the two side locks ----------------------------------------------------- */
@@ -913,4 +919,49 @@ int mp__queue_watch(mp_queue_t *uq, struct mp__watch *w)
 	uint32_t head = lo(atomic_load_explicit(&q->cons.pos,
 	                                        memory_order_acquire));
 	return find_msg(q, head, &at) != 0 || atomic_load(&q->closed);
+}
+
+/* ---- mptop (peek.h) --------------------------------------------------------- */
+
+_Static_assert(sizeof(struct queue) == MP__PEEK_QUEUE_HDR, "peek.h's size");
+
+int mp__queue_peek(const void *copy, struct mp__peek_queue *out)
+{
+	struct queue *q = (struct queue *)copy;
+
+	if (q->magic != QUEUE_MAGIC)
+		return -EINVAL;
+	/* Relaxed throughout: a private copy, nobody else writes it. */
+	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
+	bool joinable = (q->flags & MP_QUEUE_JOINABLE) != 0;
+	*out = (struct mp__peek_queue){
+		.capacity = q->capacity,
+		.max_msg = q->max_msg,
+		.maxsize = q->maxsize,
+		.joinable = joinable,
+		.closed = atomic_load_explicit(&q->closed, memory_order_relaxed),
+		.msgs = hi(tail) - hi(head),
+		.bytes = lo(tail) - lo(head),
+		.unfinished = joinable ? hi(tail) - atomic_load_explicit(
+		        &q->done, memory_order_relaxed) : 0,
+		.sleepers = atomic_load_explicit(&q->sleepers,
+		                                 memory_order_relaxed),
+		.getters_asleep = atomic_load_explicit(&q->prod.other_sleeping,
+		                                       memory_order_relaxed),
+		.putters_asleep = atomic_load_explicit(&q->cons.other_sleeping,
+		                                       memory_order_relaxed),
+		.put_holder = MP__TID(atomic_load_explicit(&q->prod.own,
+		                                           memory_order_relaxed)),
+		.get_holder = MP__TID(atomic_load_explicit(&q->cons.own,
+		                                           memory_order_relaxed)),
+		.futex_off = {
+			[MP__PEEK_Q_PUT_LOCK] = offsetof(struct queue, prod.own),
+			[MP__PEEK_Q_DATA] = offsetof(struct queue, prod.pos),
+			[MP__PEEK_Q_GET_LOCK] = offsetof(struct queue, cons.own),
+			[MP__PEEK_Q_SPACE] = offsetof(struct queue, cons.pos),
+			[MP__PEEK_Q_DONE] = offsetof(struct queue, done),
+		},
+	};
+	return 0;
 }

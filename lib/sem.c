@@ -8,7 +8,8 @@
  * waiters), so at least one of them sees the other's write - no lost
  * wake-up, and no system call when nobody sleeps.
  */
-#include "internal.h"
+#include "heap.h"
+#include "peek.h"
 
 struct sem {
 	_Atomic uint32_t value;
@@ -64,15 +65,20 @@ mp_sem_t *mp_sem_new(long value, bool bounded, int *err)
 		return NULL;
 	}
 	mp_sem_t *s = mp_heap_alloc(sizeof(*s), err);
-	if (s)
+	if (s) {
 		mp_sem_init(s, value, bounded);
+		mp__heap_tag(s, MP__KIND_SEM);
+	}
 	return s;
 }
 
 int mp_sem_free(mp_sem_t *s)
 {
 	int r = mp_sem_destroy(s);
-	return r < 0 ? r : mp_heap_free(s);
+	if (r < 0)
+		return r;
+	mp__heap_untag(s);
+	return mp_heap_free(s);
 }
 
 static bool try_down(struct sem *s)
@@ -190,4 +196,22 @@ int mp__sem_watch(mp_sem_t *us, struct mp__watch *w)
 	w->value = 0;
 	w->sleepers = &s->watchers;
 	return atomic_load(&s->value) > 0;
+}
+
+int mp__sem_peek(const void *copy, struct mp__peek_sem *out)
+{
+	struct sem *s = (struct sem *)copy;
+
+	if (s->magic != SEM_MAGIC)
+		return -EINVAL;
+	/* Relaxed: a private copy, nobody else writes it. */
+	*out = (struct mp__peek_sem){
+		.value = atomic_load_explicit(&s->value, memory_order_relaxed),
+		.max = s->max,
+		.waiters = atomic_load_explicit(&s->waiters, memory_order_relaxed),
+		.watchers = atomic_load_explicit(&s->watchers,
+		                                 memory_order_relaxed),
+		.bounded = s->bounded != 0,
+	};
+	return 0;
 }
