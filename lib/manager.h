@@ -82,6 +82,10 @@ struct mgr_conn {
 	bool close_after;   /* a control call's connection: after the reply */
 	bool dead;
 	bool parked;
+	bool in_armed;      /* its multishot POLLIN poll is on the ring */
+	bool out_armed;     /* a one-shot POLLOUT poll is on the ring */
+	bool rd_more;       /* reading stopped at the buffer's bound */
+	struct mp_manager_server *srv;
 	struct mgr_call park;
 };
 

@@ -889,6 +889,20 @@ static void python(int minor)
 	mp_manager_server_close(s);
 }
 
+void mp__mgr_force_poll(bool on);
+
+/* The server where io_uring is missing: the same events from ppoll(2). */
+static void test_poll_fallback(void)
+{
+	mp__mgr_force_poll(true);
+	test_c_kinds();
+	test_kill_lock_holder();
+	test_kill_mid_request();
+	test_hostile();
+	test_many_clients();
+	mp__mgr_force_poll(false);
+}
+
 static void test_python311(void)
 {
 	python(11);
@@ -919,6 +933,7 @@ int main(void)
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },
+		{ "the ppoll fallback", test_poll_fallback },
 		{ "interop python 3.11", test_python311 },
 		{ "interop python 3.12", test_python312 },
 		{ "interop python 3.13", test_python313 },
