@@ -479,6 +479,68 @@ static void test_kill_barrier_party(void)
 	mp_manager_server_close(s);
 }
 
+
+static bool is_broken_barrier(const mp_obj_t *e)
+{
+	return mp_obj_inert_name(e) &&
+	       !strcmp(mp_obj_inert_module(e), "threading") &&
+	       !strcmp(mp_obj_inert_name(e), "BrokenBarrierError");
+}
+
+/* threading.Barrier's timeout, reset, abort; an action is refused. */
+static void test_barrier(void)
+{
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
+	mp_manager_t *m = connect_to(s);
+	int r, err = 0;
+	mp_obj_t *a3[3] = { mp_obj_int(2), mp_obj_none(), mp_obj_float(0.02) };
+	mp_proxy_t *b = create(m, "Barrier", mp_obj_tuple(3, a3));
+	/* wait(None) takes the default timeout, and its end breaks it */
+	mp_obj_t *e = call(b, "wait", t1(mp_obj_none()), TEST_WAIT_NS, &r);
+	MPT_ERR(r, -MP_EREMOTE);
+	CU_ASSERT(is_broken_barrier(e));
+	mp_obj_decref(e);
+	mp_obj_t *v = call(b, "__getattribute__", t1(s_("broken")),
+	                   TEST_WAIT_NS, &r);
+	CU_ASSERT(mp_obj_kind(v) == MP_OBJ_BOOL && mp_obj_bool_value(v));
+	mp_obj_decref(v);
+	mp_obj_decref(call(b, "reset", NULL, TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	v = call(b, "__getattribute__", t1(s_("broken")), TEST_WAIT_NS, &r);
+	CU_ASSERT(mp_obj_kind(v) == MP_OBJ_BOOL && !mp_obj_bool_value(v));
+	mp_obj_decref(v);
+	/* an explicit wait(timeout) wins over the default */
+	e = call(b, "wait", t1(mp_obj_float(0.01)), TEST_WAIT_NS, &r);
+	CU_ASSERT(is_broken_barrier(e));
+	mp_obj_decref(e);
+	mp_obj_decref(call(b, "abort", NULL, TEST_WAIT_NS, &r));
+	e = call(b, "wait", t1(mp_obj_float(5)), TEST_WAIT_NS, &r);
+	CU_ASSERT(is_broken_barrier(e)); /* broken: at once */
+	mp_obj_decref(e);
+	MPT_EQ(ival(call(b, "__getattribute__", t1(s_("parties")),
+	                 TEST_WAIT_NS, &r)), 2);
+	mp_proxy_free(b);
+	/* an action is code: refused, as a non-number timeout */
+	mp_obj_t *a2[2] = { mp_obj_int(2),
+	                    mp_obj_global("builtins", "print", NULL) };
+	mp_obj_t *args = mp_obj_tuple(2, a2);
+	CU_ASSERT_PTR_NULL(mp_manager_create(m, "Barrier", args, NULL,
+	                                     TEST_WAIT_NS, &err));
+	MPT_ERR(err, -MP_EREMOTE);
+	mp_obj_decref(args);
+	mp_obj_t *kw = mp_obj_dict();
+	mp_obj_dict_set(kw, s_("timeout"), s_("soon"));
+	args = t1(mp_obj_int(2));
+	CU_ASSERT_PTR_NULL(mp_manager_create(m, "Barrier", args, kw,
+	                                     TEST_WAIT_NS, &err));
+	MPT_ERR(err, -MP_EREMOTE);
+	mp_obj_decref(args);
+	mp_obj_decref(kw);
+	mp_manager_close(m);
+	server_here_close(s, th);
+}
+
 /* A client killed in the middle of writing a request. */
 static int half_request(void *arg)
 {
@@ -713,6 +775,27 @@ static const char py_sync[] =
 "t = threading.Thread(target=lambda: r.append(b.wait(5))); t.start()\n"
 "r.append(b.wait(5)); t.join(); assert sorted(r) == [0, 1], r\n"
 "assert b.parties == 2 and not b.broken\n"
+"b = m.Barrier(3, timeout=0.05); r = []\n"
+"def waiter():\n"
+"    try: b.wait(None)\n"
+"    except threading.BrokenBarrierError: r.append('broken')\n"
+"t = threading.Thread(target=waiter); t.start()\n"
+"while b.n_waiting < 1: pass\n"
+"try:\n    b.wait(); raise SystemExit('no BrokenBarrierError')\n"
+"except threading.BrokenBarrierError: pass\n"
+"t.join(); assert r == ['broken'] and b.broken, r  # one timeout breaks all\n"
+"b.reset(); assert not b.broken and b.n_waiting == 0\n"
+"b = m.Barrier(2, None, None); r = []\n"
+"t = threading.Thread(target=waiter); t.start()\n"
+"while b.n_waiting < 1: pass\n"
+"b.reset(); t.join(); assert r == ['broken'] and not b.broken, r\n"
+"t = threading.Thread(target=lambda: r.append(b.wait(5))); t.start()\n"
+"r.append(b.wait(5)); t.join(); assert sorted(r[1:]) == [0, 1], r\n"
+"b.abort(); assert b.broken\n"
+"try:\n    b.wait(5); raise SystemExit('no BrokenBarrierError')\n"
+"except threading.BrokenBarrierError: pass\n"
+"try:\n    m.Barrier(2, action=print); raise SystemExit('action ran?')\n"
+"except mp.managers.RemoteError as e: assert 'callable' in str(e), e\n"
 "jq = m.JoinableQueue(); jq.put(1)\n"
 "def work():\n"
 "    jq.get(); jq.task_done()\n"
@@ -930,6 +1013,7 @@ int main(void)
 		{ "kill a client mid-request", test_kill_mid_request },
 		{ "kill a party waiting at a Barrier",
 		  test_kill_barrier_party },
+		{ "Barrier: timeout, reset, abort, no action", test_barrier },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },
