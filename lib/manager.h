@@ -93,6 +93,14 @@ struct mgr_conn {
 const struct mgr_kind *mp__mgr_kind(const char *name);
 extern const struct mgr_kind mp__mgr_iterator;
 
+/* List slices (lib/manager_slice.c): is x a builtins.slice(start, stop,
+ * step), as a request carries one (an inert call)?  Then run the call's
+ * __getitem__, __setitem__ or __delitem__ of it on the vector v[0..*n)
+ * of capacity *cap. */
+bool mp__mgr_is_slice(const mp_obj_t *x);
+void mp__mgr_slice_call(const struct mgr_call *c, mp_obj_t ***v, size_t *n,
+                        size_t *cap, struct mgr_res *r);
+
 /* Helpers for kinds. */
 mp_obj_t *mp__mgr_exc(const char *type, const char *msg);
 mp_obj_t *mp__mgr_exc_obj(const char *type, mp_obj_t *arg);

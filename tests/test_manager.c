@@ -541,6 +541,67 @@ static void test_barrier(void)
 	server_here_close(s, th);
 }
 
+
+static mp_obj_t *slice3(mp_obj_t *a, mp_obj_t *b, mp_obj_t *c)
+{
+	mp_obj_t *v[3] = { a, b, c };
+	return mp_obj_inert(mp_obj_global("builtins", "slice", NULL),
+	                    mp_obj_tuple(3, v), false, NULL, NULL);
+}
+
+/* A list's slices from C: the slice is builtins.slice(...), inert. */
+static void test_list_slices(void)
+{
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
+	mp_manager_t *m = connect_to(s);
+	int r;
+	mp_obj_t *l0 = mp_obj_list();
+	for (int i = 0; i < 6; i++)
+		mp_obj_list_append(l0, mp_obj_int(i));
+	mp_proxy_t *l = create(m, "list", t1(l0));
+	/* l[1::2] == [1, 3, 5] */
+	mp_obj_t *v = call(l, "__getitem__",
+	                   t1(slice3(mp_obj_int(1), mp_obj_none(),
+	                             mp_obj_int(2))), TEST_WAIT_NS, &r);
+	char *t = mp_obj_repr(v, NULL);
+	CU_ASSERT_STRING_EQUAL(t ? t : "", "[1, 3, 5]");
+	free(t);
+	mp_obj_decref(v);
+	/* l[1:3] = ['a']; del l[::-2]: [0, 'a', 3, 4, 5] -> [0, 3, 5]...
+	 * del of indices 4, 2, 0 leaves ['a', 4] */
+	mp_obj_t *seq = mp_obj_list();
+	mp_obj_list_append(seq, s_("a"));
+	mp_obj_decref(call(l, "__setitem__",
+	                   t2(slice3(mp_obj_int(1), mp_obj_int(3),
+	                             mp_obj_none()), seq), TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	mp_obj_decref(call(l, "__delitem__",
+	                   t1(slice3(mp_obj_none(), mp_obj_none(),
+	                             mp_obj_int(-2))), TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	v = call(l, "__getitem__", t1(slice3(mp_obj_int(-100), mp_obj_none(),
+	                                     mp_obj_none())), TEST_WAIT_NS, &r);
+	t = mp_obj_repr(v, NULL);
+	CU_ASSERT_STRING_EQUAL(t ? t : "", "['a', 4]");
+	free(t);
+	mp_obj_decref(v);
+	/* a zero step and an index out of range: Python's errors */
+	mp_obj_t *e = call(l, "__getitem__", t1(slice3(mp_obj_none(),
+	                   mp_obj_none(), mp_obj_int(0))), TEST_WAIT_NS, &r);
+	MPT_ERR(r, -MP_EREMOTE);
+	CU_ASSERT_STRING_EQUAL(mp_obj_exc_type(e) ? mp_obj_exc_type(e) : "",
+	                       "builtins.ValueError");
+	mp_obj_decref(e);
+	e = call(l, "__getitem__", t1(mp_obj_int(5)), TEST_WAIT_NS, &r);
+	CU_ASSERT_STRING_EQUAL(mp_obj_exc_type(e) ? mp_obj_exc_type(e) : "",
+	                       "builtins.IndexError");
+	mp_obj_decref(e);
+	mp_proxy_free(l);
+	mp_manager_close(m);
+	server_here_close(s, th);
+}
+
 /* A client killed in the middle of writing a request. */
 static int half_request(void *arg)
 {
@@ -815,6 +876,40 @@ static const char py_sync[] =
 "except AttributeError: pass\n"
 "print('OK')\n";
 
+static const char py_slices[] =
+"import sys, random\n"
+"from multiprocessing.managers import SyncManager\n"
+"m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode()); m.connect()\n"
+"random.seed(1)\n"
+"idx = [None, -12, -7, -3, -1, 0, 1, 2, 3, 5, 7, 12, 10**30, -10**30]\n"
+"steps = [None, 1, 2, 3, -1, -2, -3]\n"
+"for trial in range(3):\n"
+"    ref = list(range(8)); l = m.list(ref)\n"
+"    for a in idx:\n"
+"        for b in idx:\n"
+"            for c in steps:\n"
+"                s = slice(a, b, c)\n"
+"                assert l[s] == ref[s], (s, l[s], ref[s])\n"
+"    for _ in range(300):\n"
+"        a, b, c = random.choice(idx), random.choice(idx), random.choice(steps)\n"
+"        s = slice(a, b, c); op = random.randrange(3)\n"
+"        if op == 0:\n"
+"            del ref[s]; del l[s]\n"
+"        else:\n"
+"            n = len(ref[s]) if c not in (None, 1) else random.randrange(4)\n"
+"            v = [random.randrange(100) for _ in range(n)]\n"
+"            ref[s] = v; l[s] = v\n"
+"        if len(ref) < 3: ref += [1, 2, 3, 4, 5]; l += [1, 2, 3, 4, 5]\n"
+"        assert l._getvalue() == ref, (s, op, l._getvalue(), ref)\n"
+"l = m.list([1, 2, 3])\n"
+"for bad, exc in ((lambda: l[5], IndexError), (lambda: l[-4], IndexError),\n"
+"                 (lambda: l[::0], ValueError), (lambda: l['a':], TypeError),\n"
+"                 (lambda: l.__setitem__(slice(None, None, 2), [1]), ValueError)):\n"
+"    try: bad(); raise SystemExit('no %s' % exc)\n"
+"    except exc: pass\n"
+"assert l[1:3] == [2, 3] and l[::2] == [1, 3] and l[-1] == 3\n"
+"print('OK')\n";
+
 static const char py_server[] =
 "import sys\n"
 "from multiprocessing.managers import BaseManager\n"
@@ -970,6 +1065,18 @@ static void python(int minor)
 	MPT_EQ(st, 0);
 	CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
 	mp_manager_server_close(s);
+	/* list slices against Python's own list, on a server of ours */
+	pthread_t th;
+	s = server_here(&th);
+	a = mp_manager_server_address(s);
+	snprintf(path, sizeof(path), "%.*s", (int)a->len, a->name);
+	MPT_OK(mpt_py_start(&py, py_slices, args, &pp));
+	st = mpt_py_finish(&pp);
+	if (st != 0)
+		fprintf(stderr, "\n%s\n", pp.buf);
+	MPT_EQ(st, 0);
+	CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
+	server_here_close(s, th);
 }
 
 void mp__mgr_force_poll(bool on);
@@ -1014,6 +1121,7 @@ int main(void)
 		{ "kill a party waiting at a Barrier",
 		  test_kill_barrier_party },
 		{ "Barrier: timeout, reset, abort, no action", test_barrier },
+		{ "list slices", test_list_slices },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },

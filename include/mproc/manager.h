@@ -31,7 +31,11 @@
  * is itself hosted (a dict's __iter__).  '#GETVALUE', '__str__' and
  * '__repr__' work on every object, as CPython's fallbacks.
  *
- * Hosted types (SyncManager's typeids): 'dict', 'list', 'Namespace',
+ * Hosted types (SyncManager's typeids): 'dict', 'list' (with slices:
+ * l[a:b:c], l[a:b:c] = seq, del l[a:b:c], as Python's list; a slice
+ * travels as builtins.slice(start, stop, step), which a C client builds
+ * with mp_obj_inert(mp_obj_global("builtins", "slice", NULL), args,
+ * false, NULL, &err)), 'Namespace',
  * 'Value' (typecode, value), 'Array' (typecode, sequence), 'Iterator', and
  * the synchronisation types 'Queue', 'JoinableQueue' (maxsize), 'Lock',
  * 'RLock', 'Semaphore', 'BoundedSemaphore' (value), 'Condition' (its own
@@ -80,7 +84,7 @@
  *
  * Not supported yet: 'Pool' and 'AsyncResult' typeids; a Condition built
  * on a lock proxy; list.sort with a key;
- * list and Array slices (an index must be an int); Python's 'xmlrpclib'
+ * Array slices (an Array index must be an int); Python's 'xmlrpclib'
  * serializer; proxies
  * passed as arguments stay inert Tokens on the server (they are values,
  * not live references).
