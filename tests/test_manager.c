@@ -56,6 +56,8 @@ static mp_manager_server_t *server_open(bool tcp)
 	                                         NULL));
 	MPT_OK(mp_manager_server_register_shared(s, "the_lock", "Lock",
 	                                         NULL));
+	MPT_OK(mp_manager_server_register_shared(s, "the_cond", "Condition",
+	                                         NULL));
 	mp_obj_t *two = mp_obj_int(2);
 	mp_obj_t *sem_args = mp_obj_tuple(1, &two);
 	MPT_OK(mp_manager_server_register_shared(s, "the_sem", "Semaphore",
@@ -358,38 +360,79 @@ static void test_kill_lock_holder(void)
 }
 
 struct waiter {
-	mp_proxy_t *q;
+	mp_proxy_t *p;
+	const char *method;
 	int r;
 };
 
-static void *wait_get(void *arg)
+static void *wait_call(void *arg)
 {
 	struct waiter *w = arg;
-	mp_obj_decref(call(w->q, "get", NULL, TEST_WAIT_NS, &w->r));
+	mp_obj_decref(call(w->p, w->method, NULL, TEST_WAIT_NS, &w->r));
 	return NULL;
 }
 
-/* The server dies while calls wait: each returns an error at once. */
+/* The server dies while calls of every blocking kind wait (Queue.get,
+ * Lock.acquire, Event.wait, Barrier.wait, Condition.wait,
+ * JoinableQueue.join): each returns an error at once, not at its
+ * timeout. */
 static void test_kill_server(void)
 {
 	mp_process_t *proc = NULL;
 	mp_manager_server_t *s = server(true, &proc);
 	mp_manager_t *m = connect_to(s);
-	struct waiter w[3];
-	pthread_t t[3];
-	for (int i = 0; i < 3; i++) {
-		w[i].q = create(m, "Queue", NULL);
-		pthread_create(&t[i], NULL, wait_get, &w[i]);
+	int r;
+	/* two proxies of the shared Lock, Condition and Barrier: two
+	 * connections (a proxy's connection serves one call at a time) */
+	mp_proxy_t *lk = create(m, "the_lock", NULL);
+	mp_obj_decref(call(lk, "acquire", NULL, TEST_WAIT_NS, &r));
+	mp_proxy_t *cv = create(m, "the_cond", NULL);
+	mp_proxy_t *bar = create(m, "the_barrier", NULL);
+	mp_proxy_t *jq = create(m, "JoinableQueue", NULL);
+	mp_obj_decref(call(jq, "put", t1(mp_obj_int(1)), TEST_WAIT_NS, &r));
+	struct waiter w[6] = {
+		{ create(m, "Queue", NULL), "get", 0 },
+		{ create(m, "Event", NULL), "wait", 0 },
+		{ create(m, "the_barrier", NULL), "wait", 0 },
+		{ create(m, "the_lock", NULL), "acquire", 0 },
+		{ jq, "join", 0 },
+		{ create(m, "the_cond", NULL), "wait", 0 },
+	};
+	/* the Condition's waiter holds its lock when it calls wait */
+	mp_obj_decref(call(w[5].p, "acquire", NULL, TEST_WAIT_NS, &r));
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++)
+		pthread_create(&t[i], NULL, wait_call, &w[i]);
+	/* parked, not on their way: the Barrier counts its waiter, and the
+	 * Condition's lock is free once its waiter waits */
+	int64_t waiting = 0, dl = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (waiting != 1 && mp_sys_now_ns() < dl)
+		waiting = ival(call(bar, "__getattribute__",
+		                    t1(s_("n_waiting")), TEST_WAIT_NS, &r));
+	MPT_EQ(waiting, 1);
+	bool got = false;
+	while (!got && mp_sys_now_ns() < dl) {
+		mp_obj_t *v = call(cv, "acquire", t1(mp_obj_bool(false)),
+		                   TEST_WAIT_NS, &r);
+		got = mp_obj_kind(v) == MP_OBJ_BOOL && mp_obj_bool_value(v);
+		mp_obj_decref(v);
 	}
-	usleep(200000); /* let them park (if not, they fail to connect) */
+	CU_ASSERT(got);
+	usleep(100000); /* the other four: likely parked by now (if not,
+	                 * they fail to connect: an error all the same) */
 	int64_t t0 = mp_sys_now_ns();
 	MPT_OK(mp_process_kill(proc));
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		pthread_join(t[i], NULL);
+		if (w[i].r >= 0 || w[i].r == -ETIMEDOUT)
+			fprintf(stderr, "\nwaiter %d: %d\n", i, w[i].r);
 		CU_ASSERT(w[i].r < 0 && w[i].r != -ETIMEDOUT);
-		mp_proxy_free(w[i].q);
+		mp_proxy_free(w[i].p);
 	}
 	MPT_CMP(mp_sys_now_ns() - t0, <, TEST_WAIT_NS);
+	mp_proxy_free(lk);
+	mp_proxy_free(cv);
+	mp_proxy_free(bar);
 	mp_manager_close(m);
 	mp_manager_server_close(s);
 }
@@ -658,6 +701,14 @@ static void expect_kind(mp_conn_t *c, const void *msg, size_t n,
 	mp_obj_decref(rep);
 }
 
+static int64_t objects(mp_manager_t *m)
+{
+	mp_obj_t *res = NULL;
+	MPT_OK(mp_manager_call(m, "number_of_objects", NULL, NULL,
+	                       TEST_WAIT_NS, &res));
+	return ival(res);
+}
+
 static void test_hostile(void)
 {
 	pthread_t th;
@@ -702,6 +753,7 @@ static void test_hostile(void)
 	mp_manager_t *m = connect_to(s);
 	mp_proxy_t *d = create(m, "dict", NULL);
 	int r;
+	int64_t objs = objects(m);
 	mp_obj_decref(call(d, "__init__", NULL, TEST_WAIT_NS, &r));
 	MPT_ERR(r, -MP_EREMOTE);
 	mp_obj_decref(call(d, "_getvalue", NULL, TEST_WAIT_NS, &r));
@@ -717,6 +769,7 @@ static void test_hostile(void)
 	mp_obj_decref(call(d, "__setitem__", t2(s_("a"), mp_obj_int(1)),
 	                   TEST_WAIT_NS, &r));
 	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 1);
+	MPT_EQ(objects(m), objs); /* nothing hosted on the way */
 	mp_proxy_free(d);
 	mp_manager_close(m);
 	server_here_close(s, th);
@@ -876,10 +929,23 @@ static const char py_sync[] =
 "except AttributeError: pass\n"
 "print('OK')\n";
 
+/* Hostile values from a Python client (a pickle that would run a
+ * command is stored as data), then list slices against Python's list. */
 static const char py_slices[] =
 "import sys, random\n"
+"from multiprocessing import managers\n"
 "from multiprocessing.managers import SyncManager\n"
 "m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode()); m.connect()\n"
+"d = m.dict()\n"
+"import os, tempfile\n"
+"marker = os.path.join(tempfile.mkdtemp(), 'ran')\n"
+"class Evil:\n"
+"    def __reduce__(self): return (os.system, ('touch ' + marker,))\n"
+"d['evil'] = Evil(); assert 'evil' in d and not os.path.exists(marker)\n"
+"del d['evil']; os.rmdir(os.path.dirname(marker))\n"
+"for bad in ('__class__', '_getvalue', 'no_such_method'):\n"
+"    try: d._callmethod(bad); raise SystemExit('%s ran' % bad)\n"
+"    except managers.RemoteError: pass\n"
 "random.seed(1)\n"
 "idx = [None, -12, -7, -3, -1, 0, 1, 2, 3, 5, 7, 12, 10**30, -10**30]\n"
 "steps = [None, 1, 2, 3, -1, -2, -3]\n"
