@@ -82,12 +82,24 @@ struct mgr_conn {
 	bool close_after;   /* a control call's connection: after the reply */
 	bool dead;
 	bool parked;
+	bool in_armed;      /* its multishot POLLIN poll is on the ring */
+	bool out_armed;     /* a one-shot POLLOUT poll is on the ring */
+	bool rd_more;       /* reading stopped at the buffer's bound */
+	struct mp_manager_server *srv;
 	struct mgr_call park;
 };
 
 /* The kinds (lib/manager_types.c, lib/manager_sync.c). */
 const struct mgr_kind *mp__mgr_kind(const char *name);
 extern const struct mgr_kind mp__mgr_iterator;
+
+/* List slices (lib/manager_slice.c): is x a builtins.slice(start, stop,
+ * step), as a request carries one (an inert call)?  Then run the call's
+ * __getitem__, __setitem__ or __delitem__ of it on the vector v[0..*n)
+ * of capacity *cap. */
+bool mp__mgr_is_slice(const mp_obj_t *x);
+void mp__mgr_slice_call(const struct mgr_call *c, mp_obj_t ***v, size_t *n,
+                        size_t *cap, struct mgr_res *r);
 
 /* Helpers for kinds. */
 mp_obj_t *mp__mgr_exc(const char *type, const char *msg);

@@ -1,9 +1,18 @@
 /*
- * manager_server.c - the manager server: one thread runs a poll(2) loop
+ * manager_server.c - the manager server: one thread runs an event loop
  * over every client connection, reading CPython-framed requests without
  * ever blocking on one client; another thread only accepts (the listener
  * runs handshakes concurrently, with their own timeouts) and hands the
  * authenticated connections over through an eventfd.
+ *
+ * The loop waits on its own io_uring (sys/upoll.c): one multishot
+ * POLL_ADD per connection and on the eventfd, armed once for the
+ * connection's life, a one-shot POLLOUT only while a reply waits for room,
+ * and the wait's timeout at the nearest parked deadline.  Reads and writes
+ * are plain non-blocking calls after readiness: a request is small and
+ * read whole, so a recv on the ring would only add a completion to reap.
+ * Where io_uring is missing or forbidden (a container's seccomp policy),
+ * the same events come from ppoll(2).
  *
  * A request that would block (a Queue.get on an empty queue) parks its
  * connection: the call is kept, with its deadline, and tried again after
@@ -12,7 +21,6 @@
  */
 #include "manager.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -20,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,13 +55,26 @@ struct mp_manager_server {
 	atomic_int serving;
 	int evfd;
 	mp_process_t *child;
-	int64_t spin_ns;   /* this round's spin before sleeping in poll */
+	int64_t spin_ns;   /* this round's spin before sleeping */
 	int spin_backoff;  /* rounds to go without spinning */
+	bool ring;         /* waiting on up, else on ppoll(2) */
+	mp_sys_upoll_t up;
+	struct pollfd *pf; /* the ppoll fallback's array */
+	mp_sys_upoll_ev_t *ev; /* a round's events; pf's size */
+	size_t ev_cap;
 	/* accepted connections on their way to the loop */
 	pthread_mutex_t mu;
 	mp_conn_t **handoff;
 	size_t nhandoff, cap_handoff;
 };
+
+/* Tests: serve on the ppoll(2) fallback, as where io_uring is missing. */
+static _Atomic bool force_poll;
+void mp__mgr_force_poll(bool on);
+void mp__mgr_force_poll(bool on)
+{
+	atomic_store(&force_poll, on);
+}
 
 static const mp_pickle_opts_t req_opts = {
 	.flags = MP_PICKLE_INERT,
@@ -244,8 +264,34 @@ static int conn_add(mp_manager_server_t *s, mp_conn_t *c)
 	mc->cid = ++s->next_cid;
 	mc->conn = c;
 	mc->fd = mp_conn_fileno(c);
+	mc->srv = s;
+	/* RDHUP: a parked client's death is seen without reading its
+	 * pipelined requests */
+	if (s->ring && mp_sys_upoll_add(&s->up, mc->fd, POLLIN | POLLRDHUP,
+	                                true, mc->cid << 1) < 0) {
+		free(mc);
+		return -ENOMEM;
+	}
+	mc->in_armed = s->ring;
+	/* conns stay sorted by cid: appended in order, reap keeps it */
 	s->conns[s->nconns++] = mc;
 	return 0;
+}
+
+/* The connection a completion's tag names; NULL once it is gone (a
+ * late completion: cids are never reused). */
+static struct mgr_conn *conn_by_cid(mp_manager_server_t *s, uint64_t cid)
+{
+	size_t lo = 0, hi = s->nconns;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->conns[mid]->cid < cid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nconns && s->conns[lo]->cid == cid ? s->conns[lo]
+	                                                  : NULL;
 }
 
 static void park_clear(struct mgr_conn *mc)
@@ -266,6 +312,12 @@ static void conn_free(mp_manager_server_t *s, struct mgr_conn *mc)
 		for (struct mgr_obj *o = s->buckets[b]; o; o = o->hnext)
 			if (o->kind && o->kind->drop_conn)
 				o->kind->drop_conn(o, mc->cid);
+	/* An armed poll holds the socket open: without the cancel, which
+	 * the next wait submits, the client would not see it closed. */
+	if (mc->in_armed)
+		mp_sys_upoll_cancel(&s->up, mc->cid << 1);
+	if (mc->out_armed)
+		mp_sys_upoll_cancel(&s->up, mc->cid << 1 | 1);
 	mp_conn_close(mc->conn);
 	free(mc->in);
 	free(mc->out);
@@ -295,8 +347,12 @@ static void conn_flush(struct mgr_conn *mc)
 		struct iovec iov = { mc->out + mc->out_off,
 		                     mc->out_len - mc->out_off };
 		ssize_t n = mp_sys_writev(mc->fd, &iov, 1, true, true);
+		if (n == -EAGAIN && mc->srv->ring && !mc->out_armed)
+			mc->out_armed = mp_sys_upoll_add(&mc->srv->up, mc->fd,
+			                                 POLLOUT, false,
+			                                 mc->cid << 1 | 1) == 0;
 		if (n < 0) {
-			if (n != -EAGAIN)
+			if (n != -EAGAIN || (mc->srv->ring && !mc->out_armed))
 				mc->dead = true;
 			return;
 		}
@@ -341,24 +397,27 @@ static void reply_traceback(struct mgr_conn *mc, const char *fmt, ...)
 	conn_reply(mc, "#TRACEBACK", mp__mgr_str(text));
 }
 
-/* Read what is there.  Returns false when the connection ended. */
+/* Read what is there, up to a bound: past it, rd_more says the socket
+ * may hold more, read once the buffer has been consumed (a multishot
+ * poll reports new arrivals only).  Returns false when the connection
+ * ended. */
 static bool conn_read(struct mgr_conn *mc)
 {
 	for (;;) {
+		mc->rd_more = mc->in_len > MP_MANAGER_MAX_MSG + 12;
+		if (mc->rd_more)
+			return true; /* (a too long frame: framing refuses) */
 		if (buf_reserve(&mc->in, &mc->in_cap, mc->in_len + 65536) < 0)
 			return false;
 		ssize_t n = mp_sys_read(mc->fd, mc->in + mc->in_len,
 		                        mc->in_cap - mc->in_len, true, true);
-		if (n > 0) {
-			size_t room = mc->in_cap - mc->in_len;
-			mc->in_len += (size_t)n;
-			/* a short read drained the socket: no EAGAIN read */
-			if ((size_t)n < room ||
-			    mc->in_len > MP_MANAGER_MAX_MSG + 12)
-				return true; /* (too long: framing refuses) */
-			continue;
-		}
-		return n == -EAGAIN;
+		if (n <= 0)
+			return n == -EAGAIN;
+		size_t room = mc->in_cap - mc->in_len;
+		mc->in_len += (size_t)n;
+		/* a short read drained the socket: no EAGAIN read */
+		if ((size_t)n < room)
+			return true;
 	}
 }
 
@@ -782,6 +841,8 @@ static bool pump(mp_manager_server_t *s)
 		} else if (f > 0) {
 			handle_message(s, mc, mc->in + off, len);
 			consume(mc, off + len);
+			if (mc->rd_more && !conn_read(mc))
+				mc->dead = true;
 			any = true;
 		}
 	}
@@ -810,20 +871,14 @@ static void *acceptor(void *arg)
 		}
 		s->handoff[s->nhandoff++] = c;
 		pthread_mutex_unlock(&s->mu);
-		uint64_t one = 1;
-		if (write(s->evfd, &one, 8) < 0) {
-			/* the counter cannot overflow in practice */
-		}
+		mp_sys_eventfd_signal(s->evfd);
 	}
 	return NULL;
 }
 
 static void take_handoff(mp_manager_server_t *s)
 {
-	uint64_t v;
-	if (read(s->evfd, &v, 8) < 0) {
-		/* EAGAIN: nothing new */
-	}
+	mp_sys_eventfd_drain(s->evfd);
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->nhandoff; i++)
 		if (conn_add(s, s->handoff[i]) < 0)
@@ -888,37 +943,61 @@ static int64_t next_deadline(mp_manager_server_t *s)
 	return d;
 }
 
-static int poll_once(mp_manager_server_t *s, struct pollfd *pf,
-                     int64_t deadline)
+/* The ppoll(2) fallback: one round of the same events the ring gives
+ * (tag 0 the eventfd, cid << 1 a connection, its revents as res). */
+static int poll_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                       unsigned max, const struct timespec *dl, bool once)
 {
-	pf[0] = (struct pollfd){ s->evfd, POLLIN, 0 };
-	for (size_t i = 0; i < s->nconns; i++) {
-		struct mgr_conn *mc = s->conns[i];
-		short ev = mc->out_len ? POLLOUT : 0;
-		/* a parked or closing connection's requests wait; still
-		 * watch it for end of file (POLLRDHUP) to free what it
-		 * holds when its client dies */
-		if (!mc->parked && !mc->close_after)
-			ev |= POLLIN;
-		pf[i + 1] = (struct pollfd){ mc->fd, ev | POLLRDHUP, 0 };
+	size_t n = s->nconns + 1; /* <= max: serve_loop sees to it */
+	(void)max;
+	s->pf[0] = (struct pollfd){ s->evfd, POLLIN, 0 };
+	for (size_t i = 1; i < n; i++) {
+		struct mgr_conn *mc = s->conns[i - 1];
+		/* a full buffer's socket keeps its bytes (level-triggered:
+		 * asking POLLIN would spin); RDHUP still tells a death */
+		short e = (short)(POLLRDHUP | (mc->rd_more ? 0 : POLLIN) |
+		                  (mc->out_len ? POLLOUT : 0));
+		s->pf[i] = (struct pollfd){ mc->fd, e, 0 };
 	}
-	struct timespec ts, now_ts;
-	const struct timespec *dl = mp__deadline_ts(deadline, &ts);
-	/* After a reply, spin briefly on a zero-timeout poll: a client in a
-	 * loop of calls sends its next request within a few microseconds,
-	 * and catching it awake saves a scheduler wake-up per round trip
-	 * (the client's own is unavoidable).  With one CPU it would only
-	 * slow the client down. */
+	struct timespec zero = { 0, 0 };
+	int r = mp_sys_poll(s->pf, (unsigned)n, once ? &zero : dl);
+	if (r <= 0)
+		return r == -EINTR ? 0 : r;
+	unsigned k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s->pf[i].revents)
+			ev[k++] = (mp_sys_upoll_ev_t){
+				i ? s->conns[i - 1]->cid << 1 : 0,
+				s->pf[i].revents, true };
+	return (int)k;
+}
+
+static int get_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                      unsigned max, const struct timespec *dl, bool once)
+{
+	if (!s->ring)
+		return poll_events(s, ev, max, dl, once);
+	return once ? mp_sys_upoll_peek(&s->up, ev, max)
+	            : mp_sys_upoll_wait(&s->up, ev, max, dl);
+}
+
+static int wait_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                       unsigned max, int64_t deadline)
+{
+	/* After a reply, spin briefly: a client in a loop of calls sends
+	 * its next request within a few microseconds, and catching it
+	 * awake saves a scheduler wake-up per round trip (the client's own
+	 * is unavoidable).  On the ring a spin is a look at shared memory,
+	 * without a system call.  With one CPU it would only slow the
+	 * client down. */
 	int n = 0;
 	if (s->spin_ns && s->spin_backoff > 0) {
 		s->spin_backoff--;
 	} else if (s->spin_ns) {
 		int64_t now = mp__mgr_now(), end = now + s->spin_ns, t;
-		mp_sys_ns_to_timespec(now, &now_ts); /* past: a zero wait */
-		while ((n = mp_sys_poll(pf, (unsigned)s->nconns + 1,
-		                        &now_ts)) == 0 &&
+		while ((n = get_events(s, ev, max, NULL, true)) == 0 &&
 		       (t = mp__mgr_now()) < end) {
-			/* a poll that took this long was preempted: the
+			/* a round that took this long was preempted: the
 			 * CPUs are busy, and spinning would only take
 			 * time from the client we wait for */
 			if (t - now > MP_USEC(20)) {
@@ -930,53 +1009,99 @@ static int poll_once(mp_manager_server_t *s, struct pollfd *pf,
 		if (n == 0 && !s->spin_backoff)
 			s->spin_backoff = 16; /* nothing came: a pause */
 	}
+	struct timespec ts;
 	if (n == 0)
-		n = mp_sys_poll(pf, (unsigned)s->nconns + 1, dl);
-	return n < 0 && n != -EINTR ? n : 0;
+		n = get_events(s, ev, max, mp__deadline_ts(deadline, &ts),
+		               false);
+	return n;
 }
 
-static void handle_io(mp_manager_server_t *s, const struct pollfd *pf)
+static void conn_event(struct mgr_conn *mc, bool out, int res)
 {
-	size_t n = s->nconns; /* conns taken over below are not in pf */
-	if (pf[0].revents)
-		take_handoff(s);
-	for (size_t i = 0; i < n; i++) {
-		struct mgr_conn *mc = s->conns[i];
-		short re = pf[i + 1].revents;
-		if (re & POLLOUT)
-			conn_flush(mc);
-		if (re & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) {
-			if (re & POLLIN || !(re & POLLRDHUP) ||
-			    mc->parked || mc->close_after)
-				if (!conn_read(mc))
-					mc->dead = true;
-			if (re & (POLLHUP | POLLERR))
-				mc->dead = true;
-		}
+	if (res < 0) {
+		/* -ECANCELED ends a live connection's poll only when the
+		 * kernel dropped it (then it is armed again); anything else
+		 * is a descriptor we cannot watch */
+		if (res != -ECANCELED)
+			mc->dead = true;
+		return;
 	}
+	if (out || res & POLLOUT)
+		conn_flush(mc);
+	if (out || !(res & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)))
+		return;
+	if (!conn_read(mc) || res & (POLLHUP | POLLERR))
+		mc->dead = true;
+	/* a full buffer: a peer that hung up cannot be served */
+	if (mc->rd_more && res & POLLRDHUP)
+		mc->dead = true;
+}
+
+static void handle_event(mp_manager_server_t *s, const mp_sys_upoll_ev_t *e)
+{
+	if (e->tag == 0) {
+		take_handoff(s);
+		if (!e->more && s->ring &&
+		    mp_sys_upoll_add(&s->up, s->evfd, POLLIN, true, 0) < 0)
+			atomic_store(&s->stop, 1); /* deaf to stop: leave */
+		return;
+	}
+	struct mgr_conn *mc = conn_by_cid(s, e->tag >> 1);
+	if (!mc)
+		return;
+	bool out = e->tag & 1;
+	if (out)
+		mc->out_armed = false;
+	conn_event(mc, out, e->res);
+	if (!out && !e->more && s->ring && !mc->dead) {
+		/* the kernel ended the multishot (an overflowing CQ ring
+		 * does): arm it again */
+		mc->in_armed = mp_sys_upoll_add(&s->up, mc->fd,
+		                                POLLIN | POLLRDHUP, true,
+		                                mc->cid << 1) == 0;
+		mc->dead = !mc->in_armed;
+	} else if (!out && !e->more) {
+		mc->in_armed = false;
+	}
+}
+
+/* Room for an event per connection (the fallback reports them all). */
+static int events_room(mp_manager_server_t *s)
+{
+	size_t n = s->nconns + 1;
+	if (n <= s->ev_cap)
+		return 0;
+	n = n < 32 ? 64 : n * 2;
+	void *e = realloc(s->ev, n * sizeof(*s->ev));
+	if (e)
+		s->ev = e;
+	void *p = realloc(s->pf, n * sizeof(*s->pf));
+	if (p)
+		s->pf = p;
+	if (!e || !p)
+		return -ENOMEM;
+	s->ev_cap = n;
+	return 0;
 }
 
 static void serve_loop(mp_manager_server_t *s)
 {
-	struct pollfd *pf = NULL;
-	size_t cap = 0;
 	int ncpu = mp_cpu_count();
 	while (!atomic_load(&s->stop)) {
-		if (cap < s->nconns + 1) {
-			cap = (s->nconns + 1) * 2;
-			void *p = realloc(pf, cap * sizeof(*pf));
-			if (!p) {
-				usleep(10000);
-				cap = 0;
-				continue;
-			}
-			pf = p;
-		}
 		int64_t now = mp__mgr_now(), d = expire(s, now);
 		int64_t dp = next_deadline(s);
-		if (poll_once(s, pf, dp < d ? dp : d) < 0)
+		int n = events_room(s);
+		if (n == 0)
+			n = wait_events(s, s->ev, (unsigned)s->ev_cap,
+			                dp < d ? dp : d);
+		if (n == -ENOMEM) {
+			usleep(10000);
+			continue;
+		}
+		if (n < 0)
 			break;
-		handle_io(s, pf);
+		for (int i = 0; i < n; i++)
+			handle_event(s, &s->ev[i]);
 		/* deaths first: what a dead client held goes back before
 		 * requests that came in the same round are run */
 		reap(s);
@@ -988,14 +1113,38 @@ static void serve_loop(mp_manager_server_t *s)
 	}
 	/* flush what is queued (a 'shutdown' reply), briefly */
 	for (size_t i = 0; i < s->nconns; i++) {
-		struct pollfd p = { s->conns[i]->fd, POLLOUT, 0 };
-		for (int k = 0; k < 10 && s->conns[i]->out_len &&
-		                !s->conns[i]->dead; k++) {
-			if (poll(&p, 1, 100) > 0)
-				conn_flush(s->conns[i]);
-		}
+		struct mgr_conn *mc = s->conns[i];
+		struct timespec ts;
+		mp_sys_ns_to_timespec(mp__mgr_now() + MP_SEC(1), &ts);
+		while (mc->out_len && !mc->dead &&
+		       mp_sys_poll_one(mc->fd, POLLOUT, &ts) > 0)
+			conn_flush(mc);
 	}
-	free(pf);
+}
+
+/* The loop's ring, made by the thread that waits on it (it is its only
+ * submitter); without io_uring, ppoll(2). */
+static int loop_open(mp_manager_server_t *s)
+{
+	s->ring = !atomic_load(&force_poll) &&
+	          mp_sys_upoll_init(&s->up, 256) == 0;
+	if (s->ring && mp_sys_upoll_add(&s->up, s->evfd, POLLIN, true, 0) < 0) {
+		mp_sys_upoll_destroy(&s->up);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void loop_close(mp_manager_server_t *s)
+{
+	if (s->ring)
+		mp_sys_upoll_destroy(&s->up);
+	s->ring = false;
+	free(s->pf);
+	free(s->ev);
+	s->pf = NULL;
+	s->ev = NULL;
+	s->ev_cap = 0;
 }
 
 int mp_manager_server_serve(mp_manager_server_t *s)
@@ -1007,10 +1156,12 @@ int mp_manager_server_serve(mp_manager_server_t *s)
 		return -EBUSY;
 	atomic_store(&s->stop, 0);
 	pthread_t t;
-	int r = pthread_create(&t, NULL, acceptor, s);
-	if (r) {
+	int r = loop_open(s);
+	if (r == 0 && (r = -pthread_create(&t, NULL, acceptor, s)) < 0)
+		loop_close(s);
+	if (r < 0) {
 		atomic_store(&s->serving, 0);
-		return -r;
+		return r;
 	}
 	serve_loop(s);
 	atomic_store(&s->stop, 1);
@@ -1019,6 +1170,7 @@ int mp_manager_server_serve(mp_manager_server_t *s)
 	for (size_t i = 0; i < s->nconns; i++)
 		conn_free(s, s->conns[i]);
 	s->nconns = 0;
+	loop_close(s);
 	atomic_store(&s->serving, 0);
 	return 0;
 }
@@ -1028,10 +1180,8 @@ int mp_manager_server_stop(mp_manager_server_t *s)
 	if (!s)
 		return -EINVAL;
 	atomic_store(&s->stop, 1);
-	uint64_t one = 1;
 	/* async-signal-safe: an atomic store and a write(2) */
-	if (write(s->evfd, &one, 8) < 0)
-		return 0;
+	mp_sys_eventfd_signal(s->evfd);
 	return 0;
 }
 
@@ -1079,10 +1229,10 @@ mp_manager_server_t *mp_manager_server_open(const mp_address_t *address,
 		e = -ENOMEM;
 		goto out;
 	}
-	s->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->evfd = mp_sys_eventfd();
 	pthread_mutex_init(&s->mu, NULL);
 	if (s->evfd < 0) {
-		e = -errno;
+		e = s->evfd;
 		goto fail;
 	}
 	mp_conn_opts_t o = { .authkey = authkey, .authkey_len = keylen,

@@ -387,12 +387,32 @@ const struct mgr_kind mp__mgr_event = {
  * A waiter keeps the generation it joined (saved[0]), its index
  * (saved[1]) and the count of breaks it saw (phase - 1).  A new
  * generation lets it go with its index; a break (abort, reset, a waiter's
- * timeout or death) sends it BrokenBarrierError.
+ * timeout or death) sends it BrokenBarrierError, as threading.Barrier
+ * does: a wait that times out breaks the barrier for everyone.
  */
 struct bar {
 	int64_t parties, count, gen, breaks;
+	int64_t timeout;  /* Barrier(timeout=): wait's default, ns; -1 none */
 	bool broken;
 };
+
+/* A timeout argument: None (-1), or seconds >= 0 as ns (a negative one
+ * is 0, as threading's; past a billion seconds, -2: forever); false when
+ * it is not a number. */
+static bool timeout_ns(const mp_obj_t *t, int64_t *ns)
+{
+	*ns = -1;
+	if (!t || mp_obj_kind(t) == MP_OBJ_NONE)
+		return true;
+	mp_obj_kind_t k = mp_obj_kind(t);
+	if (k != MP_OBJ_INT && k != MP_OBJ_FLOAT && k != MP_OBJ_BOOL)
+		return false;
+	double sec = mp_obj_float_value(t);
+	if (sec != sec)
+		return false;
+	*ns = sec <= 0 ? 0 : sec < 1e9 ? (int64_t)(sec * 1e9) : -2;
+	return true;
+}
 
 static const char *const bar_exposed[] = {
 	"__getattribute__", "wait", "abort", "reset", NULL,
@@ -402,17 +422,28 @@ static int bar_init(struct mgr_obj *o, const mp_obj_t *args,
                     const mp_obj_t *kwds, mp_obj_t **exc)
 {
 	int64_t p = 0;
-	const mp_obj_t *act = mp_obj_item(args, 1);
+	const mp_obj_t *pa = mp_obj_item(args, 0), *act = mp_obj_item(args, 1);
+	const mp_obj_t *tmo = mp_obj_item(args, 2);
+	pa = pa ? pa : mp_obj_dict_get_str(kwds, "parties");
+	act = act ? act : mp_obj_dict_get_str(kwds, "action");
+	tmo = tmo ? tmo : mp_obj_dict_get_str(kwds, "timeout");
 	struct bar *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -1;
-	if (mp_obj_int_value(mp_obj_item(args, 0), &p) < 0 || p < 1 ||
-	    (act && mp_obj_kind(act) != MP_OBJ_NONE) ||
-	    mp_obj_dict_get_str(kwds, "action") ||
-	    mp_obj_dict_get_str(kwds, "timeout")) {
-		*exc = mp__mgr_exc("builtins.ValueError",
-		                   "Barrier(parties): parties >= 1; an action "
-		                   "or timeout is not supported");
+	const char *why = NULL;
+	if (mp_obj_len(args) > 3)
+		why = "Barrier(parties, action=None, timeout=None)";
+	else if (mp_obj_int_value(pa, &p) < 0 || p < 1)
+		why = "Barrier(parties): parties must be an int >= 1";
+	else if (act && mp_obj_kind(act) != MP_OBJ_NONE)
+		/* a callable would have to run here: the server decodes
+		 * requests as data and never calls what they name */
+		why = "Barrier(action=...): the manager server cannot run a "
+		      "callable; pass action=None";
+	else if (!timeout_ns(tmo, &b->timeout))
+		why = "Barrier(timeout=...): a number of seconds or None";
+	if (why) {
+		*exc = mp__mgr_exc("builtins.ValueError", why);
 		free(b);
 		return -1;
 	}
@@ -432,6 +463,11 @@ static void bar_wait(struct mgr_call *c, struct mgr_res *r)
 {
 	struct bar *b = c->obj->state;
 	if (c->phase == 0) {
+		int64_t t;
+		if (!timeout_ns(ARG(0, "timeout"), &t)) {
+			mp__mgr_type_error(r, "wait(timeout): a number or None");
+			return;
+		}
 		if (b->broken)
 			goto broken;
 		c->saved[0] = b->gen;
@@ -442,7 +478,11 @@ static void bar_wait(struct mgr_call *c, struct mgr_res *r)
 			mp__mgr_ret(r, mp_obj_int(c->saved[1]));
 			return;
 		}
-		park(c, r, ARG(0, "timeout"));
+		if (t == -1) /* wait(None): the barrier's own timeout */
+			t = b->timeout;
+		park(c, r, NULL);
+		if (t >= 0)
+			c->deadline = mp__mgr_now() + t;
 		c->phase = 1 + (int)b->breaks;
 		return;
 	}

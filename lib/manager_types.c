@@ -232,7 +232,11 @@ static void list_edit(struct vec *a, const struct mgr_call *c,
 {
 	int64_t i;
 	const mp_obj_t *x = ARG(0, NULL);
-	if (M("__setitem__") || M("__delitem__") || M("__getitem__")) {
+	if ((M("__setitem__") || M("__delitem__") || M("__getitem__")) &&
+	    mp__mgr_is_slice(x)) {
+		mp__mgr_slice_call(c, &a->v, &a->n, &a->cap, r);
+	} else if (M("__setitem__") || M("__delitem__") ||
+	           M("__getitem__")) {
 		if ((i = vec_index(a, x, r, false)) < 0)
 			return;
 		if (M("__getitem__")) {

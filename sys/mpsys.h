@@ -347,6 +347,54 @@ void mp_sys_prep_futex_wake(struct io_uring_sqe *sqe, _Atomic uint32_t *word,
 void mp_sys_prep_futex_waitv(struct io_uring_sqe *sqe, struct futex_waitv *w,
                              unsigned n);
 
+/* ---- a private ring as a readiness poller (upoll.c) -------------------- */
+
+/*
+ * For one event loop watching many descriptors: the loop's own ring, set
+ * up by the thread that will use it (SINGLE_ISSUER) and used by no other.
+ * Arms and cancels are queued, and handed to the kernel by the next peek
+ * or wait.  An armed poll holds the file open: cancel before closing.
+ */
+typedef struct mp_sys_upoll {
+	struct io_uring ring;
+} mp_sys_upoll_t;
+
+/* One completion: the tag given to mp_sys_upoll_add, res the revents
+ * (POLLIN ...) or -errno (-ECANCELED once cancelled), more: a multishot
+ * request stays armed (without it, the request has ended). */
+typedef struct mp_sys_upoll_ev {
+	uint64_t tag;
+	int res;
+	bool more;
+} mp_sys_upoll_ev_t;
+
+/* -ENOSYS without IORING_OP_POLL_ADD; the ring's own errors. */
+int mp_sys_upoll_init(mp_sys_upoll_t *p, unsigned entries);
+void mp_sys_upoll_destroy(mp_sys_upoll_t *p);
+/* Queue a poll on fd for events; multishot (5.13): it reports every
+ * wake-up that matches until cancelled.  Tag UINT64_MAX is reserved.
+ * -EBUSY: the SQ is full and could not be submitted. */
+int mp_sys_upoll_add(mp_sys_upoll_t *p, int fd, unsigned events,
+                     bool multishot, uint64_t tag);
+/* Queue the cancel of the request(s) tagged tag. */
+int mp_sys_upoll_cancel(mp_sys_upoll_t *p, uint64_t tag);
+/* Submit what is queued and take up to max completions without waiting;
+ * enters the kernel only when it holds completions for us.  Returns the
+ * count, -errno. */
+int mp_sys_upoll_peek(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev, unsigned max);
+/* Submit what is queued and wait for at least one completion until the
+ * absolute CLOCK_MONOTONIC deadline (NULL: none).  Returns the count (0
+ * at the deadline), -errno; EINTR is retried. */
+int mp_sys_upoll_wait(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev, unsigned max,
+                      const struct timespec *deadline);
+
+/* An eventfd to wake a loop: non-blocking, close-on-exec.  Returns the fd,
+ * -errno.  signal adds one (async-signal-safe); drain reads the count: 1
+ * when there was one, 0 none, -errno. */
+int mp_sys_eventfd(void);
+int mp_sys_eventfd_signal(int fd);
+int mp_sys_eventfd_drain(int fd);
+
 /* ---- byte I/O on pipes and sockets (io.c) ------------------------------ */
 
 /*

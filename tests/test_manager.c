@@ -56,6 +56,8 @@ static mp_manager_server_t *server_open(bool tcp)
 	                                         NULL));
 	MPT_OK(mp_manager_server_register_shared(s, "the_lock", "Lock",
 	                                         NULL));
+	MPT_OK(mp_manager_server_register_shared(s, "the_cond", "Condition",
+	                                         NULL));
 	mp_obj_t *two = mp_obj_int(2);
 	mp_obj_t *sem_args = mp_obj_tuple(1, &two);
 	MPT_OK(mp_manager_server_register_shared(s, "the_sem", "Semaphore",
@@ -358,38 +360,79 @@ static void test_kill_lock_holder(void)
 }
 
 struct waiter {
-	mp_proxy_t *q;
+	mp_proxy_t *p;
+	const char *method;
 	int r;
 };
 
-static void *wait_get(void *arg)
+static void *wait_call(void *arg)
 {
 	struct waiter *w = arg;
-	mp_obj_decref(call(w->q, "get", NULL, TEST_WAIT_NS, &w->r));
+	mp_obj_decref(call(w->p, w->method, NULL, TEST_WAIT_NS, &w->r));
 	return NULL;
 }
 
-/* The server dies while calls wait: each returns an error at once. */
+/* The server dies while calls of every blocking kind wait (Queue.get,
+ * Lock.acquire, Event.wait, Barrier.wait, Condition.wait,
+ * JoinableQueue.join): each returns an error at once, not at its
+ * timeout. */
 static void test_kill_server(void)
 {
 	mp_process_t *proc = NULL;
 	mp_manager_server_t *s = server(true, &proc);
 	mp_manager_t *m = connect_to(s);
-	struct waiter w[3];
-	pthread_t t[3];
-	for (int i = 0; i < 3; i++) {
-		w[i].q = create(m, "Queue", NULL);
-		pthread_create(&t[i], NULL, wait_get, &w[i]);
+	int r;
+	/* two proxies of the shared Lock, Condition and Barrier: two
+	 * connections (a proxy's connection serves one call at a time) */
+	mp_proxy_t *lk = create(m, "the_lock", NULL);
+	mp_obj_decref(call(lk, "acquire", NULL, TEST_WAIT_NS, &r));
+	mp_proxy_t *cv = create(m, "the_cond", NULL);
+	mp_proxy_t *bar = create(m, "the_barrier", NULL);
+	mp_proxy_t *jq = create(m, "JoinableQueue", NULL);
+	mp_obj_decref(call(jq, "put", t1(mp_obj_int(1)), TEST_WAIT_NS, &r));
+	struct waiter w[6] = {
+		{ create(m, "Queue", NULL), "get", 0 },
+		{ create(m, "Event", NULL), "wait", 0 },
+		{ create(m, "the_barrier", NULL), "wait", 0 },
+		{ create(m, "the_lock", NULL), "acquire", 0 },
+		{ jq, "join", 0 },
+		{ create(m, "the_cond", NULL), "wait", 0 },
+	};
+	/* the Condition's waiter holds its lock when it calls wait */
+	mp_obj_decref(call(w[5].p, "acquire", NULL, TEST_WAIT_NS, &r));
+	pthread_t t[6];
+	for (int i = 0; i < 6; i++)
+		pthread_create(&t[i], NULL, wait_call, &w[i]);
+	/* parked, not on their way: the Barrier counts its waiter, and the
+	 * Condition's lock is free once its waiter waits */
+	int64_t waiting = 0, dl = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (waiting != 1 && mp_sys_now_ns() < dl)
+		waiting = ival(call(bar, "__getattribute__",
+		                    t1(s_("n_waiting")), TEST_WAIT_NS, &r));
+	MPT_EQ(waiting, 1);
+	bool got = false;
+	while (!got && mp_sys_now_ns() < dl) {
+		mp_obj_t *v = call(cv, "acquire", t1(mp_obj_bool(false)),
+		                   TEST_WAIT_NS, &r);
+		got = mp_obj_kind(v) == MP_OBJ_BOOL && mp_obj_bool_value(v);
+		mp_obj_decref(v);
 	}
-	usleep(200000); /* let them park (if not, they fail to connect) */
+	CU_ASSERT(got);
+	usleep(100000); /* the other four: likely parked by now (if not,
+	                 * they fail to connect: an error all the same) */
 	int64_t t0 = mp_sys_now_ns();
 	MPT_OK(mp_process_kill(proc));
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		pthread_join(t[i], NULL);
+		if (w[i].r >= 0 || w[i].r == -ETIMEDOUT)
+			fprintf(stderr, "\nwaiter %d: %d\n", i, w[i].r);
 		CU_ASSERT(w[i].r < 0 && w[i].r != -ETIMEDOUT);
-		mp_proxy_free(w[i].q);
+		mp_proxy_free(w[i].p);
 	}
 	MPT_CMP(mp_sys_now_ns() - t0, <, TEST_WAIT_NS);
+	mp_proxy_free(lk);
+	mp_proxy_free(cv);
+	mp_proxy_free(bar);
 	mp_manager_close(m);
 	mp_manager_server_close(s);
 }
@@ -479,6 +522,129 @@ static void test_kill_barrier_party(void)
 	mp_manager_server_close(s);
 }
 
+
+static bool is_broken_barrier(const mp_obj_t *e)
+{
+	return mp_obj_inert_name(e) &&
+	       !strcmp(mp_obj_inert_module(e), "threading") &&
+	       !strcmp(mp_obj_inert_name(e), "BrokenBarrierError");
+}
+
+/* threading.Barrier's timeout, reset, abort; an action is refused. */
+static void test_barrier(void)
+{
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
+	mp_manager_t *m = connect_to(s);
+	int r, err = 0;
+	mp_obj_t *a3[3] = { mp_obj_int(2), mp_obj_none(), mp_obj_float(0.02) };
+	mp_proxy_t *b = create(m, "Barrier", mp_obj_tuple(3, a3));
+	/* wait(None) takes the default timeout, and its end breaks it */
+	mp_obj_t *e = call(b, "wait", t1(mp_obj_none()), TEST_WAIT_NS, &r);
+	MPT_ERR(r, -MP_EREMOTE);
+	CU_ASSERT(is_broken_barrier(e));
+	mp_obj_decref(e);
+	mp_obj_t *v = call(b, "__getattribute__", t1(s_("broken")),
+	                   TEST_WAIT_NS, &r);
+	CU_ASSERT(mp_obj_kind(v) == MP_OBJ_BOOL && mp_obj_bool_value(v));
+	mp_obj_decref(v);
+	mp_obj_decref(call(b, "reset", NULL, TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	v = call(b, "__getattribute__", t1(s_("broken")), TEST_WAIT_NS, &r);
+	CU_ASSERT(mp_obj_kind(v) == MP_OBJ_BOOL && !mp_obj_bool_value(v));
+	mp_obj_decref(v);
+	/* an explicit wait(timeout) wins over the default */
+	e = call(b, "wait", t1(mp_obj_float(0.01)), TEST_WAIT_NS, &r);
+	CU_ASSERT(is_broken_barrier(e));
+	mp_obj_decref(e);
+	mp_obj_decref(call(b, "abort", NULL, TEST_WAIT_NS, &r));
+	e = call(b, "wait", t1(mp_obj_float(5)), TEST_WAIT_NS, &r);
+	CU_ASSERT(is_broken_barrier(e)); /* broken: at once */
+	mp_obj_decref(e);
+	MPT_EQ(ival(call(b, "__getattribute__", t1(s_("parties")),
+	                 TEST_WAIT_NS, &r)), 2);
+	mp_proxy_free(b);
+	/* an action is code: refused, as a non-number timeout */
+	mp_obj_t *a2[2] = { mp_obj_int(2),
+	                    mp_obj_global("builtins", "print", NULL) };
+	mp_obj_t *args = mp_obj_tuple(2, a2);
+	CU_ASSERT_PTR_NULL(mp_manager_create(m, "Barrier", args, NULL,
+	                                     TEST_WAIT_NS, &err));
+	MPT_ERR(err, -MP_EREMOTE);
+	mp_obj_decref(args);
+	mp_obj_t *kw = mp_obj_dict();
+	mp_obj_dict_set(kw, s_("timeout"), s_("soon"));
+	args = t1(mp_obj_int(2));
+	CU_ASSERT_PTR_NULL(mp_manager_create(m, "Barrier", args, kw,
+	                                     TEST_WAIT_NS, &err));
+	MPT_ERR(err, -MP_EREMOTE);
+	mp_obj_decref(args);
+	mp_obj_decref(kw);
+	mp_manager_close(m);
+	server_here_close(s, th);
+}
+
+
+static mp_obj_t *slice3(mp_obj_t *a, mp_obj_t *b, mp_obj_t *c)
+{
+	mp_obj_t *v[3] = { a, b, c };
+	return mp_obj_inert(mp_obj_global("builtins", "slice", NULL),
+	                    mp_obj_tuple(3, v), false, NULL, NULL);
+}
+
+/* A list's slices from C: the slice is builtins.slice(...), inert. */
+static void test_list_slices(void)
+{
+	pthread_t th;
+	mp_manager_server_t *s = server_here(&th);
+	mp_manager_t *m = connect_to(s);
+	int r;
+	mp_obj_t *l0 = mp_obj_list();
+	for (int i = 0; i < 6; i++)
+		mp_obj_list_append(l0, mp_obj_int(i));
+	mp_proxy_t *l = create(m, "list", t1(l0));
+	/* l[1::2] == [1, 3, 5] */
+	mp_obj_t *v = call(l, "__getitem__",
+	                   t1(slice3(mp_obj_int(1), mp_obj_none(),
+	                             mp_obj_int(2))), TEST_WAIT_NS, &r);
+	char *t = mp_obj_repr(v, NULL);
+	CU_ASSERT_STRING_EQUAL(t ? t : "", "[1, 3, 5]");
+	free(t);
+	mp_obj_decref(v);
+	/* l[1:3] = ['a']; del l[::-2]: [0, 'a', 3, 4, 5] -> [0, 3, 5]...
+	 * del of indices 4, 2, 0 leaves ['a', 4] */
+	mp_obj_t *seq = mp_obj_list();
+	mp_obj_list_append(seq, s_("a"));
+	mp_obj_decref(call(l, "__setitem__",
+	                   t2(slice3(mp_obj_int(1), mp_obj_int(3),
+	                             mp_obj_none()), seq), TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	mp_obj_decref(call(l, "__delitem__",
+	                   t1(slice3(mp_obj_none(), mp_obj_none(),
+	                             mp_obj_int(-2))), TEST_WAIT_NS, &r));
+	MPT_EQ(r, 0);
+	v = call(l, "__getitem__", t1(slice3(mp_obj_int(-100), mp_obj_none(),
+	                                     mp_obj_none())), TEST_WAIT_NS, &r);
+	t = mp_obj_repr(v, NULL);
+	CU_ASSERT_STRING_EQUAL(t ? t : "", "['a', 4]");
+	free(t);
+	mp_obj_decref(v);
+	/* a zero step and an index out of range: Python's errors */
+	mp_obj_t *e = call(l, "__getitem__", t1(slice3(mp_obj_none(),
+	                   mp_obj_none(), mp_obj_int(0))), TEST_WAIT_NS, &r);
+	MPT_ERR(r, -MP_EREMOTE);
+	CU_ASSERT_STRING_EQUAL(mp_obj_exc_type(e) ? mp_obj_exc_type(e) : "",
+	                       "builtins.ValueError");
+	mp_obj_decref(e);
+	e = call(l, "__getitem__", t1(mp_obj_int(5)), TEST_WAIT_NS, &r);
+	CU_ASSERT_STRING_EQUAL(mp_obj_exc_type(e) ? mp_obj_exc_type(e) : "",
+	                       "builtins.IndexError");
+	mp_obj_decref(e);
+	mp_proxy_free(l);
+	mp_manager_close(m);
+	server_here_close(s, th);
+}
+
 /* A client killed in the middle of writing a request. */
 static int half_request(void *arg)
 {
@@ -535,6 +701,14 @@ static void expect_kind(mp_conn_t *c, const void *msg, size_t n,
 	mp_obj_decref(rep);
 }
 
+static int64_t objects(mp_manager_t *m)
+{
+	mp_obj_t *res = NULL;
+	MPT_OK(mp_manager_call(m, "number_of_objects", NULL, NULL,
+	                       TEST_WAIT_NS, &res));
+	return ival(res);
+}
+
 static void test_hostile(void)
 {
 	pthread_t th;
@@ -579,6 +753,7 @@ static void test_hostile(void)
 	mp_manager_t *m = connect_to(s);
 	mp_proxy_t *d = create(m, "dict", NULL);
 	int r;
+	int64_t objs = objects(m);
 	mp_obj_decref(call(d, "__init__", NULL, TEST_WAIT_NS, &r));
 	MPT_ERR(r, -MP_EREMOTE);
 	mp_obj_decref(call(d, "_getvalue", NULL, TEST_WAIT_NS, &r));
@@ -594,6 +769,7 @@ static void test_hostile(void)
 	mp_obj_decref(call(d, "__setitem__", t2(s_("a"), mp_obj_int(1)),
 	                   TEST_WAIT_NS, &r));
 	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 1);
+	MPT_EQ(objects(m), objs); /* nothing hosted on the way */
 	mp_proxy_free(d);
 	mp_manager_close(m);
 	server_here_close(s, th);
@@ -713,6 +889,27 @@ static const char py_sync[] =
 "t = threading.Thread(target=lambda: r.append(b.wait(5))); t.start()\n"
 "r.append(b.wait(5)); t.join(); assert sorted(r) == [0, 1], r\n"
 "assert b.parties == 2 and not b.broken\n"
+"b = m.Barrier(3, timeout=0.05); r = []\n"
+"def waiter():\n"
+"    try: b.wait(None)\n"
+"    except threading.BrokenBarrierError: r.append('broken')\n"
+"t = threading.Thread(target=waiter); t.start()\n"
+"while b.n_waiting < 1: pass\n"
+"try:\n    b.wait(); raise SystemExit('no BrokenBarrierError')\n"
+"except threading.BrokenBarrierError: pass\n"
+"t.join(); assert r == ['broken'] and b.broken, r  # one timeout breaks all\n"
+"b.reset(); assert not b.broken and b.n_waiting == 0\n"
+"b = m.Barrier(2, None, None); r = []\n"
+"t = threading.Thread(target=waiter); t.start()\n"
+"while b.n_waiting < 1: pass\n"
+"b.reset(); t.join(); assert r == ['broken'] and not b.broken, r\n"
+"t = threading.Thread(target=lambda: r.append(b.wait(5))); t.start()\n"
+"r.append(b.wait(5)); t.join(); assert sorted(r[1:]) == [0, 1], r\n"
+"b.abort(); assert b.broken\n"
+"try:\n    b.wait(5); raise SystemExit('no BrokenBarrierError')\n"
+"except threading.BrokenBarrierError: pass\n"
+"try:\n    m.Barrier(2, action=print); raise SystemExit('action ran?')\n"
+"except mp.managers.RemoteError as e: assert 'callable' in str(e), e\n"
 "jq = m.JoinableQueue(); jq.put(1)\n"
 "def work():\n"
 "    jq.get(); jq.task_done()\n"
@@ -730,6 +927,53 @@ static const char py_sync[] =
 "assert ns.x == 1 and ns.y == 'z' and 'Namespace(' in str(ns), str(ns)\n"
 "try:\n    ns.nope; raise SystemExit('no AttributeError')\n"
 "except AttributeError: pass\n"
+"print('OK')\n";
+
+/* Hostile values from a Python client (a pickle that would run a
+ * command is stored as data), then list slices against Python's list. */
+static const char py_slices[] =
+"import sys, random\n"
+"from multiprocessing import managers\n"
+"from multiprocessing.managers import SyncManager\n"
+"m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode()); m.connect()\n"
+"d = m.dict()\n"
+"import os, tempfile\n"
+"marker = os.path.join(tempfile.mkdtemp(), 'ran')\n"
+"class Evil:\n"
+"    def __reduce__(self): return (os.system, ('touch ' + marker,))\n"
+"d['evil'] = Evil(); assert 'evil' in d and not os.path.exists(marker)\n"
+"del d['evil']; os.rmdir(os.path.dirname(marker))\n"
+"for bad in ('__class__', '_getvalue', 'no_such_method'):\n"
+"    try: d._callmethod(bad); raise SystemExit('%s ran' % bad)\n"
+"    except managers.RemoteError: pass\n"
+"random.seed(1)\n"
+"idx = [None, -12, -7, -3, -1, 0, 1, 2, 3, 5, 7, 12, 10**30, -10**30]\n"
+"steps = [None, 1, 2, 3, -1, -2, -3]\n"
+"for trial in range(3):\n"
+"    ref = list(range(8)); l = m.list(ref)\n"
+"    for a in idx:\n"
+"        for b in idx:\n"
+"            for c in steps:\n"
+"                s = slice(a, b, c)\n"
+"                assert l[s] == ref[s], (s, l[s], ref[s])\n"
+"    for _ in range(300):\n"
+"        a, b, c = random.choice(idx), random.choice(idx), random.choice(steps)\n"
+"        s = slice(a, b, c); op = random.randrange(3)\n"
+"        if op == 0:\n"
+"            del ref[s]; del l[s]\n"
+"        else:\n"
+"            n = len(ref[s]) if c not in (None, 1) else random.randrange(4)\n"
+"            v = [random.randrange(100) for _ in range(n)]\n"
+"            ref[s] = v; l[s] = v\n"
+"        if len(ref) < 3: ref += [1, 2, 3, 4, 5]; l += [1, 2, 3, 4, 5]\n"
+"        assert l._getvalue() == ref, (s, op, l._getvalue(), ref)\n"
+"l = m.list([1, 2, 3])\n"
+"for bad, exc in ((lambda: l[5], IndexError), (lambda: l[-4], IndexError),\n"
+"                 (lambda: l[::0], ValueError), (lambda: l['a':], TypeError),\n"
+"                 (lambda: l.__setitem__(slice(None, None, 2), [1]), ValueError)):\n"
+"    try: bad(); raise SystemExit('no %s' % exc)\n"
+"    except exc: pass\n"
+"assert l[1:3] == [2, 3] and l[::2] == [1, 3] and l[-1] == 3\n"
 "print('OK')\n";
 
 static const char py_server[] =
@@ -887,6 +1131,32 @@ static void python(int minor)
 	MPT_EQ(st, 0);
 	CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
 	mp_manager_server_close(s);
+	/* list slices against Python's own list, on a server of ours */
+	pthread_t th;
+	s = server_here(&th);
+	a = mp_manager_server_address(s);
+	snprintf(path, sizeof(path), "%.*s", (int)a->len, a->name);
+	MPT_OK(mpt_py_start(&py, py_slices, args, &pp));
+	st = mpt_py_finish(&pp);
+	if (st != 0)
+		fprintf(stderr, "\n%s\n", pp.buf);
+	MPT_EQ(st, 0);
+	CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
+	server_here_close(s, th);
+}
+
+void mp__mgr_force_poll(bool on);
+
+/* The server where io_uring is missing: the same events from ppoll(2). */
+static void test_poll_fallback(void)
+{
+	mp__mgr_force_poll(true);
+	test_c_kinds();
+	test_kill_lock_holder();
+	test_kill_mid_request();
+	test_hostile();
+	test_many_clients();
+	mp__mgr_force_poll(false);
 }
 
 static void test_python311(void)
@@ -916,9 +1186,12 @@ int main(void)
 		{ "kill a client mid-request", test_kill_mid_request },
 		{ "kill a party waiting at a Barrier",
 		  test_kill_barrier_party },
+		{ "Barrier: timeout, reset, abort, no action", test_barrier },
+		{ "list slices", test_list_slices },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
 		{ "seed examples, C with C", test_examples_c },
+		{ "the ppoll fallback", test_poll_fallback },
 		{ "interop python 3.11", test_python311 },
 		{ "interop python 3.12", test_python312 },
 		{ "interop python 3.13", test_python313 },

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -378,6 +379,69 @@ static void test_ring_futex_and_pidfd(void)
 	MPT_EQ(seen, 3);
 }
 
+
+/* Spin on mp_sys_upoll_peek until a completion comes (a deadline only
+ * so that a bug fails rather than hangs). */
+static int upoll_spin(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev)
+{
+	int64_t end = mp_sys_now_ns() + 10 * 1000000000ll;
+	int n;
+	while ((n = mp_sys_upoll_peek(p, ev, 4)) == 0 && mp_sys_now_ns() < end)
+		;
+	return n;
+}
+
+/* The poller ring: a multishot poll reports each arrival, a deadline
+ * passes with nothing, a cancel ends the request and lets the file go
+ * (the peer sees the close), an eventfd wakes it. */
+static void test_upoll(void)
+{
+	mp_sys_upoll_t p;
+	mp_sys_upoll_ev_t ev[4];
+	int sv[2];
+	MPT_OK(mp_sys_upoll_init(&p, 8));
+	MPT_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	MPT_OK(mp_sys_upoll_add(&p, sv[0], POLLIN, true, 7));
+	struct timespec ts;
+	mp_sys_ns_to_timespec(mp_sys_now_ns() + 20000000, &ts);
+	MPT_EQ(mp_sys_upoll_wait(&p, ev, 4, &ts), 0); /* nothing yet */
+	char c = 'x', buf[8];
+	for (int round = 0; round < 2; round++) {
+		MPT_EQ(write(sv[1], &c, 1), 1);
+		int n = round ? upoll_spin(&p, ev)
+		              : mp_sys_upoll_wait(&p, ev, 4, NULL);
+		MPT_EQ(n, 1);
+		MPT_EQ(ev[0].tag, 7);
+		CU_ASSERT(ev[0].res & POLLIN);
+		CU_ASSERT(ev[0].more); /* still armed */
+		MPT_EQ(read(sv[0], buf, sizeof(buf)), 1);
+	}
+	/* cancelled, then closed: the peer sees end of file */
+	MPT_OK(mp_sys_upoll_cancel(&p, 7));
+	close(sv[0]);
+	MPT_EQ(mp_sys_upoll_wait(&p, ev, 4, NULL), 1);
+	MPT_EQ(ev[0].tag, 7);
+	MPT_EQ(ev[0].res, -ECANCELED);
+	CU_ASSERT(!ev[0].more);
+	mp_sys_ns_to_timespec(mp_sys_now_ns() + 10 * 1000000000ll, &ts);
+	CU_ASSERT(mp_sys_poll_one(sv[1], POLLIN, &ts) > 0);
+	MPT_EQ(read(sv[1], buf, sizeof(buf)), 0);
+	close(sv[1]);
+
+	int efd = mp_sys_eventfd();
+	CU_ASSERT_FATAL(efd >= 0);
+	MPT_EQ(mp_sys_eventfd_drain(efd), 0);
+	MPT_OK(mp_sys_upoll_add(&p, efd, POLLIN, true, 1));
+	MPT_OK(mp_sys_eventfd_signal(efd));
+	MPT_OK(mp_sys_eventfd_signal(efd));
+	MPT_EQ(mp_sys_upoll_wait(&p, ev, 4, NULL) >= 1, 1);
+	MPT_EQ(ev[0].tag, 1);
+	MPT_EQ(mp_sys_eventfd_drain(efd), 1);
+	MPT_EQ(mp_sys_eventfd_drain(efd), 0);
+	close(efd);
+	mp_sys_upoll_destroy(&p);
+}
+
 int main(void)
 {
 	shared_words = mpt_shared(4096);
@@ -391,6 +455,7 @@ int main(void)
 		{ "segments: sealed memfds, reservation, read-only", test_segments },
 		{ "ring per thread, rebuilt after fork", test_ring_per_thread_and_fork },
 		{ "ring futex ops and pidfd poll", test_ring_futex_and_pidfd },
+		{ "poller ring: multishot, cancel, eventfd", test_upoll },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("sys", tests);

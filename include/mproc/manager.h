@@ -31,12 +31,20 @@
  * is itself hosted (a dict's __iter__).  '#GETVALUE', '__str__' and
  * '__repr__' work on every object, as CPython's fallbacks.
  *
- * Hosted types (SyncManager's typeids): 'dict', 'list', 'Namespace',
+ * Hosted types (SyncManager's typeids): 'dict', 'list' (with slices:
+ * l[a:b:c], l[a:b:c] = seq, del l[a:b:c], as Python's list; a slice
+ * travels as builtins.slice(start, stop, step), which a C client builds
+ * with mp_obj_inert(mp_obj_global("builtins", "slice", NULL), args,
+ * false, NULL, &err)), 'Namespace',
  * 'Value' (typecode, value), 'Array' (typecode, sequence), 'Iterator', and
  * the synchronisation types 'Queue', 'JoinableQueue' (maxsize), 'Lock',
  * 'RLock', 'Semaphore', 'BoundedSemaphore' (value), 'Condition' (its own
- * RLock; a lock argument is refused), 'Event', 'Barrier' (parties; action
- * and a default timeout are refused).  Values are mp_obj_t trees
+ * RLock; a lock argument is refused), 'Event', 'Barrier' (parties, action,
+ * timeout: threading.Barrier's, with wait(timeout), reset(), abort(),
+ * parties, n_waiting, broken; a wait that times out breaks the barrier,
+ * BrokenBarrierError for every waiter.  An action other than None is
+ * refused with a ValueError: it is a callable, and the server never runs
+ * what a request names).  Values are mp_obj_t trees
  * (pickle.h): whatever a client stores comes back equal; nothing stored is
  * ever resolved or called (DESIGN.md rule 12).  Plus typeids registered
  * in C: a user type (mp_manager_type_t: a constructor, a call function
@@ -45,9 +53,11 @@
  * register('get_queue', callable=lambda: queue)).
  *
  * Where CPython fails and mproc does not:
- *  - one thread serves every client, in a poll(2) loop (plus one that
- *    accepts and runs handshakes, through mp_listener_accept, waking every
- *    100 ms to see whether the server stops): a blocking call
+ *  - one thread serves every client, in an io_uring event loop (one
+ *    multishot poll per connection; ppoll(2) where io_uring is missing or
+ *    forbidden), plus one that accepts and runs handshakes, through
+ *    mp_listener_accept, waking every 100 ms to see whether the server
+ *    stops: a blocking call
  *    (Queue.get, Lock.acquire, Event.wait, Condition.wait, Barrier.wait,
  *    JoinableQueue.join) parks its connection with a deadline instead of
  *    holding a thread;
@@ -63,8 +73,9 @@
  *    drops its connection), nesting and node counts are bounded, and a
  *    malformed request gets a '#TRACEBACK' reply while the server goes on.
  *
- * Speed: after answering, the loop spins up to 40 us on a zero-timeout
- * poll before it sleeps (with more than one CPU), so a client calling in a
+ * Speed: after answering, the loop spins up to 40 us on its completion
+ * ring (shared memory, no system call) before it sleeps in io_uring_enter
+ * (with more than one CPU), so a client calling in a
  * loop is met awake; it pauses spinning for 16 rounds after a spin that
  * caught nothing, and for 256 after one that was preempted (busy CPUs: the
  * spin would take time from the client).  A proxy's connection reads
@@ -72,9 +83,9 @@
  * manager.* rows compare with CPython's server and client.
  *
  * Not supported yet: 'Pool' and 'AsyncResult' typeids; a Condition built
- * on a lock proxy; a Barrier's action and timeout; list.sort with a key;
- * list and Array slices (an index must be an int); Python's 'xmlrpclib'
- * serializer; the server's io_uring event loop (it uses poll(2)); proxies
+ * on a lock proxy; list.sort with a key;
+ * Array slices (an Array index must be an int); Python's 'xmlrpclib'
+ * serializer; proxies
  * passed as arguments stay inert Tokens on the server (they are values,
  * not live references).
  *
