@@ -244,6 +244,71 @@ static void test_map(void)
 	MPT_OK(mp_pool_free(p));
 }
 
+/*
+ * Elements of every shape: outputs larger and smaller than inputs, odd
+ * sizes, sizes past a page.  shape_fn fills its whole output before it
+ * reads its input, so it would see garbage if the two overlapped, and
+ * fails every seventh element, so the failures must stay put too.  The
+ * sizes are set before each pool is made: its workers inherit them.
+ */
+static size_t shape_in, shape_out;
+
+static int shape_fn(const void *in, void *out)
+{
+	memset(out, 0xA5, shape_out);
+	const unsigned char *i = in;
+	unsigned sum = 0;
+	for (size_t k = 0; k < shape_in; k++)
+		sum = sum * 31 + i[k];
+	unsigned char *o = out;
+	for (size_t k = 0; k < shape_out; k++)
+		o[k] = (unsigned char)(sum + k);
+	return i[0] % 7 == 3 ? -EDOM : 0;
+}
+
+static void check_shape(size_t in_size, size_t out_size)
+{
+	enum { N = 301 };
+	unsigned char *in = malloc(N * in_size), *out = malloc(N * out_size);
+	int *st = malloc(N * sizeof(int));
+	CU_ASSERT_FATAL(in && out && st);
+	shape_in = in_size;
+	shape_out = out_size;
+	for (size_t i = 0; i < N * in_size; i++)
+		in[i] = (unsigned char)(i * 7 + i / in_size);
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	size_t chunks[] = { 0, 1, 7, N };
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		memset(out, 0, N * out_size);
+		int r = mp_pool_map(p, shape_fn, in, in_size, N, out, out_size,
+		                    st, chunks[c]);
+		int bad = 0, want_err = 0;
+		for (size_t i = 0; i < N; i++) {
+			unsigned char want[8192];
+			int s = shape_fn(in + i * in_size, want);
+			if (s && !want_err)
+				want_err = s;
+			bad += st[i] != s;
+			bad += s == 0 && memcmp(out + i * out_size, want,
+			                        out_size) != 0;
+		}
+		MPT_EQ(bad, 0);
+		MPT_EQ(r, want_err);
+	}
+	MPT_OK(mp_pool_free(p));
+	free(in);
+	free(out);
+	free(st);
+}
+
+static void test_map_shapes(void)
+{
+	size_t shapes[][2] = { { 4, 4 }, { 12, 40 }, { 40, 12 }, { 1, 8 },
+	                       { 8, 1 }, { 5000, 3000 }, { 3000, 5000 } };
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
+		check_shape(shapes[k][0], shapes[k][1]);
+}
+
 static void test_imap(void)
 {
 	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
@@ -387,6 +452,62 @@ static void test_worker_deaths(void)
 	MPT_OK(mp_pool_apply(p, echo_upper, "ok", 2, &out, &len));
 	free(out);
 	MPT_OK(mp_pool_free(p));
+}
+
+/* Element i counts its runs in runs[i]; element STUCK publishes its
+ * worker and sleeps, to be killed. */
+enum { KILL_N = 200, KILL_CHUNK = 5, STUCK = 57 };
+static _Atomic uint32_t *runs;
+
+static int counted(const void *in, void *out)
+{
+	int i = *(const int *)in;
+	atomic_fetch_add(&runs[i], 1);
+	if (i == STUCK) {
+		atomic_store(&sh->pids[0], getpid());
+		mpt_flag_set(&sh->started, 1);
+		sleep(30);
+	}
+	*(int *)out = 3 * i;
+	return 0;
+}
+
+/* A map whose worker is killed mid-chunk: that chunk fails with the
+ * death, every other element has its result, each computed once, and
+ * the pool goes on. */
+static void test_map_worker_killed(void)
+{
+	runs = mp_heap_alloc(KILL_N * sizeof(*runs), NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(runs);
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	static int in[KILL_N], out[KILL_N], st[KILL_N];
+	for (int i = 0; i < KILL_N; i++)
+		in[i] = i;
+	atomic_store(&sh->started, 0);
+	mp_result_t *r = mp_pool_map_async(p, counted, in, sizeof(int), KILL_N,
+	                                   out, sizeof(int), st, KILL_CHUNK,
+	                                   NULL, NULL, NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	MPT_OK(mpt_flag_wait(&sh->started, 1));
+	kill(atomic_load(&sh->pids[0]), SIGKILL);
+	MPT_ERR(mp_result_get(r, TEST_WAIT_NS, NULL, NULL), -MP_EWORKERDIED);
+	mp_result_free(r);
+	int wrong = 0, lost = 0;
+	for (int i = 0; i < KILL_N; i++) {
+		bool in_dead = i / KILL_CHUNK == STUCK / KILL_CHUNK;
+		if (in_dead)
+			lost += st[i] != -MP_EWORKERDIED;
+		else
+			wrong += st[i] != 0 || out[i] != 3 * i ||
+			         atomic_load(&runs[i]) != 1;
+	}
+	MPT_EQ(lost, 0);
+	MPT_EQ(wrong, 0);
+	MPT_OK(mp_pool_map(p, plus_one, in, sizeof(int), KILL_N, out,
+	                   sizeof(int), NULL, 0));
+	MPT_EQ(out[KILL_N - 1], KILL_N);
+	MPT_OK(mp_pool_free(p));
+	mp_heap_free(runs);
 }
 
 /* Sleeps *in microseconds; says who runs it in the shared "running" pid. */
@@ -968,10 +1089,12 @@ int main(void)
 		{ "apply, apply_async", test_apply },
 		{ "callbacks", test_callbacks },
 		{ "map, starmap, chunks", test_map },
+		{ "map over elements of every shape", test_map_shapes },
 		{ "imap, imap_unordered", test_imap },
 		{ "initializer, maxtasksperchild", test_initializer_and_recycling },
 		{ "workers killed and crashing", test_worker_deaths },
 		{ "kills at random under load", test_kills_at_random },
+		{ "a map's worker killed", test_map_worker_killed },
 		{ "sandbox policies", test_sandboxes },
 		{ "memory and CPU limits", test_limits },
 		{ "close, terminate, join", test_lifecycle },
