@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Input and output ranges from this size on are prefaulted in one call
+ * (mp_sys_prefault_write) rather than a fault per page. */
+#define PREFAULT_MIN ((size_t)64 << 10)
+
 enum job_kind { JOB_APPLY, JOB_MAP, JOB_IMAP };
 
 struct mp_result {
@@ -145,9 +149,6 @@ static bool finish_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk)
 	}
 	return j->detached && !j->stale;
 }
-
-/* Output chunks from this size on are prefaulted in one call. */
-#define PREFAULT_MIN ((size_t)64 << 10)
 
 static void complete_chunk(mp_pool_t *p, struct mp_result *j,
                            const struct result *r)
@@ -399,9 +400,14 @@ static void fill_chunk(struct mp_result *j, const struct map_src *src,
                        const struct task *t)
 {
 	size_t first = (size_t)t->chunk * j->chunksize;
-	memcpy((char *)j->inputs[t->chunk] +
-	       elem_in_base(t->count, src->in_size, j->out_size),
-	       src->in + first * src->in_size, t->count * src->in_size);
+	size_t len = t->count * src->in_size;
+	char *dst = (char *)j->inputs[t->chunk] +
+	            elem_in_base(t->count, src->in_size, j->out_size);
+	/* Heap pages this process has not touched yet (a first large map)
+	 * fault one by one otherwise; mapped ones cost a look. */
+	if (len >= PREFAULT_MIN)
+		(void)mp_sys_prefault_write(dst, len);
+	memcpy(dst, src->in + first * src->in_size, len);
 }
 
 /* Put the job on the list, then its tasks on the queue (a map's chunks
