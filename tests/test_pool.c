@@ -15,6 +15,7 @@
 
 struct shared {
 	_Atomic int32_t pids[64];
+	_Atomic uint32_t runs[200];  /* test_map_worker_killed */
 	_Atomic uint32_t started, go;
 	_Atomic int64_t t_start[4], t_end[4];
 };
@@ -246,24 +247,29 @@ static void test_map(void)
 
 /*
  * Elements of every shape: outputs larger and smaller than inputs, odd
- * sizes, sizes past a page.  shape_fn fills its whole output before it
- * reads its input, so it would see garbage if the two overlapped, and
- * fails every seventh element, so the failures must stay put too.  The
- * sizes are set before each pool is made: its workers inherit them.
+ * sizes, sizes past a page.  An input starts with its own size and the
+ * output's (16 bits each: a forkserver's workers cannot see globals set
+ * now).  shape_fn fills its whole output before it reads the rest of its
+ * input, so it would see garbage if the two overlapped, and fails some
+ * elements, whose status must stay put too.
  */
-static size_t shape_in, shape_out;
+static size_t shape_size(const unsigned char *in, int which)
+{
+	return (size_t)in[2 * which] | (size_t)in[2 * which + 1] << 8;
+}
 
 static int shape_fn(const void *in, void *out)
 {
-	memset(out, 0xA5, shape_out);
 	const unsigned char *i = in;
+	size_t in_size = shape_size(i, 0), out_size = shape_size(i, 1);
+	memset(out, 0xA5, out_size);
 	unsigned sum = 0;
-	for (size_t k = 0; k < shape_in; k++)
+	for (size_t k = 4; k < in_size; k++)
 		sum = sum * 31 + i[k];
 	unsigned char *o = out;
-	for (size_t k = 0; k < shape_out; k++)
+	for (size_t k = 0; k < out_size; k++)
 		o[k] = (unsigned char)(sum + k);
-	return i[0] % 7 == 3 ? -EDOM : 0;
+	return sum % 7 == 3 ? -EDOM : 0;
 }
 
 static void check_shape(size_t in_size, size_t out_size)
@@ -272,10 +278,15 @@ static void check_shape(size_t in_size, size_t out_size)
 	unsigned char *in = malloc(N * in_size), *out = malloc(N * out_size);
 	int *st = malloc(N * sizeof(int));
 	CU_ASSERT_FATAL(in && out && st);
-	shape_in = in_size;
-	shape_out = out_size;
 	for (size_t i = 0; i < N * in_size; i++)
 		in[i] = (unsigned char)(i * 7 + i / in_size);
+	for (size_t i = 0; i < N; i++) {
+		unsigned char *e = in + i * in_size;
+		e[0] = (unsigned char)in_size;
+		e[1] = (unsigned char)(in_size >> 8);
+		e[2] = (unsigned char)out_size;
+		e[3] = (unsigned char)(out_size >> 8);
+	}
 	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
 	size_t chunks[] = { 0, 1, 7, N };
 	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
@@ -303,7 +314,7 @@ static void check_shape(size_t in_size, size_t out_size)
 
 static void test_map_shapes(void)
 {
-	size_t shapes[][2] = { { 4, 4 }, { 12, 40 }, { 40, 12 }, { 1, 8 },
+	size_t shapes[][2] = { { 4, 4 }, { 12, 40 }, { 40, 12 }, { 4, 9 },
 	                       { 8, 1 }, { 5000, 3000 }, { 3000, 5000 } };
 	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
 		check_shape(shapes[k][0], shapes[k][1]);
@@ -454,15 +465,16 @@ static void test_worker_deaths(void)
 	MPT_OK(mp_pool_free(p));
 }
 
-/* Element i counts its runs in runs[i]; element STUCK publishes its
+/* Element i counts its runs in sh->runs[i]; element STUCK publishes its
  * worker and sleeps, to be killed. */
 enum { KILL_N = 200, KILL_CHUNK = 5, STUCK = 57 };
-static _Atomic uint32_t *runs;
+_Static_assert(sizeof(((struct shared *)0)->runs) >= KILL_N * sizeof(uint32_t),
+               "a counter per element");
 
 static int counted(const void *in, void *out)
 {
 	int i = *(const int *)in;
-	atomic_fetch_add(&runs[i], 1);
+	atomic_fetch_add(&sh->runs[i], 1);
 	if (i == STUCK) {
 		atomic_store(&sh->pids[0], getpid());
 		mpt_flag_set(&sh->started, 1);
@@ -477,8 +489,8 @@ static int counted(const void *in, void *out)
  * the pool goes on. */
 static void test_map_worker_killed(void)
 {
-	runs = mp_heap_alloc(KILL_N * sizeof(*runs), NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(runs);
+	for (int i = 0; i < KILL_N; i++)
+		atomic_store(&sh->runs[i], 0);
 	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
 	static int in[KILL_N], out[KILL_N], st[KILL_N];
 	for (int i = 0; i < KILL_N; i++)
@@ -499,7 +511,7 @@ static void test_map_worker_killed(void)
 			lost += st[i] != -MP_EWORKERDIED;
 		else
 			wrong += st[i] != 0 || out[i] != 3 * i ||
-			         atomic_load(&runs[i]) != 1;
+			         atomic_load(&sh->runs[i]) != 1;
 	}
 	MPT_EQ(lost, 0);
 	MPT_EQ(wrong, 0);
@@ -507,7 +519,6 @@ static void test_map_worker_killed(void)
 	                   sizeof(int), NULL, 0));
 	MPT_EQ(out[KILL_N - 1], KILL_N);
 	MPT_OK(mp_pool_free(p));
-	mp_heap_free(runs);
 }
 
 /* Sleeps *in microseconds; says who runs it in the shared "running" pid. */
