@@ -25,13 +25,18 @@ enum job_kind { JOB_APPLY, JOB_MAP, JOB_IMAP };
 struct mp_result {
 	mp_pool_t *pool;
 	enum job_kind kind;
-	size_t nchunks, chunks_done;
+	int status;                  /* first error (lowest element index) */
+	int signo;
 	bool ready, detached;
 	bool stale;                  /* a chunk failed while maybe in flight */
-	int status;                  /* first error (lowest element index) */
+	bool own_outv;               /* imap: outv and statusv are ours */
+	uint8_t done1;               /* chunk_done of a one-chunk job (below) */
+	size_t nchunks, chunks_done;
 	size_t err_index;
-	int signo;
-	char detail[64];
+	/* Why it failed, malloc'd at the failure.  Every outstanding apply
+	 * has a job, and 100 000 of them fault in every page they take:
+	 * 64 bytes here were a fifth of a job, padding a tenth. */
+	char *detail;
 	void **inputs;               /* per chunk: its shared block (the input,
 	                                then a map's output in place) */
 	uint8_t *chunk_done;
@@ -40,7 +45,6 @@ struct mp_result {
 	 * jobs kept the caller's heap from shrinking (20 000 apply_async
 	 * left 6.5 MB of it in use, and every later fork copies that) */
 	void *input1;
-	uint8_t done1;
 	/* apply */
 	void *out;
 	size_t out_len;
@@ -48,7 +52,6 @@ struct mp_result {
 	char *outv;
 	size_t n, out_size, chunksize;
 	int *statusv;
-	bool own_outv;               /* imap: outv and statusv are ours */
 	size_t *order, norder;       /* imap: chunks in completion order */
 	mp_result_cb cb, ecb;
 	void *cb_arg;
@@ -90,6 +93,7 @@ static void job_free(struct mp_result *j)
 		free(j->statusv);
 	}
 	free(j->order);
+	free(j->detail);
 	free(j);
 }
 
@@ -108,7 +112,8 @@ static void set_error(struct mp_result *j, size_t first, int err,
 		j->status = err;
 		j->err_index = first;
 		j->signo = signo;
-		snprintf(j->detail, sizeof(j->detail), "%s", detail ? detail : "");
+		free(j->detail);
+		j->detail = strdup(detail ? detail : "");
 	}
 }
 
@@ -683,7 +688,8 @@ const char *mp_result_detail(mp_result_t *j, int *signo)
 	if (!j)
 		return NULL;
 	pthread_mutex_lock(&j->pool->mu);
-	const char *d = j->ready && j->status ? j->detail : NULL;
+	const char *d = !j->ready || !j->status ? NULL
+	              : j->detail ? j->detail : "(no memory for the detail)";
 	if (signo)
 		*signo = d ? j->signo : 0;
 	pthread_mutex_unlock(&j->pool->mu);
