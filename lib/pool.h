@@ -20,6 +20,28 @@ enum task_kind {
 	TASK_STOP,     /* the worker is to exit (close) */
 };
 
+/*
+ * An element task's block (TASK_ELEM's `in`): count * max(in_size,
+ * out_size) bytes, the inputs from elem_in_base() on, and the worker
+ * writes output element i at i * out_size, over inputs it has read: no
+ * output block, so no pages to fault in and no allocation on either side.
+ * Output i never reaches input i + 1: with out_size <= in_size the inputs
+ * start at 0 and (i + 1) * out_size <= (i + 1) * in_size; otherwise they
+ * start late enough that (i + 1) * out_size <= base + (i + 1) * in_size
+ * for every i < count.
+ */
+static inline size_t elem_in_base(size_t count, size_t in_size,
+                                  size_t out_size)
+{
+	return out_size > in_size ? count * (out_size - in_size) : 0;
+}
+
+static inline size_t elem_block_size(size_t count, size_t in_size,
+                                     size_t out_size)
+{
+	return count * (in_size > out_size ? in_size : out_size);
+}
+
 /* A message on the task queue. */
 struct task {
 	uint32_t kind;
@@ -36,8 +58,11 @@ struct result {
 	uint64_t job;
 	uint32_t chunk;
 	int32_t status;       /* 0, or the first failing element's error */
-	uint64_t out;         /* heap block with the output, 0 if none */
-	uint64_t out_len;     /* bytes */
+	uint64_t out;         /* heap block with the output, 0 if none
+	                         (TASK_ELEM: always 0, see out_len) */
+	uint64_t out_len;     /* bytes; TASK_ELEM: count * out_size when the
+	                         outputs are in the task's block, 0 when the
+	                         chunk failed as a whole */
 	uint64_t statuses;    /* heap block of int32 per element, when some
 	                         element failed (TASK_ELEM), else 0 */
 };

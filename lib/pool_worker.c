@@ -78,24 +78,68 @@ static void run_buf(const struct task *t, struct result *r)
 	r->out_len = out.len;
 }
 
+/* The worker's private buffer for one element, grown as needed (malloc's
+ * alignment, which suits any element type). */
+static void *scratch(size_t size)
+{
+	static void *buf;
+	static size_t cap;
+	if (size > cap) {
+		free(buf);
+		cap = 0;
+		if (!(buf = malloc(size)))
+			return NULL;
+		cap = size;
+	}
+	return buf;
+}
+
+/* memcpy with the common element sizes spelled out, so that they compile
+ * to a move rather than a call per element. */
+static inline void copy_elem(void *dst, const void *src, size_t size)
+{
+	switch (size) {
+	case 4: memcpy(dst, src, 4); break;
+	case 8: memcpy(dst, src, 8); break;
+	case 16: memcpy(dst, src, 16); break;
+	default: memcpy(dst, src, size); break;
+	}
+}
+
+/*
+ * Outputs go over the inputs in the task's block (pool.h, elem_in_base).
+ * fn must not see its output overlap its input, so one side of each call
+ * goes through the scratch buffer: whichever is smaller - the output,
+ * copied into place after fn returns (it then covers only inputs already
+ * read), or the input, copied out before.
+ */
 static void run_elem(const struct task *t, struct result *r)
 {
 	mp_elem_fn fn = (mp_elem_fn)(uintptr_t)t->fn;
-	const char *in = (const char *)(uintptr_t)t->in;
-	int err = 0;
-	char *out = mp__heap_alloc_raw(t->count * t->out_size + 1, &err);
+	char *blk = (char *)(uintptr_t)t->in;
+	size_t n = t->count, in_size = t->in_size, out_size = t->out_size;
+	const char *in = blk + elem_in_base(n, in_size, out_size);
+	bool via_out = out_size <= in_size;
+	char *tmp = scratch(via_out ? out_size : in_size);
 	int32_t *st = NULL;
-	if (!out) {
-		r->status = err;
+	if (!tmp) {
+		r->status = -ENOMEM;
 		return;
 	}
-	for (uint64_t i = 0; i < t->count; i++) {
-		int s = fn(in + i * t->in_size, out + i * t->out_size);
+	for (size_t i = 0; i < n; i++) {
+		int s;
+		if (via_out) {
+			s = fn(in + i * in_size, tmp);
+			copy_elem(blk + i * out_size, tmp, out_size);
+		} else {
+			copy_elem(tmp, in + i * in_size, in_size);
+			s = fn(tmp, blk + i * out_size);
+		}
 		if (s < 0 && !st) {
-			st = mp_heap_alloc(t->count * sizeof(*st), NULL);
+			st = mp_heap_alloc(n * sizeof(*st), NULL);
 			if (!st) {
 				r->status = -ENOMEM;
-				break;
+				return; /* out_len 0: the chunk fails whole */
 			}
 		}
 		if (st)
@@ -103,8 +147,7 @@ static void run_elem(const struct task *t, struct result *r)
 		if (s < 0 && r->status == 0)
 			r->status = s;
 	}
-	r->out = (uint64_t)(uintptr_t)out;
-	r->out_len = t->count * t->out_size;
+	r->out_len = n * out_size;
 	r->statuses = (uint64_t)(uintptr_t)st;
 }
 

@@ -259,6 +259,15 @@ void *mp_sys_map_fd(int fd, size_t len, int *err);
 int mp_sys_unmap(void *addr, size_t len);
 /* Give the pages of a shared range back: they read as zero afterwards. */
 int mp_sys_discard(void *addr, size_t len);
+/*
+ * Map in the whole pages inside [addr, addr + len) for writing, in one call
+ * (MADV_POPULATE_WRITE, Linux 5.14), rather than a fault per page as they
+ * are first written: for memory about to be written through, whose
+ * contents it leaves as they are.  Best effort: 0, or -errno (-EINVAL on
+ * older kernels, or for a range it cannot populate, such as a device's
+ * mapping: it then no longer tries).
+ */
+int mp_sys_prefault_write(void *addr, size_t len);
 /* The calling process's mapped address space in bytes (0 if unknown). */
 size_t mp_sys_mapped_bytes(void);
 /* memfd_create(2) with MFD_CLOEXEC, sized to size bytes.  Returns the fd. */

@@ -42,6 +42,26 @@ int mp_sys_discard(void *addr, size_t len)
 	return madvise(addr, len, MADV_REMOVE) == 0 ? 0 : -errno;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int mp_sys_prefault_write(void *addr, size_t len)
+{
+	static _Atomic bool unsupported;
+	const uintptr_t page = 4096; /* a larger page is populated whole */
+	uintptr_t lo = ((uintptr_t)addr + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)addr + len) & ~(page - 1);
+
+	if (hi <= lo || atomic_load_explicit(&unsupported, memory_order_relaxed))
+		return 0;
+	if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0)
+		return 0;
+	if (errno == EINVAL)
+		atomic_store_explicit(&unsupported, true, memory_order_relaxed);
+	return -errno;
+}
+
 int mp_sys_memfd(const char *name, size_t size)
 {
 	int fd = memfd_create(name, MFD_CLOEXEC);

@@ -15,6 +15,7 @@
 
 struct shared {
 	_Atomic int32_t pids[64];
+	_Atomic uint32_t runs[200];  /* test_map_worker_killed */
 	_Atomic uint32_t started, go;
 	_Atomic int64_t t_start[4], t_end[4];
 };
@@ -244,6 +245,81 @@ static void test_map(void)
 	MPT_OK(mp_pool_free(p));
 }
 
+/*
+ * Elements of every shape: outputs larger and smaller than inputs, odd
+ * sizes, sizes past a page.  An input starts with its own size and the
+ * output's (16 bits each: a forkserver's workers cannot see globals set
+ * now).  shape_fn fills its whole output before it reads the rest of its
+ * input, so it would see garbage if the two overlapped, and fails some
+ * elements, whose status must stay put too.
+ */
+static size_t shape_size(const unsigned char *in, int which)
+{
+	return (size_t)in[2 * which] | (size_t)in[2 * which + 1] << 8;
+}
+
+static int shape_fn(const void *in, void *out)
+{
+	const unsigned char *i = in;
+	size_t in_size = shape_size(i, 0), out_size = shape_size(i, 1);
+	memset(out, 0xA5, out_size);
+	unsigned sum = 0;
+	for (size_t k = 4; k < in_size; k++)
+		sum = sum * 31 + i[k];
+	unsigned char *o = out;
+	for (size_t k = 0; k < out_size; k++)
+		o[k] = (unsigned char)(sum + k);
+	return sum % 7 == 3 ? -EDOM : 0;
+}
+
+static void check_shape(size_t in_size, size_t out_size)
+{
+	enum { N = 301 };
+	unsigned char *in = malloc(N * in_size), *out = malloc(N * out_size);
+	int *st = malloc(N * sizeof(int));
+	CU_ASSERT_FATAL(in && out && st);
+	for (size_t i = 0; i < N * in_size; i++)
+		in[i] = (unsigned char)(i * 7 + i / in_size);
+	for (size_t i = 0; i < N; i++) {
+		unsigned char *e = in + i * in_size;
+		e[0] = (unsigned char)in_size;
+		e[1] = (unsigned char)(in_size >> 8);
+		e[2] = (unsigned char)out_size;
+		e[3] = (unsigned char)(out_size >> 8);
+	}
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	size_t chunks[] = { 0, 1, 7, N };
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		memset(out, 0, N * out_size);
+		int r = mp_pool_map(p, shape_fn, in, in_size, N, out, out_size,
+		                    st, chunks[c]);
+		int bad = 0, want_err = 0;
+		for (size_t i = 0; i < N; i++) {
+			unsigned char want[8192];
+			int s = shape_fn(in + i * in_size, want);
+			if (s && !want_err)
+				want_err = s;
+			bad += st[i] != s;
+			bad += s == 0 && memcmp(out + i * out_size, want,
+			                        out_size) != 0;
+		}
+		MPT_EQ(bad, 0);
+		MPT_EQ(r, want_err);
+	}
+	MPT_OK(mp_pool_free(p));
+	free(in);
+	free(out);
+	free(st);
+}
+
+static void test_map_shapes(void)
+{
+	size_t shapes[][2] = { { 4, 4 }, { 12, 40 }, { 40, 12 }, { 4, 9 },
+	                       { 8, 1 }, { 5000, 3000 }, { 3000, 5000 } };
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++)
+		check_shape(shapes[k][0], shapes[k][1]);
+}
+
 static void test_imap(void)
 {
 	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
@@ -386,6 +462,62 @@ static void test_worker_deaths(void)
 	size_t len;
 	MPT_OK(mp_pool_apply(p, echo_upper, "ok", 2, &out, &len));
 	free(out);
+	MPT_OK(mp_pool_free(p));
+}
+
+/* Element i counts its runs in sh->runs[i]; element STUCK publishes its
+ * worker and sleeps, to be killed. */
+enum { KILL_N = 200, KILL_CHUNK = 5, STUCK = 57 };
+_Static_assert(sizeof(((struct shared *)0)->runs) >= KILL_N * sizeof(uint32_t),
+               "a counter per element");
+
+static int counted(const void *in, void *out)
+{
+	int i = *(const int *)in;
+	atomic_fetch_add(&sh->runs[i], 1);
+	if (i == STUCK) {
+		atomic_store(&sh->pids[0], getpid());
+		mpt_flag_set(&sh->started, 1);
+		sleep(30);
+	}
+	*(int *)out = 3 * i;
+	return 0;
+}
+
+/* A map whose worker is killed mid-chunk: that chunk fails with the
+ * death, every other element has its result, each computed once, and
+ * the pool goes on. */
+static void test_map_worker_killed(void)
+{
+	for (int i = 0; i < KILL_N; i++)
+		atomic_store(&sh->runs[i], 0);
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	static int in[KILL_N], out[KILL_N], st[KILL_N];
+	for (int i = 0; i < KILL_N; i++)
+		in[i] = i;
+	atomic_store(&sh->started, 0);
+	mp_result_t *r = mp_pool_map_async(p, counted, in, sizeof(int), KILL_N,
+	                                   out, sizeof(int), st, KILL_CHUNK,
+	                                   NULL, NULL, NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	MPT_OK(mpt_flag_wait(&sh->started, 1));
+	kill(atomic_load(&sh->pids[0]), SIGKILL);
+	MPT_ERR(mp_result_get(r, TEST_WAIT_NS, NULL, NULL), -MP_EWORKERDIED);
+	mp_result_free(r);
+	int wrong = 0, lost = 0;
+	for (int i = 0; i < KILL_N; i++) {
+		bool in_dead = i / KILL_CHUNK == STUCK / KILL_CHUNK;
+		if (in_dead)
+			lost += st[i] != -MP_EWORKERDIED;
+		else
+			wrong += st[i] != 0 || out[i] != 3 * i ||
+			         atomic_load(&sh->runs[i]) != 1;
+	}
+	MPT_EQ(lost, 0);
+	MPT_EQ(wrong, 0);
+	MPT_OK(mp_pool_map(p, plus_one, in, sizeof(int), KILL_N, out,
+	                   sizeof(int), NULL, 0));
+	MPT_EQ(out[KILL_N - 1], KILL_N);
 	MPT_OK(mp_pool_free(p));
 }
 
@@ -968,10 +1100,12 @@ int main(void)
 		{ "apply, apply_async", test_apply },
 		{ "callbacks", test_callbacks },
 		{ "map, starmap, chunks", test_map },
+		{ "map over elements of every shape", test_map_shapes },
 		{ "imap, imap_unordered", test_imap },
 		{ "initializer, maxtasksperchild", test_initializer_and_recycling },
 		{ "workers killed and crashing", test_worker_deaths },
 		{ "kills at random under load", test_kills_at_random },
+		{ "a map's worker killed", test_map_worker_killed },
 		{ "sandbox policies", test_sandboxes },
 		{ "memory and CPU limits", test_limits },
 		{ "close, terminate, join", test_lifecycle },

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -205,6 +206,36 @@ static void test_shared_mappings(void)
 	close(mfd);
 	MPT_CMP(mp_sys_map_shared((size_t)1 << 62, &err) == NULL, ==, 1);
 	MPT_ERR(err, -ENOMEM);
+}
+
+/* Prefaulting maps in the whole pages of a range, contents untouched. */
+static void test_prefault(void)
+{
+	enum { PAGES = 16 };
+	size_t len = PAGES * 4096;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	memset(m, 0x5a, 3 * 4096 + 10);
+	MPT_OK(mp_sys_prefault_write(m, 0));
+	MPT_OK(mp_sys_prefault_write(m + 1, 100)); /* no whole page */
+	int r = mp_sys_prefault_write(m + 100, len - 200);
+	if (r == -EINVAL) {
+		MPT_SKIP("MADV_POPULATE_WRITE (Linux 5.14)");
+	} else {
+		MPT_OK(r);
+		unsigned char vec[PAGES];
+		MPT_OK(mincore(m, len, vec));
+		int absent = 0;
+		for (int i = 1; i < PAGES - 1; i++)
+			absent += !(vec[i] & 1);
+		MPT_EQ(absent, 0);
+	}
+	int bad = 0;
+	for (size_t i = 0; i < len; i++)
+		bad += m[i] != (i < 3 * 4096 + 10 ? 0x5a : 0);
+	MPT_EQ(bad, 0);
+	munmap(m, len);
 }
 
 /* The segment wrappers: sealed memfds, reservation, sizes, read-only maps. */
@@ -452,6 +483,7 @@ int main(void)
 		{ "futex_waitv", test_futex_waitv },
 		{ "pidfd open/signal/reap/poll", test_pidfd },
 		{ "shared and memfd mappings", test_shared_mappings },
+		{ "prefault for writing", test_prefault },
 		{ "segments: sealed memfds, reservation, read-only", test_segments },
 		{ "ring per thread, rebuilt after fork", test_ring_per_thread_and_fork },
 		{ "ring futex ops and pidfd poll", test_ring_futex_and_pidfd },

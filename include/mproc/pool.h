@@ -93,7 +93,8 @@ typedef struct mp_result mp_result_t;
 typedef struct mp_imap mp_imap_t;
 typedef struct mp_out mp_out_t;
 
-/* An element task: read *in (in_size bytes), write *out (out_size bytes). */
+/* An element task: read *in (in_size bytes), write *out (out_size bytes).
+ * in and out never overlap, and are valid during the call only. */
 typedef int (*mp_elem_fn)(const void *in, void *out);
 /* A buffer task: read in[0..len), produce output through out. */
 typedef int (*mp_task_fn)(const void *in, size_t len, mp_out_t *out);
