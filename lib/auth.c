@@ -209,14 +209,28 @@ static int check_key(const void *key, size_t keylen)
 	return (!key && keylen) || keylen > INT_MAX ? -EINVAL : 0;
 }
 
+/*
+ * Spinning for a handshake message (connection.c, mp__conn_recv_small)
+ * pays when the peer is running, so that its answer comes within
+ * microseconds instead of after a cross-CPU wake-up: on an idle VM that
+ * wake-up was most of a connect.  Two estimates, as the two kinds of wait
+ * take different times: a client's wait for the first challenge spans
+ * the listener's wake-up from accept; every other wait answers a message
+ * the peer was awake to receive (it spins likewise: listener.c).  One of
+ * each per process: a connection makes too few waits to learn from.
+ * Where spinning does not pay (busy CPUs), spin.c's estimates and probes
+ * fade it out.
+ */
+static _Atomic uint32_t first_spin, answer_spin;
+
 /* A handshake message, at most MP__AUTH_MSG_MAX bytes: a longer or
  * malformed one is a protocol violation, which is an authentication
  * failure. */
 static int64_t recv_small(mp_conn_t *c, uint8_t *buf, int64_t deadline,
-                          bool expect_wait)
+                          _Atomic uint32_t *spin)
 {
 	int64_t n = mp__conn_recv_small(c, buf, MP__AUTH_MSG_MAX, deadline,
-	                                expect_wait);
+	                                spin);
 	return n == -EMSGSIZE || n == -EBADMSG ? -MP_EAUTH : n;
 }
 
@@ -231,7 +245,7 @@ static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
 	int r = mp__conn_send(c, chal, (size_t)n, deadline);
 	if (r < 0)
 		return r;
-	int64_t rl = recv_small(c, resp, deadline, true);
+	int64_t rl = recv_small(c, resp, deadline, &answer_spin);
 	if (rl < 0)
 		return (int)rl;
 	r = mp__auth_verify(key, keylen, chal + MP__CHALLENGE_LEN,
@@ -242,11 +256,12 @@ static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
 }
 
 /* mp_answer_challenge by an absolute deadline, arguments checked. */
+/* first: the estimate for the wait for the challenge. */
 static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
-                       int64_t deadline)
+                       int64_t deadline, _Atomic uint32_t *first)
 {
 	uint8_t msg[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
-	int64_t rl = recv_small(c, msg, deadline, true);
+	int64_t rl = recv_small(c, msg, deadline, first);
 	if (rl < 0)
 		return (int)rl;
 	int n = mp__auth_respond(key, keylen, msg, (size_t)rl, out);
@@ -255,7 +270,7 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 	int r = mp__conn_send(c, out, (size_t)n, deadline);
 	if (r < 0)
 		return r;
-	rl = recv_small(c, msg, deadline, true);
+	rl = recv_small(c, msg, deadline, &answer_spin);
 	if (rl < 0)
 		return (int)rl;
 	return mp__auth_is_welcome(msg, (size_t)rl) ? 0 : -MP_EAUTH;
@@ -264,7 +279,7 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
                     int digest, int64_t deadline)
 {
-	int r = auth_answer(c, key, keylen, deadline);
+	int r = auth_answer(c, key, keylen, deadline, &first_spin);
 	return r < 0 ? r : auth_deliver(c, key, keylen, digest, deadline);
 }
 
@@ -291,5 +306,7 @@ int mp_answer_challenge(mp_conn_t *c, const void *authkey, size_t keylen,
 		return -EINVAL;
 	if ((r = mp__deadline(timeout_ns, &deadline)) < 0)
 		return r;
-	return auth_answer(c, authkey, keylen, deadline);
+	/* Whoever calls it on its own has usually just spoken to the peer
+	 * (a listener in CPython's order: deliver, then answer). */
+	return auth_answer(c, authkey, keylen, deadline, &answer_spin);
 }

@@ -961,7 +961,7 @@ void mp__conn_spin_now(mp_conn_t *c)
 }
 
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
-                            int64_t deadline, bool expect_wait)
+                            int64_t deadline, _Atomic uint32_t *spin)
 {
 	struct xfer x;
 	int r = check(c, true);
@@ -971,14 +971,12 @@ int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
 	r = xfer_start(&x, c, deadline, false);
 	if (r < 0)
 		return r;
-	/* The answer to a handshake message we just sent: spin for it as
-	 * the listener does (listener.c, spin_poll), then read, or sleep.
-	 * One estimate for the process: each connection makes only three
-	 * such waits, too few to learn from. */
-	if (expect_wait && c->ra_len == 0) {
-		static _Atomic uint32_t est;
+	/* A handshake message is not there yet when we ask: spin for it
+	 * within the caller's estimate, then read at once, or poll first
+	 * (which saves the read that would fail). */
+	if (c->ra_len == 0) {
 		static const struct timespec zero = { 0, 0 };
-		x.poll_first = !MP__SPIN_UNTIL_X(&est, MP__HANDSHAKE_SPIN, 1,
+		x.poll_first = !MP__SPIN_UNTIL_X(spin, MP__HANDSHAKE_SPIN, 1,
 		        mp_sys_poll_one(c->fd, POLLIN, &zero) != 0);
 	}
 	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */

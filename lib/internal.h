@@ -235,14 +235,16 @@ int mp__conn_set_path(mp_conn_t *c, int path);
 void mp__conn_spin_now(mp_conn_t *c);
 /* Send one message, or receive one of at most cap bytes into buf (returns
  * its length), by an absolute deadline (MP__NO_DEADLINE: none).  For the
- * handshakes.  expect_wait: the message answers one just sent, so it is
- * not there yet: poll before reading instead of after a failed read. */
+ * handshakes, whose every message answers one just sent, so it is not
+ * there yet: spin for it within *spin (spin.c's estimate, which the
+ * caller keeps for waits of one kind), then poll before reading instead
+ * of after a failed read. */
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline);
 /* A duplex connection on a stream socket we made (no fstat). */
 mp_conn_t *mp__conn_socket(int fd, int *err);
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
-                            int64_t deadline, bool expect_wait);
+                            int64_t deadline, _Atomic uint32_t *spin);
 
 /* ---- adaptive spinning (spin.c) ------------------------------------------ */
 
@@ -372,9 +374,11 @@ pid_t mp__tid(void);
 
 /* ---- queue internals for the pool (queue.c) -------------------------------- */
 
-/* A handshake's wait (listener.c, connection.c) spans the peer's HMAC and
- * two system calls on each side: it may spin this many times longer. */
-#define MP__HANDSHAKE_SPIN 8
+/* A handshake's wait (listener.c, auth.c) spans the peer's HMAC and two
+ * system calls on each side, or, for a client's first, the listener's
+ * wake-up from accept (tens of us on a VM): it may spin this many times
+ * longer (a cap of 64 us by default). */
+#define MP__HANDSHAKE_SPIN 16
 
 /* Its waits span round trips (a pool's task queue: a worker waits for its
  * next task while its result goes out and the caller answers): they may
