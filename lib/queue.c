@@ -29,9 +29,10 @@
  * killed before it leaves the message for the next get.  The low half of
  * each is the futex the other side sleeps on (little-endian).
  *
- * A record that does not fit before the end of the ring is preceded by a
- * WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP is
- * published after the record it leads to.
+ * A record that does not fit before the end of the ring, or one rewound
+ * to the ring's start while the queue is empty (rewind_now), is preceded
+ * by a WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP
+ * is published after the record it leads to.
  *
  * Sleeping: a consumer finding nothing counts itself in the producers'
  * other_sleeping (kept in their private line, so every put reads it
@@ -516,13 +517,52 @@ static uint64_t settle_tail(struct queue *q)
 	return tail;
 }
 
-/* Write and publish a record of len at tail t (room checked).  Returns the
- * position after it. */
+/*
+ * Rewinding.  A queue used for requests and replies is empty at almost
+ * every put; if its records marched on through the ring regardless, each
+ * lap would touch every page of it, and a fresh ring's first lap costs a
+ * page fault every ~56 small records in each process (shared pages are
+ * mapped lazily per process; 12-20 us each on a VM), which is what the
+ * p99 of a round trip then measures.  So a record that would cross into
+ * the next WINDOW of the ring while the queue is empty starts the next
+ * lap instead, behind a WRAP, exactly as a record that does not fit
+ * before the ring's end: the traffic stays in the first window's lines
+ * and pages, warm in both processes.  Only a crossing looks at the
+ * consumers' position, so a stream pays one load per window.
+ */
+#define WINDOW 4096u
+
+static inline bool crosses_window(uint32_t off, uint32_t rec)
+{
+	return (off & (WINDOW - 1)) + rec + HDR > WINDOW;
+}
+
+/* Start the record of len at tail (lock held, room checked) on the next
+ * lap?  Only when the WRAP, the record and the next record's header slot
+ * all fit, which the queue being empty guarantees (room is then the whole
+ * ring): tail - head is 0 now if it was at any time the lock was held,
+ * since head never passes tail. */
+static bool rewind_now(struct queue *q, uint32_t tail, uint32_t len)
+{
+	uint32_t off = tail & (q->capacity - 1), rec = rec_size(len);
+
+	if (off < rec + HDR || !crosses_window(off, rec))
+		return false;
+	if (q->prod.cache != tail)
+		q->prod.cache = lo(atomic_load_explicit(&q->cons.pos,
+		                                        memory_order_acquire));
+	return q->prod.cache == tail;
+}
+
+/* Write and publish a record of len at tail t (room checked), on the next
+ * lap behind a WRAP when `wrap` or when it does not fit before the ring's
+ * end.  Returns the position after it. */
 static uint32_t publish(struct queue *q, uint32_t t, const void *msg,
-                        uint32_t len)
+                        uint32_t len, bool wrap)
 {
 	uint32_t wrap_at = t, end;
-	bool wrap = (t & (q->capacity - 1)) + rec_size(len) > q->capacity;
+
+	wrap = wrap || (t & (q->capacity - 1)) + rec_size(len) > q->capacity;
 
 	if (wrap)
 		t = next_lap(q, t);
@@ -596,7 +636,8 @@ static int put_locked(struct queue *q, const void *msg, uint32_t len,
 		side_unlock(&q->prod);
 		return r;
 	}
-	uint32_t end = publish(q, lo(tail), msg, len);
+	uint32_t end = publish(q, lo(tail), msg, len,
+	                       rewind_now(q, lo(tail), len));
 	/* Release: after the header, for sleepers' futex and qsize. */
 	atomic_store_explicit(&q->prod.pos, (uint64_t)(hi(tail) + 1) << 32 | end,
 	                      memory_order_release);
@@ -632,7 +673,7 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
 	uint32_t t = lo(tail), off = t & (q->capacity - 1);
 	uint32_t rec = rec_size((uint32_t)len);
-	if (q->maxsize || off + rec > q->capacity ||
+	if (q->maxsize || off + rec > q->capacity || crosses_window(off, rec) ||
 	    rec + HDR > q->capacity - (t - q->prod.cache) || hdr_valid(q, t)) {
 		int64_t deadline;
 		(void)mp__deadline(timeout_ns, &deadline); /* checked above */
