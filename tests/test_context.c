@@ -12,7 +12,7 @@
 /* Shared with every child (mapped before the server starts). */
 struct shared {
 	_Atomic uint32_t go, ready, value;
-	_Atomic int32_t pid;
+	_Atomic int32_t pid, spare;
 	char text[64];
 };
 static struct shared *sh;
@@ -520,6 +520,7 @@ static int own_server(void *arg)
 	if (mp_forkserver_start() < 0)
 		return 1;
 	atomic_store(&sh->pid, mp_forkserver_pid());
+	atomic_store(&sh->spare, mp__forkserver_spare());
 	mpt_flag_set(&sh->ready, 1);
 	if (arg)
 		for (;;)
@@ -538,18 +539,23 @@ static void test_server_never_outlives(void)
 		MPT_OK(mp_process_set_context(p, f));
 		MPT_OK(mp_process_start(p));
 		MPT_OK(mpt_flag_wait(&sh->ready, 1));
-		int srv = mp_sys_pidfd_open(atomic_load(&sh->pid), 0);
-		MPT_CMP(srv, >=, 0);
+		int fd[2] = { mp_sys_pidfd_open(atomic_load(&sh->pid), 0),
+		              mp_sys_pidfd_open(atomic_load(&sh->spare), 0) };
+		MPT_CMP(fd[0], >=, 0);
+		MPT_CMP(fd[1], >=, 0); /* its spare */
 		if (killed)
 			MPT_OK(mp_process_kill(p));
 		MPT_OK(mp_process_join(p, TEST_WAIT_NS));
-		struct timespec ts;
-		mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS, &ts);
-		MPT_CMP(mp_sys_poll_one(srv, POLLIN, &ts), >, 0);
-		int code = 0;
-		/* An orphan: ours to reap, as the subreaper. */
-		(void)mp_sys_pidfd_reap(srv, true, &code);
-		close(srv);
+		for (int i = 0; i < 2; i++) {
+			struct timespec ts;
+			mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS,
+			                      &ts);
+			MPT_CMP(mp_sys_poll_one(fd[i], POLLIN, &ts), >, 0);
+			int code = 0;
+			/* An orphan: ours to reap, as the subreaper. */
+			(void)mp_sys_pidfd_reap(fd[i], true, &code);
+			close(fd[i]);
+		}
 		mp_process_free(p);
 	}
 }
