@@ -19,6 +19,7 @@ static void in_parent(void)
 	mp__pool_after_fork_parent();
 }
 
+MP_SYS_FORK_PATH
 static void in_child(void)
 {
 	mp__process_after_fork();

@@ -410,6 +410,7 @@ static void after_fork_parent(void)
 }
 
 /* A child is another process: the server and the spare are not its. */
+MP_SYS_FORK_PATH
 static void after_fork_child(void)
 {
 	mp_sys_mutex_reset(&fs.fds_lock);

@@ -421,6 +421,7 @@ void mp__pool_after_fork_parent(void)
 	mp_sys_mutex_unlock(&lifelines_lock);
 }
 
+MP_SYS_FORK_PATH
 void mp__pool_after_fork(void)
 {
 	mp_sys_mutex_reset(&lifelines_lock); /* held by the forking thread */

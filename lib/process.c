@@ -201,6 +201,7 @@ static void list_remove(mp_process_t *p)
 	mp_sys_mutex_unlock(&ps.lock);
 }
 
+MP_SYS_FORK_PATH
 void mp__process_after_fork(void)
 {
 	/* The child is single-threaded: reset rather than unlock, the lock
@@ -395,6 +396,7 @@ static void flush_pending(FILE *f)
  * written (it is the parent's object; a write would copy its page): being
  * "self" is being ps.current.
  */
+MP_SYS_FORK_PATH
 static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 {
 	if (p->daemon && !p->own_tie)
@@ -421,6 +423,7 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
  */
 static mp_process_t spawned_self, spawned_parent;
 
+MP_SYS_FORK_PATH
 _Noreturn void mp__process_spawned(const struct mp__spawn *s)
 {
 	mp_process_t *p = &spawned_self, *pp = &spawned_parent;
@@ -485,6 +488,7 @@ void mp__process_own_tie(mp_process_t *p)
 	p->own_tie = true;
 }
 
+MP_SYS_FORK_PATH
 int mp_process_start(mp_process_t *p)
 {
 	if (!p)
@@ -843,6 +847,7 @@ bool mp__process_exiting(void)
  * (a pool's supervisor, say) frees or replaces a child under us; and
  * `exiting` tells such threads not to start new ones.
  */
+MP_SYS_FORK_PATH
 static void exit_cleanup(void)
 {
 	if (!ps.children)

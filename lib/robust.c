@@ -25,6 +25,7 @@ static _Atomic int layout;
 /* Tests: pretend it does not. */
 static _Atomic bool forced_fallback;
 
+MP_SYS_FORK_PATH
 static void lock_after_fork(void)
 {
 	/* glibc empties the child's robust list (the head stays where it

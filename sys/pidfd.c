@@ -14,6 +14,7 @@ int mp_sys_pidfd_open(pid_t pid, unsigned flags)
 	return fd >= 0 ? fd : -errno;
 }
 
+MP_SYS_FORK_PATH
 pid_t mp_sys_fork_pidfd(int *pidfd)
 {
 	pid_t pid = fork();

@@ -113,6 +113,7 @@ struct io_uring *mp_sys_ring(int *err)
 }
 
 /* pthread_atfork child handler. */
+MP_SYS_FORK_PATH
 static void after_fork(void)
 {
 	/* In the child, single-threaded: the lock may have been held by a
