@@ -95,7 +95,7 @@ struct mp_conn {
 	bool sock;         /* a socket: recv/sendmsg with MSG_NOSIGNAL */
 	bool nowait;       /* RWF_NOWAIT/MSG_DONTWAIT work on fd */
 	uint8_t path;      /* MP__IO_* */
-	int64_t spin_max;  /* ns, as set; 0 on one CPU */
+	int64_t spin_max;  /* ns, as set; 0 on one CPU; SPIN_UNASKED */
 	int64_t spin;      /* ns, the current adaptive budget */
 	int rearm;         /* costly wake-ups in a row, while spin is 0 */
 	unsigned probe;    /* receives at spin 0, to time one in PROBE_EVERY */
@@ -116,15 +116,27 @@ struct xfer {
 
 /*
  * Spinning for a peer that needs our CPU only delays it: no spin when the
- * calling thread may run on one CPU only.  Asked at each connection's
- * creation (one sched_getaffinity, ~1 us), not once per process: a
- * process pinned after its first connection (taskset, a cpuset, mpbench's
- * one-CPU rows) kept the answer it had before, and one that first made a
- * connection while pinned never spun again.
+ * calling thread may run on one CPU only.  Asked per connection, not once
+ * per process: a process pinned after its first connection (taskset, a
+ * cpuset, mpbench's one-CPU rows) kept the answer it had before, and one
+ * that first made a connection while pinned never spun again.  But asked
+ * when the connection could first spin (spin_max_now), not when it is
+ * made: sched_getaffinity is a system call, several us on a VM, and a
+ * connection that authenticates, says one thing and closes (most of
+ * Client's) never spins at all.
  */
 static int64_t default_spin(void)
 {
 	return mp_cpu_count() > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+}
+
+#define SPIN_UNASKED (-1) /* spin_max before default_spin() is asked */
+
+static int64_t spin_max_now(mp_conn_t *c)
+{
+	if (c->spin_max == SPIN_UNASKED)
+		c->spin_max = default_spin();
+	return c->spin_max;
 }
 
 static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
@@ -135,8 +147,7 @@ static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
 		return NULL;
 	*c = (mp_conn_t){ .fd = fd, .readable = readable,
 	                  .writable = writable, .sock = sock, .nowait = true,
-	                  .path = MP__IO_AUTO };
-	c->spin_max = default_spin();
+	                  .path = MP__IO_AUTO, .spin_max = SPIN_UNASKED };
 	return c;
 }
 
@@ -318,7 +329,7 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 		ssize_t n = spin_read(x, buf, len);
 		return n != -EAGAIN ? n : read_some(x, buf, len);
 	}
-	if (++c->probe % PROBE_EVERY)
+	if (++c->probe % PROBE_EVERY || spin_max_now(c) == 0)
 		return read_some(x, buf, len);
 	int64_t t0 = mp_sys_now_ns();
 	ssize_t n = read_some(x, buf, len);
@@ -957,7 +968,7 @@ mp_conn_t *mp__conn_socket(int fd, int *err)
 
 void mp__conn_spin_now(mp_conn_t *c)
 {
-	c->spin = c->spin_max;
+	c->spin = spin_max_now(c);
 }
 
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
