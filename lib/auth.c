@@ -204,6 +204,10 @@ bool mp__auth_is_welcome(const uint8_t *p, size_t len)
 
 /* ---- over a connection ------------------------------------------------- */
 
+_Static_assert(sizeof(MP__WELCOME) - 1 == MP__AUTH_VERDICT_LEN &&
+               sizeof(MP__FAILURE) - 1 == MP__AUTH_VERDICT_LEN,
+               "a verdict is read at its exact length");
+
 static int check_key(const void *key, size_t keylen)
 {
 	return (!key && keylen) || keylen > INT_MAX ? -EINVAL : 0;
@@ -223,14 +227,12 @@ static int check_key(const void *key, size_t keylen)
  */
 static _Atomic uint32_t first_spin, answer_spin;
 
-/* A handshake message, at most MP__AUTH_MSG_MAX bytes: a longer or
- * malformed one is a protocol violation, which is an authentication
- * failure. */
-static int64_t recv_small(mp_conn_t *c, uint8_t *buf, int64_t deadline,
-                          _Atomic uint32_t *spin)
+/* A handshake message, at most cap bytes: a longer or malformed one is a
+ * protocol violation, which is an authentication failure. */
+static int64_t recv_small(mp_conn_t *c, uint8_t *buf, size_t cap,
+                          int64_t deadline, _Atomic uint32_t *spin)
 {
-	int64_t n = mp__conn_recv_small(c, buf, MP__AUTH_MSG_MAX, deadline,
-	                                spin);
+	int64_t n = mp__conn_recv_small(c, buf, cap, deadline, spin);
 	return n == -EMSGSIZE || n == -EBADMSG ? -MP_EAUTH : n;
 }
 
@@ -245,7 +247,8 @@ static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
 	int r = mp__conn_send(c, chal, (size_t)n, deadline);
 	if (r < 0)
 		return r;
-	int64_t rl = recv_small(c, resp, deadline, &answer_spin);
+	int64_t rl = recv_small(c, resp, MP__AUTH_MSG_MAX, deadline,
+	                        &answer_spin);
 	if (rl < 0)
 		return (int)rl;
 	r = mp__auth_verify(key, keylen, chal + MP__CHALLENGE_LEN,
@@ -261,7 +264,7 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
                        int64_t deadline, _Atomic uint32_t *first)
 {
 	uint8_t msg[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
-	int64_t rl = recv_small(c, msg, deadline, first);
+	int64_t rl = recv_small(c, msg, MP__AUTH_MSG_MAX, deadline, first);
 	if (rl < 0)
 		return (int)rl;
 	int n = mp__auth_respond(key, keylen, msg, (size_t)rl, out);
@@ -270,7 +273,10 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 	int r = mp__conn_send(c, out, (size_t)n, deadline);
 	if (r < 0)
 		return r;
-	rl = recv_small(c, msg, deadline, &answer_spin);
+	/* The verdict's length exactly: after "#WELCOME#" the peer may go on
+	 * at once, and a read must not take its next message (or drop the
+	 * descriptor that came with it).  Longer is no welcome anyway. */
+	rl = recv_small(c, msg, MP__AUTH_VERDICT_LEN, deadline, &answer_spin);
 	if (rl < 0)
 		return (int)rl;
 	return mp__auth_is_welcome(msg, (size_t)rl) ? 0 : -MP_EAUTH;

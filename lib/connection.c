@@ -95,7 +95,7 @@ struct mp_conn {
 	bool sock;         /* a socket: recv/sendmsg with MSG_NOSIGNAL */
 	bool nowait;       /* RWF_NOWAIT/MSG_DONTWAIT work on fd */
 	uint8_t path;      /* MP__IO_* */
-	int64_t spin_max;  /* ns, as set; 0 on one CPU */
+	int64_t spin_max;  /* ns, as set; 0 on one CPU; SPIN_UNASKED */
 	int64_t spin;      /* ns, the current adaptive budget */
 	int rearm;         /* costly wake-ups in a row, while spin is 0 */
 	unsigned probe;    /* receives at spin 0, to time one in PROBE_EVERY */
@@ -116,15 +116,27 @@ struct xfer {
 
 /*
  * Spinning for a peer that needs our CPU only delays it: no spin when the
- * calling thread may run on one CPU only.  Asked at each connection's
- * creation (one sched_getaffinity, ~1 us), not once per process: a
- * process pinned after its first connection (taskset, a cpuset, mpbench's
- * one-CPU rows) kept the answer it had before, and one that first made a
- * connection while pinned never spun again.
+ * calling thread may run on one CPU only.  Asked per connection, not once
+ * per process: a process pinned after its first connection (taskset, a
+ * cpuset, mpbench's one-CPU rows) kept the answer it had before, and one
+ * that first made a connection while pinned never spun again.  But asked
+ * when the connection could first spin (spin_max_now), not when it is
+ * made: sched_getaffinity is a system call, several us on a VM, and a
+ * connection that authenticates, says one thing and closes (most of
+ * Client's) never spins at all.
  */
 static int64_t default_spin(void)
 {
 	return mp_cpu_count() > 1 ? MP_CONN_SPIN_DEFAULT : 0;
+}
+
+#define SPIN_UNASKED (-1) /* spin_max before default_spin() is asked */
+
+static int64_t spin_max_now(mp_conn_t *c)
+{
+	if (c->spin_max == SPIN_UNASKED)
+		c->spin_max = default_spin();
+	return c->spin_max;
 }
 
 static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
@@ -135,8 +147,7 @@ static mp_conn_t *conn_new(int fd, bool readable, bool writable, bool sock)
 		return NULL;
 	*c = (mp_conn_t){ .fd = fd, .readable = readable,
 	                  .writable = writable, .sock = sock, .nowait = true,
-	                  .path = MP__IO_AUTO };
-	c->spin_max = default_spin();
+	                  .path = MP__IO_AUTO, .spin_max = SPIN_UNASKED };
 	return c;
 }
 
@@ -318,7 +329,7 @@ static ssize_t read_first(struct xfer *x, void *buf, size_t len)
 		ssize_t n = spin_read(x, buf, len);
 		return n != -EAGAIN ? n : read_some(x, buf, len);
 	}
-	if (++c->probe % PROBE_EVERY)
+	if (++c->probe % PROBE_EVERY || spin_max_now(c) == 0)
 		return read_some(x, buf, len);
 	int64_t t0 = mp_sys_now_ns();
 	ssize_t n = read_some(x, buf, len);
@@ -914,7 +925,7 @@ int mp_conn_recv_fd(mp_conn_t *c, int64_t timeout_ns)
 
 	if (r < 0)
 		return r;
-	if (c->ra)
+	if (c->ra_cap || c->ra_len)
 		return -EBUSY; /* see above: it may have dropped descriptors */
 	if ((r = fd_xfer(&x, c, timeout_ns)) < 0)
 		return r;
@@ -957,28 +968,112 @@ mp_conn_t *mp__conn_socket(int fd, int *err)
 
 void mp__conn_spin_now(mp_conn_t *c)
 {
-	c->spin = c->spin_max;
+	c->spin = spin_max_now(c);
+}
+
+/*
+ * Bytes a read took past the message it was for (a handshake's, which
+ * reads header and payload at once), kept for the next receive in the
+ * read-ahead buffer, which every read path takes from first.  Only when
+ * nothing is buffered.  With read-ahead off the buffer holds just them
+ * (ra_cap stays 0: reads still go straight to the caller).
+ */
+int mp__conn_stash(mp_conn_t *c, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > c->ra_cap) {
+		uint8_t *q = realloc(c->ra, n);
+		if (!q)
+			return -ENOMEM;
+		c->ra = q;
+	}
+	memcpy(c->ra, p, n);
+	c->ra_off = 0;
+	c->ra_len = n;
+	return 0;
+}
+
+/*
+ * A handshake message's first read: up to len bytes, header and payload
+ * together.  It is not there yet when we ask (it answers one we just
+ * sent): spin on non-blocking reads within the caller's estimate, so
+ * the read that finds it is the one that takes it; then wait, poll
+ * first (which saves the read that would fail).
+ */
+static ssize_t small_first(struct xfer *x, uint8_t *b, size_t len,
+                           _Atomic uint32_t *spin)
+{
+	mp_conn_t *c = x->c;
+	ssize_t n = -EAGAIN;
+
+	if (!x->ring && c->nowait)
+		(void)MP__SPIN_UNTIL_X(spin, MP__HANDSHAKE_SPIN, 1,
+		        (n = mp_sys_read(c->fd, b, len, c->sock, true)) !=
+		        -EAGAIN);
+	if (n == -EOPNOTSUPP) { /* no MSG_DONTWAIT/RWF_NOWAIT here */
+		c->nowait = false;
+		n = -EAGAIN;
+	}
+	if (n != -EAGAIN)
+		return n;
+	x->poll_first = true;
+	return read_first(x, b, len);
+}
+
+/*
+ * The rest of a handshake message whose first n bytes are in b (room for
+ * a long header and cap bytes): exactly what the first read did not
+ * bring, and what it brought beyond the message is stashed.  The payload
+ * goes to buf; returns its length.
+ */
+static int64_t small_rest(struct xfer *x, uint8_t *b, size_t n, void *buf,
+                          size_t cap)
+{
+	uint64_t len;
+	int h, r;
+
+	while ((h = mp__frame_decode(b, n, &len)) == 0) {
+		/* Fewer than 4 bytes, or the -1 marker without its length. */
+		size_t hdr = n < MP__FRAME_HDR_SHORT ? MP__FRAME_HDR_SHORT
+		                                     : MP__FRAME_HDR_MAX;
+		if ((r = read_exact(x, b + n, hdr - n, false)) < 0)
+			return r;
+		n = hdr;
+	}
+	if (h < 0)
+		return h;
+	if (len > cap)
+		return -EMSGSIZE;
+	size_t end = (size_t)h + (size_t)len;
+	if (n < end && (r = read_exact(x, b + n, end - n, false)) < 0)
+		return r;
+	memcpy(buf, b + h, (size_t)len);
+	r = n > end ? mp__conn_stash(x->c, b + end, n - end) : 0;
+	return r < 0 ? r : (int64_t)len;
 }
 
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
                             int64_t deadline, _Atomic uint32_t *spin)
 {
+	uint8_t b[MP__FRAME_HDR_MAX + MP__AUTH_MSG_MAX];
 	struct xfer x;
 	int r = check(c, true);
 
 	if (r < 0)
 		return r;
+	if (cap > MP__AUTH_MSG_MAX)
+		return -EINVAL;
 	r = xfer_start(&x, c, deadline, false);
 	if (r < 0)
 		return r;
-	/* A handshake message is not there yet when we ask: spin for it
-	 * within the caller's estimate, then read at once, or poll first
-	 * (which saves the read that would fail). */
-	if (c->ra_len == 0) {
-		static const struct timespec zero = { 0, 0 };
-		x.poll_first = !MP__SPIN_UNTIL_X(spin, MP__HANDSHAKE_SPIN, 1,
-		        mp_sys_poll_one(c->fd, POLLIN, &zero) != 0);
-	}
-	/* maxlength == room: a longer message is -EMSGSIZE, never grown. */
-	return recv_msg(&x, buf, cap, cap, NULL);
+	/* Bytes already buffered (a peer that sent ahead): from there. */
+	if (c->ra_len)
+		return recv_msg(&x, buf, cap, cap, NULL);
+	ssize_t n = small_first(&x, b, MP__FRAME_HDR_SHORT + cap, spin);
+	if (n <= 0)
+		return finish(&x, n == 0 ? -MP_EEOF : (int)n, true);
+	x.started = true;
+	int64_t len = small_rest(&x, b, (size_t)n, buf, cap);
+	return len < 0 ? finish(&x, (int)len, true) : len;
 }

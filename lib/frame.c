@@ -70,7 +70,8 @@ void mp__frame_rx_init(struct mp__frame_rx *f)
 size_t mp__frame_rx_need(const struct mp__frame_rx *f)
 {
 	if (f->hdr)
-		return f->hdr + (size_t)f->len - f->got;
+		return f->got < f->hdr + (size_t)f->len
+		       ? f->hdr + (size_t)f->len - f->got : 0;
 	/* Header first, in the two steps of its two forms: reading 12 bytes
 	 * at once could swallow the start of the payload. */
 	if (f->got < MP__FRAME_HDR_SHORT)
@@ -83,11 +84,14 @@ uint8_t *mp__frame_rx_space(struct mp__frame_rx *f)
 	return f->buf + f->got;
 }
 
-int mp__frame_rx_feed(struct mp__frame_rx *f, size_t n, size_t cap)
+size_t mp__frame_rx_room(const struct mp__frame_rx *f)
 {
-	if (n > mp__frame_rx_need(f) || cap > MP__AUTH_MSG_MAX)
-		return -EINVAL;
-	f->got += n;
+	return sizeof(f->buf) - f->got;
+}
+
+/* Is there a whole frame at the front of buf? */
+static int rx_parse(struct mp__frame_rx *f, size_t cap)
+{
 	if (!f->hdr) {
 		uint64_t len;
 		int h = mp__frame_decode(f->buf, f->got, &len);
@@ -100,7 +104,45 @@ int mp__frame_rx_feed(struct mp__frame_rx *f, size_t n, size_t cap)
 		f->hdr = (size_t)h;
 		f->len = len;
 	}
-	return f->got == f->hdr + f->len ? 1 : 0;
+	return f->got >= f->hdr + f->len ? 1 : 0;
+}
+
+int mp__frame_rx_feed(struct mp__frame_rx *f, size_t n, size_t cap)
+{
+	if (n > mp__frame_rx_need(f) || cap > MP__AUTH_MSG_MAX)
+		return -EINVAL;
+	f->got += n;
+	return rx_parse(f, cap);
+}
+
+int mp__frame_rx_add(struct mp__frame_rx *f, size_t n, size_t cap)
+{
+	if (n > mp__frame_rx_room(f) || cap > MP__AUTH_MSG_MAX)
+		return -EINVAL;
+	f->got += n;
+	return rx_parse(f, cap);
+}
+
+/* The whole frame's end: what follows it is the next one's. */
+static size_t rx_end(const struct mp__frame_rx *f)
+{
+	return f->hdr + (size_t)f->len;
+}
+
+const uint8_t *mp__frame_rx_rest(const struct mp__frame_rx *f, size_t *len)
+{
+	*len = f->got - rx_end(f);
+	return f->buf + rx_end(f);
+}
+
+void mp__frame_rx_next(struct mp__frame_rx *f)
+{
+	size_t rest;
+	const uint8_t *p = mp__frame_rx_rest(f, &rest);
+
+	memmove(f->buf, p, rest);
+	mp__frame_rx_init(f);
+	f->got = rest;
 }
 
 const uint8_t *mp__frame_rx_payload(const struct mp__frame_rx *f,

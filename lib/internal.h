@@ -145,9 +145,13 @@ int mp__frame_decode(const uint8_t *p, size_t avail, uint64_t *len);
 #define MP__AUTH_MSG_MAX 256
 
 /*
- * A small frame gathered from a non-blocking stream a few bytes at a time,
- * never reading past its end: read exactly mp__frame_rx_need() bytes into
- * mp__frame_rx_space(), then report them with mp__frame_rx_feed().
+ * A small frame gathered from a non-blocking stream a few bytes at a time.
+ * Never reading past its end: read exactly mp__frame_rx_need() bytes into
+ * mp__frame_rx_space(), then report them with mp__frame_rx_feed().  Or in
+ * as few reads as can be: read up to mp__frame_rx_room() bytes and report
+ * them with mp__frame_rx_add(); what came past the frame is the start of
+ * the next one (mp__frame_rx_next()), or, after the last, the stream's
+ * (mp__frame_rx_rest()).  The buffer always has room for a whole frame.
  */
 struct mp__frame_rx {
 	size_t got;   /* bytes in buf */
@@ -162,6 +166,15 @@ uint8_t *mp__frame_rx_space(struct mp__frame_rx *f);
  * -EMSGSIZE: longer than cap (<= MP__AUTH_MSG_MAX); -EBADMSG: bad header;
  * -EINVAL: n exceeds what was asked for. */
 int mp__frame_rx_feed(struct mp__frame_rx *f, size_t n, size_t cap);
+/* How many more bytes buf can take. */
+size_t mp__frame_rx_room(const struct mp__frame_rx *f);
+/* As feed, for n up to the room (0: look again at what is there, after
+ * mp__frame_rx_next()); 1 when a whole frame is at the front. */
+int mp__frame_rx_add(struct mp__frame_rx *f, size_t n, size_t cap);
+/* Drop the whole frame at the front, keeping what came after it. */
+void mp__frame_rx_next(struct mp__frame_rx *f);
+/* What came after the whole frame at the front. */
+const uint8_t *mp__frame_rx_rest(const struct mp__frame_rx *f, size_t *len);
 /* The complete frame's payload. */
 const uint8_t *mp__frame_rx_payload(const struct mp__frame_rx *f,
                                     size_t *len);
@@ -172,6 +185,8 @@ const uint8_t *mp__frame_rx_payload(const struct mp__frame_rx *f,
 #define MP__WELCOME "#WELCOME#"
 #define MP__FAILURE "#FAILURE#"
 #define MP__CHALLENGE_LEN 11
+/* "#WELCOME#" and "#FAILURE#" alike. */
+#define MP__AUTH_VERDICT_LEN 9
 /* Python >= 3.12 sends this many random bytes, <= 3.11 (legacy) 20. */
 #define MP__AUTH_RANDOM 40
 #define MP__AUTH_LEGACY_RANDOM 20
@@ -236,16 +251,23 @@ enum {
 int mp__conn_set_path(mp_conn_t *c, int path);
 /* Start spinning now, at the full budget, as if it had paid (tests). */
 void mp__conn_spin_now(mp_conn_t *c);
-/* Send one message, or receive one of at most cap bytes into buf (returns
- * its length), by an absolute deadline (MP__NO_DEADLINE: none).  For the
- * handshakes, whose every message answers one just sent, so it is not
- * there yet: spin for it within *spin (spin.c's estimate, which the
- * caller keeps for waits of one kind), then poll before reading instead
- * of after a failed read. */
+/* Send one message, or receive one of at most cap (<= MP__AUTH_MSG_MAX)
+ * bytes into buf (returns its length), by an absolute deadline
+ * (MP__NO_DEADLINE: none).  For the handshakes, whose every message
+ * answers one just sent, so it is not there yet: spin for it within *spin
+ * (spin.c's estimate, which the caller keeps for waits of one kind) on
+ * reads of header and payload at once, then poll before reading instead
+ * of after a failed read.  A read may take up to 4 + cap bytes: what
+ * comes past the message is stashed for the next receive, so where the
+ * peer may go on at once (after "#WELCOME#"), cap should be the exact
+ * length expected. */
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline);
 /* A duplex connection on a stream socket we made (no fstat). */
 mp_conn_t *mp__conn_socket(int fd, int *err);
+/* Keep n bytes read past a message for c's next receive (nothing may be
+ * buffered yet).  0 or -ENOMEM. */
+int mp__conn_stash(mp_conn_t *c, const void *p, size_t n);
 int64_t mp__conn_recv_small(mp_conn_t *c, void *buf, size_t cap,
                             int64_t deadline, _Atomic uint32_t *spin);
 

@@ -11,14 +11,20 @@
  *
  * One ppoll waits for the listening socket and every slot at once, until
  * the caller's deadline or the nearest handshake deadline.  Frames are
- * gathered by mp__frame_rx, which never reads past the current one: after
- * the last, the client may already be sending application messages.  Our
- * own handshake messages are a few dozen bytes on a fresh socket, so they
- * are written without waiting; a socket that cannot take them is dropped.
- * Replies are queued while more of the client's frames are at hand and
- * sent together when it has none left to read: to a client that sends its
- * challenge right behind its answer (mproc's did, before they took
- * CPython's order), "#WELCOME#" and our answer then leave in one write.
+ * gathered by mp__frame_rx, a message's header and payload in one read
+ * (system calls are most of a connect's cost: several us each on a VM).
+ * A read asks for all the buffer has room for, except the last: after
+ * "#WELCOME#" the client may go on at once, and its next bytes, or the
+ * descriptor that comes with one, must stay in the socket.  What a read
+ * took past a frame is the next frame's start (or, from a client that
+ * sent ahead of the handshake, the connection's first bytes).  Our own handshake messages are a few dozen
+ * bytes on a fresh socket, so they are written without waiting; a socket
+ * that cannot take them is dropped.  Replies are queued while more of the
+ * client's frames are at hand and sent together when it has none left to
+ * read (a read that came back short emptied the socket): to a client that
+ * sends its challenge right behind its answer (mproc's did, before they
+ * took CPython's order), "#WELCOME#" and our answer then leave in one
+ * write.
  */
 #include "internal.h"
 
@@ -353,31 +359,59 @@ static int advance(mp_listener_t *l, struct pending *p, const uint8_t *m,
 	}
 }
 
-/* Read what a slot's client sent, frame by frame, without waiting; send
- * the replies when there is nothing more to read (or on failure: Python
- * says "#FAILURE#" before it gives up). */
+/* How much to read: all there is room for, but only the verdict's frame
+ * while the next can be "#WELCOME#" (see the top).  A verdict has a
+ * 4-byte header; a longer one or any other length is no welcome, and
+ * then reading on does no harm. */
+static size_t want(const struct pending *p)
+{
+	const struct mp__frame_rx *f = &p->rx;
+
+	if (p->state != P_WELCOME)
+		return mp__frame_rx_room(f);
+	if (f->got < MP__FRAME_HDR_SHORT)
+		return MP__FRAME_HDR_SHORT + MP__AUTH_VERDICT_LEN - f->got;
+	return mp__frame_rx_need(f);
+}
+
+/* n more bytes of a slot's stream: step the handshake over each whole
+ * frame they complete.  0 (more to come), 1 (authenticated), -MP_EAUTH. */
+static int take(mp_listener_t *l, struct pending *p, size_t n)
+{
+	int f = mp__frame_rx_add(&p->rx, n, MP__AUTH_MSG_MAX);
+
+	while (f == 1) {
+		size_t len;
+		const uint8_t *m = mp__frame_rx_payload(&p->rx, &len);
+		int r = advance(l, p, m, len);
+		if (r != 0)
+			return r;
+		mp__frame_rx_next(&p->rx);
+		f = mp__frame_rx_add(&p->rx, 0, MP__AUTH_MSG_MAX);
+	}
+	return f < 0 ? -MP_EAUTH : 0; /* oversized or malformed */
+}
+
+/* Read what a slot's client sent without waiting; send the replies when
+ * there is nothing more to read (or on failure: Python says "#FAILURE#"
+ * before it gives up). */
 static int step(mp_listener_t *l, struct pending *p)
 {
 	for (;;) {
-		ssize_t n = mp_sys_read(p->fd, mp__frame_rx_space(&p->rx),
-		                        mp__frame_rx_need(&p->rx), true, true);
+		size_t len = want(p);
+		ssize_t n = mp_sys_read(p->fd, mp__frame_rx_space(&p->rx), len,
+		                        true, true);
 		if (n == -EAGAIN)
 			return flush(p);
 		if (n <= 0)
 			return n == 0 ? -MP_EEOF : (int)n;
-		int f = mp__frame_rx_feed(&p->rx, (size_t)n, MP__AUTH_MSG_MAX);
-		if (f < 0)
-			return -MP_EAUTH; /* oversized or malformed */
-		if (f == 0)
-			continue;
-		size_t len;
-		const uint8_t *m = mp__frame_rx_payload(&p->rx, &len);
-		int r = advance(l, p, m, len);
+		int r = take(l, p, (size_t)n);
 		if (r != 0) {
 			int w = flush(p);
 			return r < 0 || w == 0 ? r : w;
 		}
-		mp__frame_rx_init(&p->rx);
+		if ((size_t)n < len)
+			return flush(p); /* it had no more */
 	}
 }
 
@@ -515,13 +549,22 @@ static int admit(mp_listener_t *l, int64_t now)
 static mp_conn_t *graduate(mp_listener_t *l, struct pending *p, int *err)
 {
 	int fd = p->fd;
+	size_t ahead;
+	const uint8_t *rest = mp__frame_rx_rest(&p->rx, &ahead);
 
 	if (l->address.family != AF_UNIX)
 		(void)mp_sys_tcp_set(fd, TCP_QUICKACK, 1);
 	p->fd = -1;
 	p->state = P_FREE;
 	l->npending--;
-	return hand_over(l, fd, &p->peer, p->peerlen, err);
+	mp_conn_t *c = hand_over(l, fd, &p->peer, p->peerlen, err);
+	/* Bytes a client sent past its "#WELCOME#" without waiting for our
+	 * answer, read with an earlier frame: its connection's first. */
+	if (c && (*err = mp__conn_stash(c, rest, ahead)) < 0) {
+		mp_conn_close(c);
+		c = NULL;
+	}
+	return c;
 }
 
 /*

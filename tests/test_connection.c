@@ -166,6 +166,41 @@ static void test_frame_rx(void)
 	MPT_ERR(mp__frame_rx_feed(&f, 5, 256), -EINVAL);
 }
 
+/* The reader that takes as much as it has room for: two frames and the
+ * start of a third in one read, each taken in turn, the rest kept. */
+static void test_frame_rx_many(void)
+{
+	struct mp__frame_rx f;
+	size_t len, rest;
+	const uint8_t three[] = "\0\0\0\x03" "abc" "\0\0\0\x01" "z" "\0\0";
+	const size_t n = sizeof(three) - 1;
+
+	mp__frame_rx_init(&f);
+	MPT_EQ(mp__frame_rx_room(&f), sizeof(f.buf));
+	memcpy(mp__frame_rx_space(&f), three, n);
+	MPT_EQ(mp__frame_rx_add(&f, n, 256), 1);
+	const uint8_t *m = mp__frame_rx_payload(&f, &len);
+	MPT_EQ(len, 3);
+	MPT_EQ(memcmp(m, "abc", 3), 0);
+	m = mp__frame_rx_rest(&f, &rest);
+	MPT_EQ(rest, 7);
+	MPT_EQ(memcmp(m, three + 7, 7), 0);
+	mp__frame_rx_next(&f);
+	MPT_EQ(mp__frame_rx_add(&f, 0, 256), 1);
+	m = mp__frame_rx_payload(&f, &len);
+	MPT_EQ(len, 1);
+	MPT_EQ(m[0], 'z');
+	mp__frame_rx_next(&f);
+	/* Half a header: more wanted, exactly as the careful reader says. */
+	MPT_EQ(mp__frame_rx_add(&f, 0, 256), 0);
+	MPT_EQ(mp__frame_rx_need(&f), 2);
+	MPT_EQ(mp__frame_rx_room(&f), sizeof(f.buf) - 2);
+	MPT_ERR(mp__frame_rx_add(&f, sizeof(f.buf), 256), -EINVAL);
+	/* Its cap holds as before: refused at the header. */
+	memcpy(mp__frame_rx_space(&f), "\x01\x01", 2);
+	MPT_ERR(mp__frame_rx_add(&f, 2, 256), -EMSGSIZE);
+}
+
 static void hex(const char *s, uint8_t *out)
 {
 	for (size_t i = 0; s[2 * i]; i++) {
@@ -1275,6 +1310,99 @@ static void test_public_handshake(void)
 	mp_conn_close(b);
 }
 
+struct raw_peer_arg {
+	mp_conn_t *c, *drop;
+	bool bytewise; /* each frame a byte at a time, else two in a write */
+};
+
+/* Send frames: in one write, or a byte at a time with pauses between. */
+static int raw_write(int fd, const uint8_t *p, size_t n, bool bytewise)
+{
+	if (!bytewise)
+		return send(fd, p, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+	for (size_t i = 0; i < n; i++) {
+		if (send(fd, p + i, 1, MSG_NOSIGNAL) != 1)
+			return -1;
+		usleep(200);
+	}
+	return 0;
+}
+
+static void put_frame(uint8_t *out, size_t *n, const void *p, size_t len);
+static int raw_recv(int fd, uint8_t *buf, size_t cap);
+
+/* Child: a hand-made client side (answer, then deliver) whose frames come
+ * a byte at a time, or two in one write: its answer with its challenge,
+ * its "#WELCOME#" with a message. */
+static int raw_peer_child(void *arg)
+{
+	struct raw_peer_arg *a = arg;
+	static const char mine[] = "#CHALLENGE#{sha256}"
+	                           "0123456789012345678901234567890123456789";
+	uint8_t in[MP__AUTH_MSG_MAX], out[2 * MP__AUTH_MSG_MAX];
+	uint8_t mac[MP__AUTH_RESPONSE_MAX];
+	size_t n = 0;
+	int fd = mp_conn_fileno(a->c);
+
+	mp_conn_close(a->drop);
+	int cn = raw_recv(fd, in, sizeof(in));
+	int rn = cn > 0 ? mp__auth_respond(key, strlen(key), in, (size_t)cn,
+	                                   mac) : -1;
+	if (rn < 0)
+		return 70;
+	put_frame(out, &n, mac, (size_t)rn);
+	if (!a->bytewise) /* ahead of the verdict, as no CPython client */
+		put_frame(out, &n, mine, sizeof(mine) - 1);
+	if (raw_write(fd, out, n, a->bytewise) < 0)
+		return 71;
+	if (raw_recv(fd, in, sizeof(in)) != 9 || memcmp(in, MP__WELCOME, 9))
+		return 72;
+	n = 0;
+	if (a->bytewise) {
+		put_frame(out, &n, mine, sizeof(mine) - 1);
+		if (raw_write(fd, out, n, true) < 0)
+			return 73;
+		n = 0;
+	}
+	int an = raw_recv(fd, in, sizeof(in));
+	if (an < 0 || mp__auth_verify(key, strlen(key),
+	                              (const uint8_t *)mine + MP__CHALLENGE_LEN,
+	                              sizeof(mine) - 1 - MP__CHALLENGE_LEN, in,
+	                              (size_t)an) < 0)
+		return 74;
+	put_frame(out, &n, MP__WELCOME, 9);
+	put_frame(out, &n, "hello", 5);
+	return raw_write(fd, out, n, a->bytewise) < 0 ? 75 : 0;
+}
+
+/* mp_deliver_challenge then mp_answer_challenge against a peer whose
+ * frames come split into single bytes, or two in one write: the second
+ * is kept for the next receive, and after "#WELCOME#" the peer's message
+ * is left to the connection. */
+static void test_handshake_framing(void)
+{
+	for (int k = 0; k < 2; k++) {
+		mp_conn_t *a, *b;
+		MPT_OK(mp_pipe(true, &a, &b));
+		struct raw_peer_arg ra = { b, a, k == 1 };
+		mp_process_t *p = spawn(raw_peer_child, &ra);
+		mp_conn_close(b);
+		MPT_OK(mp_deliver_challenge(a, key, strlen(key),
+		                            MP_DIGEST_SHA256, TEST_WAIT_NS));
+		if (k == 0) /* its challenge came with its answer */
+			MPT_CMP(mp_conn_buffered(a), >, 0);
+		MPT_OK(mp_answer_challenge(a, key, strlen(key), TEST_WAIT_NS));
+		MPT_EQ(mp_conn_buffered(a), 0);
+		mp_bytes_t m;
+		MPT_OK(mp_conn_recv_bytes(a, 16, &m, TEST_WAIT_NS));
+		MPT_EQ(m.len, 5);
+		CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
+		free(m.data);
+		MPT_EQ(reap(p), 0);
+		mp_conn_close(a);
+	}
+}
+
 /* ---- handshakes that go wrong ---------------------------------------------- */
 
 static int raw_connect(const mp_address_t *a)
@@ -1397,6 +1525,128 @@ static void test_listener_bad_second_half(void)
 		MPT_ERR(err, -MP_EAUTH);
 		close(fd);
 	}
+	mp_listener_close(l);
+}
+
+/* Append one frame to out, at *n. */
+static void put_frame(uint8_t *out, size_t *n, const void *p, size_t len)
+{
+	*n += mp__frame_encode(len, out + *n);
+	memcpy(out + *n, p, len);
+	*n += len;
+}
+
+/* A legacy challenge of ours, as a raw client sends it. */
+static const char raw_chal[] = "#CHALLENGE#01234567890123456789";
+
+/* A raw client's first half: read the challenge, and put our answer and
+ * our own challenge into buf; returns their length. */
+static size_t raw_answer(mp_listener_t *l, int fd, uint8_t *buf)
+{
+	uint8_t chal[MP__AUTH_MSG_MAX], out[MP__AUTH_RESPONSE_MAX];
+	int err = 0;
+	size_t n = 0;
+
+	/* accept(0) admits it and sends the challenge. */
+	CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+	MPT_ERR(err, -EAGAIN);
+	int cn = raw_recv(fd, chal, sizeof(chal));
+	int rn = mp__auth_respond(key, strlen(key), chal, (size_t)cn, out);
+	CU_ASSERT_FATAL(rn > 0);
+	put_frame(buf, &n, out, (size_t)rn);
+	put_frame(buf, &n, raw_chal, strlen(raw_chal));
+	return n;
+}
+
+/* The listener's "#WELCOME#" and its answer to raw_chal. */
+static void raw_check_replies(int fd)
+{
+	uint8_t buf[MP__AUTH_MSG_MAX];
+	MPT_EQ(raw_recv(fd, buf, sizeof(buf)), 9);
+	MPT_EQ(memcmp(buf, MP__WELCOME, 9), 0);
+	int an = raw_recv(fd, buf, sizeof(buf));
+	MPT_CMP(an, >, 0);
+	MPT_OK(mp__auth_verify(key, strlen(key),
+	                       (const uint8_t *)raw_chal + MP__CHALLENGE_LEN,
+	                       strlen(raw_chal) - MP__CHALLENGE_LEN, buf,
+	                       (size_t)(an > 0 ? an : 0)));
+}
+
+/* A client's answer and challenge a byte at a time, the listener reading
+ * after each; then its "#WELCOME#", a message and a descriptor sent
+ * before the listener reads any of them: the two are the connection's,
+ * the descriptor not lost to a read that took its byte. */
+static void test_listener_split_frames(void)
+{
+	uint8_t buf[2 * MP__AUTH_MSG_MAX];
+	static const uint8_t one = 1;
+	int err = 0, pfd[2];
+	mp_listener_t *l = auth_listener(0, 8);
+	int fd = raw_connect(mp_listener_address(l));
+	size_t n = raw_answer(l, fd, buf);
+
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_FATAL(send(fd, buf + i, 1, MSG_NOSIGNAL) == 1);
+		CU_ASSERT(mp_listener_accept(l, 0, &err) == NULL);
+		MPT_ERR(err, -EAGAIN);
+	}
+	raw_check_replies(fd);
+	n = 0;
+	put_frame(buf, &n, MP__WELCOME, 9);
+	put_frame(buf, &n, "hello", 5);
+	CU_ASSERT(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
+	CU_ASSERT_FATAL(pipe2(pfd, O_CLOEXEC) == 0);
+	CU_ASSERT(mp_sys_send_fds(fd, &one, 1, &pfd[1], 1, false) == 1);
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	CU_ASSERT_FATAL(c != NULL);
+	MPT_EQ(mp_conn_buffered(c), 0);
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
+	MPT_EQ(m.len, 5);
+	CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
+	free(m.data);
+	int got = mp_conn_recv_fd(c, TEST_WAIT_NS);
+	MPT_CMP(got, >=, 0);
+	if (got >= 0) { /* the pipe's write end it is */
+		CU_ASSERT(write(got, "x", 1) == 1);
+		CU_ASSERT(read(pfd[0], buf, 1) == 1 && buf[0] == 'x');
+		close(got);
+	}
+	close(pfd[0]);
+	close(pfd[1]);
+	mp_conn_close(c);
+	close(fd);
+	mp_listener_close(l);
+}
+
+/* A client that sends everything at once, "#WELCOME#" and a message
+ * included, without waiting for our replies: one read takes it all, and
+ * the message is the connection's first, buffered. */
+static void test_listener_client_ahead(void)
+{
+	uint8_t buf[2 * MP__AUTH_MSG_MAX];
+	int err = 0;
+	mp_listener_t *l = auth_listener(0, 8);
+	int fd = raw_connect(mp_listener_address(l));
+	size_t n = raw_answer(l, fd, buf);
+
+	put_frame(buf, &n, MP__WELCOME, 9);
+	put_frame(buf, &n, "hello", 5);
+	CU_ASSERT(send(fd, buf, n, MSG_NOSIGNAL) == (ssize_t)n);
+	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
+	CU_ASSERT_FATAL(c != NULL);
+	raw_check_replies(fd);
+	MPT_EQ(mp_conn_buffered(c), 9);
+	MPT_EQ(mp_conn_poll(c, 0), 1);
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
+	MPT_EQ(m.len, 5);
+	CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
+	free(m.data);
+	MPT_EQ(mp_conn_buffered(c), 0);
+	MPT_EQ(mp_conn_poll(c, 0), 0);
+	mp_conn_close(c);
+	close(fd);
 	mp_listener_close(l);
 }
 
@@ -2601,6 +2851,7 @@ int main(void)
 	static CU_TestInfo tests[] = {
 		{ "frame header parser", test_frame_decode },
 		{ "frame reader, no read-ahead", test_frame_rx },
+		{ "frame reader, many frames a read", test_frame_rx_many },
 		{ "handshake: CPython's vectors", test_auth_vectors },
 		{ "handshake: malformed messages", test_auth_malformed },
 		{ "handshake: verifier, challenges", test_auth_verifier },
@@ -2626,10 +2877,15 @@ int main(void)
 		{ "every digest", test_auth_digests },
 		{ "wrong key, both sides", test_wrong_key },
 		{ "deliver/answer_challenge", test_public_handshake },
+		{ "deliver/answer_challenge: split and joined frames",
+		  test_handshake_framing },
 		{ "listener and client misuse", test_listener_misuse },
 		{ "accept timeouts", test_accept_timeouts },
 		{ "listener: garbage handshakes", test_listener_garbage },
 		{ "listener: bad second half", test_listener_bad_second_half },
+		{ "listener: frames a byte at a time, then a descriptor",
+		  test_listener_split_frames },
+		{ "listener: a client that sends ahead", test_listener_client_ahead },
 		{ "listener: silent client", test_listener_silent },
 		{ "listener: connection flood", test_listener_flood },
 		{ "listener: proven clients keep their slot",

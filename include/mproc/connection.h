@@ -37,7 +37,12 @@
  * descriptor's readability is then not the whole truth: mp_conn_poll(),
  * mp_wait() and waitsets count buffered bytes as readable, and an event
  * loop of your own asks mp_conn_buffered() before it sleeps on the
- * descriptor, as it would ask OpenSSL's SSL_pending().
+ * descriptor, as it would ask OpenSSL's SSL_pending().  One exception
+ * without read-ahead: an authentication handshake reads each message's
+ * header and payload at once, so a peer that sends past a handshake
+ * message before its answer came (no CPython peer does; the verdict,
+ * after which one may go on, is read at its exact length) has those
+ * bytes buffered, as read-ahead would.
  *
  * I/O: the header and payload of a message always leave in one gathered
  * write.  It can run on the calling thread's io_uring ring, with a deadline
@@ -287,7 +292,8 @@ MP_API int mp_conn_set_readahead(mp_conn_t *c, size_t size);
 /*
  * mp_conn_buffered - how many bytes have been read ahead from the
  * descriptor and not yet received, as SSL_pending() is to OpenSSL: 0
- * unless read-ahead is on.  Above 0, the next receive starts without
+ * unless read-ahead is on, or a handshake took bytes a peer sent ahead
+ * (see the top of this file).  Above 0, the next receive starts without
  * waiting, and a whole message there needs no system call at all.
  * Returns the count, or -EINVAL (NULL), -MP_ECLOSED, -EBADF (not
  * readable).
@@ -339,7 +345,8 @@ MP_API int mp_conn_send_fd(mp_conn_t *c, int fd, int64_t timeout_ns);
  *   -MP_ECLOSED   the connection is closed
  *   -EBADF        the connection is not readable
  *   -ENOTSOCK     the connection is not an AF_UNIX socket
- *   -EBUSY        read-ahead is on (mp_conn_set_readahead): see Notes
+ *   -EBUSY        read-ahead is on (mp_conn_set_readahead), or bytes are
+ *                 buffered (mp_conn_buffered): see Notes
  *   -MP_EEOF      end of file: the peer closed
  *   -EAGAIN       timeout 0 and nothing had come
  *   -ETIMEDOUT    the timeout passed
