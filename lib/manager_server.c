@@ -55,8 +55,8 @@ struct mp_manager_server {
 	atomic_int serving;
 	int evfd;
 	mp_process_t *child;
-	int64_t spin_ns;   /* this round's spin before sleeping */
-	int spin_backoff;  /* rounds to go without spinning */
+	bool spin;         /* this round answered: spin before sleeping */
+	_Atomic uint32_t spin_est; /* spin.c's estimate for those spins */
 	bool ring;         /* waiting on up, else on ppoll(2) */
 	mp_sys_upoll_t up;
 	struct pollfd *pf; /* the ppoll fallback's array */
@@ -981,34 +981,41 @@ static int get_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
 	            : mp_sys_upoll_wait(&s->up, ev, max, dl);
 }
 
+/* A round trip through the client (its wake-up, a Python interpreter's
+ * work) may take this many times spin.c's cap: 64 us by default. */
+#define LOOP_SPIN_SCALE 16
+/* A gap this long between two looks was a preemption: the CPUs are busy,
+ * and spinning would only take time from the client we wait for. */
+#define LOOP_SPIN_PREEMPTED MP_USEC(20)
+
+/*
+ * After a reply, spin briefly: a client in a loop of calls sends its next
+ * request soon, and catching it awake saves a scheduler wake-up per round
+ * trip (the client's own is unavoidable).  On the ring a look is shared
+ * memory, without a system call.  How long: spin.c's estimate of what
+ * catching the last ones took, which fades where spinning does not pay
+ * (busy CPUs, a client that thinks between calls; one CPU: never).
+ */
+static int spin_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                       unsigned max)
+{
+	int64_t budget = mp__spin_budget_x(&s->spin_est, LOOP_SPIN_SCALE);
+	if (budget <= 0)
+		return 0;
+	int64_t t0 = mp__mgr_now(), now = t0, t;
+	int n;
+	while ((n = get_events(s, ev, max, NULL, true)) == 0 &&
+	       (t = mp__mgr_now()) - t0 < budget &&
+	       t - now < LOOP_SPIN_PREEMPTED)
+		now = t;
+	mp__spin_result(&s->spin_est, mp__mgr_now() - t0, n > 0);
+	return n;
+}
+
 static int wait_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
                        unsigned max, int64_t deadline)
 {
-	/* After a reply, spin briefly: a client in a loop of calls sends
-	 * its next request within a few microseconds, and catching it
-	 * awake saves a scheduler wake-up per round trip (the client's own
-	 * is unavoidable).  On the ring a spin is a look at shared memory,
-	 * without a system call.  With one CPU it would only slow the
-	 * client down. */
-	int n = 0;
-	if (s->spin_ns && s->spin_backoff > 0) {
-		s->spin_backoff--;
-	} else if (s->spin_ns) {
-		int64_t now = mp__mgr_now(), end = now + s->spin_ns, t;
-		while ((n = get_events(s, ev, max, NULL, true)) == 0 &&
-		       (t = mp__mgr_now()) < end) {
-			/* a round that took this long was preempted: the
-			 * CPUs are busy, and spinning would only take
-			 * time from the client we wait for */
-			if (t - now > MP_USEC(20)) {
-				s->spin_backoff = 256;
-				break;
-			}
-			now = t;
-		}
-		if (n == 0 && !s->spin_backoff)
-			s->spin_backoff = 16; /* nothing came: a pause */
-	}
+	int n = s->spin ? spin_events(s, ev, max) : 0;
 	struct timespec ts;
 	if (n == 0)
 		n = get_events(s, ev, max, mp__deadline_ts(deadline, &ts),
@@ -1086,7 +1093,6 @@ static int events_room(mp_manager_server_t *s)
 
 static void serve_loop(mp_manager_server_t *s)
 {
-	int ncpu = mp_cpu_count();
 	while (!atomic_load(&s->stop)) {
 		int64_t now = mp__mgr_now(), d = expire(s, now);
 		int64_t dp = next_deadline(s);
@@ -1108,7 +1114,7 @@ static void serve_loop(mp_manager_server_t *s)
 		bool ran = false;
 		while (pump(s))
 			ran = true;
-		s->spin_ns = ran && ncpu > 1 ? MP_USEC(40) : 0;
+		s->spin = ran;
 		reap(s);
 	}
 	/* flush what is queued (a 'shutdown' reply), briefly */
