@@ -85,6 +85,7 @@ struct mgr_conn {
 	bool in_armed;      /* its multishot POLLIN poll is on the ring */
 	bool out_armed;     /* a one-shot POLLOUT poll is on the ring */
 	bool rd_more;       /* reading stopped at the buffer's bound */
+	bool reread;        /* a POLLIN put off until its reply is out */
 	struct mp_manager_server *srv;
 	struct mgr_call park;
 };

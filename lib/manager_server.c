@@ -11,6 +11,9 @@
  * and the wait's timeout at the nearest parked deadline.  Reads and writes
  * are plain non-blocking calls after readiness: a request is small and
  * read whole, so a recv on the ring would only add a completion to reap.
+ * While it spins after a reply, the read of the client it answered stands
+ * in for the system call that would fetch that client's poll completion
+ * (spin_look): one system call fewer on the client's path.
  * Where io_uring is missing or forbidden (a container's seccomp policy),
  * the same events come from ppoll(2).
  *
@@ -55,8 +58,9 @@ struct mp_manager_server {
 	atomic_int serving;
 	int evfd;
 	mp_process_t *child;
-	int64_t spin_ns;   /* this round's spin before sleeping */
-	int spin_backoff;  /* rounds to go without spinning */
+	bool spin;         /* this round answered: spin before sleeping */
+	uint64_t hot;      /* cid of the connection answered last */
+	_Atomic uint32_t spin_est; /* spin.c's estimate for those spins */
 	bool ring;         /* waiting on up, else on ppoll(2) */
 	mp_sys_upoll_t up;
 	struct pollfd *pf; /* the ppoll fallback's array */
@@ -839,6 +843,7 @@ static bool pump(mp_manager_server_t *s)
 		if (f < 0) {
 			mc->dead = true;
 		} else if (f > 0) {
+			s->hot = mc->cid;
 			handle_message(s, mc, mc->in + off, len);
 			consume(mc, off + len);
 			if (mc->rd_more && !conn_read(mc))
@@ -981,36 +986,110 @@ static int get_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
 	            : mp_sys_upoll_wait(&s->up, ev, max, dl);
 }
 
+/* A round trip through the client (its wake-up, a Python interpreter's
+ * work) may take this many times spin.c's cap: 64 us by default. */
+#define LOOP_SPIN_SCALE 16
+/* A gap this long between two looks was a preemption: the CPUs are busy,
+ * and spinning would only take time from the client we wait for. */
+#define LOOP_SPIN_PREEMPTED MP_USEC(20)
+
+/*
+ * After a reply, spin briefly: a client in a loop of calls sends its next
+ * request soon, and catching it awake saves a scheduler wake-up per round
+ * trip (the client's own is unavoidable).  On the ring a look is shared
+ * memory, without a system call.  How long: spin.c's estimate of what
+ * catching the last ones took, which fades where spinning does not pay
+ * (busy CPUs, a client that thinks between calls; one CPU: never).
+ */
+/* May the spin read mc's next request itself (spin_look)? */
+static bool direct_ok(const struct mgr_conn *mc)
+{
+	return mc && mc->served && mc->in_armed && !mc->dead && !mc->parked &&
+	       !mc->rd_more && !mc->close_after;
+}
+
+/* Take mc's pure POLLIN reports out of ev[0..n): the bytes they announce
+ * were read already, or will be by its reread once its reply is out. */
+static int defer_reads(struct mgr_conn *mc, mp_sys_upoll_ev_t *ev, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		bool pure = ev[i].tag == mc->cid << 1 && ev[i].more &&
+		            ev[i].res > 0 && (ev[i].res & ~POLLIN) == 0;
+		if (pure)
+			mc->reread = true;
+		else
+			ev[k++] = ev[i];
+	}
+	return k;
+}
+
+/*
+ * One look of a spin; *got: the connection answered last has new bytes
+ * (or died), read without an event.  When the kernel holds a completion
+ * that only our next system call posts (upoll's deferred task work), the
+ * look would enter the kernel for it and then read; so make that call the
+ * read, of the connection most likely to have sent: the one just
+ * answered.  The completion comes with it, a POLLIN for bytes now read:
+ * its read (most likely finding nothing) waits until the reply is out,
+ * off the client's path.  Nothing is lost: a later arrival wakes the
+ * poll again, and the reread reads it anyway.
+ */
+static int spin_look(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                     unsigned max, bool *got)
+{
+	struct mgr_conn *mc = s->ring && mp_sys_upoll_deferred(&s->up)
+	                      ? conn_by_cid(s, s->hot) : NULL;
+	if (!direct_ok(mc))
+		return get_events(s, ev, max, NULL, true);
+	size_t had = mc->in_len;
+	if (!conn_read(mc))
+		mc->dead = true;
+	*got = mc->dead || mc->in_len > had;
+	int n = mp_sys_upoll_peek(&s->up, ev, max);
+	return n > 0 && *got ? defer_reads(mc, ev, n) : n;
+}
+
+/* The reads spin_look put off; whether any brought bytes (or a death). */
+static bool reread(mp_manager_server_t *s)
+{
+	bool any = false;
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct mgr_conn *mc = s->conns[i];
+		if (!mc->reread || mc->dead)
+			continue;
+		mc->reread = false;
+		size_t had = mc->in_len;
+		if (!conn_read(mc))
+			mc->dead = true;
+		any |= mc->dead || mc->in_len > had;
+	}
+	return any;
+}
+
+static int spin_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
+                       unsigned max, bool *got)
+{
+	int64_t budget = mp__spin_budget_x(&s->spin_est, LOOP_SPIN_SCALE);
+	if (budget <= 0)
+		return 0;
+	int64_t t0 = mp__mgr_now(), now = t0, t;
+	int n;
+	while ((n = spin_look(s, ev, max, got)) == 0 && !*got &&
+	       (t = mp__mgr_now()) - t0 < budget &&
+	       t - now < LOOP_SPIN_PREEMPTED)
+		now = t;
+	mp__spin_result(&s->spin_est, mp__mgr_now() - t0, n > 0 || *got);
+	return n;
+}
+
 static int wait_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
                        unsigned max, int64_t deadline)
 {
-	/* After a reply, spin briefly: a client in a loop of calls sends
-	 * its next request within a few microseconds, and catching it
-	 * awake saves a scheduler wake-up per round trip (the client's own
-	 * is unavoidable).  On the ring a spin is a look at shared memory,
-	 * without a system call.  With one CPU it would only slow the
-	 * client down. */
-	int n = 0;
-	if (s->spin_ns && s->spin_backoff > 0) {
-		s->spin_backoff--;
-	} else if (s->spin_ns) {
-		int64_t now = mp__mgr_now(), end = now + s->spin_ns, t;
-		while ((n = get_events(s, ev, max, NULL, true)) == 0 &&
-		       (t = mp__mgr_now()) < end) {
-			/* a round that took this long was preempted: the
-			 * CPUs are busy, and spinning would only take
-			 * time from the client we wait for */
-			if (t - now > MP_USEC(20)) {
-				s->spin_backoff = 256;
-				break;
-			}
-			now = t;
-		}
-		if (n == 0 && !s->spin_backoff)
-			s->spin_backoff = 16; /* nothing came: a pause */
-	}
+	bool got = false;
+	int n = s->spin ? spin_events(s, ev, max, &got) : 0;
 	struct timespec ts;
-	if (n == 0)
+	if (n == 0 && !got)
 		n = get_events(s, ev, max, mp__deadline_ts(deadline, &ts),
 		               false);
 	return n;
@@ -1086,7 +1165,6 @@ static int events_room(mp_manager_server_t *s)
 
 static void serve_loop(mp_manager_server_t *s)
 {
-	int ncpu = mp_cpu_count();
 	while (!atomic_load(&s->stop)) {
 		int64_t now = mp__mgr_now(), d = expire(s, now);
 		int64_t dp = next_deadline(s);
@@ -1106,9 +1184,11 @@ static void serve_loop(mp_manager_server_t *s)
 		 * requests that came in the same round are run */
 		reap(s);
 		bool ran = false;
-		while (pump(s))
-			ran = true;
-		s->spin_ns = ran && ncpu > 1 ? MP_USEC(40) : 0;
+		do {
+			while (pump(s))
+				ran = true;
+		} while (reread(s));
+		s->spin = ran;
 		reap(s);
 	}
 	/* flush what is queued (a 'shutdown' reply), briefly */

@@ -401,6 +401,13 @@ int mp_sys_upoll_cancel(mp_sys_upoll_t *p, uint64_t tag);
  * enters the kernel only when it holds completions for us.  Returns the
  * count, -errno. */
 int mp_sys_upoll_peek(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev, unsigned max);
+/* Whether completions are on their way that our next system call, any
+ * call, posts (COOP_TASKRUN's task work, signalled as TIF_NOTIFY_SIGNAL
+ * and run on the way back to user space), while none waits in the CQ
+ * ring: a loop about to make a system call anyway need not enter the
+ * kernel for them first.  Always false before Linux 6.0 (completions are
+ * posted by an interrupt). */
+bool mp_sys_upoll_deferred(mp_sys_upoll_t *p);
 /* Submit what is queued and wait for at least one completion until the
  * absolute CLOCK_MONOTONIC deadline (NULL: none).  Returns the count (0
  * at the deadline), -errno; EINTR is retried. */

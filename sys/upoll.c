@@ -130,6 +130,15 @@ int mp_sys_upoll_peek(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev, unsigned max)
 	return (int)harvest(p, ev, max);
 }
 
+bool mp_sys_upoll_deferred(mp_sys_upoll_t *p)
+{
+	/* Acquire: as in peek.  The kernel sets the flag before it queues
+	 * the task work, so a call may begin before the work is there: then
+	 * a later call of ours runs it, or a peek enters for it. */
+	unsigned f = io_uring_smp_load_acquire(p->ring.sq.kflags);
+	return !io_uring_cq_ready(&p->ring) && (f & IORING_SQ_TASKRUN);
+}
+
 int mp_sys_upoll_wait(mp_sys_upoll_t *p, mp_sys_upoll_ev_t *ev, unsigned max,
                       const struct timespec *deadline)
 {

@@ -775,6 +775,72 @@ static void test_hostile(void)
 	server_here_close(s, th);
 }
 
+/* ---- pipelined requests --------------------------------------------------- */
+
+/* d[j] = i as a request on a raw connection; split: its header and its
+ * body in two writes (two wake-ups of the server's poll). */
+static void send_set(mp_conn_t *c, const char *ident, int64_t j, int64_t i,
+                     bool split)
+{
+	mp_obj_t *v[4] = { s_(ident), s_("__setitem__"),
+	                   t2(mp_obj_int(j), mp_obj_int(i)), mp_obj_dict() };
+	mp_obj_t *req = mp_obj_tuple(4, v);
+	void *data = NULL;
+	size_t n = 0;
+	MPT_OK(mp_pickle_dumps(req, 4, &data, &n));
+	mp_obj_decref(req);
+	if (!split) {
+		MPT_OK(mp_conn_send_bytes(c, data, n, TEST_WAIT_NS));
+	} else {
+		uint32_t be = htobe32((uint32_t)n);
+		int fd = mp_conn_fileno(c);
+		CU_ASSERT(write(fd, &be, 4) == 4);
+		usleep(50);
+		CU_ASSERT(write(fd, data, n) == (ssize_t)n);
+	}
+	free(data);
+}
+
+/* A client that sends up to three requests before it reads the replies,
+ * some in two writes: the server's spin reads the connection it answered
+ * last without waiting for its poll (spin_look); no request may be left
+ * unread in the socket (every wait here has a deadline). */
+static void test_pipelined(void)
+{
+	mp_manager_server_t *s = server(false, NULL);
+	mp_manager_t *m = connect_to(s);
+	mp_proxy_t *d = create(m, "dict", NULL);
+	mp_conn_t *c = raw(s);
+	mp_obj_t *v[4] = { mp_obj_none(), s_("accept_connection"),
+	                   t1(s_("T")), mp_obj_dict() };
+	mp_obj_t *req = mp_obj_tuple(4, v);
+	MPT_OK(mp_conn_send_obj(c, req, TEST_WAIT_NS));
+	mp_obj_decref(req);
+	int err = 0;
+	for (int i = 0, k = 1; i < 3000 && err == 0; i++) {
+		k = 1 + i % 3;
+		for (int j = 0; j < k; j++)
+			send_set(c, mp_proxy_ident(d), j, i, i % 7 == 0);
+		/* the accept's reply first, then k more */
+		for (int j = i ? 0 : -1; j < k && err == 0; j++) {
+			mp_obj_t *rep = mp_conn_recv_obj(c, NULL, TEST_WAIT_NS,
+			                                 &err);
+			MPT_EQ(err, 0);
+			CU_ASSERT(rep && mp_obj_str_eq(mp_obj_item(rep, 0),
+			                               "#RETURN"));
+			mp_obj_decref(rep);
+		}
+	}
+	int r;
+	MPT_EQ(ival(call(d, "__len__", NULL, TEST_WAIT_NS, &r)), 3);
+	MPT_EQ(ival(call(d, "get", t1(mp_obj_int(0)), TEST_WAIT_NS, &r)),
+	       2999);
+	mp_conn_close(c);
+	mp_proxy_free(d);
+	mp_manager_close(m);
+	mp_manager_server_close(s);
+}
+
 /* ---- many clients -------------------------------------------------------- */
 
 #define CLIENT_THREADS 3
@@ -1156,6 +1222,7 @@ static void test_poll_fallback(void)
 	test_kill_mid_request();
 	test_hostile();
 	test_many_clients();
+	test_pipelined();
 	mp__mgr_force_poll(false);
 }
 
@@ -1190,6 +1257,7 @@ int main(void)
 		{ "list slices", test_list_slices },
 		{ "hostile clients", test_hostile },
 		{ "many clients, many threads", test_many_clients },
+		{ "pipelined requests", test_pipelined },
 		{ "seed examples, C with C", test_examples_c },
 		{ "the ppoll fallback", test_poll_fallback },
 		{ "interop python 3.11", test_python311 },

@@ -73,12 +73,13 @@
  *    drops its connection), nesting and node counts are bounded, and a
  *    malformed request gets a '#TRACEBACK' reply while the server goes on.
  *
- * Speed: after answering, the loop spins up to 40 us on its completion
- * ring (shared memory, no system call) before it sleeps in io_uring_enter
- * (with more than one CPU), so a client calling in a
- * loop is met awake; it pauses spinning for 16 rounds after a spin that
- * caught nothing, and for 256 after one that was preempted (busy CPUs: the
- * spin would take time from the client).  A proxy's connection reads
+ * Speed: after answering, the loop spins on its completion ring (shared
+ * memory, no system call) before it sleeps in io_uring_enter, so a client
+ * calling in a loop is met awake.  How long is spin.c's adaptive estimate
+ * of what catching the next request took (up to 16 times MPROC_SPIN_NS, a
+ * round trip through a Python client's interpreter; never with one CPU):
+ * where spinning does not pay (busy CPUs, a client that pauses between
+ * calls) it fades to an occasional probe.  A proxy's connection reads
  * ahead.  mpbench's
  * manager.* rows compare with CPython's server and client.
  *
