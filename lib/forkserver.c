@@ -3,36 +3,23 @@
  * fork server: a single-threaded copy of the program, forked early, that
  * forks children on request (mproc/context.h has the model).
  *
- * Spares.  The fork is most of a start's cost (a fork and the new
- * process's first page faults take several hundred us on a VM, where
- * page-table changes trap), so the server forks each child before it is
- * needed: a spare, blank, blocked on a socket of its own.  The parent
- * holds at most one spare.  A start sends its request (target, argument
- * bytes, descriptors) straight to the spare, which becomes the process,
- * and asks the server for the next spare at once: that fork happens while
- * the new child runs, and the next start finds it ready.
+ * Protocol, on an AF_UNIX SOCK_SEQPACKET pair (one message per record):
+ *   parent -> server: struct request, then the argument bytes, with the
+ *                     descriptors to pass as one SCM_RIGHTS message;
+ *   server -> parent: struct reply, with the child's pidfd (SCM_RIGHTS)
+ *                     when it started, or an error and nothing.
+ * One request at a time (fs.lock, held from send to reply).  The server
+ * makes the child with clone3(CLONE_PARENT | CLONE_PIDFD): it is our child,
+ * so we reap it and read its exit status ourselves, exactly as with fork.
  *
- * Protocol, on AF_UNIX SOCK_SEQPACKET pairs (one message per record):
- *   parent -> server: struct ask;
- *   server -> parent: struct reply, with the spare's pidfd and its socket
- *                     (SCM_RIGHTS), or an error and nothing;
- *   parent -> spare:  struct request, then the argument bytes, with the
- *                     descriptors to pass as one SCM_RIGHTS message.
- * One ask at a time (fs.lock).  The server makes the spare with
- * clone3(CLONE_PARENT | CLONE_PIDFD): it is our child, so we reap it and
- * read its exit status ourselves, exactly as with fork.
- *
- * A spare runs only targets it finds by name in its own copy of the
+ * The server runs only targets it finds by name in its own copy of the
  * registry (rule 10: nothing executes code that came from a message); the
- * parent finds the name by address in its registry and knows how many
- * entries the server's copy has.
+ * parent finds the name by address in its registry.
  *
- * Lives: the server reads until its socket closes - when this process
- * exits or dies, or stops it - then exits; a spare waits until its request
- * comes or its socket closes (then it exits unused).  Every other process
- * must not hold our ends: children forked by us close them in the atfork
- * child handler, and a fork taken while the pair is being made waits for
- * fds_lock.
+ * Its life: it reads until its socket closes - when this process exits or
+ * dies, or stops it - then exits.  Every other process must not hold our
+ * end: children forked by us close it in the atfork child handler, and a
+ * fork taken while the pair is being made waits for fds_lock.
  */
 #include "internal.h"
 
@@ -147,8 +134,7 @@ int mp_target_register(const char *name, mp_target_t fn)
 	return r < 0 ? r : 0;
 }
 
-/* The name fn is registered under, copied to out, and its place in the
- * registry (entries are only appended); -MP_ETARGET if none. */
+/* The name fn is registered under, copied to out; -MP_ETARGET if none. */
 static int name_of(mp_target_t fn, char out[NAME_LEN])
 {
 	int r = -MP_ETARGET;
@@ -156,19 +142,11 @@ static int name_of(mp_target_t fn, char out[NAME_LEN])
 	for (unsigned i = 0; i < reg.n && r < 0; i++) {
 		if (reg.e[i].fn == fn) {
 			memcpy(out, reg.e[i].name, NAME_LEN);
-			r = (int)i;
+			r = 0;
 		}
 	}
 	mp_sys_mutex_unlock(&reg.lock);
 	return r;
-}
-
-static unsigned registered(void)
-{
-	mp_sys_mutex_lock(&reg.lock);
-	unsigned n = reg.n;
-	mp_sys_mutex_unlock(&reg.lock);
-	return n;
 }
 
 /* In the server (single-threaded): the function registered as name. */
@@ -182,7 +160,6 @@ static mp_target_t target_named(const char *name)
 
 /* ---- the protocol -------------------------------------------------------- */
 
-#define ASK_MAGIC 0x6d707370u /* "mpsp" */
 #define REQ_MAGIC 0x6d706673u /* "mpfs" */
 #define STR_NAME 256
 #define STR_IDENT 96
@@ -192,15 +169,6 @@ enum {
 	REQ_OWN_TIE = 0x2,
 	REQ_BYTES = 0x4,      /* arg is the bytes that follow */
 	REQ_PARENT_DAEMON = 0x8,
-};
-
-struct ask {
-	uint32_t magic;
-};
-
-struct reply {
-	int32_t err;
-	int32_t pid;
 };
 
 struct request {
@@ -216,6 +184,11 @@ struct request {
 	char parent_name[STR_NAME], parent_ident[STR_IDENT];
 };
 
+struct reply {
+	int32_t err;
+	int32_t pid;
+};
+
 /* dst = src, truncated and terminated (both sides trust no length). */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -224,39 +197,24 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
-/* ---- the server and its spares ------------------------------------------- */
+/* ---- the server ---------------------------------------------------------- */
 
-/* The receive buffer of the server and of its spares: a request and its
- * largest argument. */
+/* The server's receive buffer: a request and its largest argument. */
 static char *srv_buf;
 
 /*
  * A shared word (mapped before the first server is forked, kept for the
- * process's life) where the kernel writes the pid of each spare the server
+ * process's life) where the kernel writes the pid of each child the server
  * makes (CLONE_PARENT_SETTID), as part of the clone.  The parent zeroes it
- * before each ask; when the server dies before its reply, the word tells
- * whether a spare exists that nobody will ever hand over (then it is ours,
- * unreaped: the parent ends it).
+ * before each request; when the server dies before its reply, the word
+ * tells whether the child exists (then it is ours: we take it) or not
+ * (then nothing ran, and the request is sent again to a new server).
  */
 static _Atomic pid_t *note;
 
-/* In a spare: the target of a request as the parent sends them, else NULL. */
-static mp_target_t request_check(struct request *rq, ssize_t n,
-                                 const struct mp_sys_fds *got)
-{
-	if ((size_t)n < sizeof(*rq) || rq->magic != REQ_MAGIC ||
-	    rq->nfds > MP__SPAWN_FDS_MAX || rq->nfds != got->n ||
-	    got->ctrunc || rq->len != (uint64_t)n - sizeof(*rq))
-		return NULL;
-	rq->target[NAME_LEN - 1] = rq->name[STR_NAME - 1] = 0;
-	rq->ident[STR_IDENT - 1] = rq->parent_name[STR_NAME - 1] = 0;
-	rq->parent_ident[STR_IDENT - 1] = 0;
-	return target_named(rq->target);
-}
-
 /*
- * In a spare given its request: the passed descriptors at their numbers,
- * its socket gone, then the process itself (process.c).
+ * In the server's new child: the passed descriptors at their numbers, the
+ * server's socket gone, then the process itself (process.c).
  */
 static _Noreturn void child_start(int sock, const struct request *rq,
                                   const struct mp_sys_fds *got,
@@ -284,59 +242,44 @@ static _Noreturn void child_start(int sock, const struct request *rq,
 	mp__process_spawned(&s);
 }
 
-/* A spare's life: its request, or end of file when the parent lets it go
- * (it then ends unused; the parent reaps it). */
-static _Noreturn void spare_main(int sock)
-{
-	struct mp_sys_fds got;
-	ssize_t n = mp_sys_recv_fds(sock, srv_buf, sizeof(struct request) +
-	                            MP__SPAWN_ARGS_MAX, &got, false);
-	if (n <= 0)
-		mp_sys_exit_now(0);
-	struct request *rq = (struct request *)(void *)srv_buf;
-	mp_target_t fn = request_check(rq, n, &got);
-	if (!fn)
-		mp_sys_exit_now(127); /* the parent checked: cannot happen */
-	child_start(sock, rq, &got, fn);
-}
-
-static void send_reply(int sock, int err, pid_t pid, const int *fds,
-                       unsigned nfds)
+static void send_reply(int sock, int err, pid_t pid, int pidfd)
 {
 	struct reply rp = { .err = err, .pid = pid };
 	struct iovec iov = { &rp, sizeof(rp) };
-	if (nfds)
-		(void)mp_sys_send_fds(sock, &rp, sizeof(rp), fds, nfds, false);
+	if (pidfd >= 0)
+		(void)mp_sys_send_fds(sock, &rp, sizeof(rp), &pidfd, 1, false);
 	else
 		(void)mp_sys_writev(sock, &iov, 1, true, false);
 }
 
-/* One ask: fork a spare with a socket of its own, hand both over. */
+/* One request: check it, fork its child, answer. */
 static void serve_one(int sock, ssize_t n, const struct mp_sys_fds *got)
 {
-	const struct ask *a = (const struct ask *)(void *)srv_buf;
-	int sp[2], pidfd = -1;
+	struct request *rq = (struct request *)(void *)srv_buf;
+	mp_target_t fn = NULL;
+	int err = 0;
 
-	if (n != (ssize_t)sizeof(*a) || a->magic != ASK_MAGIC || got->n) {
-		send_reply(sock, -EPROTO, 0, NULL, 0);
+	if ((size_t)n < sizeof(*rq) || rq->magic != REQ_MAGIC ||
+	    rq->nfds > MP__SPAWN_FDS_MAX || rq->nfds != got->n ||
+	    got->ctrunc || rq->len != (uint64_t)n - sizeof(*rq))
+		err = -EPROTO;
+	if (!err) {
+		rq->target[NAME_LEN - 1] = rq->name[STR_NAME - 1] = 0;
+		rq->ident[STR_IDENT - 1] = rq->parent_name[STR_NAME - 1] = 0;
+		rq->parent_ident[STR_IDENT - 1] = 0;
+		fn = target_named(rq->target);
+		if (!fn)
+			err = -MP_ETARGET;
+	}
+	if (err) {
+		send_reply(sock, err, 0, -1);
 		return;
 	}
-	int r = mp_sys_socketpair_seq(sp);
-	if (r < 0) {
-		send_reply(sock, r, 0, NULL, 0);
-		return;
-	}
+	int pidfd = -1;
 	pid_t pid = mp_sys_spawn_sibling(&pidfd, note);
-	if (pid == 0) {
-		close(sock);
-		close(sp[0]);
-		spare_main(sp[1]);
-	}
-	close(sp[1]);
-	int fds[2] = { pidfd, sp[0] };
-	send_reply(sock, pid < 0 ? pid : 0, pid > 0 ? pid : 0, fds,
-	           pid > 0 ? 2 : 0);
-	close(sp[0]);
+	if (pid == 0)
+		child_start(sock, rq, got, fn);
+	send_reply(sock, pid < 0 ? pid : 0, pid > 0 ? pid : 0, pidfd);
 	if (pidfd >= 0)
 		close(pidfd);
 }
@@ -359,8 +302,9 @@ static _Noreturn void server_main(int sock)
 		mp_sys_exit_now(1);
 	for (;;) {
 		struct mp_sys_fds got;
-		ssize_t n = mp_sys_recv_fds(sock, srv_buf, sizeof(struct ask),
-		                            &got, false);
+		ssize_t n = mp_sys_recv_fds(sock, srv_buf,
+		                            sizeof(struct request) +
+		                            MP__SPAWN_ARGS_MAX, &got, false);
 		if (n <= 0)
 			mp_sys_exit_now(0); /* the program has gone */
 		serve_one(sock, n, &got);
@@ -372,19 +316,13 @@ static _Noreturn void server_main(int sock)
 /* ---- the parent's side --------------------------------------------------- */
 
 static struct {
-	_Atomic uint32_t lock;     /* one start at a time; guards all */
+	_Atomic uint32_t lock;     /* one request at a time; guards all */
 	_Atomic uint32_t fds_lock; /* pend[] stays still across a fork */
 	int pend[2];               /* the pair, while the server is forked */
 	int sock;                  /* our end; -1: no server */
 	int pidfd;                 /* the server's */
 	pid_t pid;
-	unsigned reg_n;            /* registry entries the server has */
-	bool asked;                /* a spare asked for, not taken yet */
-	/* The spare we hold (pid 0: none): its pidfd, our end of its
-	 * socket. */
-	struct { pid_t pid; int pidfd, sock; } spare;
-} fs = { .pend = { -1, -1 }, .sock = -1, .pidfd = -1,
-         .spare = { 0, -1, -1 } };
+} fs = { .pend = { -1, -1 }, .sock = -1, .pidfd = -1 };
 
 /* Set in the thread forking the server: its fork handlers leave fds_lock
  * (which it holds) alone, and the new server keeps its end. */
@@ -409,7 +347,7 @@ static void after_fork_parent(void)
 		mp_sys_mutex_unlock(&fs.fds_lock);
 }
 
-/* A child is another process: the server and the spare are not its. */
+/* A child is another process: the server is not its server. */
 MP_SYS_FORK_PATH
 static void after_fork_child(void)
 {
@@ -422,10 +360,6 @@ static void after_fork_child(void)
 	}
 	close_fd(&fs.sock);
 	close_fd(&fs.pidfd);
-	close_fd(&fs.spare.sock);
-	close_fd(&fs.spare.pidfd);
-	fs.spare.pid = 0;
-	fs.asked = false;
 	fs.pid = 0;
 }
 
@@ -437,61 +371,7 @@ static void register_atfork(void)
 	                     after_fork_child);
 }
 
-/* End a child of ours that never became a process: kill it, reap it. */
-static void end_unused(int pidfd)
-{
-	int code;
-	(void)mp_sys_pidfd_signal(pidfd, SIGKILL);
-	(void)mp_sys_pidfd_reap(pidfd, true, &code);
-}
-
-/* Let the spare we hold go. */
-static void spare_drop(void)
-{
-	if (!fs.spare.pid)
-		return;
-	end_unused(fs.spare.pidfd);
-	close_fd(&fs.spare.pidfd);
-	close_fd(&fs.spare.sock);
-	fs.spare.pid = 0;
-}
-
-/* The server's answer to our ask: 0 with the spare held, its error, or
- * -MP_ESERVER for end of file or nonsense (the ask stays open then:
- * server_drop settles it); -EAGAIN when nowait and none yet. */
-static int spare_take(bool nowait)
-{
-	struct reply rp;
-	struct mp_sys_fds got = { .n = 0 };
-	ssize_t n = mp_sys_recv_fds(fs.sock, &rp, sizeof(rp), &got, nowait);
-
-	if (n == -EAGAIN)
-		return -EAGAIN;
-	if (n == (ssize_t)sizeof(rp) && rp.err == 0 && rp.pid > 0 &&
-	    got.n == 2 && !got.ctrunc) {
-		fs.asked = false;
-		fs.spare.pid = rp.pid;
-		fs.spare.pidfd = got.fd[0];
-		fs.spare.sock = got.fd[1];
-		return 0;
-	}
-	for (unsigned i = 0; i < got.n && i < MP_SYS_FDS_MAX; i++)
-		close(got.fd[i]);
-	if (n == (ssize_t)sizeof(rp) && rp.err < 0 && got.n == 0) {
-		fs.asked = false;
-		return rp.err;
-	}
-	return -MP_ESERVER;
-}
-
-/*
- * Kill and reap the server (it died, misbehaved, or is to go).  An ask it
- * has not answered is settled: once the server is reaped its answer, if
- * it sent one, is in the socket; if not, the note says whether it forked
- * the spare (the kernel writes the note within the clone, and no clone of
- * a reaped process can be under way).  Such a spare is ours, unreaped, so
- * its pid is still its own: it is ended.  Under fs.lock.
- */
+/* Kill and reap the server (it died, or is to go).  Under fs.lock. */
 static void server_drop(void)
 {
 	int code;
@@ -499,23 +379,12 @@ static void server_drop(void)
 		(void)mp_sys_pidfd_signal(fs.pidfd, SIGKILL);
 		(void)mp_sys_pidfd_reap(fs.pidfd, true, &code);
 	}
-	if (fs.asked && fs.sock >= 0 && spare_take(true) != 0) {
-		pid_t pid = atomic_load_explicit(note, memory_order_relaxed);
-		int fd = pid > 0 ? mp_sys_pidfd_open(pid, 0) : -1;
-		if (fd >= 0) {
-			end_unused(fd);
-			close(fd);
-		}
-	}
-	fs.asked = false;
 	close_fd(&fs.sock);
 	close_fd(&fs.pidfd);
 	fs.pid = 0;
 }
 
-/* Start the server.  A spare still held was made by an earlier server
- * (dead or stopped): it goes, so every spare knows what the server knows.
- * Under fs.lock. */
+/* Start the server.  Under fs.lock. */
 static int server_start(void)
 {
 	int r = mp__heap_ensure(); /* shared with it and all it forks */
@@ -523,7 +392,6 @@ static int server_start(void)
 		return r;
 	if (!note && !(note = mp_sys_map_shared(sizeof(*note), &r)))
 		return r;
-	spare_drop();
 	mp__atfork_register();
 	pthread_once(&atfork_once, register_atfork);
 	mp_sys_mutex_lock(&fs.fds_lock);
@@ -535,8 +403,6 @@ static int server_start(void)
 	}
 	fs.pend[0] = sv[0];
 	fs.pend[1] = sv[1];
-	/* Read before the fork: the server's copy has at least these. */
-	unsigned reg_n = registered();
 	forking_server = true;
 	int pidfd = -1;
 	pid_t pid = mp_sys_fork_pidfd(&pidfd);
@@ -552,7 +418,6 @@ static int server_start(void)
 		fs.sock = fs.pend[0];
 		fs.pidfd = pidfd;
 		fs.pid = pid;
-		fs.reg_n = reg_n;
 		fs.pend[0] = -1;
 	} else {
 		close_fd(&fs.pend[0]);
@@ -561,53 +426,12 @@ static int server_start(void)
 	return pid < 0 ? pid : 0;
 }
 
-/* Ask the server for a spare (starting the server if there is none); the
- * answer is taken by spare_take.  Under fs.lock, no ask open. */
-static int spare_ask(void)
-{
-	if (fs.sock < 0) {
-		int r = server_start();
-		if (r < 0)
-			return r;
-	}
-	atomic_store_explicit(note, 0, memory_order_relaxed);
-	struct ask a = { .magic = ASK_MAGIC };
-	struct iovec iov = { &a, sizeof(a) };
-	ssize_t n = mp_sys_writev(fs.sock, &iov, 1, true, false);
-	if (n == (ssize_t)sizeof(a)) {
-		fs.asked = true;
-		return 0;
-	}
-	if (n >= 0 || n == -EPIPE || n == -ECONNRESET) {
-		server_drop(); /* it took nothing */
-		return -MP_ESERVER;
-	}
-	return (int)n;
-}
-
-/* Hold a spare: the one asked for, or a new one.  0, or an error
- * (-MP_ESERVER: the server died first; worth another try). */
-static int spare_ready(void)
-{
-	if (fs.spare.pid)
-		return 0;
-	int r = fs.asked ? 0 : spare_ask();
-	if (r == 0)
-		r = spare_take(false);
-	if (r == -MP_ESERVER)
-		server_drop();
-	return r;
-}
-
 int mp_forkserver_start(void)
 {
 	int r = 0;
 	mp_sys_mutex_lock(&fs.lock);
 	if (fs.sock < 0)
 		r = server_start();
-	/* The first spare, made while the program goes on. */
-	if (r == 0 && !fs.asked && !fs.spare.pid)
-		(void)spare_ask();
 	mp_sys_mutex_unlock(&fs.lock);
 	return r;
 }
@@ -620,29 +444,17 @@ pid_t mp_forkserver_pid(void)
 	return pid;
 }
 
-pid_t mp__forkserver_spare(void)
-{
-	mp_sys_mutex_lock(&fs.lock);
-	if (!fs.spare.pid && fs.asked && spare_take(false) == -MP_ESERVER)
-		server_drop();
-	pid_t pid = fs.spare.pid;
-	mp_sys_mutex_unlock(&fs.lock);
-	return pid;
-}
-
 int mp_forkserver_stop(void)
 {
 	mp_sys_mutex_lock(&fs.lock);
 	server_drop();
-	spare_drop();
 	mp_sys_mutex_unlock(&fs.lock);
 	return 0;
 }
 
-/* The request for s, argument bytes included, in a malloc'd buffer; the
- * target's place in the registry in *target. */
+/* The request for s, argument bytes included, in a malloc'd buffer. */
 static struct request *request_new(const struct mp__spawn *s, size_t *len,
-                                   int *target, int *err)
+                                   int *err)
 {
 	size_t extra = s->has_bytes ? s->len : 0;
 	struct request *rq = calloc(1, sizeof(*rq) + extra);
@@ -650,7 +462,7 @@ static struct request *request_new(const struct mp__spawn *s, size_t *len,
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*err = *target = name_of(s->target, rq->target);
+	*err = name_of(s->target, rq->target);
 	if (*err < 0) {
 		free(rq);
 		return NULL;
@@ -676,62 +488,80 @@ static struct request *request_new(const struct mp__spawn *s, size_t *len,
 	return rq;
 }
 
-/*
- * Send the request to the spare we hold: once it is in the spare's
- * socket, the spare is the process (killed now, it is a started process
- * that was killed, as a forked child killed after fork).  Its pid with
- * *pidfd; -MP_ESERVER when the spare had died (it took nothing: it is
- * reaped, try another); another error of the send keeps the spare.
- */
-static pid_t spare_use(const struct request *rq, size_t len,
-                       const struct mp__spawn *s, int *pidfd)
+static ssize_t send_request(const struct request *rq, size_t len,
+                            const struct mp__spawn *s)
 {
+	if (s->nfds)
+		return mp_sys_send_fds(fs.sock, rq, len, s->fds, s->nfds,
+		                       false);
 	struct iovec iov = { (void *)rq, len };
-	ssize_t n = s->nfds ? mp_sys_send_fds(fs.spare.sock, rq, len, s->fds,
-	                                      s->nfds, false)
-	                    : mp_sys_writev(fs.spare.sock, &iov, 1, true,
-	                                    false);
-	if (n == (ssize_t)len) {
-		pid_t pid = fs.spare.pid;
-		*pidfd = fs.spare.pidfd;
-		fs.spare.pidfd = -1;
-		fs.spare.pid = 0;
-		close_fd(&fs.spare.sock);
-		return pid;
+	return mp_sys_writev(fs.sock, &iov, 1, true, false);
+}
+
+/*
+ * One try: send (starting the server first if needed), take the reply.
+ * The pid (with *pidfd), the server's error, or -MP_ESERVER when the
+ * server was gone and no child was made: then it is safe to try again.
+ */
+static pid_t exchange(const struct request *rq, size_t len,
+                      const struct mp__spawn *s, int *pidfd)
+{
+	if (fs.sock < 0) {
+		int r = server_start();
+		if (r < 0)
+			return r;
 	}
-	if (n >= 0 || n == -EPIPE || n == -ECONNRESET) {
-		spare_drop();
+	atomic_store_explicit(note, 0, memory_order_relaxed);
+	ssize_t n = send_request(rq, len, s);
+	if (n != (ssize_t)len) {
+		if (n >= 0 || (n != -EPIPE && n != -ECONNRESET))
+			return n >= 0 ? -EPROTO : (pid_t)n;
+		server_drop(); /* it took nothing */
 		return -MP_ESERVER;
 	}
-	return (pid_t)n;
+	struct reply rp;
+	struct mp_sys_fds got = { .n = 0 };
+	n = mp_sys_recv_fds(fs.sock, &rp, sizeof(rp), &got, false);
+	if (n == (ssize_t)sizeof(rp) && rp.err == 0 && got.n == 1) {
+		*pidfd = got.fd[0];
+		return rp.pid;
+	}
+	if (n == (ssize_t)sizeof(rp) && rp.err < 0 && got.n == 0)
+		return rp.err;
+	/* End of file, an error or nonsense: the server is gone, or is made
+	 * to go.  Once it is reaped, no clone of its can be under way, so
+	 * the note is final (the kernel wrote it within the clone). */
+	for (unsigned i = 0; i < got.n && i < MP_SYS_FDS_MAX; i++)
+		close(got.fd[i]);
+	server_drop();
+	pid_t pid = atomic_load_explicit(note, memory_order_relaxed);
+	if (pid <= 0)
+		return -MP_ESERVER;
+	/* Our child, unreaped: its pid cannot have been reused. */
+	int fd = mp_sys_pidfd_open(pid, 0);
+	if (fd < 0)
+		return fd;
+	*pidfd = fd;
+	return pid;
 }
 
 #define TRIES 3
 
 pid_t mp__forkserver_spawn(const struct mp__spawn *s, int *pidfd)
 {
-	int err, target;
+	int err;
 	size_t len;
 
 	if ((s->has_bytes && s->len > MP__SPAWN_ARGS_MAX) ||
 	    s->nfds > MP__SPAWN_FDS_MAX)
 		return -E2BIG;
-	struct request *rq = request_new(s, &len, &target, &err);
+	struct request *rq = request_new(s, &len, &err);
 	if (!rq)
 		return err;
 	mp_sys_mutex_lock(&fs.lock);
 	pid_t r = -MP_ESERVER;
-	for (int i = 0; i < TRIES && r == -MP_ESERVER; i++) {
-		r = spare_ready();
-		/* Registered after the server started: not in its copy. */
-		if (r == 0 && (unsigned)target >= fs.reg_n)
-			r = -MP_ETARGET;
-		if (r == 0)
-			r = spare_use(rq, len, s, pidfd);
-	}
-	/* The next spare, forked while this child runs. */
-	if (r > 0 && !fs.asked)
-		(void)spare_ask();
+	for (int i = 0; i < TRIES && r == -MP_ESERVER; i++)
+		r = exchange(rq, len, s, pidfd);
 	mp_sys_mutex_unlock(&fs.lock);
 	free(rq);
 	return r;

@@ -111,9 +111,6 @@ struct mp__spawn {
  * if needed).  Its pid with *pidfd set, or -errno (-MP_ETARGET,
  * -MP_ESERVER, ...). */
 pid_t mp__forkserver_spawn(const struct mp__spawn *s, int *pidfd);
-/* For tests: the pid of the spare child this process holds (taking the
- * server's answer when an ask is open), 0 when none. */
-pid_t mp__forkserver_spare(void);
 /* The pool worker's body (pool_worker.c), registered by the library. */
 int mp__pool_worker_main(void *cfg);
 /* In the server's new child: become s's process, run it, exit. */

@@ -12,7 +12,7 @@
 /* Shared with every child (mapped before the server starts). */
 struct shared {
 	_Atomic uint32_t go, ready, value;
-	_Atomic int32_t pid, spare;
+	_Atomic int32_t pid;
 	char text[64];
 };
 static struct shared *sh;
@@ -343,124 +343,65 @@ static int children_left(void)
 
 static _Atomic bool killer_stop;
 static _Atomic int kills;
-static pid_t (*victim)(void);
 
-/* Until killer_stop: SIGKILL victim() at random moments. */
-static void *killer(void *arg)
+static void *kill_server(void *arg)
 {
 	unsigned seed = (unsigned)(uintptr_t)arg;
 	while (!atomic_load(&killer_stop)) {
-		usleep(200 + rand_r(&seed) % 4000);
-		pid_t pid = victim();
+		usleep(300 + rand_r(&seed) % 4000);
+		pid_t pid = mp_forkserver_pid();
 		if (pid > 0 && kill(pid, SIGKILL) == 0)
 			atomic_fetch_add(&kills, 1);
 	}
 	return NULL;
 }
 
-struct fire {
-	int ran;    /* ran their target: the right exit code */
-	int killed; /* reported killed by SIGKILL */
-	int lost;   /* start failed with -MP_ESERVER */
-};
-
-/* 150 forkserver starts, each joined, while victim() is killed at random;
- * a start that returns 0 must report its exit code or SIGKILL. */
-static struct fire starts_under_fire(pid_t (*who)(void))
+static void test_server_killed_at_random(void)
 {
-	struct fire f = { 0, 0, 0 };
 	pthread_t t;
-	victim = who;
+	int ok = 0, lost = 0;
 	atomic_store(&killer_stop, false);
-	atomic_store(&kills, 0);
-	pthread_create(&t, NULL, killer, (void *)(uintptr_t)getpid());
+	pthread_create(&t, NULL, kill_server, (void *)(uintptr_t)getpid());
 	for (int i = 0; i < 150; i++) {
-		mp_process_t *p = fs_process(ret_arg, (void *)(intptr_t)(i % 50));
-		int r = mp_process_start(p), code = -1;
+		void *arg = (void *)(intptr_t)(i % 50);
+		mp_process_t *p = fs_process(ret_arg, arg);
+		int r = mp_process_start(p);
 		if (r == -MP_ESERVER) {
-			f.lost++;
+			lost++;
 			mp_process_free(p);
 			continue;
 		}
 		MPT_OK(r);
 		MPT_OK(mp_process_join(p, TEST_WAIT_NS));
+		int code = -1;
 		MPT_OK(mp_process_exitcode(p, &code));
-		if (code == -SIGKILL)
-			f.killed++;
-		else if (code == i % 50)
-			f.ran++;
-		else
-			CU_FAIL("wrong exit code");
+		MPT_EQ(code, i % 50);
 		mp_process_free(p);
+		ok++;
 	}
 	atomic_store(&killer_stop, true);
 	pthread_join(t, NULL);
-	printf("(%d ran, %d killed after start, %d lost, %d kills sent) ",
-	       f.ran, f.killed, f.lost, atomic_load(&kills));
-	MPT_CMP(atomic_load(&kills), >, 0);
-	return f;
-}
-
-static void test_server_killed_at_random(void)
-{
-	struct fire f = starts_under_fire(mp_forkserver_pid);
+	printf("(%d started, %d lost, %d kills sent) ", ok, lost,
+	       atomic_load(&kills));
 	/* A start is lost only when three servers die under it: rare
-	 * even under load.  The server's death kills no child. */
-	MPT_CMP(f.ran, >=, 75);
-	MPT_EQ(f.killed, 0);
+	 * even under load. */
+	MPT_CMP(ok, >=, 75);
+	MPT_CMP(atomic_load(&kills), >, 0);
 	MPT_EQ(run_fs(ret_arg, (void *)3), 3); /* and it serves again */
-	/* Every child was joined, and a spare a dying server made but
-	 * never handed over was ended: once the server and the spare held
-	 * are gone, no process of ours is left, not even a zombie. */
+	/* A child started by a server that was killed right after the
+	 * reply is ours and has been joined; nothing else is left over:
+	 * once the server is stopped, no process of ours, not even a
+	 * zombie. */
 	MPT_EQ(mp_active_children(NULL, 0), 0);
 	MPT_OK(mp_forkserver_stop());
 	MPT_EQ(children_left(), 0);
 }
 
-/* The spare held, killed before its start: the start takes another. */
-static void test_spare_killed(void)
+static void *start_in_thread(void *arg)
 {
-	MPT_OK(mp_forkserver_start());
-	pid_t spare = mp__forkserver_spare();
-	MPT_CMP(spare, >, 0);
-	int fd = mp_sys_pidfd_open(spare, 0);
-	MPT_CMP(fd, >=, 0);
-	MPT_OK(kill(spare, SIGKILL));
-	struct timespec ts;
-	mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS, &ts);
-	MPT_CMP(mp_sys_poll_one(fd, POLLIN, &ts), >, 0); /* it is dead */
-	close(fd);
-	MPT_EQ(run_fs(ret_arg, (void *)21), 21);
-	CU_ASSERT(mp__forkserver_spare() != spare);
-	MPT_OK(mp_forkserver_stop());
-	MPT_EQ(children_left(), 0);
-}
-
-/* Spares killed at random moments: a start runs its target or, when the
- * kill came after its request went to the spare, reports a process
- * killed by SIGKILL - never a hang, never a wrong exit code, and nothing
- * left over. */
-static void test_spares_killed_at_random(void)
-{
-	struct fire f = starts_under_fire(mp__forkserver_spare);
-	MPT_CMP(f.ran, >=, 75);
-	MPT_OK(mp_forkserver_stop());
-	MPT_EQ(children_left(), 0);
-}
-
-/* Start the two processes of arg one after the other, counting each
- * start that returned 0 in sh->value. */
-static void *start_two(void *arg)
-{
-	mp_process_t **p = arg;
-	intptr_t bad = 0;
-	for (int i = 0; i < 2; i++) {
-		if (mp_process_start(p[i]) == 0)
-			atomic_fetch_add(&sh->value, 1);
-		else
-			bad++;
-	}
-	return (void *)bad;
+	intptr_t r = mp_process_start(arg);
+	mpt_flag_set(&sh->value, 1);
+	return (void *)r;
 }
 
 static void test_server_stopped(void)
@@ -468,29 +409,23 @@ static void test_server_stopped(void)
 	MPT_OK(mp_forkserver_start());
 	pid_t srv = mp_forkserver_pid();
 	memset(sh, 0, sizeof(*sh));
-	mp_process_t *p[2] = { fs_process(ret_arg, (void *)9),
-	                       fs_process(ret_arg, (void *)10) };
+	mp_process_t *p = fs_process(ret_arg, (void *)9);
 	MPT_OK(kill(srv, SIGSTOP));
 	pthread_t t;
-	pthread_create(&t, NULL, start_two, p);
-	/* A stopped server is not dead: a start that needs it waits.  The
-	 * first may take the spare the server made before it stopped; the
-	 * second needs a new one. */
+	pthread_create(&t, NULL, start_in_thread, p);
+	/* A stopped server is not dead: the start waits for it. */
 	usleep(100000);
-	MPT_CMP(atomic_load(&sh->value), <=, 1);
+	MPT_EQ(atomic_load(&sh->value), 0);
 	MPT_OK(kill(srv, SIGCONT));
 	void *r;
 	pthread_join(t, &r);
 	MPT_EQ((intptr_t)r, 0);
-	MPT_EQ(atomic_load(&sh->value), 2);
-	for (int i = 0; i < 2; i++) {
-		MPT_OK(mp_process_join(p[i], TEST_WAIT_NS));
-		int code = -1;
-		MPT_OK(mp_process_exitcode(p[i], &code));
-		MPT_EQ(code, 9 + i);
-		mp_process_free(p[i]);
-	}
+	MPT_OK(mp_process_join(p, TEST_WAIT_NS));
+	int code = -1;
+	MPT_OK(mp_process_exitcode(p, &code));
+	MPT_EQ(code, 9);
 	MPT_EQ(mp_forkserver_pid(), srv);
+	mp_process_free(p);
 }
 
 /* In a fork child: start a server of its own, publish its pid, then exit
@@ -500,7 +435,6 @@ static int own_server(void *arg)
 	if (mp_forkserver_start() < 0)
 		return 1;
 	atomic_store(&sh->pid, mp_forkserver_pid());
-	atomic_store(&sh->spare, mp__forkserver_spare());
 	mpt_flag_set(&sh->ready, 1);
 	if (arg)
 		for (;;)
@@ -519,23 +453,18 @@ static void test_server_never_outlives(void)
 		MPT_OK(mp_process_set_context(p, f));
 		MPT_OK(mp_process_start(p));
 		MPT_OK(mpt_flag_wait(&sh->ready, 1));
-		int fd[2] = { mp_sys_pidfd_open(atomic_load(&sh->pid), 0),
-		              mp_sys_pidfd_open(atomic_load(&sh->spare), 0) };
-		MPT_CMP(fd[0], >=, 0);
-		MPT_CMP(fd[1], >=, 0); /* its spare */
+		int srv = mp_sys_pidfd_open(atomic_load(&sh->pid), 0);
+		MPT_CMP(srv, >=, 0);
 		if (killed)
 			MPT_OK(mp_process_kill(p));
 		MPT_OK(mp_process_join(p, TEST_WAIT_NS));
-		for (int i = 0; i < 2; i++) {
-			struct timespec ts;
-			mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS,
-			                      &ts);
-			MPT_CMP(mp_sys_poll_one(fd[i], POLLIN, &ts), >, 0);
-			int code = 0;
-			/* An orphan: ours to reap, as the subreaper. */
-			(void)mp_sys_pidfd_reap(fd[i], true, &code);
-			close(fd[i]);
-		}
+		struct timespec ts;
+		mp_sys_ns_to_timespec(mp_sys_now_ns() + TEST_WAIT_NS, &ts);
+		MPT_CMP(mp_sys_poll_one(srv, POLLIN, &ts), >, 0);
+		int code = 0;
+		/* An orphan: ours to reap, as the subreaper. */
+		(void)mp_sys_pidfd_reap(srv, true, &code);
+		close(srv);
 		mp_process_free(p);
 	}
 }
@@ -668,9 +597,6 @@ int main(void)
 		{ "child is whole: tid, robust list", test_child_is_whole },
 		{ "server killed at random moments",
 		  test_server_killed_at_random },
-		{ "spare killed before its start", test_spare_killed },
-		{ "spares killed at random moments",
-		  test_spares_killed_at_random },
 		{ "server stopped: starts wait", test_server_stopped },
 		{ "server never outlives its program",
 		  test_server_never_outlives },

@@ -36,27 +36,15 @@
  * children only for the process that started it (a child of that process
  * that wants a server starts its own).  It exits when its program exits
  * or dies (it sees its socket close), so it never outlives the program.
- *
- * Spares: the server forks each child before it is needed.  The program
- * holds one spare child at a time - a blank copy of the server, blocked
- * on a socket, visible in ps as a child of the program - and a start
- * hands it its target, arguments and descriptors, then asks the server
- * for the next spare, which is forked while the new child runs.  So a
- * start costs two messages, not a fork.  A spare the program never uses
- * exits when the program exits or stops the server; a spare that dies
- * before its start (killed) is reaped and replaced by that start.  A
- * process that waits for any child (waitpid(-1)) may reap a spare, as it
- * may reap any child of mproc's.
- *
- * If the server dies (killed), the start that finds it dead restarts it.
- * No start is lost or made twice: a start goes to one spare, and the
- * kernel notes each spare's pid in memory shared with the program as part
- * of the clone (CLONE_PARENT_SETTID), so when the server dies before
- * handing a spare over, the program ends that spare rather than leave it
- * behind.  Only when three servers or spares in a row die under one start
- * does it fail, with -MP_ESERVER.  A server that is stopped (SIGSTOP)
- * keeps starts that need a new spare waiting until it is continued: it is
- * not dead (DESIGN.md rule 11).
+ * If it dies (killed), the start that finds it dead restarts it.  No start is lost or made
+ * twice: the kernel notes each child's pid in memory shared with the
+ * parent as part of the clone (CLONE_PARENT_SETTID), so when the server
+ * dies before its reply the parent knows whether the child exists (then
+ * it is started: the parent takes it) or not (then the request goes to a
+ * new server).  Only when three servers in a row die under one start does
+ * it fail, with -MP_ESERVER.  A server
+ * that is stopped (SIGSTOP) keeps starts waiting until it is continued:
+ * it is not dead (DESIGN.md rule 11).
  *
  * Death tie: the kernel sends a daemonic child's death signal when the
  * *thread* that is its parent ends.  A forkserver child's parent thread is
@@ -119,8 +107,7 @@ MP_API int mp_target_register(const char *name, mp_target_t fn);
 /*
  * mp_forkserver_start - start the calling process's fork server now, if it
  * is not running.  Call it at the top of main, before any thread exists and
- * after registering targets.  The shared heap is made first.  The server
- * starts forking the first spare at once.
+ * after registering targets.  The shared heap is made first.
  * Errors: -EAGAIN, -ENOMEM, -EMFILE (socket or fork failed).
  */
 MP_API int mp_forkserver_start(void);
@@ -130,7 +117,7 @@ MP_API pid_t mp_forkserver_pid(void);
 
 /*
  * mp_forkserver_stop - stop the server (it exits; its children live on)
- * and wait for it; the spare held is ended too.  0 also when none runs.  The next forkserver start
+ * and wait for it.  0 also when none runs.  The next forkserver start
  * starts a new one, which knows the registrations made meanwhile.
  */
 MP_API int mp_forkserver_stop(void);
