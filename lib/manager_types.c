@@ -815,6 +815,185 @@ static int array_init(struct mgr_obj *o, const mp_obj_t *args,
 	return 0;
 }
 
+/* n values as an array.array of typecode tc, as pickle writes one
+ * (protocol 3+): array._array_reconstructor(array.array, typecode,
+ * mformat, bytes). */
+static mp_obj_t *array_of(char tc, const mp_obj_t *const *v, size_t n)
+{
+	int mf = 0, sz = tc_info(tc, &mf);
+	uint8_t *b = calloc(n + 1, (size_t)sz);
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *p = b + i * (size_t)sz;
+		if (tc == 'f') {
+			float f = (float)mp_obj_float_value(v[i]);
+			memcpy(p, &f, 4);
+		} else if (tc == 'd') {
+			double d = mp_obj_float_value(v[i]);
+			memcpy(p, &d, 8);
+		} else {
+			size_t k = 0;
+			const uint8_t *le = mp_obj_int_le(v[i], &k);
+			int neg = k && (le[k - 1] & 0x80);
+			memset(p, neg ? 0xff : 0, (size_t)sz);
+			memcpy(p, le, k < (size_t)sz ? k : (size_t)sz);
+		}
+	}
+	char t[2] = { tc, 0 };
+	mp_obj_t *items[4] = { mp_obj_global("array", "array", NULL),
+	                       mp__mgr_str(t), mp_obj_int(mf),
+	                       mp_obj_bytes(b, n * (size_t)sz) };
+	free(b);
+	return mp_obj_inert(mp_obj_global("array", "_array_reconstructor",
+	                                  NULL),
+	                    mp_obj_tuple(4, items), false, NULL, NULL);
+}
+
+static mp_obj_t *array_value(struct mgr_obj *o)
+{
+	struct vec *a = o->state;
+	return array_of(a->tc, (const mp_obj_t *const *)a->v, a->n);
+}
+
+/* One element of typecode tc (size sz, machine format as tc_info's) at p. */
+static mp_obj_t *array_item(char tc, const uint8_t *p, int sz)
+{
+	if (tc == 'f' || tc == 'd') {
+		float f;
+		double d;
+		if (tc == 'f')
+			memcpy(&f, p, 4);
+		else
+			memcpy(&d, p, 8);
+		return mp_obj_float(tc == 'f' ? (double)f : d);
+	}
+	uint8_t le[9] = { 0 }; /* unsigned: a zero byte on top keeps it so */
+	memcpy(le, p, (size_t)sz);
+	return mp_obj_int_bytes(le, (size_t)sz + (tc < 'a'), NULL);
+}
+
+/* The items of bytes b[0..len) packed as typecode tc's, as a new list. */
+static mp_obj_t *array_unpack(char tc, int sz, const uint8_t *b, size_t len)
+{
+	mp_obj_t *l = mp_obj_list();
+	for (size_t i = 0; l && i < len / (size_t)sz; i++)
+		if (mp_obj_list_append(l, array_item(tc, b + i * (size_t)sz,
+		                                     sz)) < 0) {
+			mp_obj_decref(l);
+			l = NULL;
+		}
+	return l;
+}
+
+/* x a call of array's `name` (kept inert, as the decoder keeps every
+ * call it does not know)?  Its args then, else NULL. */
+static const mp_obj_t *array_call_args(const mp_obj_t *x, const char *name)
+{
+	const char *mod = mp_obj_inert_module(x), *n = mp_obj_inert_name(x);
+	const mp_obj_t *a = mp_obj_inert_args(x);
+	return mp_obj_kind(x) == MP_OBJ_INERT && mod && n &&
+	       !strcmp(mod, "array") && !strcmp(n, name) &&
+	       mp_obj_kind(a) == MP_OBJ_TUPLE ? a : NULL;
+}
+
+/*
+ * The items of an array.array a client sent, as a new list, when it is
+ * one of typecode tc; else NULL with a TypeError in *r, as Python's array
+ * says for a[i:j] = x.  Its pickle, kept inert, is one of: array.array(
+ * typecode, bytes) (multiprocessing.managers registers that reduction),
+ * array.array(typecode, list) (protocol 2), array._array_reconstructor(
+ * array.array, typecode, mformat, bytes) (protocol 3 and up; mformat
+ * must be ours).
+ */
+static mp_obj_t *array_items(char tc, const mp_obj_t *x, struct mgr_res *r)
+{
+	const mp_obj_t *a = array_call_args(x, "array"), *t = NULL, *d = NULL;
+	int mf = 0, sz = tc_info(tc, &mf);
+	int64_t got_mf = mf;
+	if (a && mp_obj_len(a) == 2) {
+		t = mp_obj_item(a, 0);
+		d = mp_obj_item(a, 1);
+	} else if ((a = array_call_args(x, "_array_reconstructor")) &&
+	           mp_obj_len(a) == 4 &&
+	           mp_obj_int_value(mp_obj_item(a, 2), &got_mf) == 0) {
+		t = mp_obj_item(a, 1);
+		d = mp_obj_item(a, 3);
+	}
+	size_t n = 0, len = 0;
+	const char *tcs = t && mp_obj_kind(t) == MP_OBJ_STR ? mp_obj_data(t, &n)
+	                                                    : NULL;
+	mp_obj_kind_t k = d ? mp_obj_kind(d) : MP_OBJ_NONE;
+	const uint8_t *b = k == MP_OBJ_BYTES
+	                   ? (const uint8_t *)mp_obj_data(d, &len) : NULL;
+	if (!tcs) {
+		mp__mgr_type_error(r, "can only assign array to array slice");
+		return NULL;
+	}
+	if (n != 1 || tcs[0] != tc || got_mf != mf ||
+	    (b && len % (size_t)sz) || (!b && k != MP_OBJ_LIST)) {
+		mp__mgr_type_error(r, "bad argument type for built-in "
+		                      "operation");
+		return NULL;
+	}
+	if (!b) { /* a list: its items must fit, as array() would check */
+		for (int64_t i = 0; i < mp_obj_len(d); i++)
+			if (!tc_fits(tc, mp_obj_item(d, (size_t)i))) {
+				mp__mgr_type_error(r, "value does not fit the "
+				                      "array's type");
+				return NULL;
+			}
+		return mp_obj_incref((mp_obj_t *)d);
+	}
+	mp_obj_t *l = array_unpack(tc, sz, b, len);
+	if (!l)
+		mp__mgr_err(r, mp__mgr_exc("builtins.MemoryError", NULL));
+	return l;
+}
+
+/*
+ * a[slice] and a[slice] = array, by the list's slice code: what it
+ * returns (a list) goes back as an array of our typecode; what is
+ * assigned must be an array of our typecode (a step-1 slice may change
+ * the length, as in Python).
+ */
+static void array_slice(struct vec *a, struct mgr_call *c, struct mgr_res *r)
+{
+	if (M("__getitem__")) {
+		mp__mgr_slice_call(c, &a->v, &a->n, &a->cap, r);
+		if (r->status != MGR_RETURN)
+			return;
+		mp_obj_t *l = r->val;
+		size_t n = (size_t)mp_obj_len(l);
+		const mp_obj_t **v = calloc(n + 1, sizeof(*v));
+		for (size_t i = 0; v && i < n; i++)
+			v[i] = mp_obj_item(l, i);
+		mp_obj_t *arr = v ? array_of(a->tc, v, n) : NULL;
+		free(v);
+		mp_obj_decref(l);
+		r->val = NULL;
+		if (arr)
+			mp__mgr_ret(r, arr);
+		else
+			mp__mgr_err(r, mp__mgr_exc("builtins.MemoryError",
+			                           NULL));
+		return;
+	}
+	mp_obj_t *items = array_items(a->tc, ARG(1, NULL), r);
+	if (!items)
+		return;
+	mp_obj_t *args[2] = { mp_obj_incref((mp_obj_t *)ARG(0, NULL)),
+	                      items };
+	struct mgr_call sc = *c;
+	mp_obj_t *t = mp_obj_tuple(2, args);
+	sc.args = t;
+	if (t)
+		mp__mgr_slice_call(&sc, &a->v, &a->n, &a->cap, r);
+	else
+		mp__mgr_err(r, mp__mgr_exc("builtins.MemoryError", NULL));
+	mp_obj_decref(t);
+}
+
 static void array_call(mp_manager_server_t *s, struct mgr_call *c,
                        struct mgr_res *r)
 {
@@ -823,6 +1002,10 @@ static void array_call(mp_manager_server_t *s, struct mgr_call *c,
 	int64_t i;
 	if (M("__len__")) {
 		mp__mgr_ret(r, mp_obj_int((int64_t)a->n));
+		return;
+	}
+	if (mp__mgr_is_slice(ARG(0, NULL))) {
+		array_slice(a, c, r);
 		return;
 	}
 	if ((i = vec_index(a, ARG(0, NULL), r, false)) < 0)
@@ -841,41 +1024,6 @@ static void array_call(mp_manager_server_t *s, struct mgr_call *c,
 	                  ? mp_obj_float(mp_obj_float_value(x))
 	                  : mp_obj_incref((mp_obj_t *)x);
 	mp__mgr_ret(r, mp_obj_none());
-}
-
-/* array.array as pickle writes it (protocol 3+):
- * array._array_reconstructor(array.array, typecode, mformat, bytes). */
-static mp_obj_t *array_value(struct mgr_obj *o)
-{
-	struct vec *a = o->state;
-	int mf = 0, sz = tc_info(a->tc, &mf);
-	uint8_t *b = calloc(a->n + 1, (size_t)sz);
-	if (!b)
-		return NULL;
-	for (size_t i = 0; i < a->n; i++) {
-		uint8_t *p = b + i * (size_t)sz;
-		if (a->tc == 'f') {
-			float f = (float)mp_obj_float_value(a->v[i]);
-			memcpy(p, &f, 4);
-		} else if (a->tc == 'd') {
-			double d = mp_obj_float_value(a->v[i]);
-			memcpy(p, &d, 8);
-		} else {
-			size_t n = 0;
-			const uint8_t *le = mp_obj_int_le(a->v[i], &n);
-			int neg = n && (le[n - 1] & 0x80);
-			memset(p, neg ? 0xff : 0, (size_t)sz);
-			memcpy(p, le, n < (size_t)sz ? n : (size_t)sz);
-		}
-	}
-	char tc[2] = { a->tc, 0 };
-	mp_obj_t *items[4] = { mp_obj_global("array", "array", NULL),
-	                       mp__mgr_str(tc), mp_obj_int(mf),
-	                       mp_obj_bytes(b, a->n * (size_t)sz) };
-	free(b);
-	return mp_obj_inert(mp_obj_global("array", "_array_reconstructor",
-	                                  NULL),
-	                    mp_obj_tuple(4, items), false, NULL, NULL);
 }
 
 static mp_obj_t *array_repr(struct mgr_obj *o)

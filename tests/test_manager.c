@@ -1042,6 +1042,29 @@ static const char py_slices[] =
 "assert l[1:3] == [2, 3] and l[::2] == [1, 3] and l[-1] == 3\n"
 "print('OK')\n";
 
+/* Array slices, against Python's own array.array. */
+static const char py_array_slices[] =
+"import sys, array\n"
+"from multiprocessing.managers import SyncManager\n"
+"m = SyncManager(address=sys.argv[1], authkey=sys.argv[2].encode()); m.connect()\n"
+"ar = m.Array('i', [1, 2, 3, 4, 5]); ref = array.array('i', [1, 2, 3, 4, 5])\n"
+"assert ar[1:4] == ref[1:4] and ar[::-2] == ref[::-2] and ar[:] == ref\n"
+"ar[1:3] = array.array('i', [7, 8, 9]); ref[1:3] = array.array('i', [7, 8, 9])\n"
+"assert ar[:] == ref and len(ar) == 6, ar[:]\n"
+"ar[::2] = array.array('i', [0, 0, 0]); ref[::2] = array.array('i', [0, 0, 0])\n"
+"assert ar[:] == ref, ar[:]\n"
+"for bad in ([1], array.array('d', [1.0])):\n"
+"    try:\n        ar[0:1] = bad; raise SystemExit('assigned %r' % (bad,))\n"
+"    except TypeError: pass\n"
+"try:\n    ar[::2] = array.array('i', [1]); raise SystemExit('size')\n"
+"except ValueError: pass\n"
+"fa = m.Array('d', [0.5, 1.5]); assert fa[:] == array.array('d', [0.5, 1.5])\n"
+"ua = m.Array('Q', [2**64 - 1]); assert ua[:] == array.array('Q', [2**64 - 1])\n"
+"ua[0:1] = array.array('Q', [2**63]); assert ua[0] == 2**63, ua[0]\n"
+"ba = m.Array('b', [1, 2]); ba[:] = array.array('b', [-128, 127])\n"
+"assert list(ba) == [-128, 127], list(ba)\n"
+"print('OK')\n";
+
 static const char py_server[] =
 "import sys\n"
 "from multiprocessing.managers import BaseManager\n"
@@ -1202,12 +1225,15 @@ static void python(int minor)
 	s = server_here(&th);
 	a = mp_manager_server_address(s);
 	snprintf(path, sizeof(path), "%.*s", (int)a->len, a->name);
-	MPT_OK(mpt_py_start(&py, py_slices, args, &pp));
-	st = mpt_py_finish(&pp);
-	if (st != 0)
-		fprintf(stderr, "\n%s\n", pp.buf);
-	MPT_EQ(st, 0);
-	CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
+	const char *const scripts[] = { py_slices, py_array_slices };
+	for (size_t i = 0; i < 2; i++) {
+		MPT_OK(mpt_py_start(&py, scripts[i], args, &pp));
+		st = mpt_py_finish(&pp);
+		if (st != 0)
+			fprintf(stderr, "\n%s\n", pp.buf);
+		MPT_EQ(st, 0);
+		CU_ASSERT(strstr(pp.buf, "OK\n") != NULL);
+	}
 	server_here_close(s, th);
 }
 
