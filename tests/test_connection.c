@@ -1375,6 +1375,16 @@ static int raw_peer_child(void *arg)
 	return raw_write(fd, out, n, a->bytewise) < 0 ? 75 : 0;
 }
 
+/* The next message on c is "hello". */
+static void expect_hello(mp_conn_t *c)
+{
+	mp_bytes_t m;
+	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
+	MPT_EQ(m.len, 5);
+	CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
+	free(m.data);
+}
+
 /* mp_deliver_challenge then mp_answer_challenge against a peer whose
  * frames come split into single bytes, or two in one write: the second
  * is kept for the next receive, and after "#WELCOME#" the peer's message
@@ -1393,11 +1403,7 @@ static void test_handshake_framing(void)
 			MPT_CMP(mp_conn_buffered(a), >, 0);
 		MPT_OK(mp_answer_challenge(a, key, strlen(key), TEST_WAIT_NS));
 		MPT_EQ(mp_conn_buffered(a), 0);
-		mp_bytes_t m;
-		MPT_OK(mp_conn_recv_bytes(a, 16, &m, TEST_WAIT_NS));
-		MPT_EQ(m.len, 5);
-		CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
-		free(m.data);
+		expect_hello(a);
 		MPT_EQ(reap(p), 0);
 		mp_conn_close(a);
 	}
@@ -1600,11 +1606,7 @@ static void test_listener_split_frames(void)
 	mp_conn_t *c = mp_listener_accept(l, TEST_WAIT_NS, &err);
 	CU_ASSERT_FATAL(c != NULL);
 	MPT_EQ(mp_conn_buffered(c), 0);
-	mp_bytes_t m;
-	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
-	MPT_EQ(m.len, 5);
-	CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
-	free(m.data);
+	expect_hello(c);
 	int got = mp_conn_recv_fd(c, TEST_WAIT_NS);
 	MPT_CMP(got, >=, 0);
 	if (got >= 0) { /* the pipe's write end it is */
@@ -1638,11 +1640,7 @@ static void test_listener_client_ahead(void)
 	raw_check_replies(fd);
 	MPT_EQ(mp_conn_buffered(c), 9);
 	MPT_EQ(mp_conn_poll(c, 0), 1);
-	mp_bytes_t m;
-	MPT_OK(mp_conn_recv_bytes(c, 16, &m, TEST_WAIT_NS));
-	MPT_EQ(m.len, 5);
-	CU_ASSERT(m.data && memcmp(m.data, "hello", 5) == 0);
-	free(m.data);
+	expect_hello(c);
 	MPT_EQ(mp_conn_buffered(c), 0);
 	MPT_EQ(mp_conn_poll(c, 0), 0);
 	mp_conn_close(c);
