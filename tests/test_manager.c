@@ -1063,6 +1063,19 @@ static const char py_array_slices[] =
 "ua[0:1] = array.array('Q', [2**63]); assert ua[0] == 2**63, ua[0]\n"
 "ba = m.Array('b', [1, 2]); ba[:] = array.array('b', [-128, 127])\n"
 "assert list(ba) == [-128, 127], list(ba)\n"
+/* The other two forms an array's pickle takes (managers register the
+ * bytes one): protocol 2's list, protocol 3's reconstructor. */
+"class Form:\n"
+"    def __init__(self, *r): self.r = r\n"
+"    def __reduce__(self): return self.r\n"
+"ar[0:2] = Form(array.array, ('i', [40, 41]))\n"
+"ar[2:3] = Form(array._array_reconstructor,\n"
+"               (array.array, 'i', 8, array.array('i', [42, 43]).tobytes()))\n"
+"assert list(ar[0:4]) == [40, 41, 42, 43], ar[:]\n"
+"for bad in (Form(array._array_reconstructor, (array.array, 'i', 9, b'')),\n"
+"            Form(array.array, ('i', ['x'])), Form(array.array, ('b', b''))):\n"
+"    try:\n        ar[0:1] = bad; raise SystemExit('assigned a bad form')\n"
+"    except TypeError: pass\n"
 "print('OK')\n";
 
 static const char py_server[] =
