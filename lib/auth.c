@@ -258,8 +258,8 @@ static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
 	return r < 0 ? r : w;
 }
 
-/* mp_answer_challenge by an absolute deadline, arguments checked. */
-/* first: the estimate for the wait for the challenge. */
+/* mp_answer_challenge by an absolute deadline, arguments checked; first:
+ * the spin estimate for the wait for the challenge. */
 static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
                        int64_t deadline, _Atomic uint32_t *first)
 {

@@ -17,9 +17,9 @@
  * "#WELCOME#" the client may go on at once, and its next bytes, or the
  * descriptor that comes with one, must stay in the socket.  What a read
  * took past a frame is the next frame's start (or, from a client that
- * sent ahead of the handshake, the connection's first bytes).  Our own handshake messages are a few dozen
- * bytes on a fresh socket, so they are written without waiting; a socket
- * that cannot take them is dropped.  Replies are queued while more of the
+ * sent ahead of the handshake, the connection's first bytes).  Our own
+ * handshake messages are a few dozen bytes on a fresh socket, so they are
+ * written without waiting; a socket that cannot take them is dropped.  Replies are queued while more of the
  * client's frames are at hand and sent together when it has none left to
  * read (a read that came back short emptied the socket): to a client that
  * sends its challenge right behind its answer (mproc's did, before they

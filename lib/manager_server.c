@@ -993,14 +993,6 @@ static int get_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
  * and spinning would only take time from the client we wait for. */
 #define LOOP_SPIN_PREEMPTED MP_USEC(20)
 
-/*
- * After a reply, spin briefly: a client in a loop of calls sends its next
- * request soon, and catching it awake saves a scheduler wake-up per round
- * trip (the client's own is unavoidable).  On the ring a look is shared
- * memory, without a system call.  How long: spin.c's estimate of what
- * catching the last ones took, which fades where spinning does not pay
- * (busy CPUs, a client that thinks between calls; one CPU: never).
- */
 /* May the spin read mc's next request itself (spin_look)? */
 static bool direct_ok(const struct mgr_conn *mc)
 {
@@ -1067,6 +1059,14 @@ static bool reread(mp_manager_server_t *s)
 	return any;
 }
 
+/*
+ * After a reply, spin briefly: a client in a loop of calls sends its next
+ * request soon, and catching it awake saves a scheduler wake-up per round
+ * trip (the client's own is unavoidable).  On the ring a look is shared
+ * memory, without a system call.  How long: spin.c's estimate of what
+ * catching the last ones took, which fades where spinning does not pay
+ * (busy CPUs, a client that thinks between calls; one CPU: never).
+ */
 static int spin_events(mp_manager_server_t *s, mp_sys_upoll_ev_t *ev,
                        unsigned max, bool *got)
 {
