@@ -236,26 +236,33 @@ static int64_t recv_small(mp_conn_t *c, uint8_t *buf, size_t cap,
 	return n == -EMSGSIZE || n == -EBADMSG ? -MP_EAUTH : n;
 }
 
-/* mp_deliver_challenge by an absolute deadline, arguments checked. */
-static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
-                        int digest, int64_t deadline)
+/* The deliverer's end, once chal (n bytes, "#CHALLENGE#" first) is on
+ * its way: read the answer, check it, say the verdict. */
+static int judge(mp_conn_t *c, const void *key, size_t keylen,
+                 const uint8_t *chal, size_t n, int64_t deadline)
 {
-	uint8_t chal[MP__AUTH_CHALLENGE_MAX], resp[MP__AUTH_MSG_MAX];
-	int n = mp__auth_challenge(digest, chal);
-	if (n < 0)
-		return n;
-	int r = mp__conn_send(c, chal, (size_t)n, deadline);
-	if (r < 0)
-		return r;
+	uint8_t resp[MP__AUTH_MSG_MAX];
 	int64_t rl = recv_small(c, resp, MP__AUTH_MSG_MAX, deadline,
 	                        &answer_spin);
 	if (rl < 0)
 		return (int)rl;
-	r = mp__auth_verify(key, keylen, chal + MP__CHALLENGE_LEN,
-	                    (size_t)n - MP__CHALLENGE_LEN, resp, (size_t)rl);
+	int r = mp__auth_verify(key, keylen, chal + MP__CHALLENGE_LEN,
+	                        n - MP__CHALLENGE_LEN, resp, (size_t)rl);
 	const char *verdict = r == 0 ? MP__WELCOME : MP__FAILURE;
 	int w = mp__conn_send(c, verdict, strlen(verdict), deadline);
 	return r < 0 ? r : w;
+}
+
+/* mp_deliver_challenge by an absolute deadline, arguments checked. */
+static int auth_deliver(mp_conn_t *c, const void *key, size_t keylen,
+                        int digest, int64_t deadline)
+{
+	uint8_t chal[MP__AUTH_CHALLENGE_MAX];
+	int n = mp__auth_challenge(digest, chal);
+	if (n < 0)
+		return n;
+	int r = mp__conn_send(c, chal, (size_t)n, deadline);
+	return r < 0 ? r : judge(c, key, keylen, chal, (size_t)n, deadline);
 }
 
 /* mp_answer_challenge by an absolute deadline, arguments checked; first:
@@ -282,9 +289,55 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 	return mp__auth_is_welcome(msg, (size_t)rl) ? 0 : -MP_EAUTH;
 }
 
-int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
-                    int digest, int64_t deadline)
+/* Append a message's frame to out at *at. */
+static void put_frame(uint8_t *out, size_t *at, const uint8_t *m, size_t n)
 {
+	*at += mp__frame_encode(n, out + *at);
+	memcpy(out + *at, m, n);
+	*at += n;
+}
+
+/*
+ * The client's side with its challenge behind its answer.  The listener
+ * reads one message at a time, so it meets our challenge only after its
+ * verdict, as in CPython's order; a "#FAILURE#" leaves our challenge
+ * unread, and it is only random bytes.  Behind "#WELCOME#" comes nothing
+ * but the listener's answer (nothing else may come before our verdict),
+ * so the verdict's read may take both: the answer is stashed.
+ */
+static int client_ahead(mp_conn_t *c, const void *key, size_t keylen,
+                        int digest, int64_t deadline)
+{
+	uint8_t msg[MP__AUTH_MSG_MAX], resp[MP__AUTH_RESPONSE_MAX];
+	uint8_t chal[MP__AUTH_CHALLENGE_MAX];
+	uint8_t out[2 * MP__FRAME_HDR_MAX + sizeof(resp) + sizeof(chal)];
+	size_t at = 0;
+	int64_t rl = recv_small(c, msg, MP__AUTH_MSG_MAX, deadline,
+	                        &first_spin);
+	if (rl < 0)
+		return (int)rl;
+	int n = mp__auth_respond(key, keylen, msg, (size_t)rl, resp);
+	int cn = n < 0 ? n : mp__auth_challenge(digest, chal);
+	if (cn < 0)
+		return cn;
+	put_frame(out, &at, resp, (size_t)n);
+	put_frame(out, &at, chal, (size_t)cn);
+	int r = mp__conn_send_framed(c, out, at, deadline);
+	if (r < 0)
+		return r;
+	rl = recv_small(c, msg, MP__AUTH_MSG_MAX, deadline, &answer_spin);
+	if (rl < 0)
+		return (int)rl;
+	if (!mp__auth_is_welcome(msg, (size_t)rl))
+		return -MP_EAUTH;
+	return judge(c, key, keylen, chal, (size_t)cn, deadline);
+}
+
+int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
+                    int digest, bool ahead, int64_t deadline)
+{
+	if (ahead)
+		return client_ahead(c, key, keylen, digest, deadline);
 	int r = auth_answer(c, key, keylen, deadline, &first_spin);
 	return r < 0 ? r : auth_deliver(c, key, keylen, digest, deadline);
 }

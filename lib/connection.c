@@ -959,6 +959,19 @@ int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
 	return r < 0 ? r : send_msg(&x, buf, len);
 }
 
+int mp__conn_send_framed(mp_conn_t *c, const void *buf, size_t len,
+                         int64_t deadline)
+{
+	struct xfer x;
+	struct iovec v = { (void *)buf, len };
+	int r = check(c, false);
+
+	if (r < 0)
+		return r;
+	r = xfer_start(&x, c, deadline, false);
+	return r < 0 ? r : finish(&x, write_all(&x, &v, 1), false);
+}
+
 mp_conn_t *mp__conn_socket(int fd, int *err)
 {
 	mp_conn_t *c = conn_new(fd, true, true, true);

@@ -219,14 +219,17 @@ int mp__auth_verify(const void *key, size_t keylen, const uint8_t *msg,
 /* Is p[0..len) exactly "#WELCOME#"? */
 bool mp__auth_is_welcome(const uint8_t *p, size_t len);
 /*
- * A client's side of the handshake, in CPython's order: answer the
- * listener's challenge, wait for "#WELCOME#", then deliver ours.  (Sending
- * our challenge right behind our answer saves a round trip, but makes a
- * CPython listener write "#WELCOME#" and its answer back to back, and over
- * TCP, without TCP_NODELAY, the second waits ~40 ms for our delayed ACK.)
+ * A client's side of the handshake: answer the listener's challenge, then
+ * deliver ours.  In CPython's order it waits for "#WELCOME#" before it
+ * delivers; with ahead, its challenge goes in the same write as its
+ * answer, a round trip fewer.  Either order is the same bytes to the
+ * listener, which reads one message at a time, but ahead makes a CPython
+ * listener write "#WELCOME#" and its answer back to back: over TCP,
+ * without TCP_NODELAY, the second waits ~40 ms for our delayed ACK.  So
+ * ahead is for AF_UNIX only.
  */
 int mp__auth_client(mp_conn_t *c, const void *key, size_t keylen,
-                    int digest, int64_t deadline);
+                    int digest, bool ahead, int64_t deadline);
 
 /* ---- addresses (address.c) ----------------------------------------------- */
 
@@ -260,6 +263,9 @@ void mp__conn_spin_now(mp_conn_t *c);
  * length expected. */
 int mp__conn_send(mp_conn_t *c, const void *buf, size_t len,
                   int64_t deadline);
+/* Send len bytes that are already one or more framed messages. */
+int mp__conn_send_framed(mp_conn_t *c, const void *buf, size_t len,
+                         int64_t deadline);
 /* A duplex connection on a stream socket we made (no fstat). */
 mp_conn_t *mp__conn_socket(int fd, int *err);
 /* Keep n bytes read past a message for c's next receive (nothing may be

@@ -22,9 +22,8 @@
  * written without waiting; a socket that cannot take them is dropped.  Replies are queued while more of the
  * client's frames are at hand and sent together when it has none left to
  * read (a read that came back short emptied the socket): to a client that
- * sends its challenge right behind its answer (mproc's did, before they
- * took CPython's order), "#WELCOME#" and our answer then leave in one
- * write.
+ * sends its challenge right behind its answer (mproc's, over AF_UNIX),
+ * "#WELCOME#" and our answer then leave in one write.
  */
 #include "internal.h"
 
@@ -722,7 +721,8 @@ mp_conn_t *mp_client(const mp_address_t *address, const mp_conn_opts_t *opts,
 		r = connect_conn(&c, address->family, &ss, len, deadline);
 	if (r == 0 && opts && opts->authkey)
 		r = mp__auth_client(c, opts->authkey, opts->authkey_len,
-		                    opts->digest, deadline);
+		                    opts->digest, address->family == AF_UNIX,
+		                    deadline);
 	if (r < 0) {
 		mp_conn_close(c);
 		c = NULL;

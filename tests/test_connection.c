@@ -1921,6 +1921,7 @@ struct server_arg {
 	size_t len;
 	int mode; /* 0: send frame; 1: silent; 2: real challenge, then frame;
 	             3: send raw bytes */
+	bool ahead; /* the client's challenge comes behind its answer */
 };
 
 /* Child: a hand-made listener that misbehaves, once. */
@@ -1941,29 +1942,53 @@ static int raw_server_child(void *arg)
 		send(fd, a->frame, a->len, MSG_NOSIGNAL);
 	else if (a->mode != 1)
 		raw_send(fd, a->frame, a->len);
-	/* Hold the connection until the client gives up.  After our
-	 * "#FAILURE#" (mode 2) that is all: in CPython's order, its own
-	 * challenge would only have followed a "#WELCOME#". */
+	/* Hold the connection until the client gives up.  In mode 2, over
+	 * AF_UNIX the client's challenge came right behind its answer; over
+	 * TCP, in CPython's order, it would only have followed a
+	 * "#WELCOME#".  After our "#FAILURE#", nothing more either way. */
 	int tail = raw_recv(fd, buf, sizeof(buf));
+	if (a->mode == 2 && a->ahead &&
+	    (tail < MP__CHALLENGE_LEN ||
+	     memcmp(buf, MP__CHALLENGE, MP__CHALLENGE_LEN) != 0))
+		return 52;
+	if (a->mode == 2 && a->ahead)
+		tail = raw_recv(fd, buf, sizeof(buf));
 	close(fd);
-	return a->mode == 2 && tail != -1 ? 52 : 0;
+	return a->mode == 2 && tail != -1 ? 53 : 0;
 }
 
-static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
+/* A raw listening socket of family fam (AF_UNIX, abstract, or AF_INET on
+ * loopback) and its address. */
+static int raw_listen(int fam, mp_address_t *a)
 {
 	char path[108];
-	mp_address_t a;
 	struct sockaddr_storage ss;
-	socklen_t sl;
-	int err = 0;
+	socklen_t sl = sizeof(ss);
 
-	snprintf(path, sizeof(path), "@mproc-raw-%d", getpid());
-	mp_address_parse(&a, path);
-	mp__address_to_sockaddr(&a, &ss, &sl);
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fam == AF_UNIX) {
+		snprintf(path, sizeof(path), "@mproc-raw-%d", getpid());
+		mp_address_parse(a, path);
+	} else {
+		mp_address_parse(a, "127.0.0.1:0");
+	}
+	mp__address_to_sockaddr(a, &ss, &sl);
+	int lfd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&ss, sl) == 0);
 	listen(lfd, 1);
-	struct server_arg sa = { lfd, frame, len, mode };
+	sl = sizeof(ss);
+	getsockname(lfd, (struct sockaddr *)&ss, &sl);
+	if (fam != AF_UNIX)
+		mp__address_from_sockaddr(&ss, sl, a);
+	return lfd;
+}
+
+static int client_vs_on(int fam, const void *frame, size_t len, int mode,
+                        int64_t timeout)
+{
+	mp_address_t a;
+	int err = 0;
+	int lfd = raw_listen(fam, &a);
+	struct server_arg sa = { lfd, frame, len, mode, fam == AF_UNIX };
 	mp_process_t *p = spawn(raw_server_child, &sa);
 	mp_conn_opts_t o = { .authkey = key, .authkey_len = strlen(key) };
 	mp_conn_t *c = mp_client(&a, &o, timeout, &err);
@@ -1972,6 +1997,11 @@ static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
 	MPT_EQ(reap(p), 0);
 	close(lfd);
 	return err;
+}
+
+static int client_vs(const void *frame, size_t len, int mode, int64_t timeout)
+{
+	return client_vs_on(AF_UNIX, frame, len, mode, timeout);
 }
 
 static void test_client_vs_bad_listener(void)
@@ -1987,6 +2017,8 @@ static void test_client_vs_bad_listener(void)
 	MPT_ERR(client_vs(huge_hdr, 12, 3, TEST_WAIT_NS), -MP_EAUTH);
 	MPT_ERR(client_vs("", 0, 0, TEST_WAIT_NS), -MP_EAUTH);
 	MPT_ERR(client_vs(MP__FAILURE, 9, 2, TEST_WAIT_NS), -MP_EAUTH);
+	MPT_ERR(client_vs_on(AF_INET, MP__FAILURE, 9, 2, TEST_WAIT_NS),
+	        -MP_EAUTH);
 	/* A listener that never speaks: the client's timeout, not early. */
 	int64_t t0 = mp_sys_now_ns();
 	MPT_ERR(client_vs(NULL, 0, 1, MP_MSEC(150)), -ETIMEDOUT);

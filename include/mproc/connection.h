@@ -545,9 +545,11 @@ MP_API int mp_listener_close(mp_listener_t *l);
 /*
  * mp_client - connect to a listener (Python's Client(address, family,
  * authkey)); with an authkey, answer the listener's challenge, then
- * deliver one, in CPython's order: our challenge goes out after the
- * listener's "#WELCOME#".  timeout bounds the connect and the handshake
- * together.
+ * deliver one.  Over TCP in CPython's order: our challenge goes out after
+ * the listener's "#WELCOME#".  Over AF_UNIX it goes in the same write as
+ * our answer, a round trip fewer; a listener reads one message at a time,
+ * so to CPython's (3.11-3.13) it is the same exchange.  timeout bounds the
+ * connect and the handshake together.
  *
  * Returns the connection, or NULL with *err = -EINVAL, -ECONNREFUSED,
  * -ENOENT (no such socket path), -ENXIO (a host name that does not
