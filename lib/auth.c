@@ -144,7 +144,7 @@ int mp__auth_challenge(int digest, uint8_t *out)
 		out[n++] = '}';
 		rnd = MP__AUTH_RANDOM;
 	}
-	int r = mp_sys_getrandom(out + n, rnd);
+	int r = mp_sys_nonce(out + n, rnd);
 	return r < 0 ? r : (int)(n + rnd);
 }
 

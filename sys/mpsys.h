@@ -459,6 +459,9 @@ int mp_sys_close(int fd);
 int mp_sys_is_socket(int fd);
 /* getrandom(2), looping until len bytes are filled. */
 int mp_sys_getrandom(void *buf, size_t len);
+/* Random bytes for nonces (random.c): getrandom's, from a per-process
+ * buffer that a fork does not copy.  0 or -errno. */
+int mp_sys_nonce(void *buf, size_t len);
 
 /*
  * Writing to a pipe whose readers are gone raises SIGPIPE, whose default

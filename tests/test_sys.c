@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -144,6 +146,85 @@ static int child_exits_7(void *arg)
 {
 	(void)arg;
 	return 7;
+}
+
+/* ---- nonces ---------------------------------------------------------------- */
+
+#define NONCE 40
+#define NONCE_THREADS 4
+#define NONCES_EACH 300 /* a thread's share crosses the buffer's refills */
+
+static int nonce_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, NONCE);
+}
+
+/* n nonces sorted: 1 when two are equal (or one is all zero). */
+static int nonces_repeat(uint8_t (*v)[NONCE], size_t n)
+{
+	static const uint8_t zero[NONCE];
+	qsort(v, n, NONCE, nonce_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(v[i], zero, NONCE) ||
+		    (i > 0 && !memcmp(v[i - 1], v[i], NONCE)))
+			return 1;
+	return 0;
+}
+
+static void *nonce_thread(void *arg)
+{
+	uint8_t (*v)[NONCE] = arg;
+	for (int i = 0; i < NONCES_EACH; i++)
+		if (mp_sys_nonce(v[i], NONCE) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+/* The child's next nonces, into the shared page. */
+static int child_nonces(void *arg)
+{
+	uint8_t (*v)[NONCE] = arg;
+	for (int i = 0; i < 3; i++)
+		if (mp_sys_nonce(v[i], NONCE) != 0)
+			return 3;
+	return 0;
+}
+
+static void test_nonce(void)
+{
+	static uint8_t v[NONCE_THREADS * NONCES_EACH + 6][NONCE];
+	pthread_t t[NONCE_THREADS];
+	void *ret;
+
+	for (int i = 0; i < NONCE_THREADS; i++)
+		MPT_EQ(pthread_create(&t[i], NULL, nonce_thread,
+		                      v[i * NONCES_EACH]), 0);
+	for (int i = 0; i < NONCE_THREADS; i++) {
+		MPT_EQ(pthread_join(t[i], &ret), 0);
+		CU_ASSERT(ret == NULL);
+	}
+	MPT_EQ(nonces_repeat(v, NONCE_THREADS * NONCES_EACH), 0);
+
+	/* After a fork, parent and child each draw their own: a copied
+	 * buffer would give both the same next bytes. */
+	uint8_t (*shared)[NONCE] = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(shared != MAP_FAILED);
+	MPT_OK(mp_sys_nonce(v[0], NONCE)); /* the buffer holds bytes now */
+	int fd = spawn(child_nonces, shared);
+	MPT_EQ(reap_code(fd), 0);
+	for (int i = 0; i < 3; i++) {
+		memcpy(v[i], shared[i], NONCE);
+		MPT_OK(mp_sys_nonce(v[3 + i], NONCE));
+	}
+	MPT_EQ(nonces_repeat(v, 6), 0);
+	munmap(shared, 4096);
+
+	/* Longer than the buffer: straight from getrandom. */
+	static uint8_t big[2][8192];
+	MPT_OK(mp_sys_nonce(big[0], sizeof(big[0])));
+	MPT_OK(mp_sys_nonce(big[1], sizeof(big[1])));
+	CU_ASSERT(memcmp(big[0], big[1], sizeof(big[0])) != 0);
 }
 
 static void test_pidfd(void)
@@ -525,6 +606,7 @@ int main(void)
 		{ "futex mismatch and timeout", test_futex_mismatch_and_timeout },
 		{ "futex_waitv", test_futex_waitv },
 		{ "pidfd open/signal/reap/poll", test_pidfd },
+		{ "nonces: threads, fork, long", test_nonce },
 		{ "shared and memfd mappings", test_shared_mappings },
 		{ "prefault for writing", test_prefault },
 		{ "segments: sealed memfds, reservation, read-only", test_segments },
