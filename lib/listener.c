@@ -64,6 +64,7 @@ struct mp_listener {
 	int digest;
 	int64_t hs_timeout;   /* ns, or MP_FOREVER */
 	_Atomic uint32_t spin_est; /* spin.c's estimate for handshake waits */
+	_Atomic uint32_t idle_est; /* and for the next connection */
 	int npending;
 	struct pending *pending; /* MP_LISTENER_PENDING_MAX slots, with a key */
 };
@@ -497,8 +498,12 @@ static int admit_one(mp_listener_t *l, struct pending *p)
 
 	if (fd < 0)
 		return fd == -EAGAIN ? 0 : fd;
-	/* Bytes (or end of file) there before our challenge is. */
-	bool early = mp_sys_poll_one(fd, POLLIN, &(struct timespec){ 0 }) > 0;
+	/* Bytes (or end of file) there before our challenge is.  Asked only
+	 * where it can matter, when other slots are taken: a system call
+	 * ahead of the challenge is a few us of every connect, and a slot not
+	 * marked early still gives way after GRACE. */
+	bool early = l->npending > 0 &&
+	             mp_sys_poll_one(fd, POLLIN, &(struct timespec){ 0 }) > 0;
 	if (p->state != P_FREE && early) {
 		mp_sys_close(fd); /* under pressure: it displaces nobody */
 		return 1;
@@ -528,9 +533,12 @@ static int admit_one(mp_listener_t *l, struct pending *p)
  * between batches. */
 static int admit(mp_listener_t *l, int64_t now)
 {
+	/* An idle listener woke for one newcomer, most likely: an accept
+	 * after it would mostly fail, and the next poll tells of another. */
+	int most = l->npending == 0 ? 1 : MP_LISTENER_PENDING_MAX;
 	int r = 1;
 
-	for (int i = 0; i < MP_LISTENER_PENDING_MAX && r == 1; i++) {
+	for (int i = 0; i < most && r == 1; i++) {
 		struct pending *p = next_slot(l);
 		if (slot_free_at(p) > now)
 			break;
@@ -637,13 +645,39 @@ static int spin_poll(mp_listener_t *l, struct pollfd *pf, int n)
 	return r;
 }
 
+/*
+ * A listener with no handshake under way, called again right after it
+ * returned one, as a server's accept loop does: where clients come one
+ * after another (one that reconnects, a pool of them), the next is
+ * usually on its way, and catching its connect saves a wake-up before
+ * our challenge.  So first try accepting for as long as that has paid
+ * lately (a separate estimate: this waits on the clients, not on a
+ * handshake).  1 when one was admitted (its challenge sent), 0, or an
+ * error.
+ */
+static int spin_admit(mp_listener_t *l, int64_t deadline)
+{
+	int r = 0;
+
+	if (l->npending != 0 || deadline <= mp_sys_now_ns())
+		return 0; /* busy, or a caller who would not wait */
+	MP__SPIN_UNTIL_X(&l->idle_est, MP__HANDSHAKE_SPIN, 1,
+	                 (r = admit_one(l, &l->pending[0])) != 0);
+	return r;
+}
+
 static mp_conn_t *accept_auth(mp_listener_t *l, int64_t deadline, int *err)
 {
 	struct pollfd pf[1 + MP_LISTENER_PENDING_MAX];
 	int slot[1 + MP_LISTENER_PENDING_MAX];
 	struct timespec ts;
-	bool sent = false; /* the last round sent a handshake message */
+	int a = spin_admit(l, deadline);
+	bool sent = a > 0; /* the last round sent a handshake message */
 
+	if (a < 0) {
+		*err = a;
+		return NULL;
+	}
 	for (;;) {
 		int64_t wake = deadline;
 		int n = poll_set(l, mp_sys_now_ns(), pf, slot, &wake);
