@@ -22,6 +22,9 @@
  * fork taken while the pair is being made waits for fds_lock.
  */
 #include "internal.h"
+#include "rawcall.h"
+
+#include <sys/syscall.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -216,16 +219,16 @@ static _Atomic pid_t *note;
  * In the server's new child: the passed descriptors at their numbers, the
  * server's socket gone, then the process itself (process.c).
  */
+MP_SYS_FORK_PATH
 static _Noreturn void child_start(int sock, const struct request *rq,
                                   const struct mp_sys_fds *got,
                                   mp_target_t fn)
 {
-	close(sock);
-	if (mp_sys_fds_renumber(got->fd, rq->fdnum, rq->nfds) < 0)
+	(void)mp_sys_raw(SYS_close, sock, 0, 0, 0); /* rawcall.h: no libc */
+	if (rq->nfds &&
+	    mp_sys_fds_renumber(got->fd, rq->fdnum, rq->nfds) < 0)
 		mp_sys_exit_now(127);
-	sigset_t none;
-	sigemptyset(&none);
-	(void)pthread_sigmask(SIG_SETMASK, &none, NULL);
+	mp_sys_unblock_all();
 	struct mp__spawn s = {
 		.target = fn,
 		.arg = (rq->flags & REQ_BYTES) ? (void *)(rq + 1)

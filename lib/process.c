@@ -88,6 +88,9 @@ static struct proc_state {
 	_Atomic bool exiting;      /* exit has begun: start no more */
 	_Atomic uint32_t pool_used; /* bit i: pool[i] is taken */
 	mp_process_t pool[POOL_OBJECTS];
+	/* A forkserver child's own object and its parent's (see
+	 * mp__process_spawned); zero until then. */
+	mp_process_t spawned_self, spawned_parent;
 } ps __attribute__((aligned(4096))) = { .current = &main_process };
 
 _Static_assert(sizeof(struct proc_state) <= 4096, "proc_state fits a page");
@@ -120,18 +123,26 @@ static void object_free(mp_process_t *p)
 	}
 }
 
+/* A string of at most cap - 1 bytes into dst[cap].  A plain loop, not
+ * strnlen and memcpy: a forkserver child runs it before its target, and
+ * each stretch of libc's code it calls into is a page fault there. */
+MP_SYS_FORK_PATH
+static void copy_str(char *dst, const char *src, size_t cap)
+{
+	size_t n = 0;
+	for (; n + 1 < cap && src[n]; n++)
+		dst[n] = src[n];
+	dst[n] = 0;
+}
+
 static void copy_name(char dst[NAME_MAX_LEN + 1], const char *src)
 {
-	size_t n = strnlen(src, NAME_MAX_LEN);
-	memcpy(dst, src, n);
-	dst[n] = 0;
+	copy_str(dst, src, NAME_MAX_LEN + 1);
 }
 
 static void copy_ident(char dst[IDENT_LEN], const char *src)
 {
-	size_t n = strnlen(src, IDENT_LEN - 1);
-	memcpy(dst, src, n);
-	dst[n] = 0;
+	copy_str(dst, src, IDENT_LEN);
 }
 
 /* Decimal v into buf (12 bytes). */
@@ -413,7 +424,7 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
 	exit_cleanup();
 	flush_pending(stdout);
 	flush_pending(stderr);
-	_exit(rc & 0xff);
+	mp_sys_exit_now(rc & 0xff); /* _exit, without its page of libc */
 }
 
 /*
@@ -421,12 +432,10 @@ static _Noreturn void child_main(mp_process_t *p, pid_t parent)
  * here is the parent's object - both are made from what the request said.
  * The server's own state (its children list, its exit flag) is cleared.
  */
-static mp_process_t spawned_self, spawned_parent;
-
 MP_SYS_FORK_PATH
 _Noreturn void mp__process_spawned(const struct mp__spawn *s)
 {
-	mp_process_t *p = &spawned_self, *pp = &spawned_parent;
+	mp_process_t *p = &ps.spawned_self, *pp = &ps.spawned_parent;
 
 	if (s->daemon && !s->own_tie)
 		(void)mp_sys_die_with_parent(s->parent);
@@ -439,7 +448,8 @@ _Noreturn void mp__process_spawned(const struct mp__spawn *s)
 	p->pidfd = -1;
 	p->target = s->target;
 	p->arg = s->arg;
-	pthread_mutex_init(&p->mu, NULL);
+	/* What pthread_mutex_init(, NULL) makes, without the call into libc. */
+	p->mu = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	copy_name(pp->name, s->parent_name);
 	copy_ident(pp->ident, s->parent_ident);
 	pp->daemon = s->parent_daemon;
@@ -456,7 +466,7 @@ _Noreturn void mp__process_spawned(const struct mp__spawn *s)
 	exit_cleanup();
 	flush_pending(stdout);
 	flush_pending(stderr);
-	_exit(rc & 0xff);
+	mp_sys_exit_now(rc & 0xff);
 }
 
 /* Start p through the fork server: its pid, or -errno. */

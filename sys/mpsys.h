@@ -255,6 +255,9 @@ int mp_sys_set_limit(int resource, uint64_t soft, uint64_t hard);
 int mp_sys_trap_sigsys(void (*handler)(int, siginfo_t *, void *));
 /* exit_group(status), async-signal-safe, nothing of libc's exit run. */
 _Noreturn void mp_sys_exit_now(int status);
+/* Unblock every signal in the calling thread (a raw rt_sigprocmask: for
+ * a new child's path, rawcall.h). */
+void mp_sys_unblock_all(void);
 
 /* ---- shared mappings --------------------------------------------------- */
 

@@ -1,25 +1,49 @@
 /* proc.c - attributes of the calling process: its tie to its parent, the
  * CPUs it may use, its resource limits, and trapping its SIGSYS. */
 #include "mpsys.h"
+#include "rawcall.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* raise(3) of a signal that ends the process, in a raw call. */
+MP_SYS_FORK_PATH
+static void raise_now(int sig)
+{
+	(void)mp_sys_raw(SYS_kill, mp_sys_raw(SYS_getpid, 0, 0, 0, 0), sig, 0,
+	                 0);
+}
+
+/* Raw calls: a new child runs this before its target (rawcall.h). */
+MP_SYS_FORK_PATH
 int mp_sys_die_with_parent(pid_t parent)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		return -errno;
+	long r = mp_sys_raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0);
+	if (r < 0)
+		return (int)r;
 	/* A parent that died before the prctl sends nothing: look. */
-	if (getppid() != parent) {
-		raise(SIGKILL);
+	if (mp_sys_raw(SYS_getppid, 0, 0, 0, 0) != parent) {
+		raise_now(SIGKILL);
 		return -ESRCH;
 	}
 	return 0;
+}
+
+MP_SYS_FORK_PATH
+void mp_sys_unblock_all(void)
+{
+	/* The kernel's sigset: 8 bytes, all clear.  glibc's pthread_sigmask
+	 * would only take its own internal signals out of a set to block;
+	 * an empty one it passes as it is. */
+	uint64_t none = 0; /* on the stack: .rodata is a page to fault in */
+	(void)mp_sys_raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0,
+	                 sizeof(none));
 }
 
 /* Send sig to sa's handler, unblocked: a child's mask is inherited from
@@ -106,9 +130,11 @@ int mp_sys_trap_sigsys(void (*handler)(int, siginfo_t *, void *))
 	return catch_signal(SIGSYS, &sa);
 }
 
+MP_SYS_FORK_PATH
 void mp_sys_exit_now(int status)
 {
-	/* The raw call: from a signal handler, with nothing of libc's exit. */
-	syscall(SYS_exit_group, status);
-	__builtin_unreachable();
+	/* The raw call: from a signal handler, with nothing of libc's exit
+	 * (and the end of a child's path: rawcall.h). */
+	for (;;)
+		(void)mp_sys_raw(SYS_exit_group, status, 0, 0, 0);
 }

@@ -288,10 +288,33 @@ static void test_heap_and_segments(void)
 	mp_shm_close(named);
 }
 
-/* What glibc's fork would have fixed: the cached tid, the robust list. */
+/* 0 when no signal is blocked here. */
+static int check_mask(void *arg)
+{
+	(void)arg;
+	sigset_t cur;
+	if (sigprocmask(SIG_BLOCK, NULL, &cur) != 0)
+		return 2;
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sigismember(&cur, sig) == 1)
+			return 1;
+	return 0;
+}
+
+/* What glibc's fork would have fixed: the cached tid, the robust list;
+ * and a child's signal mask, empty whatever the server's. */
 static void test_child_is_whole(void)
 {
 	MPT_EQ(run_fs(check_tid, NULL), 0);
+	sigset_t usr, old;
+	sigemptyset(&usr);
+	sigaddset(&usr, SIGUSR1);
+	sigaddset(&usr, SIGTERM);
+	MPT_OK(mp_forkserver_stop());
+	MPT_EQ(pthread_sigmask(SIG_BLOCK, &usr, &old), 0);
+	MPT_OK(mp_forkserver_start()); /* it inherits this mask */
+	MPT_EQ(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	MPT_EQ(run_fs(check_mask, NULL), 0);
 	/* A lock made after the server started, held by a forkserver child
 	 * that dies: the kernel's robust-list walk reports it. */
 	mp_lock_t *l = mp_lock_new(NULL);
@@ -573,6 +596,7 @@ static void test_threaded_parent(void)
 static const struct mpt_target targets[] = {
 	TARGET(ret_arg), TARGET(write_fd), TARGET(heap_write),
 	TARGET(memfd_write), TARGET(shm_write), TARGET(check_tid),
+	TARGET(check_mask),
 	TARGET(die_holding), TARGET(uses_locks),
 	{ NULL, NULL },
 };
@@ -594,7 +618,8 @@ int main(void)
 		{ "descriptors not passed are closed",
 		  test_unpassed_fd_is_closed },
 		{ "heap and segments", test_heap_and_segments },
-		{ "child is whole: tid, robust list", test_child_is_whole },
+		{ "child is whole: tid, robust list, signal mask",
+		  test_child_is_whole },
 		{ "server killed at random moments",
 		  test_server_killed_at_random },
 		{ "server stopped: starts wait", test_server_stopped },
