@@ -329,7 +329,8 @@ static struct {
 
 /* Set in the thread forking the server: its fork handlers leave fds_lock
  * (which it holds) alone, and the new server keeps its end. */
-static _Thread_local bool forking_server;
+static _Thread_local bool forking_server
+	__attribute__((tls_model("initial-exec")));
 
 static void close_fd(int *fd)
 {

@@ -23,11 +23,13 @@
 #include "pool.h"
 #include "heap.h"
 #include "peek.h"
+#include "rawcall.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define TASK_QUEUE_BYTES ((size_t)4 << 20)
@@ -428,7 +430,7 @@ void mp__pool_after_fork(void)
 	if (!lifelines)
 		return;
 	for (mp_pool_t *p = lifelines; p; p = p->life_next)
-		close(p->life_w);
+		(void)mp_sys_raw(SYS_close, p->life_w, 0, 0, 0); /* rawcall.h */
 	lifelines = NULL;
 }
 

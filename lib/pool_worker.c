@@ -4,10 +4,12 @@
  * the parent.
  */
 #include "pool.h"
+#include "rawcall.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct mp_out {
@@ -175,9 +177,11 @@ static int prepare(struct worker_cfg *c)
 		return 0;
 	if ((r = mp_sys_trap_sigsys(on_sigsys)) < 0)
 		return r;
-	return mp_sys_sandbox_load(c->filter, getpid());
+	return mp_sys_sandbox_load(c->filter,
+	                           (pid_t)atomic_load(&c->slot->pid));
 }
 
+MP_SYS_FORK_PATH
 int mp__pool_worker_main(void *arg)
 {
 	struct worker_cfg *c = arg;
@@ -194,7 +198,10 @@ int mp__pool_worker_main(void *arg)
 		c->initarg = (char *)(c + 1) + (size_t)c->filter_insns * 8;
 
 	my_slot = c->slot;
-	atomic_store_explicit(&c->slot->pid, getpid(), memory_order_relaxed);
+	/* A raw getpid: no page of libc's code for it (rawcall.h). */
+	atomic_store_explicit(&c->slot->pid,
+	                      (pid_t)mp_sys_raw(SYS_getpid, 0, 0, 0, 0),
+	                      memory_order_relaxed);
 	/* Forked by mp_pool_new's caller: no death signal (see pool.c). */
 	if (c->lifeline >= 0 && mp_sys_lifeline_hold(c->lifeline) < 0)
 		return 3;

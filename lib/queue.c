@@ -653,6 +653,7 @@ static int put_locked(struct queue *q, const void *msg, uint32_t len,
  * deadline is reckoned only when a wait begins (put_locked, side_lock_slow),
  * which moves its start by the few nanoseconds spent before.
  */
+MP_SYS_HOT
 int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
                  int64_t timeout_ns)
 {
@@ -796,6 +797,7 @@ static int get_locked(struct queue *q, void *buf, size_t cap, void **out,
 
 /* As mp_queue_put: the common case (the lock free, a record at head that
  * fits buf) in one piece, the rest in get_locked. */
+MP_SYS_HOT
 static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
                       size_t *len, int64_t timeout_ns)
 {

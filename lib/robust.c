@@ -58,6 +58,7 @@ static void register_fork(void)
  * a known head, and read mp__thr.head unchecked.  Without an ident (kernels
  * before 6.9, no descriptor left) the tid alone names us: a waiter then
  * cannot tell us from a dead thread whose tid we were given (lock.h). */
+MP_SYS_FORK_PATH /* every new child's first lock or queue call */
 static __attribute__((noinline)) uint64_t self_slow(void)
 {
 	uint32_t ident;
@@ -72,6 +73,7 @@ static __attribute__((noinline)) uint64_t self_slow(void)
 	return mp__thr.self;
 }
 
+MP_SYS_FORK_PATH
 uint64_t mp__self(void)
 {
 	uint64_t s = mp__thr.self;

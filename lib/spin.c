@@ -57,7 +57,7 @@ static int64_t read_cap(void)
 static _Thread_local struct {
 	unsigned count, every;
 	bool on; /* the current spin is a probe */
-} probe;
+} probe __attribute__((tls_model("initial-exec")));
 
 int64_t mp__spin_budget(_Atomic uint32_t *est)
 {

@@ -246,7 +246,11 @@ int mp_sys_lifeline(int fds[2]);
  * handler this installs and unblocks.  0 or -errno.
  */
 int mp_sys_lifeline_hold(int fd);
+#ifdef __SIGRTMAX /* glibc's constant: SIGRTMAX is a call into libc */
+#define MP_SYS_LIFELINE_SIGNAL (__SIGRTMAX - 2)
+#else
 #define MP_SYS_LIFELINE_SIGNAL (SIGRTMAX - 2)
+#endif
 /* CPUs in the affinity mask (at least 1). */
 int mp_sys_cpu_count(void);
 /* setrlimit(resource, soft, hard).  0 or -errno. */

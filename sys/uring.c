@@ -9,10 +9,12 @@
  * processes would let completions of one land in the other.
  */
 #include "mpsys.h"
+#include "rawcall.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define RING_ENTRIES 64
@@ -26,7 +28,10 @@ struct ring {
 
 static _Atomic uint32_t rings_lock;
 static struct ring *rings;
-static _Thread_local struct ring *my_ring;
+/* initial-exec: no call into ld.so's __tls_get_addr for it (which a fork
+ * child, whose after_fork reads it, pays as a page fault in ld.so) */
+static _Thread_local struct ring *my_ring
+	__attribute__((tls_model("initial-exec")));
 static pthread_key_t ring_key;
 static pthread_once_t ring_key_once = PTHREAD_ONCE_INIT;
 
@@ -114,6 +119,7 @@ struct io_uring *mp_sys_ring(int *err)
 
 /* pthread_atfork child handler. */
 MP_SYS_FORK_PATH
+MP_SYS_FORK_PATH
 static void after_fork(void)
 {
 	/* In the child, single-threaded: the lock may have been held by a
@@ -126,7 +132,8 @@ static void after_fork(void)
 	for (; r; r = next) {
 		next = r->next;
 		if (r->live && r->dontfork)
-			close(r->uring.ring_fd); /* no maps here: the fd only */
+			/* No maps here: the fd only (a raw close: rawcall.h) */
+			(void)mp_sys_raw(SYS_close, r->uring.ring_fd, 0, 0, 0);
 		else if (r->live)
 			io_uring_queue_exit(&r->uring); /* the child's copy only */
 		r->live = false;
