@@ -289,14 +289,6 @@ static int auth_answer(mp_conn_t *c, const void *key, size_t keylen,
 	return mp__auth_is_welcome(msg, (size_t)rl) ? 0 : -MP_EAUTH;
 }
 
-/* Append a message's frame to out at *at. */
-static void put_frame(uint8_t *out, size_t *at, const uint8_t *m, size_t n)
-{
-	*at += mp__frame_encode(n, out + *at);
-	memcpy(out + *at, m, n);
-	*at += n;
-}
-
 /*
  * The client's side with its challenge behind its answer.  The listener
  * reads one message at a time, so it meets our challenge only after its
@@ -320,8 +312,8 @@ static int client_ahead(mp_conn_t *c, const void *key, size_t keylen,
 	int cn = n < 0 ? n : mp__auth_challenge(digest, chal);
 	if (cn < 0)
 		return cn;
-	put_frame(out, &at, resp, (size_t)n);
-	put_frame(out, &at, chal, (size_t)cn);
+	mp__frame_put(out, &at, resp, (size_t)n);
+	mp__frame_put(out, &at, chal, (size_t)cn);
 	int r = mp__conn_send_framed(c, out, at, deadline);
 	if (r < 0)
 		return r;

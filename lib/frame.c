@@ -38,6 +38,13 @@ size_t mp__frame_encode(uint64_t len, uint8_t hdr[MP__FRAME_HDR_MAX])
 	return MP__FRAME_HDR_MAX;
 }
 
+void mp__frame_put(uint8_t *out, size_t *at, const void *m, size_t n)
+{
+	*at += mp__frame_encode(n, out + *at);
+	memcpy(out + *at, m, n);
+	*at += n;
+}
+
 MP_SYS_HOT
 int mp__frame_decode(const uint8_t *p, size_t avail, uint64_t *len)
 {

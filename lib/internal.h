@@ -130,6 +130,9 @@ _Noreturn void mp__process_spawned(const struct mp__spawn *s);
 
 /* Write the header for a message of len bytes; returns its size, 4 or 12. */
 size_t mp__frame_encode(uint64_t len, uint8_t hdr[MP__FRAME_HDR_MAX]);
+/* Append message m (n bytes), framed, to out at *at, advancing *at (out
+ * has room for the header and the message). */
+void mp__frame_put(uint8_t *out, size_t *at, const void *m, size_t n);
 /*
  * Decode the header at p, of which avail bytes are there.  Returns its size
  * (4 or 12) with *len set; 0 when more bytes are needed (fewer than 4, or

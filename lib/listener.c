@@ -312,9 +312,7 @@ static int send_small(int fd, const void *msg, size_t len)
  * state machine step can produce). */
 static void queue(struct pending *p, const void *msg, size_t len)
 {
-	p->outlen += mp__frame_encode(len, p->out + p->outlen);
-	memcpy(p->out + p->outlen, msg, len);
-	p->outlen += len;
+	mp__frame_put(p->out, &p->outlen, msg, len);
 }
 
 /* Send what is queued, without waiting: 0, or an error (drop the slot). */
