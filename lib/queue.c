@@ -34,6 +34,18 @@
  * by a WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP
  * is published after the record it leads to.
  *
+ * Receipts (mp__queue_get_receipt): a consumer that dies just after its
+ * commit has taken a message nobody will see; a pool must know that its
+ * dead worker took a task it never ran.  The take writes its receipt (the
+ * pos it is about to commit, verdict PENDING) and publishes the receipt's
+ * place in the consumers' line, commits, marks the receipt TAKEN and
+ * withdraws it - all under the lock.  A consumer that dies in between dies
+ * holding the lock, so pos is final until somebody takes the lock over;
+ * whoever does (side_lock_slow, or mp__queue_receipt_verdict itself)
+ * judges the receipt first: TAKEN if pos is the one it claimed, else LEFT
+ * (the message is still there).  So a receipt always ends TAKEN or LEFT,
+ * judged on a position nobody else could have moved.
+ *
  * Sleeping: a consumer finding nothing counts itself in the producers'
  * other_sleeping (kept in their private line, so every put reads it
  * cheaply) with a sequentially consistent increment, and looks again; a
@@ -83,7 +95,10 @@ struct side_line {
 	 * costs needless wake-ups, never a lost one. */
 	_Atomic uint32_t other_sleeping;
 	uint32_t first_gap;            /* see spin_backoff */
-	uint8_t pad0[40];
+	/* Consumers only: the receipt of the take under way (see Receipts),
+	 * as its offset from this line; 0 when none. */
+	_Atomic int64_t claim_off;
+	uint8_t pad0[32];
 	/* The published position, alone on its line: the other side polls
 	 * it, and every poll would otherwise steal the lock's line too. */
 	_Atomic uint64_t pos;          /* bytes (low) | messages (high) */
@@ -295,6 +310,50 @@ pid_t mp__queue_lock_holder(const mp_queue_t *uq, bool consumers)
 	                                            : &q->prod.own));
 }
 
+/* ---- receipts (see top) ----------------------------------------------------- */
+
+static inline struct mp__receipt *receipt_at(struct side_line *s, int64_t off)
+{
+	return (struct mp__receipt *)(void *)((char *)s + off);
+}
+
+/* A take with receipt r is about to commit `next`; lock held. */
+static inline void claim_open(struct side_line *s, struct mp__receipt *r,
+                              uint64_t next)
+{
+	atomic_store_explicit(&r->claim, next, memory_order_relaxed);
+	atomic_store_explicit(&r->verdict, MP__RECEIPT_PENDING,
+	                      memory_order_relaxed);
+	/* Release: whoever follows the offset finds this take's claim, not
+	 * the last one's. */
+	atomic_store_explicit(&s->claim_off, (char *)r - (char *)s,
+	                      memory_order_release);
+}
+
+/* It committed; lock still held. */
+static inline void claim_close(struct side_line *s, struct mp__receipt *r)
+{
+	atomic_store_explicit(&r->verdict, MP__RECEIPT_TAKEN,
+	                      memory_order_relaxed);
+	atomic_store_explicit(&s->claim_off, 0, memory_order_release);
+}
+
+/* The lock was just taken over from a dead holder: pos is as it left it,
+ * so its receipt, if it was inside a take, can be judged. */
+static void claim_settle(struct side_line *s)
+{
+	int64_t off = atomic_load_explicit(&s->claim_off, memory_order_acquire);
+	if (!off)
+		return;
+	struct mp__receipt *r = receipt_at(s, off);
+	bool took = atomic_load_explicit(&s->pos, memory_order_relaxed) ==
+	            atomic_load_explicit(&r->claim, memory_order_relaxed);
+	atomic_store_explicit(&r->verdict, took ? MP__RECEIPT_TAKEN
+	                                        : MP__RECEIPT_LEFT,
+	                      memory_order_release);
+	atomic_store_explicit(&s->claim_off, 0, memory_order_release);
+}
+
 /* Take a side's lock when it is free: the one CAS of the fast path. */
 static inline bool side_try(struct side_line *s)
 {
@@ -324,8 +383,11 @@ static int side_lock_slow(struct side_line *s, int64_t timeout_ns,
 			uint64_t nv = self |
 			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
 			if (atomic_compare_exchange_weak_explicit(&s->own, &v,
-			        nv, memory_order_acquire, memory_order_relaxed))
+			        nv, memory_order_acquire, memory_order_relaxed)) {
+				if (v & FUTEX_OWNER_DIED)
+					claim_settle(s);
 				return 0;
+			}
 			continue;
 		}
 		if (try)
@@ -756,7 +818,8 @@ static int await_msg(struct queue *q, uint32_t head, int64_t deadline,
  * Lock held.  1 taken, or an error (the record stays).
  */
 static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
-                void *buf, size_t cap, void **out_alloc, size_t *len)
+                void *buf, size_t cap, void **out_alloc, size_t *len,
+                struct mp__receipt *rc)
 {
 	uint32_t n = lo(hdr);
 	*len = n;
@@ -768,25 +831,30 @@ static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
 	} else if (n > cap) {
 		return -MP_ETOOSHORT; /* left in place */
 	}
+	uint64_t next = (uint64_t)(hi(head) + 1) << 32 | (at + rec_size(n));
+	if (rc)
+		claim_open(&q->cons, rc, next);
 	if (n)
 		memcpy(buf, q->ring + (at & (q->capacity - 1)) + HDR, n);
 	/* Release: our reads of the record before its space is reused. */
-	atomic_store_explicit(&q->cons.pos, (uint64_t)(hi(head) + 1) << 32 |
-	                      (at + rec_size(n)), memory_order_release);
+	atomic_store_explicit(&q->cons.pos, next, memory_order_release);
+	if (rc)
+		claim_close(&q->cons, rc);
 	return 1;
 }
 
 /* get, the lock held: wait for a record (as long as the deadline
  * allows), take it, release. */
 static int get_locked(struct queue *q, void *buf, size_t cap, void **out,
-                      size_t *len, int64_t deadline, bool try)
+                      size_t *len, int64_t deadline, bool try,
+                      struct mp__receipt *rc)
 {
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
 	uint64_t hdr = 0;
 	uint32_t at = 0;
 	int r = await_msg(q, lo(head), deadline, try, &hdr, &at);
 	if (r == 0)
-		r = take(q, head, hdr, at, buf, cap, out, len);
+		r = take(q, head, hdr, at, buf, cap, out, len, rc);
 	if (r == 1) { /* taken: space freed, a producer may wait for it */
 		unlock_and_wake(&q->cons, &q->cons.pos, &q->cons.other_sleeping);
 		return 0;
@@ -799,7 +867,7 @@ static int get_locked(struct queue *q, void *buf, size_t cap, void **out,
  * fits buf) in one piece, the rest in get_locked. */
 MP_SYS_HOT
 static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
-                      size_t *len, int64_t timeout_ns)
+                      size_t *len, int64_t timeout_ns, struct mp__receipt *rc)
 {
 	struct queue *q = queue_of(uq);
 
@@ -810,7 +878,7 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 		int64_t deadline;
 		int r = side_lock_slow(&q->cons, timeout_ns, &deadline);
 		return r < 0 ? r : get_locked(q, buf, cap, out, len, deadline,
-		                              timeout_ns == 0);
+		                              timeout_ns == 0, rc);
 	}
 	uint64_t head = atomic_load_explicit(&q->cons.pos, memory_order_relaxed);
 	uint32_t h = lo(head);
@@ -820,13 +888,17 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 		int64_t deadline;
 		(void)mp__deadline(timeout_ns, &deadline); /* checked above */
 		return get_locked(q, buf, cap, out, len, deadline,
-		                  timeout_ns == 0);
+		                  timeout_ns == 0, rc);
 	}
+	uint64_t next = (uint64_t)(hi(head) + 1) << 32 | (h + rec_size(n));
+	if (rc)
+		claim_open(&q->cons, rc, next);
 	if (n)
 		memcpy(buf, q->ring + (h & (q->capacity - 1)) + HDR, n);
 	/* Release: our reads of the record before its space is reused. */
-	atomic_store_explicit(&q->cons.pos, (uint64_t)(hi(head) + 1) << 32 |
-	                      (h + rec_size(n)), memory_order_release);
+	atomic_store_explicit(&q->cons.pos, next, memory_order_release);
+	if (rc)
+		claim_close(&q->cons, rc);
 	unlock_and_wake(&q->cons, &q->cons.pos, &q->cons.other_sleeping);
 	*len = n;
 	return 0;
@@ -835,7 +907,7 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 int mp_queue_get(mp_queue_t *q, void *buf, size_t cap, size_t *len,
                  int64_t timeout_ns)
 {
-	return get_common(q, buf, cap, NULL, len, timeout_ns);
+	return get_common(q, buf, cap, NULL, len, timeout_ns, NULL);
 }
 
 int mp_queue_get_alloc(mp_queue_t *q, void **msg, size_t *len,
@@ -843,7 +915,7 @@ int mp_queue_get_alloc(mp_queue_t *q, void **msg, size_t *len,
 {
 	if (!msg)
 		return -EINVAL;
-	return get_common(q, NULL, 0, msg, len, timeout_ns);
+	return get_common(q, NULL, 0, msg, len, timeout_ns, NULL);
 }
 
 int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
@@ -852,7 +924,63 @@ int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
 	if (!big || !buf)
 		return -EINVAL;
 	*big = NULL;
-	return get_common(q, buf, cap, big, len, timeout_ns);
+	return get_common(q, buf, cap, big, len, timeout_ns, NULL);
+}
+
+int mp__queue_get_receipt(mp_queue_t *q, void *buf, size_t cap, size_t *len,
+                          int64_t timeout_ns, struct mp__receipt *rc)
+{
+	if (!buf || !rc)
+		return -EINVAL;
+	return get_common(q, buf, cap, NULL, len, timeout_ns, rc);
+}
+
+/* Can the word `own` be taken from its holder: free, marked by its dead
+ * holder's kernel or judge, or held by a holder proven dead? */
+static bool holder_absent(uint64_t own)
+{
+	return MP__TID(own) == 0 || mp__holder_gone(mp__holder_of(own));
+}
+
+int mp__queue_receipt_verdict(mp_queue_t *uq, struct mp__receipt *rc)
+{
+	struct queue *q = queue_of(uq);
+	if (!q || !rc)
+		return -EINVAL;
+	struct side_line *s = &q->cons;
+	int64_t mine = (char *)rc - (char *)s;
+	for (;;) {
+		uint32_t v = atomic_load_explicit(&rc->verdict,
+		                                  memory_order_acquire);
+		if (v != MP__RECEIPT_PENDING)
+			return (int)v;
+		if (atomic_load_explicit(&s->claim_off, memory_order_acquire) !=
+		    mine) {
+			/* Withdrawn by a judge (who wrote the verdict first),
+			 * or never published: then it never committed. */
+			v = atomic_load_explicit(&rc->verdict,
+			                         memory_order_acquire);
+			return v == MP__RECEIPT_PENDING ? MP__RECEIPT_LEFT
+			                                : (int)v;
+		}
+		/* Published and not judged: its taker died holding the lock,
+		 * which nobody has taken over yet - or somebody is taking it
+		 * over right now and judges it in a moment. */
+		uint64_t own = atomic_load(&s->own);
+		if (holder_absent(own)) {
+			uint64_t nv = mp__self_fast() | (own & FUTEX_WAITERS);
+			if (atomic_compare_exchange_strong(&s->own, &own, nv)) {
+				claim_settle(s);
+				side_unlock(s);
+			}
+			continue;
+		}
+		/* A live taker between its CAS and its judgement: never
+		 * judged dead for being slow (DESIGN.md rule 11). */
+		struct timespec ts;
+		(void)mp_sys_futex_wait(mp__word_of(&s->own), (uint32_t)own,
+		        mp__deadline_ts(mp_sys_now_ns() + MP_USEC(50), &ts));
+	}
 }
 
 /* ---- state ------------------------------------------------------------------ */

@@ -476,6 +476,21 @@ static int kill_consumer(void *arg)
 	}
 }
 
+/* Receipts: the pool's exactly-once take (see test_receipt_kills). */
+static struct receipts {
+	struct mp__receipt rc[2];
+	struct msg held[2];               /* each consumer's last take */
+} *rs;
+
+static int dies_after_take(void *arg)
+{
+	size_t len;
+	if (mp__queue_get_receipt(arg, &rs->held[0], sizeof(rs->held[0]), &len,
+	                          0, &rs->rc[0]) == 0)
+		raise(SIGKILL);
+	return 1;
+}
+
 static mp_process_t *restart(mp_target_t fn)
 {
 	mp_process_t *p = mp_process_new(fn, NULL, NULL, 0, NULL);
@@ -563,6 +578,134 @@ static void test_kill_rewinding(void)
 	kill_at_random(1 << 16);
 }
 
+/* ---- receipts (the pool's exactly-once take) ----------------------------- */
+
+/* Takes with a receipt and records each message, then clears the
+ * receipt: killed between its take and that, the receipt tells. */
+static int receipt_consumer(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	for (;;) {
+		size_t len;
+		int r = mp__queue_get_receipt(kr->q, &rs->held[i],
+		                              sizeof(rs->held[i]), &len,
+		                              TEST_WAIT_NS, &rs->rc[i]);
+		if (r == 0 && record(&rs->held[i], len) < 0)
+			atomic_fetch_add(&kr->bad, 1);
+		atomic_store(&rs->rc[i].verdict, MP__RECEIPT_NONE);
+		if (r == -MP_ECLOSED)
+			return 0;
+		if (r != 0)
+			return 1;
+	}
+}
+
+static void test_receipt_basics(void)
+{
+	if (!rs)
+		rs = mpt_shared(sizeof(*rs));
+	memset(rs, 0, sizeof(*rs));
+	mp_queue_t *q = mpt_queue(0, sizeof(struct msg), 4096, 0);
+	struct msg m = { 0, 1, 2 }, got;
+	size_t len;
+	MPT_EQ(mp__queue_receipt_verdict(q, &rs->rc[0]), MP__RECEIPT_NONE);
+	MPT_ERR(mp__queue_get_receipt(q, NULL, 8, &len, 0, &rs->rc[0]),
+	        -EINVAL);
+	MPT_ERR(mp__queue_get_receipt(q, &got, sizeof(got), &len, 0, NULL),
+	        -EINVAL);
+	MPT_ERR(mp__queue_receipt_verdict(NULL, &rs->rc[0]), -EINVAL);
+	MPT_ERR(mp__queue_receipt_verdict(q, NULL), -EINVAL);
+	/* Nothing to take, or too long to take: nothing taken. */
+	MPT_ERR(mp__queue_get_receipt(q, &got, sizeof(got), &len, 0,
+	                              &rs->rc[0]), -EAGAIN);
+	MPT_OK(mp_queue_put(q, &m, sizeof(m), 0));
+	MPT_ERR(mp__queue_get_receipt(q, &got, 4, &len, 0, &rs->rc[0]),
+	        -MP_ETOOSHORT);
+	MPT_EQ(mp__queue_receipt_verdict(q, &rs->rc[0]), MP__RECEIPT_NONE);
+	/* A consumer dead just after its get: the receipt says it took. */
+	m.seq = 2;
+	MPT_OK(mp_queue_put(q, &m, sizeof(m), 0));
+	mp_process_t *c = mpt_start(dies_after_take, q);
+	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
+	int code = 0;
+	MPT_OK(mp_process_exitcode(c, &code));
+	MPT_EQ(code, -SIGKILL);
+	mp_process_free(c);
+	MPT_EQ(mp__queue_receipt_verdict(q, &rs->rc[0]), MP__RECEIPT_TAKEN);
+	MPT_EQ(rs->held[0].seq, 1);
+	MPT_OK(mp_queue_get(q, &got, sizeof(got), &len, 0));
+	MPT_EQ(got.seq, 2);
+	mp_queue_free(q);
+}
+
+/*
+ * Consumers killed (and stopped) at random, each death settled as a pool
+ * settles its worker's: the dead one's receipt judged, its message put
+ * back if it took one it never recorded.  Then nothing is lost at all,
+ * and nothing is delivered twice.
+ */
+static void test_receipt_kills(void)
+{
+	if (!kr)
+		kr = mpt_shared(sizeof(*kr));
+	if (!rs)
+		rs = mpt_shared(sizeof(*rs));
+	memset(kr, 0, sizeof(*kr));
+	memset(rs, 0, sizeof(*rs));
+	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
+	unsigned seed = 7;
+	mp_process_t *prod = restart(kill_producer), *cons[2];
+	for (int i = 0; i < 2; i++)
+		cons[i] = mpt_start(receipt_consumer, (void *)(intptr_t)i);
+	int kills = 0, stops = 0, taken = 0, left = 0;
+	for (int round = 0; round < 150; round++) {
+		usleep(500 + rand_r(&seed) % 3000);
+		int i = rand_r(&seed) % 2;
+		pid_t pid = mp_process_pid(cons[i]);
+		if (round % 5 == 4) {
+			stops += kill(pid, SIGSTOP) == 0;
+			usleep(500 + rand_r(&seed) % 2000);
+			kill(pid, SIGCONT);
+			continue;
+		}
+		kills += kill(pid, SIGKILL) == 0;
+		MPT_OK(mp_process_join(cons[i], TEST_WAIT_NS));
+		mp_process_free(cons[i]);
+		int v = mp__queue_receipt_verdict(kr->q, &rs->rc[i]);
+		MPT_CMP(v, >=, MP__RECEIPT_NONE);
+		MPT_CMP(v, !=, MP__RECEIPT_PENDING);
+		left += v == MP__RECEIPT_LEFT;
+		if (v == MP__RECEIPT_TAKEN &&
+		    !atomic_load(&kr->seen[rs->held[i].seq])) {
+			taken++;
+			MPT_OK(mp_queue_put(kr->q, &rs->held[i],
+			                    sizeof(rs->held[i]), TEST_WAIT_NS));
+		}
+		atomic_store(&rs->rc[i].verdict, MP__RECEIPT_NONE);
+		cons[i] = mpt_start(receipt_consumer, (void *)(intptr_t)i);
+	}
+	MPT_CMP(atomic_load(&kr->next_id), <, KIDS);
+	stop(prod);
+	MPT_OK(mp_queue_close(kr->q));
+	for (int i = 0; i < 2; i++) {
+		MPT_OK(mp_process_join(cons[i], MP_SEC(30)));
+		mp_process_free(cons[i]);
+	}
+	MPT_EQ(atomic_load(&kr->bad), 0);
+	long dup = 0, lost = 0, total = 0;
+	for (uint32_t s = 0; s < KIDS; s++) {
+		uint8_t n = atomic_load(&kr->seen[s]);
+		dup += n > 1;
+		lost += atomic_load(&kr->returned[s]) && n == 0;
+		total += n;
+	}
+	fprintf(stderr, " [%d kills, %d stops, %ld delivered, %d put back "
+	        "(%d judged left)] ", kills, stops, total, taken, left);
+	MPT_EQ(dup, 0);
+	MPT_EQ(lost, 0);
+	mp_queue_free(kr->q);
+}
+
 int main(void)
 {
 	mm = mpt_shared(sizeof(*mm));
@@ -579,6 +722,10 @@ int main(void)
 		{ "SIGKILL producers and consumers", test_kill_at_random },
 		{ "SIGKILL producers and consumers, rewinding ring",
 		  test_kill_rewinding },
+		{ "receipts: bad input, a consumer dead after its get",
+		  test_receipt_basics },
+		{ "receipts: SIGKILL consumers, nothing lost",
+		  test_receipt_kills },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("queue", tests);
