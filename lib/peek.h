@@ -102,7 +102,7 @@ struct mp__peek_pool {
 	uint32_t nproc;
 	uint64_t tasks, results;     /* queues: addresses in the family */
 };
-#define MP__PEEK_POOL_HDR 32u
+#define MP__PEEK_POOL_HDR 64u
 /* copy: MP__PEEK_POOL_HDR bytes.  Then MP__PEEK_WORKER bytes per worker
  * from offset MP__PEEK_POOL_HDR. */
 int mp__pool_peek(const void *copy, struct mp__peek_pool *out);
@@ -123,7 +123,7 @@ struct mp__peek_worker {
 	int32_t syscall;             /* TRAPPED: the call's number */
 	uint64_t tasks;              /* tasks finished by this process */
 };
-#define MP__PEEK_WORKER 48u
+#define MP__PEEK_WORKER 128u
 int mp__pool_peek_worker(const void *copy, struct mp__peek_worker *out);
 
 #endif

@@ -74,6 +74,8 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	atomic_store(&s->violation, -1);
 	atomic_store(&s->stopped, 0);
 	atomic_store(&s->retired, 0);
+	/* Judged already (handle_death): the next worker's slate is clean. */
+	atomic_store(&s->receipt.verdict, MP__RECEIPT_NONE);
 	atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->tasks, 0, memory_order_relaxed);
 	snprintf(name, sizeof(name), "%sPoolWorker-%d",
@@ -124,6 +126,25 @@ static int death_cause(struct slot *s, int code, char *detail, size_t len,
 	return -MP_EWORKERDIED;
 }
 
+/*
+ * A worker died with a task taken and not begun (its receipt says so):
+ * nothing of it ran, so it goes back on the queue - a stop order too, or
+ * close would wait for a worker that never gets one.  Only a queue that is
+ * closed (terminate) or full refuses it; the chunk fails then, as its
+ * worker's death.
+ */
+static void requeue(mp_pool_t *p, const struct task *t, int err,
+                    const char *detail, int signo)
+{
+	/* A bounded wait: for the producers' lock, or for room when callers
+	 * filled the place it left - and never forever, when every worker
+	 * is dead and only we could start one to make room. */
+	if (mp_queue_put(p->tasks, t, sizeof(*t), MP_MSEC(200)) == 0 ||
+	    t->kind == TASK_STOP)
+		return;
+	mp__pool_fail_task(p, t, err, detail, signo);
+}
+
 static void handle_death(mp_pool_t *p, int i)
 {
 	mp_process_t *w = p->workers[i];
@@ -144,14 +165,16 @@ static void handle_death(mp_pool_t *p, int i)
 	mp_process_free(w);
 	/* What it committed before dying counts: take it first. */
 	mp__pool_drain(p);
-	if (atomic_load_explicit(&s->running, memory_order_acquire)) {
-		char detail[64];
-		int signo, err = death_cause(s, code, detail, sizeof(detail),
-		                             &signo);
-		mp__pool_fail_chunk(p, (struct mp_result *)(uintptr_t)
-		                    atomic_load(&s->job), atomic_load(&s->chunk),
-		                    err, detail, signo);
-	}
+	char detail[64];
+	int signo, err = death_cause(s, code, detail, sizeof(detail), &signo);
+	/* Running: it may have died after committing its result (drained
+	 * above), and the job be gone since - see struct slot. */
+	if (atomic_load_explicit(&s->running, memory_order_acquire))
+		mp__pool_fail_task(p, &s->task, err, detail, signo);
+	else if (!atomic_load(&s->stopped) &&
+	         mp__queue_receipt_verdict(p->tasks, &s->receipt) ==
+	         MP__RECEIPT_TAKEN)
+		requeue(p, &s->task, err, detail, signo);
 	bool on_purpose = atomic_load(&s->stopped) ||
 	                  (code == 3 && !atomic_load(&s->running));
 	if (code == 3 && !atomic_load(&s->stopped))

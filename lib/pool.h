@@ -47,6 +47,8 @@ struct task {
 	uint32_t kind;
 	uint32_t chunk;       /* index of the chunk in its job */
 	uint64_t job;         /* the parent's struct mp_result *, echoed back */
+	uint64_t serial;      /* the job's, never reused (job addresses are):
+	                         what a dead worker's task is checked by */
 	uint64_t fn;          /* mp_elem_fn or mp_task_fn */
 	uint64_t in;          /* heap block holding the input, 0 if empty */
 	uint64_t count;       /* elements (TASK_ELEM) or bytes (TASK_BUF) */
@@ -74,6 +76,17 @@ struct result {
  * `tasks` are for mptop only: the worker stores its pid once as it starts
  * and bumps `tasks` after each task (relaxed stores: nothing is ordered
  * by them).  A replacement worker takes over its predecessor's slot.
+ *
+ * `task` and `receipt` close the gap between the task queue's commit and
+ * `running`: the worker takes each task straight into `task` with a
+ * receipt (internal.h), and resets the receipt once `running` (or
+ * `stopped`) says what it took.  A worker found dead with a receipt
+ * judged TAKEN took a task it never began: the parent queues `task`
+ * again.  One found dead `running` may have died after its result was
+ * committed and its job freed, its address taken by a new job: `task`
+ * (unchanged until `running` is 0 again) carries the job's serial, and
+ * only the job with that serial is failed.  Two lines a slot: the
+ * workers' stores never share one.
  */
 struct slot {
 	_Atomic uint64_t job;
@@ -85,7 +98,13 @@ struct slot {
 	_Atomic int32_t pid;        /* the worker's, 0 until it runs */
 	_Atomic uint64_t fn;        /* the task's mp_elem_fn or mp_task_fn */
 	_Atomic uint64_t tasks;     /* tasks finished by this worker */
+	/* The rest is the parent's only (mptop copies it, ignores it). */
+	struct mp__receipt receipt;
+	struct task task;           /* the last task taken */
+	uint8_t pad[8];
 };
+
+_Static_assert(sizeof(struct slot) == 128, "a slot is two lines");
 
 /*
  * The pool's block in the shared heap: what mptop finds through the
@@ -95,8 +114,9 @@ struct pool_shm {
 	uint32_t magic;
 	uint32_t nproc;
 	uint64_t tasks, results;    /* the queues (addresses in the family) */
-	uint64_t reserved;
-	struct slot slots[];
+	uint64_t reserved[5];
+	struct slot slots[];    /* line-aligned: the heap aligns a block to
+	                           its power-of-two size class */
 };
 
 #define POOL_MAGIC 0x6d70706cu /* "mppl" */
@@ -150,6 +170,7 @@ struct mp_pool {
 	_Atomic uint32_t progress_waiters;
 	_Atomic int getters;          /* callers draining results themselves */
 	_Atomic int pending_jobs;     /* submitted, not yet finished */
+	_Atomic uint64_t job_serial;  /* the last job's serial */
 	_Atomic bool sup_watching;    /* the supervisor drains results */
 	mp_event_t wake;              /* the supervisor: something to do */
 	mp_event_t finished;
@@ -165,8 +186,9 @@ struct mp_pool {
 
 /* pool_jobs.c */
 void mp__pool_drain(mp_pool_t *p);
-void mp__pool_fail_chunk(mp_pool_t *p, struct mp_result *job, uint32_t chunk,
-                         int err, const char *detail, int signo);
+/* Fail task t's chunk, if its job is still the one t was made for. */
+void mp__pool_fail_task(mp_pool_t *p, const struct task *t, int err,
+                        const char *detail, int signo);
 void mp__pool_fail_all(mp_pool_t *p, int err, const char *detail);
 void mp__pool_run_callbacks(mp_pool_t *p);
 void mp__pool_free_jobs(mp_pool_t *p);

@@ -24,6 +24,7 @@ enum job_kind { JOB_APPLY, JOB_MAP, JOB_IMAP };
 
 struct mp_result {
 	mp_pool_t *pool;
+	uint64_t serial;             /* see struct task */
 	enum job_kind kind;
 	int status;                  /* first error (lowest element index) */
 	int signo;
@@ -236,11 +237,14 @@ static bool listed(mp_pool_t *p, struct mp_result *j)
 	return false;
 }
 
-void mp__pool_fail_chunk(mp_pool_t *p, struct mp_result *j, uint32_t chunk,
-                         int err, const char *detail, int signo)
+void mp__pool_fail_task(mp_pool_t *p, const struct task *t, int err,
+                        const char *detail, int signo)
 {
+	struct mp_result *j = (struct mp_result *)(uintptr_t)t->job;
+	uint32_t chunk = t->chunk;
 	pthread_mutex_lock(&p->mu);
-	if (listed(p, j) && pending(j, chunk)) {
+	/* listed before its serial is read: j may be long freed. */
+	if (listed(p, j) && j->serial == t->serial && pending(j, chunk)) {
 		size_t first = (size_t)chunk * j->chunksize;
 		size_t count = j->kind == JOB_APPLY ? 1
 		             : (first + j->chunksize <= j->n ? j->chunksize
@@ -377,6 +381,8 @@ static struct mp_result *job_new(mp_pool_t *p, enum job_kind kind,
 	if (!j)
 		return NULL;
 	j->pool = p;
+	j->serial = atomic_fetch_add_explicit(&p->job_serial, 1,
+	                                      memory_order_relaxed) + 1;
 	j->kind = kind;
 	j->nchunks = nchunks;
 	if (nchunks <= 1) {
@@ -452,7 +458,7 @@ static int submit(mp_pool_t *p, struct mp_result *j, struct task *tasks,
 		int r = mp_queue_put(p->tasks, &tasks[c], sizeof(tasks[c]),
 		                     MP_FOREVER);
 		if (r < 0)
-			mp__pool_fail_chunk(p, j, (uint32_t)c, r, "pool closed", 0);
+			mp__pool_fail_task(p, &tasks[c], r, "pool closed", 0);
 	}
 	return 0;
 }
@@ -491,6 +497,7 @@ mp_result_t *mp_pool_apply_async(mp_pool_t *p, mp_task_fn fn, const void *in,
 	*err = 0;
 	j->inputs[0] = copy_in(in, len, err);
 	struct task t = { .kind = TASK_BUF, .job = (uint64_t)(uintptr_t)j,
+	                  .serial = j->serial,
 	                  .fn = (uint64_t)(uintptr_t)fn,
 	                  .in = (uint64_t)(uintptr_t)j->inputs[0], .count = len };
 	if (*err < 0 || (*err = submit(p, j, &t, NULL)) < 0) {
@@ -537,7 +544,8 @@ static struct mp_result *map_job(mp_pool_t *p, enum job_kind kind,
 			elem_block_size(count, in_size, out_size), err);
 		tasks[c] = (struct task){
 			.kind = TASK_ELEM, .chunk = (uint32_t)c,
-			.job = (uint64_t)(uintptr_t)j, .fn = (uint64_t)(uintptr_t)fn,
+			.job = (uint64_t)(uintptr_t)j, .serial = j->serial,
+			.fn = (uint64_t)(uintptr_t)fn,
 			.in = (uint64_t)(uintptr_t)j->inputs[c], .count = count,
 			.in_size = (uint32_t)in_size, .out_size = (uint32_t)out_size };
 	}

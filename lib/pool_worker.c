@@ -210,19 +210,26 @@ int mp__pool_worker_main(void *arg)
 	if (prepare(c) < 0)
 		return 3;
 	for (;;) {
-		struct task t;
+		struct slot *sl = c->slot;
 		size_t len;
-		if (mp_queue_get(c->tasks, &t, sizeof(t), &len, MP_FOREVER) < 0)
+		/* Into the slot, with a receipt: should we die before
+		 * "running" says what we took, the parent queues it again. */
+		if (mp__queue_get_receipt(c->tasks, &sl->task, sizeof(sl->task),
+		                          &len, MP_FOREVER, &sl->receipt) < 0)
 			return 0; /* the pool is gone */
+		struct task t = sl->task;
 		if (t.kind == TASK_STOP) {
-			atomic_store(&c->slot->stopped, 1);
+			atomic_store(&sl->stopped, 1);
 			return 0;
 		}
-		atomic_store_explicit(&c->slot->job, t.job, memory_order_relaxed);
-		atomic_store_explicit(&c->slot->chunk, t.chunk, memory_order_relaxed);
-		atomic_store_explicit(&c->slot->fn, t.fn, memory_order_relaxed);
+		atomic_store_explicit(&sl->job, t.job, memory_order_relaxed);
+		atomic_store_explicit(&sl->chunk, t.chunk, memory_order_relaxed);
+		atomic_store_explicit(&sl->fn, t.fn, memory_order_relaxed);
 		/* Release: job and chunk before "running". */
-		atomic_store_explicit(&c->slot->running, 1, memory_order_release);
+		atomic_store_explicit(&sl->running, 1, memory_order_release);
+		/* After "running": the parent never sees neither. */
+		atomic_store_explicit(&sl->receipt.verdict, MP__RECEIPT_NONE,
+		                      memory_order_relaxed);
 		struct result r = { .job = t.job, .chunk = t.chunk };
 		if (t.kind == TASK_BUF)
 			run_buf(&t, &r);

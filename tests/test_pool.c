@@ -16,6 +16,7 @@
 struct shared {
 	_Atomic int32_t pids[64];
 	_Atomic uint32_t runs[200];  /* test_map_worker_killed */
+	_Atomic uint32_t execs[4096]; /* test_idle_kills */
 	_Atomic uint32_t started, go;
 	_Atomic int64_t t_start[4], t_end[4];
 };
@@ -574,6 +575,96 @@ static void test_kills_at_random(void)
 	MPT_OK(mp_pool_free(p));
 }
 
+/* The child processes of every thread of ours (a pool's workers), up to
+ * max, zombies included; how many. */
+static int our_children(pid_t *out, int max)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[64];
+		int pid;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
+		         e->d_name);
+		FILE *f = fopen(path, "re");
+		while (f && n < max && fscanf(f, "%d", &pid) == 1)
+			out[n++] = pid;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int count_exec(const void *in, void *out)
+{
+	int i = *(const int *)in;
+	atomic_fetch_add(&sh->execs[i], 1);
+	*(int *)out = 3 * i;
+	return 0;
+}
+
+/*
+ * Workers killed (or stopped a while) at random as they stream through
+ * trivial tasks, so most die between tasks, not in one: taking a task,
+ * just after the queue gave it, putting a result.  Every task is run at
+ * most once and either succeeds or fails with its worker's death: none is
+ * lost (a task taken by a worker that dies before it begins runs on
+ * another), so no wait ever hangs; a stopped worker is nobody's dead.
+ */
+static void test_idle_kills(void)
+{
+	enum { B = 4096, ROUNDS = 120 };
+	mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+	static int in[B], out[B], st[B];
+	unsigned seed = 11;
+	int kills = 0, stops = 0, failed = 0, wrong = 0, hung = 0;
+	for (int i = 0; i < B; i++)
+		in[i] = i;
+	for (int round = 0; round < ROUNDS && !hung; round++) {
+		for (int i = 0; i < B; i++) {
+			atomic_store(&sh->execs[i], 0);
+			st[i] = 1;
+		}
+		mp_result_t *r = mp_pool_map_async(p, count_exec, in,
+		                                   sizeof(int), B, out,
+		                                   sizeof(int), st, 1, NULL,
+		                                   NULL, NULL, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		usleep((useconds_t)(rand_r(&seed) % 3000));
+		pid_t kids[8];
+		int n = our_children(kids, 8);
+		pid_t victim = n ? kids[rand_r(&seed) % n] : 0;
+		if (victim > 0 && round % 4 == 3) {
+			/* Stopped, maybe holding a queue's lock: waited for. */
+			stops += kill(victim, SIGSTOP) == 0;
+			usleep(1000 + rand_r(&seed) % 2000);
+			kill(victim, SIGCONT);
+		} else if (victim > 0) {
+			kills += kill(victim, SIGKILL) == 0;
+		}
+		int e = mp_result_get(r, TEST_WAIT_NS, NULL, NULL);
+		hung += e == -ETIMEDOUT;
+		for (int i = 0; e != -ETIMEDOUT && i < B; i++) {
+			uint32_t x = atomic_load(&sh->execs[i]);
+			if (st[i] == -MP_EWORKERDIED)
+				failed++, wrong += x > 1;
+			else
+				wrong += st[i] != 0 || out[i] != 3 * i || x != 1;
+		}
+		if (e != -ETIMEDOUT)
+			mp_result_free(r);
+	}
+	fprintf(stderr, " [%d kills, %d stops: %d tasks failed with their "
+	        "worker] ", kills, stops, failed);
+	MPT_EQ(hung, 0);
+	MPT_EQ(wrong, 0);
+	MPT_OK(mp_pool_free(p));
+}
+
 /* ---- sandboxes -------------------------------------------------------------------- */
 
 static int opens_file(const void *in, size_t len, mp_out_t *out)
@@ -711,24 +802,11 @@ static int wait_started(uint32_t n);
  * behind); how many there were, zombies included. */
 static int kill_our_children(void)
 {
-	int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[64];
-		int pid;
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
-		         e->d_name);
-		FILE *f = fopen(path, "re");
-		while (f && fscanf(f, "%d", &pid) == 1)
-			n += kill(pid, SIGKILL) == 0;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
+	pid_t kids[256];
+	int n = our_children(kids, 256), killed = 0;
+	for (int i = 0; i < n; i++)
+		killed += kill(kids[i], SIGKILL) == 0;
+	return killed;
 }
 
 static void test_lifecycle(void)
@@ -1105,6 +1183,7 @@ int main(void)
 		{ "initializer, maxtasksperchild", test_initializer_and_recycling },
 		{ "workers killed and crashing", test_worker_deaths },
 		{ "kills at random under load", test_kills_at_random },
+		{ "kills between tasks: none lost", test_idle_kills },
 		{ "a map's worker killed", test_map_worker_killed },
 		{ "sandbox policies", test_sandboxes },
 		{ "memory and CPU limits", test_limits },
