@@ -795,30 +795,6 @@ static void test_starved(void)
 
 /* ---- Pool: workers paused keep their tasks; killed ones fail them -------- */
 
-/* The pids of our children (the pool's workers: nothing else runs now). */
-static int children(pid_t *out, int cap)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	while (d && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[300];
-		snprintf(path, sizeof(path), "/proc/self/task/%s/children",
-		         e->d_name);
-		FILE *f = fopen(path, "r");
-		int pid;
-		while (f && n < cap && fscanf(f, "%d", &pid) == 1)
-			out[n++] = pid;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static int triple(const void *in, size_t len, mp_out_t *out)
 {
 	long x;
@@ -849,7 +825,7 @@ static void pool_run(int kill_pct)
 	int kills = 0, pauses = 0;
 	for (int round = 0; round < 60; round++) {
 		pid_t w[8];
-		int n = children(w, 8);
+		int n = mpt_children(w, 8); /* the workers: nothing else runs */
 		nap_us(200 + rnd(2000));
 		if (n == 0)
 			continue;

@@ -575,30 +575,6 @@ static void test_kills_at_random(void)
 	MPT_OK(mp_pool_free(p));
 }
 
-/* The child processes of every thread of ours (a pool's workers), up to
- * max, zombies included; how many. */
-static int our_children(pid_t *out, int max)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[64];
-		int pid;
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
-		         e->d_name);
-		FILE *f = fopen(path, "re");
-		while (f && n < max && fscanf(f, "%d", &pid) == 1)
-			out[n++] = pid;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 static int count_exec(const void *in, void *out)
 {
 	int i = *(const int *)in;
@@ -636,7 +612,7 @@ static void test_idle_kills(void)
 		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 		usleep((useconds_t)(rand_r(&seed) % 3000));
 		pid_t kids[8];
-		int n = our_children(kids, 8);
+		int n = mpt_children(kids, 8);
 		pid_t victim = n ? kids[rand_r(&seed) % n] : 0;
 		if (victim > 0 && round % 4 == 3) {
 			/* Stopped, maybe holding a queue's lock: waited for. */
@@ -803,7 +779,7 @@ static int wait_started(uint32_t n);
 static int kill_our_children(void)
 {
 	pid_t kids[256];
-	int n = our_children(kids, 256), killed = 0;
+	int n = mpt_children(kids, 256), killed = 0;
 	for (int i = 0; i < n; i++)
 		killed += kill(kids[i], SIGKILL) == 0;
 	return killed;

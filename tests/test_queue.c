@@ -491,6 +491,21 @@ static int dies_after_take(void *arg)
 	return 1;
 }
 
+/* Messages delivered; how many twice or more, and how many put and
+ * never delivered. */
+static long tally(long *dup, long *lost)
+{
+	long total = 0;
+	*dup = *lost = 0;
+	for (uint32_t s = 0; s < KIDS; s++) {
+		uint8_t n = atomic_load(&kr->seen[s]);
+		*dup += n > 1;
+		*lost += atomic_load(&kr->returned[s]) && n == 0;
+		total += n;
+	}
+	return total;
+}
+
 static mp_process_t *restart(mp_target_t fn)
 {
 	mp_process_t *p = mp_process_new(fn, NULL, NULL, 0, NULL);
@@ -551,13 +566,7 @@ static void kill_at_random(size_t cap)
 		mp_process_free(cons[i]);
 	}
 	MPT_EQ(atomic_load(&kr->bad), 0); /* nothing half-written or corrupt */
-	long dup = 0, lost = 0, total = 0;
-	for (uint32_t s = 0; s < KIDS; s++) {
-		uint8_t n = atomic_load(&kr->seen[s]);
-		dup += n > 1;
-		lost += atomic_load(&kr->returned[s]) && n == 0;
-		total += n;
-	}
+	long dup, lost, total = tally(&dup, &lost);
 	MPT_EQ(dup, 0);
 	/* Only a consumer killed between its get and its record may take a
 	 * message with it. */
@@ -692,13 +701,7 @@ static void test_receipt_kills(void)
 		mp_process_free(cons[i]);
 	}
 	MPT_EQ(atomic_load(&kr->bad), 0);
-	long dup = 0, lost = 0, total = 0;
-	for (uint32_t s = 0; s < KIDS; s++) {
-		uint8_t n = atomic_load(&kr->seen[s]);
-		dup += n > 1;
-		lost += atomic_load(&kr->returned[s]) && n == 0;
-		total += n;
-	}
+	long dup, lost, total = tally(&dup, &lost);
 	fprintf(stderr, " [%d kills, %d stops, %ld delivered, %d put back "
 	        "(%d judged left)] ", kills, stops, total, taken, left);
 	MPT_EQ(dup, 0);

@@ -184,6 +184,30 @@ static inline mp_queue_t *mpt_queue(long maxsize, size_t max_msg, size_t cap,
 	return q;
 }
 
+/* The child processes of every thread of ours (a pool's workers, say),
+ * zombies included, up to cap; how many. */
+static inline int mpt_children(pid_t *out, int cap)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[64];
+		int pid;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
+		         e->d_name);
+		FILE *f = fopen(path, "re");
+		while (f && n < cap && fscanf(f, "%d", &pid) == 1)
+			out[n++] = pid;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* Start fn(arg) in a child process (the test fails at once if it cannot). */
 static inline mp_process_t *mpt_start(mp_target_t fn, void *arg)
 {
