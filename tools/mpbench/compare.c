@@ -174,19 +174,28 @@ static bool side_key(const char *side, const char *key, const char *med,
 	return true;
 }
 
+/* A string of the file into a fixed field, cut to fit (a field longer
+ * than the report's own was not written by mpbench). */
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 static void field(struct mpb_row *r, struct mpb_run *run, const char *key,
                   const struct value *v)
 {
 	if (!strcmp(key, "name"))
-		snprintf(r->name, sizeof(r->name), "%s", v->str);
+		copy_str(r->name, sizeof(r->name), v->str);
 	else if (!strcmp(key, "unit"))
-		snprintf(r->unit, sizeof(r->unit), "%s", v->str);
+		copy_str(r->unit, sizeof(r->unit), v->str);
 	else if (!strcmp(key, "baseline") && v->kind == V_STR)
-		snprintf(r->baseline, sizeof(r->baseline), "%s", v->str);
+		copy_str(r->baseline, sizeof(r->baseline), v->str);
 	else if (!strcmp(key, "note"))
-		snprintf(r->note, sizeof(r->note), "%s", v->str);
+		copy_str(r->note, sizeof(r->note), v->str);
 	else if (!strcmp(key, "skipped"))
-		snprintf(r->skipped, sizeof(r->skipped), "%s", v->str);
+		copy_str(r->skipped, sizeof(r->skipped), v->str);
 	else if (!strcmp(key, "speedup"))
 		set_num(&r->speedup, NULL, v);
 	else if (!strcmp(key, "goal"))

@@ -80,20 +80,22 @@ static const char *const head[NCOL] = {
 static const bool right[NCOL] = { [C_M] = true, [C_B] = true,
                                   [C_SP] = true, [C_GOAL] = true };
 
-typedef char cell_t[NCOL][80];
+/* A cell holds a row's name whole (struct mpb_row's 96 bytes). */
+#define CELL 96
+typedef char cell_t[NCOL][CELL];
 
 static void side_cells(const struct mpb_side *s, char *med, char *spread)
 {
 	char lo[32], hi[32];
 	if (!s->ok) {
-		snprintf(med, 80, "-");
+		snprintf(med, CELL, "-");
 		spread[0] = 0;
 		return;
 	}
-	mpb_fmt_num(med, 80, s->med);
+	mpb_fmt_num(med, CELL, s->med);
 	mpb_fmt_num(lo, sizeof(lo), s->min);
 	mpb_fmt_num(hi, sizeof(hi), s->max);
-	snprintf(spread, 80, "(%s-%s)", lo, hi);
+	snprintf(spread, CELL, "(%s-%s)", lo, hi);
 }
 
 /* ok / MISS against the goal; ~ when the spreads allow a ratio on the
@@ -111,20 +113,20 @@ static void verdict(const struct mpb_row *r, char *buf)
 
 static void row_cells(const struct mpb_row *r, cell_t c)
 {
-	snprintf(c[C_NAME], 80, "%s", r->name);
-	snprintf(c[C_UNIT], 80, "%s", r->unit);
+	snprintf(c[C_NAME], CELL, "%s", r->name);
+	snprintf(c[C_UNIT], CELL, "%s", r->unit);
 	side_cells(&r->m, c[C_M], c[C_MS]);
 	side_cells(&r->b, c[C_B], c[C_BS]);
 	if (r->speedup > 0) {
-		mpb_fmt_num(c[C_SP], 80, r->speedup);
+		mpb_fmt_num(c[C_SP], CELL, r->speedup);
 		strcat(c[C_SP], "x");
 	} else {
-		snprintf(c[C_SP], 80, "-");
+		snprintf(c[C_SP], CELL, "-");
 	}
 	if (r->goal > 0) {
-		snprintf(c[C_GOAL], 80, ">=%.3g", r->goal);
+		snprintf(c[C_GOAL], CELL, ">=%.3g", r->goal);
 	} else {
-		snprintf(c[C_GOAL], 80, "-");
+		snprintf(c[C_GOAL], CELL, "-");
 	}
 	verdict(r, c[C_VERDICT]);
 }
