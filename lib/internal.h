@@ -428,29 +428,35 @@ void mp__queue_holder_died(mp_queue_t *q, pid_t tid);
 int mp__queue_get_buf(mp_queue_t *q, void *buf, size_t cap, void **big,
                       size_t *len, int64_t timeout_ns);
 /*
- * Receipts: a get that leaves, in shared memory, the proof of whether it
- * took its message - for a consumer that may die at any instruction of
- * it, or just after (a pool's worker: its task must run exactly once).
- * The receipt must sit in the same shared block family as q (the shared
- * heap): q finds it by its offset.  States: NONE until a take begins
- * (the owner resets it when it has recorded what it took), PENDING inside
- * one, then TAKEN or LEFT.
+ * Receipts: a get or put that leaves, in shared memory, the proof of
+ * whether it took (sent) its message - for a process that may die at any
+ * instruction of it, or just after (a pool's worker: its task must run
+ * exactly once, and its result be counted exactly once).  The receipt
+ * must be mapped at the same address in every process using q (the
+ * shared heap, or a shared mapping made before the fork): q finds it by
+ * its offset.  States: NONE until a get (put) begins (the owner resets it
+ * when it has recorded the outcome), PENDING inside one, then TAKEN (the
+ * message was taken, or sent) or LEFT (it was not).
  */
 enum { MP__RECEIPT_NONE, MP__RECEIPT_PENDING, MP__RECEIPT_TAKEN,
        MP__RECEIPT_LEFT };
 struct mp__receipt {
-	_Atomic uint64_t claim;     /* the consumers' pos the take commits */
+	_Atomic uint64_t claim;     /* the side's pos the commit makes */
 	_Atomic uint32_t verdict;
-	uint32_t reserved;
+	uint32_t put;               /* 1: a put's receipt, 0: a get's */
 };
 /* mp_queue_get, writing *rc as it takes (buf and rc required). */
 int mp__queue_get_receipt(mp_queue_t *q, void *buf, size_t cap, size_t *len,
                           int64_t timeout_ns, struct mp__receipt *rc);
+/* mp_queue_put, writing *rc as it sends (rc required). */
+int mp__queue_put_receipt(mp_queue_t *q, const void *msg, size_t len,
+                          int64_t timeout_ns, struct mp__receipt *rc);
 /*
- * The verdict on the last take of a consumer that is dead (proven: its
- * pidfd said so): MP__RECEIPT_NONE (none begun), _TAKEN (it committed)
- * or _LEFT (the message is still queued).  A take it died inside is judged
- * here, taking the lock over if nobody has; -EINVAL.
+ * The verdict on the last get or put of a process that is dead (proven:
+ * its pidfd said so): MP__RECEIPT_NONE (none begun), _TAKEN (it committed)
+ * or _LEFT (it did not: the message is still queued, or was never sent).
+ * One it died inside is judged here, taking the lock over if nobody has;
+ * a live process inside its own judgement is waited for.  -EINVAL.
  */
 int mp__queue_receipt_verdict(mp_queue_t *q, struct mp__receipt *rc);
 /* The tid holding q's producers' (or consumers') lock, 0 when free: a

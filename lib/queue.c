@@ -34,17 +34,21 @@
  * by a WRAP record (len WRAP_LEN) covering the rest of the lap; the WRAP
  * is published after the record it leads to.
  *
- * Receipts (mp__queue_get_receipt): a consumer that dies just after its
- * commit has taken a message nobody will see; a pool must know that its
- * dead worker took a task it never ran.  The take writes its receipt (the
- * pos it is about to commit, verdict PENDING) and publishes the receipt's
- * place in the consumers' line, commits, marks the receipt TAKEN and
- * withdraws it - all under the lock.  A consumer that dies in between dies
- * holding the lock, so pos is final until somebody takes the lock over;
- * whoever does (side_lock_slow, or mp__queue_receipt_verdict itself)
- * judges the receipt first: TAKEN if pos is the one it claimed, else LEFT
- * (the message is still there).  So a receipt always ends TAKEN or LEFT,
- * judged on a position nobody else could have moved.
+ * Receipts (mp__queue_get_receipt, mp__queue_put_receipt): a consumer
+ * that dies just after its commit has taken a message nobody will see, and
+ * a producer that dies inside its put may or may not have sent it; a pool
+ * must know whether its dead worker took a task it never ran, and whether
+ * it sent the result of the task it ran.  The take (put) writes its
+ * receipt - the pos it is about to commit, verdict PENDING - and publishes
+ * the receipt's place in its side's line, commits, marks the receipt
+ * TAKEN and withdraws it, all under the lock.  One that dies in between
+ * dies holding the lock, so its side's pos stays as it left it until
+ * somebody takes the lock over; whoever does (side_settle, or
+ * mp__queue_receipt_verdict itself) judges the receipt first: TAKEN if
+ * the side's pos - for producers, the tail settled over a record the dead
+ * one published (settle_tail) - is the one it claimed, else LEFT.  So a
+ * receipt always ends TAKEN or LEFT, judged on a position nobody else
+ * could have moved.
  *
  * Sleeping: a consumer finding nothing counts itself in the producers'
  * other_sleeping (kept in their private line, so every put reads it
@@ -95,8 +99,8 @@ struct side_line {
 	 * costs needless wake-ups, never a lost one. */
 	_Atomic uint32_t other_sleeping;
 	uint32_t first_gap;            /* see spin_backoff */
-	/* Consumers only: the receipt of the take under way (see Receipts),
-	 * as its offset from this line; 0 when none. */
+	/* The receipt of the take or put under way (see Receipts), as its
+	 * offset from this line; 0 when none. */
 	_Atomic int64_t claim_off;
 	uint8_t pad0[32];
 	/* The published position, alone on its line: the other side polls
@@ -317,11 +321,12 @@ static inline struct mp__receipt *receipt_at(struct side_line *s, int64_t off)
 	return (struct mp__receipt *)(void *)((char *)s + off);
 }
 
-/* A take with receipt r is about to commit `next`; lock held. */
+/* A take or put with receipt r is about to commit `next`; lock held. */
 static inline void claim_open(struct side_line *s, struct mp__receipt *r,
-                              uint64_t next)
+                              uint64_t next, bool put)
 {
 	atomic_store_explicit(&r->claim, next, memory_order_relaxed);
+	r->put = put;
 	atomic_store_explicit(&r->verdict, MP__RECEIPT_PENDING,
 	                      memory_order_relaxed);
 	/* Release: whoever follows the offset finds this take's claim, not
@@ -338,16 +343,17 @@ static inline void claim_close(struct side_line *s, struct mp__receipt *r)
 	atomic_store_explicit(&s->claim_off, 0, memory_order_release);
 }
 
-/* The lock was just taken over from a dead holder: pos is as it left it,
- * so its receipt, if it was inside a take, can be judged. */
-static void claim_settle(struct side_line *s)
+/* The lock was just taken over from a dead holder, and `pos` is its
+ * side's position as that holder left it: its receipt, if it died inside
+ * a take or put, can be judged. */
+static void claim_settle(struct side_line *s, uint64_t pos)
 {
 	int64_t off = atomic_load_explicit(&s->claim_off, memory_order_acquire);
 	if (!off)
 		return;
 	struct mp__receipt *r = receipt_at(s, off);
-	bool took = atomic_load_explicit(&s->pos, memory_order_relaxed) ==
-	            atomic_load_explicit(&r->claim, memory_order_relaxed);
+	bool took = pos == atomic_load_explicit(&r->claim,
+	                                        memory_order_relaxed);
 	atomic_store_explicit(&r->verdict, took ? MP__RECEIPT_TAKEN
 	                                        : MP__RECEIPT_LEFT,
 	                      memory_order_release);
@@ -366,7 +372,8 @@ static inline bool side_try(struct side_line *s)
  * lock.c's, with the slices of mp__holder_wait for a holder that may have
  * died.  A dead predecessor (FUTEX_OWNER_DIED) left the ring consistent: it
  * commits with one store (see top).  *deadline is the caller's, for the
- * wait that follows under the lock (timeout_ns checked by the caller). */
+ * wait that follows under the lock (timeout_ns checked by the caller).
+ * 0, or 1 when taken from a dead holder (side_settle). */
 static int side_lock_slow(struct side_line *s, int64_t timeout_ns,
                           int64_t *deadline)
 {
@@ -384,9 +391,9 @@ static int side_lock_slow(struct side_line *s, int64_t timeout_ns,
 			        ((v & FUTEX_WAITERS) || slept ? FUTEX_WAITERS : 0);
 			if (atomic_compare_exchange_weak_explicit(&s->own, &v,
 			        nv, memory_order_acquire, memory_order_relaxed)) {
-				if (v & FUTEX_OWNER_DIED)
-					claim_settle(s);
-				return 0;
+				/* 1: taken over from a dead holder,
+				 * whose receipt the caller judges. */
+				return (v & FUTEX_OWNER_DIED) != 0;
 			}
 			continue;
 		}
@@ -579,6 +586,16 @@ static uint64_t settle_tail(struct queue *q)
 	return tail;
 }
 
+/* s's lock was just taken over from a dead holder: judge its receipt, on
+ * the consumers' pos, or the producers' tail with a record it published
+ * counted in. */
+static void side_settle(struct queue *q, struct side_line *s)
+{
+	claim_settle(s, s == &q->prod ? settle_tail(q)
+	                              : atomic_load_explicit(&s->pos,
+	                                        memory_order_relaxed));
+}
+
 /*
  * Rewinding.  A queue used for requests and replies is empty at almost
  * every put; if its records marched on through the ring regardless, each
@@ -616,15 +633,26 @@ static bool rewind_now(struct queue *q, uint32_t tail, uint32_t len)
 	return q->prod.cache == tail;
 }
 
+/* Does a record of len at tail t go on the next lap, behind a WRAP: when
+ * rewinding, or when it does not fit before the ring's end. */
+static bool wraps(struct queue *q, uint32_t t, uint32_t len, bool rewind)
+{
+	return rewind || (t & (q->capacity - 1)) + rec_size(len) > q->capacity;
+}
+
+/* The position after a record of len put at tail t. */
+static uint32_t put_end(struct queue *q, uint32_t t, uint32_t len, bool wrap)
+{
+	return (wrap ? next_lap(q, t) : t) + rec_size(len);
+}
+
 /* Write and publish a record of len at tail t (room checked), on the next
- * lap behind a WRAP when `wrap` or when it does not fit before the ring's
- * end.  Returns the position after it. */
+ * lap behind a WRAP when `wrap` (see wraps()).  Returns the position after
+ * it. */
 static uint32_t publish(struct queue *q, uint32_t t, const void *msg,
                         uint32_t len, bool wrap)
 {
 	uint32_t wrap_at = t, end;
-
-	wrap = wrap || (t & (q->capacity - 1)) + rec_size(len) > q->capacity;
 
 	if (wrap)
 		t = next_lap(q, t);
@@ -688,7 +716,7 @@ static int await_room(struct queue *q, uint64_t tail, uint32_t len,
 /* put, the lock held: wait for room (as long as the deadline allows),
  * publish, commit, release. */
 static int put_locked(struct queue *q, const void *msg, uint32_t len,
-                      int64_t deadline, bool try)
+                      int64_t deadline, bool try, struct mp__receipt *rc)
 {
 	uint64_t tail = settle_tail(q);
 	int r = await_room(q, tail, len, deadline, try);
@@ -698,11 +726,16 @@ static int put_locked(struct queue *q, const void *msg, uint32_t len,
 		side_unlock(&q->prod);
 		return r;
 	}
-	uint32_t end = publish(q, lo(tail), msg, len,
-	                       rewind_now(q, lo(tail), len));
+	bool wrap = wraps(q, lo(tail), len, rewind_now(q, lo(tail), len));
+	uint64_t next = (uint64_t)(hi(tail) + 1) << 32 |
+	                put_end(q, lo(tail), len, wrap);
+	if (rc)
+		claim_open(&q->prod, rc, next, true);
+	(void)publish(q, lo(tail), msg, len, wrap);
 	/* Release: after the header, for sleepers' futex and qsize. */
-	atomic_store_explicit(&q->prod.pos, (uint64_t)(hi(tail) + 1) << 32 | end,
-	                      memory_order_release);
+	atomic_store_explicit(&q->prod.pos, next, memory_order_release);
+	if (rc)
+		claim_close(&q->prod, rc);
 	unlock_and_wake(&q->prod, &q->prod.pos, &q->prod.other_sleeping);
 	return 0;
 }
@@ -716,8 +749,8 @@ static int put_locked(struct queue *q, const void *msg, uint32_t len,
  * which moves its start by the few nanoseconds spent before.
  */
 MP_SYS_HOT
-int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
-                 int64_t timeout_ns)
+static inline int put_common(mp_queue_t *uq, const void *msg, size_t len,
+                             int64_t timeout_ns, struct mp__receipt *rc)
 {
 	struct queue *q = queue_of(uq);
 
@@ -730,8 +763,10 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 	if (!side_try(&q->prod)) {
 		int64_t deadline;
 		int r = side_lock_slow(&q->prod, timeout_ns, &deadline);
+		if (r > 0)
+			side_settle(q, &q->prod);
 		return r < 0 ? r : put_locked(q, msg, (uint32_t)len, deadline,
-		                              timeout_ns == 0);
+		                              timeout_ns == 0, rc);
 	}
 	uint64_t tail = atomic_load_explicit(&q->prod.pos, memory_order_relaxed);
 	uint32_t t = lo(tail), off = t & (q->capacity - 1);
@@ -741,17 +776,35 @@ int mp_queue_put(mp_queue_t *uq, const void *msg, size_t len,
 		int64_t deadline;
 		(void)mp__deadline(timeout_ns, &deadline); /* checked above */
 		return put_locked(q, msg, (uint32_t)len, deadline,
-		                  timeout_ns == 0);
+		                  timeout_ns == 0, rc);
 	}
+	uint64_t next = (uint64_t)(hi(tail) + 1) << 32 | (t + rec);
+	if (rc)
+		claim_open(&q->prod, rc, next, true);
 	if (len)
 		memcpy(q->ring + off + HDR, msg, len);
 	atomic_store_explicit(hdr_at(q, t + rec), 0, memory_order_relaxed);
 	atomic_store_explicit((_Atomic uint64_t *)(void *)(q->ring + off),
 	                      hdr_make(t, (uint32_t)len), memory_order_release);
-	atomic_store_explicit(&q->prod.pos, (uint64_t)(hi(tail) + 1) << 32 |
-	                      (t + rec), memory_order_release);
+	atomic_store_explicit(&q->prod.pos, next, memory_order_release);
+	if (rc)
+		claim_close(&q->prod, rc);
 	unlock_and_wake(&q->prod, &q->prod.pos, &q->prod.other_sleeping);
 	return 0;
+}
+
+int mp_queue_put(mp_queue_t *q, const void *msg, size_t len,
+                 int64_t timeout_ns)
+{
+	return put_common(q, msg, len, timeout_ns, NULL);
+}
+
+int mp__queue_put_receipt(mp_queue_t *q, const void *msg, size_t len,
+                          int64_t timeout_ns, struct mp__receipt *rc)
+{
+	if (!rc)
+		return -EINVAL;
+	return put_common(q, msg, len, timeout_ns, rc);
 }
 
 /* ---- get -------------------------------------------------------------------- */
@@ -833,7 +886,7 @@ static int take(struct queue *q, uint64_t head, uint64_t hdr, uint32_t at,
 	}
 	uint64_t next = (uint64_t)(hi(head) + 1) << 32 | (at + rec_size(n));
 	if (rc)
-		claim_open(&q->cons, rc, next);
+		claim_open(&q->cons, rc, next, false);
 	if (n)
 		memcpy(buf, q->ring + (at & (q->capacity - 1)) + HDR, n);
 	/* Release: our reads of the record before its space is reused. */
@@ -877,6 +930,8 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 	if (!side_try(&q->cons)) {
 		int64_t deadline;
 		int r = side_lock_slow(&q->cons, timeout_ns, &deadline);
+		if (r > 0)
+			side_settle(q, &q->cons);
 		return r < 0 ? r : get_locked(q, buf, cap, out, len, deadline,
 		                              timeout_ns == 0, rc);
 	}
@@ -892,7 +947,7 @@ static int get_common(mp_queue_t *uq, void *buf, size_t cap, void **out,
 	}
 	uint64_t next = (uint64_t)(hi(head) + 1) << 32 | (h + rec_size(n));
 	if (rc)
-		claim_open(&q->cons, rc, next);
+		claim_open(&q->cons, rc, next, false);
 	if (n)
 		memcpy(buf, q->ring + (h & (q->capacity - 1)) + HDR, n);
 	/* Release: our reads of the record before its space is reused. */
@@ -947,7 +1002,8 @@ int mp__queue_receipt_verdict(mp_queue_t *uq, struct mp__receipt *rc)
 	struct queue *q = queue_of(uq);
 	if (!q || !rc)
 		return -EINVAL;
-	struct side_line *s = &q->cons;
+	/* Its owner is dead: what it wrote, it wrote before it died. */
+	struct side_line *s = rc->put ? &q->prod : &q->cons;
 	int64_t mine = (char *)rc - (char *)s;
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&rc->verdict,
@@ -963,19 +1019,19 @@ int mp__queue_receipt_verdict(mp_queue_t *uq, struct mp__receipt *rc)
 			return v == MP__RECEIPT_PENDING ? MP__RECEIPT_LEFT
 			                                : (int)v;
 		}
-		/* Published and not judged: its taker died holding the lock,
+		/* Published and not judged: its owner died holding the lock,
 		 * which nobody has taken over yet - or somebody is taking it
 		 * over right now and judges it in a moment. */
 		uint64_t own = atomic_load(&s->own);
 		if (holder_absent(own)) {
 			uint64_t nv = mp__self_fast() | (own & FUTEX_WAITERS);
 			if (atomic_compare_exchange_strong(&s->own, &own, nv)) {
-				claim_settle(s);
+				side_settle(q, s);
 				side_unlock(s);
 			}
 			continue;
 		}
-		/* A live taker between its CAS and its judgement: never
+		/* A live locker between its CAS and its judgement: never
 		 * judged dead for being slow (DESIGN.md rule 11). */
 		struct timespec ts;
 		(void)mp_sys_futex_wait(mp__word_of(&s->own), (uint32_t)own,

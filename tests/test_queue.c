@@ -480,7 +480,17 @@ static int kill_consumer(void *arg)
 static struct receipts {
 	struct mp__receipt rc[2];
 	struct msg held[2];               /* each consumer's last take */
+	struct mp__receipt sent[2];       /* each producer's last put */
+	_Atomic uint32_t putting[2];      /* the id it is putting */
 } *rs;
+
+static int dies_after_put(void *arg)
+{
+	struct msg m = { 0, 3, 3 * 7919u + 13 };
+	if (mp__queue_put_receipt(arg, &m, sizeof(m), 0, &rs->sent[0]) == 0)
+		raise(SIGKILL);
+	return 1;
+}
 
 static int dies_after_take(void *arg)
 {
@@ -644,7 +654,119 @@ static void test_receipt_basics(void)
 	MPT_EQ(rs->held[0].seq, 1);
 	MPT_OK(mp_queue_get(q, &got, sizeof(got), &len, 0));
 	MPT_EQ(got.seq, 2);
+	/* A producer dead just after its put: sent, and there to get. */
+	MPT_ERR(mp__queue_put_receipt(q, &m, sizeof(m), 0, NULL), -EINVAL);
+	MPT_EQ(mp__queue_receipt_verdict(q, &rs->sent[0]), MP__RECEIPT_NONE);
+	c = mpt_start(dies_after_put, q);
+	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
+	mp_process_free(c);
+	MPT_EQ(mp__queue_receipt_verdict(q, &rs->sent[0]), MP__RECEIPT_TAKEN);
+	MPT_OK(mp_queue_get(q, &got, sizeof(got), &len, 0));
+	MPT_EQ(got.seq, 3);
 	mp_queue_free(q);
+}
+
+/* Puts with a receipt, the id it puts recorded first (after the last
+ * receipt is cleared: a stale TAKEN never stands for the new id). */
+static int receipt_producer(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	for (;;) {
+		atomic_store(&rs->sent[i].verdict, MP__RECEIPT_NONE);
+		uint32_t id = atomic_fetch_add(&kr->next_id, 1);
+		if (id >= KIDS)
+			return 0;
+		atomic_store(&rs->putting[i], id);
+		struct msg m = { 0, id, id * 7919u + 13 };
+		int r = mp__queue_put_receipt(kr->q, &m, sizeof(m),
+		                              TEST_WAIT_NS, &rs->sent[i]);
+		if (r == -MP_ECLOSED)
+			return 0;
+		if (r != 0)
+			return 1;
+		atomic_store(&kr->returned[id], 1);
+	}
+}
+
+static int plain_consumer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct msg m;
+		size_t len;
+		int r = mp_queue_get(kr->q, &m, sizeof(m), &len, TEST_WAIT_NS);
+		if (r == 0 && record(&m, len) < 0)
+			atomic_fetch_add(&kr->bad, 1);
+		if (r == -MP_ECLOSED)
+			return 0;
+		if (r != 0)
+			return 1;
+	}
+}
+
+/*
+ * Producers killed (and stopped) at random: each dead one's last put is
+ * judged, and the judgement is the truth - a put judged sent arrives once,
+ * one judged not sent never arrives.
+ */
+static void test_receipt_producer_kills(void)
+{
+	if (!kr)
+		kr = mpt_shared(sizeof(*kr));
+	if (!rs)
+		rs = mpt_shared(sizeof(*rs));
+	memset(kr, 0, sizeof(*kr));
+	memset(rs, 0, sizeof(*rs));
+	static uint8_t judged[KIDS]; /* 1 sent, 2 not sent */
+	memset(judged, 0, sizeof(judged));
+	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
+	unsigned seed = 5;
+	mp_process_t *prod[2], *cons = mpt_start(plain_consumer, NULL);
+	for (int i = 0; i < 2; i++)
+		prod[i] = mpt_start(receipt_producer, (void *)(intptr_t)i);
+	int kills = 0, stops = 0, sent = 0, unsent = 0;
+	for (int round = 0; round < 150; round++) {
+		usleep(500 + rand_r(&seed) % 3000);
+		int i = rand_r(&seed) % 2;
+		pid_t pid = mp_process_pid(prod[i]);
+		if (round % 5 == 4) {
+			stops += kill(pid, SIGSTOP) == 0;
+			usleep(500 + rand_r(&seed) % 2000);
+			kill(pid, SIGCONT);
+			continue;
+		}
+		kills += kill(pid, SIGKILL) == 0;
+		MPT_OK(mp_process_join(prod[i], TEST_WAIT_NS));
+		mp_process_free(prod[i]);
+		int v = mp__queue_receipt_verdict(kr->q, &rs->sent[i]);
+		MPT_CMP(v, >=, MP__RECEIPT_NONE);
+		MPT_CMP(v, !=, MP__RECEIPT_PENDING);
+		uint32_t id = atomic_load(&rs->putting[i]);
+		if (v == MP__RECEIPT_TAKEN || v == MP__RECEIPT_LEFT) {
+			judged[id] = v == MP__RECEIPT_TAKEN ? 1 : 2;
+			sent += v == MP__RECEIPT_TAKEN;
+			unsent += v == MP__RECEIPT_LEFT;
+		}
+		prod[i] = mpt_start(receipt_producer, (void *)(intptr_t)i);
+	}
+	MPT_CMP(atomic_load(&kr->next_id), <, KIDS);
+	for (int i = 0; i < 2; i++)
+		stop(prod[i]);
+	MPT_OK(mp_queue_close(kr->q));
+	MPT_OK(mp_process_join(cons, MP_SEC(30)));
+	mp_process_free(cons);
+	MPT_EQ(atomic_load(&kr->bad), 0);
+	long dup, lost, total = tally(&dup, &lost), wrong = 0;
+	for (uint32_t s = 0; s < KIDS; s++) {
+		uint8_t n = atomic_load(&kr->seen[s]);
+		wrong += (judged[s] == 1 && n != 1) || (judged[s] == 2 && n);
+	}
+	fprintf(stderr, " [%d kills, %d stops, %ld delivered, last puts: "
+	        "%d sent, %d not] ", kills, stops, total, sent, unsent);
+	MPT_EQ(dup, 0);
+	MPT_EQ(lost, 0);
+	MPT_EQ(wrong, 0);
+	mp_queue_free(kr->q);
 }
 
 /*
@@ -729,6 +851,8 @@ int main(void)
 		  test_receipt_basics },
 		{ "receipts: SIGKILL consumers, nothing lost",
 		  test_receipt_kills },
+		{ "receipts: SIGKILL producers, every put judged right",
+		  test_receipt_producer_kills },
 		CU_TEST_INFO_NULL,
 	};
 	return mpt_main("queue", tests);
