@@ -127,22 +127,68 @@ static int death_cause(struct slot *s, int code, char *detail, size_t len,
 }
 
 /*
- * A worker died with a task taken and not begun (its receipt says so):
+ * Tasks of dead workers go back on the queue through the backlog, in
+ * order, never waiting: the queue may be full (callers filled the place a
+ * task left) until live workers - some perhaps stopped, or in long tasks -
+ * make room, and the supervisor must go on meanwhile (it drains results,
+ * without which the workers could stall).  The supervisor retries each
+ * round.  Only a closed queue (terminate) refuses for good: the task
+ * fails then, as its worker's death.
+ */
+static void backlog_flush(mp_pool_t *p)
+{
+	size_t done = 0;
+	while (done < p->nbacklog) {
+		const struct task *t = &p->backlog[done];
+		int r = mp_queue_put(p->tasks, t, sizeof(*t), 0);
+		if (r == -EAGAIN)
+			break; /* full, or a producer in the way: next round */
+		if (r < 0 && t->kind != TASK_STOP)
+			mp__pool_fail_task(p, t, r, "pool terminated", 0);
+		done++;
+	}
+	p->nbacklog -= done;
+	memmove(p->backlog, p->backlog + done,
+	        p->nbacklog * sizeof(*p->backlog));
+}
+
+static void backlog_add(mp_pool_t *p, const struct task *t, int err,
+                        const char *detail, int signo)
+{
+	if (p->nbacklog == p->backlog_cap) {
+		size_t cap = p->backlog_cap ? 2 * p->backlog_cap : 8;
+		struct task *b = realloc(p->backlog, cap * sizeof(*b));
+		if (!b) { /* it cannot wait for its turn: it fails now */
+			if (t->kind != TASK_STOP)
+				mp__pool_fail_task(p, t, err, detail, signo);
+			return;
+		}
+		p->backlog = b;
+		p->backlog_cap = cap;
+	}
+	p->backlog[p->nbacklog++] = *t;
+}
+
+/*
+ * A worker died with task t taken and not begun (its receipt says so):
  * nothing of it ran, so it goes back on the queue - a stop order too, or
- * close would wait for a worker that never gets one.  Only a queue that is
- * closed (terminate) or full refuses it; the chunk fails then, as its
- * worker's death.
+ * close would wait for a worker that never gets one.  After close, the
+ * stop orders are queued already and t lands behind them: the workers
+ * would all stop first.  So a stop goes in behind t, and the worker that
+ * exits on one of them is started again (extra_stops).
  */
 static void requeue(mp_pool_t *p, const struct task *t, int err,
                     const char *detail, int signo)
 {
-	/* A bounded wait: for the producers' lock, or for room when callers
-	 * filled the place it left - and never forever, when every worker
-	 * is dead and only we could start one to make room. */
-	if (mp_queue_put(p->tasks, t, sizeof(*t), MP_MSEC(200)) == 0 ||
-	    t->kind == TASK_STOP)
-		return;
-	mp__pool_fail_task(p, t, err, detail, signo);
+	pthread_mutex_lock(&p->mu);
+	bool closed = p->state == POOL_CLOSED;
+	pthread_mutex_unlock(&p->mu);
+	backlog_add(p, t, err, detail, signo);
+	if (closed && t->kind != TASK_STOP) {
+		backlog_add(p, &(struct task){ .kind = TASK_STOP }, 0, NULL, 0);
+		p->extra_stops++;
+	}
+	backlog_flush(p);
 }
 
 static void handle_death(mp_pool_t *p, int i)
@@ -167,24 +213,34 @@ static void handle_death(mp_pool_t *p, int i)
 	mp__pool_drain(p);
 	char detail[64];
 	int signo, err = death_cause(s, code, detail, sizeof(detail), &signo);
-	/* Running: it may have died after committing its result (drained
-	 * above), and the job be gone since - see struct slot. */
-	if (atomic_load_explicit(&s->running, memory_order_acquire))
-		mp__pool_fail_task(p, &s->task, err, detail, signo);
-	else if (!atomic_load(&s->stopped) &&
-	         mp__queue_receipt_verdict(p->tasks, &s->receipt) ==
-	         MP__RECEIPT_TAKEN)
-		requeue(p, &s->task, err, detail, signo);
-	bool on_purpose = atomic_load(&s->stopped) ||
-	                  (code == 3 && !atomic_load(&s->running));
-	if (code == 3 && !atomic_load(&s->stopped))
+	bool running = atomic_load_explicit(&s->running, memory_order_acquire);
+	bool stopped = atomic_load(&s->stopped);
+	/* Copied before a replacement takes the slot (see struct slot). */
+	struct task t = s->task;
+	bool taken = !running && !stopped &&
+	             mp__queue_receipt_verdict(p->tasks, &s->receipt) ==
+	             MP__RECEIPT_TAKEN;
+	/* Running, its result not sent: the task dies with it.  Sent, the
+	 * result counts (whoever takes it), even if its job were done and
+	 * gone by now - which the serial in t guards against too. */
+	if (running && mp__queue_receipt_verdict(p->results, &s->sent) !=
+	               MP__RECEIPT_TAKEN)
+		mp__pool_fail_task(p, &t, err, detail, signo);
+	bool on_purpose = stopped || (code == 3 && !running);
+	if (code == 3 && !stopped)
 		p->broken = true; /* its initialisation failed: it would again */
+	if (stopped && p->extra_stops > 0) { /* see requeue */
+		p->extra_stops--;
+		on_purpose = false;
+	}
 	pthread_mutex_lock(&p->mu);
 	bool respawn = p->state != POOL_TERMINATED && !on_purpose &&
 	               !p->broken && !mp__process_exiting();
 	pthread_mutex_unlock(&p->mu);
 	if (respawn && start_worker(p, i, false) < 0)
 		p->broken = true;
+	if (taken) /* after the respawn: the queue may wait for a taker */
+		requeue(p, &t, err, detail, signo);
 }
 
 static size_t live_workers(mp_pool_t *p)
@@ -219,8 +275,12 @@ static void supervise_once(mp_pool_t *p, mp_waitable_t *objs, int *who,
 		objs[n] = mp_wait_queue(p->results);
 		who[n++] = -2;
 	}
-	int r = mp_wait(objs, n, MP_FOREVER, ready);
+	/* A backlog is retried every millisecond until it is queued. */
+	int r = mp_wait(objs, n, p->nbacklog ? MP_MSEC(1) : MP_FOREVER, ready);
+	if (r < 0)
+		r = 0; /* -ETIMEDOUT: nothing ready */
 	mp_event_clear(&p->wake);
+	backlog_flush(p);
 	mp__pool_drain(p);
 	for (int k = 0; k < r; k++)
 		if (who[ready[k]] >= 0)
@@ -253,8 +313,10 @@ static void *supervisor(void *arg)
 		supervise_once(p, objs, who, ready);
 	/* Also when the process exits with the pool open: its children are
 	 * terminated then (they are daemonic) and not replaced. */
-	/* Every worker is gone: nothing will complete any more. */
+	/* Every worker is gone: nothing will complete any more (nor will
+	 * what the backlog holds be taken: it fails with the rest). */
 	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
+	p->nbacklog = 0;
 	mp__pool_run_callbacks(p);
 	free(objs);
 	free(who);
@@ -479,6 +541,7 @@ static void free_pool(mp_pool_t *p)
 	lifeline_close(p); /* every worker is gone */
 	free_shared(p);
 	mp_sys_sandbox_free(&p->custom);
+	free(p->backlog);
 	pthread_mutex_destroy(&p->mu);
 	free(p->initarg_copy);
 	free(p);

@@ -77,16 +77,19 @@ struct result {
  * and bumps `tasks` after each task (relaxed stores: nothing is ordered
  * by them).  A replacement worker takes over its predecessor's slot.
  *
- * `task` and `receipt` close the gap between the task queue's commit and
- * `running`: the worker takes each task straight into `task` with a
- * receipt (internal.h), and resets the receipt once `running` (or
- * `stopped`) says what it took.  A worker found dead with a receipt
- * judged TAKEN took a task it never began: the parent queues `task`
- * again.  One found dead `running` may have died after its result was
- * committed and its job freed, its address taken by a new job: `task`
- * (unchanged until `running` is 0 again) carries the job's serial, and
- * only the job with that serial is failed.  Two lines a slot: the
- * workers' stores never share one.
+ * `task`, `receipt` and `sent` close the gaps around `running`: the
+ * worker takes each task straight into `task` with a receipt (internal.h)
+ * and resets the receipt once `running` (or `stopped`) says what it took;
+ * it resets `sent` before `running` says 1, and puts the task's result with
+ * `sent` as its receipt.  A worker found dead:
+ *  - not running, with `receipt` judged TAKEN: it took a task it never
+ *    began; the parent queues `task` again;
+ *  - running, with `sent` judged TAKEN: its result is on the queue (or
+ *    taken already) and counts; the task is done;
+ *  - running otherwise: the task fails with its death.
+ * `task` stays as it is while `running` is 1, and carries its job's serial:
+ * a job is failed only if it is still the one the task was made for.
+ * Three lines a slot: the workers' stores never share one.
  */
 struct slot {
 	_Atomic uint64_t job;
@@ -98,13 +101,14 @@ struct slot {
 	_Atomic int32_t pid;        /* the worker's, 0 until it runs */
 	_Atomic uint64_t fn;        /* the task's mp_elem_fn or mp_task_fn */
 	_Atomic uint64_t tasks;     /* tasks finished by this worker */
-	/* The rest is the parent's only (mptop copies it, ignores it). */
-	struct mp__receipt receipt;
+	/* The rest mptop copies and ignores. */
+	struct mp__receipt receipt; /* the last take from the task queue */
+	struct mp__receipt sent;    /* the last put on the result queue */
 	struct task task;           /* the last task taken */
-	uint8_t pad[8];
+	uint8_t pad[56];
 };
 
-_Static_assert(sizeof(struct slot) == 128, "a slot is two lines");
+_Static_assert(sizeof(struct slot) == 192, "a slot is three lines");
 
 /*
  * The pool's block in the shared heap: what mptop finds through the
@@ -175,6 +179,12 @@ struct mp_pool {
 	mp_event_t wake;              /* the supervisor: something to do */
 	mp_event_t finished;
 	int spawned;                  /* workers ever started, for names */
+	/* The supervisor's: tasks of dead workers waiting to be queued again
+	 * (requeue), and how many workers to start again when they exit on
+	 * a stop order (a stop queued behind a task requeued after close). */
+	struct task *backlog;
+	size_t nbacklog, backlog_cap;
+	int extra_stops;
 	bool broken;                  /* workers cannot start: fail all */
 	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */
 	int life_w;                   /* lifeline write end, or -1 */

@@ -225,7 +225,10 @@ int mp__pool_worker_main(void *arg)
 		atomic_store_explicit(&sl->job, t.job, memory_order_relaxed);
 		atomic_store_explicit(&sl->chunk, t.chunk, memory_order_relaxed);
 		atomic_store_explicit(&sl->fn, t.fn, memory_order_relaxed);
-		/* Release: job and chunk before "running". */
+		/* The last task's TAKEN would say this one's result is sent. */
+		atomic_store_explicit(&sl->sent.verdict, MP__RECEIPT_NONE,
+		                      memory_order_relaxed);
+		/* Release: job, chunk and `sent` before "running". */
 		atomic_store_explicit(&sl->running, 1, memory_order_release);
 		/* After "running": the parent never sees neither. */
 		atomic_store_explicit(&sl->receipt.verdict, MP__RECEIPT_NONE,
@@ -235,8 +238,11 @@ int mp__pool_worker_main(void *arg)
 			run_buf(&t, &r);
 		else
 			run_elem(&t, &r);
-		mp_queue_put(c->results, &r, sizeof(r), MP_FOREVER);
-		atomic_store_explicit(&c->slot->running, 0, memory_order_release);
+		/* With a receipt: dead before "running" is 0 again, the
+		 * parent still knows whether the result went. */
+		mp__queue_put_receipt(c->results, &r, sizeof(r), MP_FOREVER,
+		                      &sl->sent);
+		atomic_store_explicit(&sl->running, 0, memory_order_release);
 		atomic_store_explicit(&c->slot->tasks, (uint64_t)++done,
 		                      memory_order_relaxed);
 		if (c->maxtasks && done >= c->maxtasks) {

@@ -583,6 +583,21 @@ static int count_exec(const void *in, void *out)
 	return 0;
 }
 
+/* Tally a round of test_idle_kills / test_close_kills: how many failed
+ * with their worker (ran at most once), and how many are wrong. */
+static int check_round(const int *st, const int *out, int n, int *failed)
+{
+	int wrong = 0;
+	for (int i = 0; i < n; i++) {
+		uint32_t x = atomic_load(&sh->execs[i]);
+		if (st[i] == -MP_EWORKERDIED)
+			(*failed)++, wrong += x > 1;
+		else
+			wrong += st[i] != 0 || out[i] != 3 * i || x != 1;
+	}
+	return wrong;
+}
+
 /*
  * Workers killed (or stopped a while) at random as they stream through
  * trivial tasks, so most die between tasks, not in one: taking a task,
@@ -624,21 +639,64 @@ static void test_idle_kills(void)
 		}
 		int e = mp_result_get(r, TEST_WAIT_NS, NULL, NULL);
 		hung += e == -ETIMEDOUT;
-		for (int i = 0; e != -ETIMEDOUT && i < B; i++) {
-			uint32_t x = atomic_load(&sh->execs[i]);
-			if (st[i] == -MP_EWORKERDIED)
-				failed++, wrong += x > 1;
-			else
-				wrong += st[i] != 0 || out[i] != 3 * i || x != 1;
-		}
-		if (e != -ETIMEDOUT)
+		if (e != -ETIMEDOUT) {
+			wrong += check_round(st, out, B, &failed);
 			mp_result_free(r);
+		}
 	}
 	fprintf(stderr, " [%d kills, %d stops: %d tasks failed with their "
 	        "worker] ", kills, stops, failed);
 	MPT_EQ(hung, 0);
 	MPT_EQ(wrong, 0);
 	MPT_OK(mp_pool_free(p));
+}
+
+/*
+ * The same after close: a pool closed with its tasks queued runs them all
+ * before its workers stop, though workers die as they go - a task taken by
+ * a worker that died before beginning it, queued again behind the stop
+ * orders, still runs (none fails with -MP_ECLOSED), and join returns.
+ */
+static void test_close_kills(void)
+{
+	enum { B = 1024, ROUNDS = 150 };
+	static int in[B], out[B], st[B];
+	unsigned seed = 3;
+	int kills = 0, failed = 0, wrong = 0, hung = 0;
+	for (int i = 0; i < B; i++)
+		in[i] = i;
+	for (int round = 0; round < ROUNDS && !hung; round++) {
+		mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
+		for (int i = 0; i < B; i++) {
+			atomic_store(&sh->execs[i], 0);
+			st[i] = 1;
+		}
+		mp_result_t *r = mp_pool_map_async(p, count_exec, in,
+		                                   sizeof(int), B, out,
+		                                   sizeof(int), st, 1, NULL,
+		                                   NULL, NULL, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		MPT_OK(mp_pool_close(p));
+		usleep((useconds_t)(rand_r(&seed) % 1500));
+		pid_t kids[8];
+		int n = mpt_children(kids, 8);
+		if (n)
+			kills += kill(kids[rand_r(&seed) % n], SIGKILL) == 0;
+		int e = mp_pool_join(p, TEST_WAIT_NS);
+		hung += e != 0;
+		if (e == 0) {
+			/* Done: at worst a chunk died with its worker. */
+			int g = mp_result_get(r, 0, NULL, NULL);
+			CU_ASSERT(g == 0 || g == -MP_EWORKERDIED);
+			wrong += check_round(st, out, B, &failed);
+			mp_result_free(r);
+		}
+		MPT_OK(mp_pool_free(p));
+	}
+	fprintf(stderr, " [%d kills: %d tasks failed with their worker] ",
+	        kills, failed);
+	MPT_EQ(hung, 0);
+	MPT_EQ(wrong, 0);
 }
 
 /* ---- sandboxes -------------------------------------------------------------------- */
@@ -1160,6 +1218,7 @@ int main(void)
 		{ "workers killed and crashing", test_worker_deaths },
 		{ "kills at random under load", test_kills_at_random },
 		{ "kills between tasks: none lost", test_idle_kills },
+		{ "kills after close: every task runs", test_close_kills },
 		{ "a map's worker killed", test_map_worker_killed },
 		{ "sandbox policies", test_sandboxes },
 		{ "memory and CPU limits", test_limits },
