@@ -76,6 +76,7 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	atomic_store(&s->retired, 0);
 	/* Judged already (handle_death): the next worker's slate is clean. */
 	atomic_store(&s->receipt.verdict, MP__RECEIPT_NONE);
+	atomic_store(&s->sent.verdict, MP__RECEIPT_NONE);
 	atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->tasks, 0, memory_order_relaxed);
 	snprintf(name, sizeof(name), "%sPoolWorker-%d",
