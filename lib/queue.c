@@ -283,11 +283,15 @@ int mp_queue_free(mp_queue_t *q)
 
 /* ---- the two side locks ----------------------------------------------------- */
 
-/* Mark a side's word as its dead holder's kernel would, and wake. */
+/* Mark a side's word as its dead holder's kernel would, and wake.  The
+ * tid alone is no proof: a child reaped behind our back (SIGCHLD ignored,
+ * a stray waitpid(-1)) frees its tid for reuse, so the holder named by
+ * the word must be proven gone too. */
 static void side_holder_died(struct side_line *s, pid_t tid)
 {
 	uint64_t v = atomic_load(&s->own);
-	while (MP__TID(v) == (uint32_t)tid) {
+	while (MP__TID(v) == (uint32_t)tid &&
+	       mp__holder_gone(mp__holder_of(v))) {
 		if (atomic_compare_exchange_weak(&s->own, &v,
 		                                 mp__owner_died(v))) {
 			mp_sys_futex_wake(mp__word_of(&s->own), 1);
