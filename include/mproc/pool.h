@@ -40,8 +40,8 @@
  * with the signal (mp_result_detail), or -MP_ESANDBOX naming the forbidden
  * system call ("openat").  A new worker takes its place and every other
  * task completes; a task its worker had taken from the queue but not yet
- * begun when it died is run by another (no task is lost, none runs
- * twice).  get, wait, map, imap and join always honour their
+ * begun when it died is run by another (after close too), and one whose
+ * result it had sent counts as done (no task is lost, none runs twice).  get, wait, map, imap and join always honour their
  * timeout; terminate kills workers stuck in a loop.  A worker is dead only
  * when its pidfd reports its exit (common.h, "Liveness"): one that is
  * stopped (SIGSTOP), traced or starved keeps its task however long it
