@@ -583,6 +583,22 @@ static int count_exec(const void *in, void *out)
 	return 0;
 }
 
+/* Start a round of test_idle_kills / test_close_kills: n one-element
+ * chunks of count_exec, their counts and statuses cleared. */
+static mp_result_t *count_round(mp_pool_t *p, const int *in, int *out,
+                                int *st, int n)
+{
+	for (int i = 0; i < n; i++) {
+		atomic_store(&sh->execs[i], 0);
+		st[i] = 1;
+	}
+	mp_result_t *r = mp_pool_map_async(p, count_exec, in, sizeof(int),
+	                                   (size_t)n, out, sizeof(int), st, 1,
+	                                   NULL, NULL, NULL, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	return r;
+}
+
 /* Tally a round of test_idle_kills / test_close_kills: how many failed
  * with their worker (ran at most once), and how many are wrong. */
 static int check_round(const int *st, const int *out, int n, int *failed)
@@ -616,15 +632,7 @@ static void test_idle_kills(void)
 	for (int i = 0; i < B; i++)
 		in[i] = i;
 	for (int round = 0; round < ROUNDS && !hung; round++) {
-		for (int i = 0; i < B; i++) {
-			atomic_store(&sh->execs[i], 0);
-			st[i] = 1;
-		}
-		mp_result_t *r = mp_pool_map_async(p, count_exec, in,
-		                                   sizeof(int), B, out,
-		                                   sizeof(int), st, 1, NULL,
-		                                   NULL, NULL, NULL);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		mp_result_t *r = count_round(p, in, out, st, B);
 		usleep((useconds_t)(rand_r(&seed) % 3000));
 		pid_t kids[8];
 		int n = mpt_children(kids, 8);
@@ -667,15 +675,7 @@ static void test_close_kills(void)
 		in[i] = i;
 	for (int round = 0; round < ROUNDS && !hung; round++) {
 		mp_pool_t *p = pool_with(2, MP_SANDBOX_COMPUTE);
-		for (int i = 0; i < B; i++) {
-			atomic_store(&sh->execs[i], 0);
-			st[i] = 1;
-		}
-		mp_result_t *r = mp_pool_map_async(p, count_exec, in,
-		                                   sizeof(int), B, out,
-		                                   sizeof(int), st, 1, NULL,
-		                                   NULL, NULL, NULL);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+		mp_result_t *r = count_round(p, in, out, st, B);
 		MPT_OK(mp_pool_close(p));
 		usleep((useconds_t)(rand_r(&seed) % 1500));
 		pid_t kids[8];

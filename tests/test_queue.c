@@ -599,19 +599,23 @@ static void test_kill_rewinding(void)
 
 /* ---- receipts (the pool's exactly-once take) ----------------------------- */
 
-/* Takes with a receipt and records each message, then clears the
- * receipt: killed between its take and that, the receipt tells. */
+/* Consumer i takes with a receipt and records each message, then clears
+ * the receipt: killed between its take and that, the receipt tells.
+ * Consumer -1 takes without one. */
 static int receipt_consumer(void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	for (;;) {
+		struct msg own, *m = i >= 0 ? &rs->held[i] : &own;
 		size_t len;
-		int r = mp__queue_get_receipt(kr->q, &rs->held[i],
-		                              sizeof(rs->held[i]), &len,
-		                              TEST_WAIT_NS, &rs->rc[i]);
-		if (r == 0 && record(&rs->held[i], len) < 0)
+		int r = i < 0 ? mp_queue_get(kr->q, m, sizeof(*m), &len,
+		                             TEST_WAIT_NS)
+		              : mp__queue_get_receipt(kr->q, m, sizeof(*m), &len,
+		                                      TEST_WAIT_NS, &rs->rc[i]);
+		if (r == 0 && record(m, len) < 0)
 			atomic_fetch_add(&kr->bad, 1);
-		atomic_store(&rs->rc[i].verdict, MP__RECEIPT_NONE);
+		if (i >= 0)
+			atomic_store(&rs->rc[i].verdict, MP__RECEIPT_NONE);
 		if (r == -MP_ECLOSED)
 			return 0;
 		if (r != 0)
@@ -666,6 +670,45 @@ static void test_receipt_basics(void)
 	mp_queue_free(q);
 }
 
+/* A receipt storm's state, fresh, and its queue. */
+static void storm_setup(void)
+{
+	if (!kr)
+		kr = mpt_shared(sizeof(*kr));
+	if (!rs)
+		rs = mpt_shared(sizeof(*rs));
+	memset(kr, 0, sizeof(*kr));
+	memset(rs, 0, sizeof(*rs));
+	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
+}
+
+/*
+ * A round of a receipt storm over two processes: after a pause, one of
+ * ps[] is stopped a while (every fifth round) or killed, joined, freed,
+ * and its receipt rcs[*i] judged.  The verdict; -1 for a stop.
+ */
+static int storm_round(mp_process_t **ps, struct mp__receipt *rcs,
+                       unsigned *seed, int round, int *i, int *kills,
+                       int *stops)
+{
+	usleep(500 + rand_r(seed) % 3000);
+	*i = rand_r(seed) % 2;
+	pid_t pid = mp_process_pid(ps[*i]);
+	if (round % 5 == 4) {
+		*stops += kill(pid, SIGSTOP) == 0;
+		usleep(500 + rand_r(seed) % 2000);
+		kill(pid, SIGCONT);
+		return -1;
+	}
+	*kills += kill(pid, SIGKILL) == 0;
+	MPT_OK(mp_process_join(ps[*i], TEST_WAIT_NS));
+	mp_process_free(ps[*i]);
+	int v = mp__queue_receipt_verdict(kr->q, &rcs[*i]);
+	MPT_CMP(v, >=, MP__RECEIPT_NONE);
+	MPT_CMP(v, !=, MP__RECEIPT_PENDING);
+	return v;
+}
+
 /* Puts with a receipt, the id it puts recorded first (after the last
  * receipt is cleared: a stale TAKEN never stands for the new id). */
 static int receipt_producer(void *arg)
@@ -688,22 +731,6 @@ static int receipt_producer(void *arg)
 	}
 }
 
-static int plain_consumer(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		struct msg m;
-		size_t len;
-		int r = mp_queue_get(kr->q, &m, sizeof(m), &len, TEST_WAIT_NS);
-		if (r == 0 && record(&m, len) < 0)
-			atomic_fetch_add(&kr->bad, 1);
-		if (r == -MP_ECLOSED)
-			return 0;
-		if (r != 0)
-			return 1;
-	}
-}
-
 /*
  * Producers killed (and stopped) at random: each dead one's last put is
  * judged, and the judgement is the truth - a put judged sent arrives once,
@@ -711,36 +738,20 @@ static int plain_consumer(void *arg)
  */
 static void test_receipt_producer_kills(void)
 {
-	if (!kr)
-		kr = mpt_shared(sizeof(*kr));
-	if (!rs)
-		rs = mpt_shared(sizeof(*rs));
-	memset(kr, 0, sizeof(*kr));
-	memset(rs, 0, sizeof(*rs));
+	storm_setup();
 	static uint8_t judged[KIDS]; /* 1 sent, 2 not sent */
 	memset(judged, 0, sizeof(judged));
-	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
 	unsigned seed = 5;
-	mp_process_t *prod[2], *cons = mpt_start(plain_consumer, NULL);
+	mp_process_t *prod[2];
+	mp_process_t *cons = mpt_start(receipt_consumer, (void *)(intptr_t)-1);
 	for (int i = 0; i < 2; i++)
 		prod[i] = mpt_start(receipt_producer, (void *)(intptr_t)i);
 	int kills = 0, stops = 0, sent = 0, unsent = 0;
 	for (int round = 0; round < 150; round++) {
-		usleep(500 + rand_r(&seed) % 3000);
-		int i = rand_r(&seed) % 2;
-		pid_t pid = mp_process_pid(prod[i]);
-		if (round % 5 == 4) {
-			stops += kill(pid, SIGSTOP) == 0;
-			usleep(500 + rand_r(&seed) % 2000);
-			kill(pid, SIGCONT);
+		int i, v = storm_round(prod, rs->sent, &seed, round, &i,
+		                       &kills, &stops);
+		if (v < 0)
 			continue;
-		}
-		kills += kill(pid, SIGKILL) == 0;
-		MPT_OK(mp_process_join(prod[i], TEST_WAIT_NS));
-		mp_process_free(prod[i]);
-		int v = mp__queue_receipt_verdict(kr->q, &rs->sent[i]);
-		MPT_CMP(v, >=, MP__RECEIPT_NONE);
-		MPT_CMP(v, !=, MP__RECEIPT_PENDING);
 		uint32_t id = atomic_load(&rs->putting[i]);
 		if (v == MP__RECEIPT_TAKEN || v == MP__RECEIPT_LEFT) {
 			judged[id] = v == MP__RECEIPT_TAKEN ? 1 : 2;
@@ -777,34 +788,17 @@ static void test_receipt_producer_kills(void)
  */
 static void test_receipt_kills(void)
 {
-	if (!kr)
-		kr = mpt_shared(sizeof(*kr));
-	if (!rs)
-		rs = mpt_shared(sizeof(*rs));
-	memset(kr, 0, sizeof(*kr));
-	memset(rs, 0, sizeof(*rs));
-	kr->q = mpt_queue(0, sizeof(struct msg), 4096, 0);
+	storm_setup();
 	unsigned seed = 7;
 	mp_process_t *prod = restart(kill_producer), *cons[2];
 	for (int i = 0; i < 2; i++)
 		cons[i] = mpt_start(receipt_consumer, (void *)(intptr_t)i);
 	int kills = 0, stops = 0, taken = 0, left = 0;
 	for (int round = 0; round < 150; round++) {
-		usleep(500 + rand_r(&seed) % 3000);
-		int i = rand_r(&seed) % 2;
-		pid_t pid = mp_process_pid(cons[i]);
-		if (round % 5 == 4) {
-			stops += kill(pid, SIGSTOP) == 0;
-			usleep(500 + rand_r(&seed) % 2000);
-			kill(pid, SIGCONT);
+		int i, v = storm_round(cons, rs->rc, &seed, round, &i,
+		                       &kills, &stops);
+		if (v < 0)
 			continue;
-		}
-		kills += kill(pid, SIGKILL) == 0;
-		MPT_OK(mp_process_join(cons[i], TEST_WAIT_NS));
-		mp_process_free(cons[i]);
-		int v = mp__queue_receipt_verdict(kr->q, &rs->rc[i]);
-		MPT_CMP(v, >=, MP__RECEIPT_NONE);
-		MPT_CMP(v, !=, MP__RECEIPT_PENDING);
 		left += v == MP__RECEIPT_LEFT;
 		if (v == MP__RECEIPT_TAKEN &&
 		    !atomic_load(&kr->seen[rs->held[i].seq])) {
