@@ -240,17 +240,12 @@ int mp_sys_die_with_parent(pid_t parent);
  */
 int mp_sys_lifeline(int fds[2]);
 /*
- * In the child: be SIGKILLed when every write end of the lifeline whose read
- * end is fd has closed (at once if that has happened already).  The kernel
- * signals the hang-up with MP_SYS_LIFELINE_SIGNAL (O_ASYNC, F_SETSIG), whose
- * handler this installs and unblocks.  0 or -errno.
+ * In the child: be SIGKILLed - stopped or not - when every write end of the
+ * lifeline whose read end is fd has closed (at once if that has happened
+ * already).  The kernel sends the SIGKILL itself on the hang-up (O_ASYNC,
+ * F_SETSIG).  0 or -errno.
  */
 int mp_sys_lifeline_hold(int fd);
-#ifdef __SIGRTMAX /* glibc's constant: SIGRTMAX is a call into libc */
-#define MP_SYS_LIFELINE_SIGNAL (__SIGRTMAX - 2)
-#else
-#define MP_SYS_LIFELINE_SIGNAL (SIGRTMAX - 2)
-#endif
 /* CPUs in the affinity mask (at least 1). */
 int mp_sys_cpu_count(void);
 /* setrlimit(resource, soft, hard).  0 or -errno. */

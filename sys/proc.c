@@ -64,29 +64,19 @@ int mp_sys_lifeline(int fds[2])
 	return pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0 ? 0 : -errno;
 }
 
-static int lifeline_fd = -1;
-
-/* Nothing is ever written to a lifeline: the signal means a hang-up, and
- * read() tells (0: no writer left; EAGAIN: a spurious signal). */
-static void on_lifeline(int sig)
-{
-	(void)sig;
-	int saved = errno;
-	char c;
-	if (read(lifeline_fd, &c, 1) == 0)
-		kill(getpid(), SIGKILL);
-	errno = saved;
-}
-
+/*
+ * The hang-up is signalled with SIGKILL itself (F_SETSIG takes any
+ * signal): a child that is stopped (SIGSTOP, a debugger's) when its parent
+ * dies runs no handler until it is continued, and the kernel leaves even a
+ * fatal default action pending on a stopped single-threaded process - it
+ * would linger, stopped, holding what it inherited (a test's output pipe,
+ * which its runner waits on).  Only SIGKILL ends it.  Nothing is ever
+ * written to a lifeline, so the kernel sends it only when the last write
+ * end closes.
+ */
 int mp_sys_lifeline_hold(int fd)
 {
-	struct sigaction sa = { .sa_handler = on_lifeline,
-	                        .sa_flags = SA_RESTART };
-	lifeline_fd = fd;
-	int r = catch_signal(MP_SYS_LIFELINE_SIGNAL, &sa);
-	if (r < 0)
-		return r;
-	if (fcntl(fd, F_SETSIG, MP_SYS_LIFELINE_SIGNAL) < 0 ||
+	if (fcntl(fd, F_SETSIG, SIGKILL) < 0 ||
 	    fcntl(fd, F_SETOWN, getpid()) < 0 ||
 	    fcntl(fd, F_SETFL, O_ASYNC | O_NONBLOCK) < 0)
 		return -errno;

@@ -1052,8 +1052,6 @@ static int pool_then_wait(void *arg)
 	return 1;
 }
 
-/* Whatever kills the pool's process, its workers die with it: the first
- * (forked by the caller, on its lifeline) and the others. */
 static void clear_published(void)
 {
 	atomic_store(&sh->started, 0);
@@ -1062,6 +1060,9 @@ static void clear_published(void)
 		atomic_store(&sh->pids[i], 0);
 }
 
+/* Whatever kills the pool's process, its workers die with it: the first
+ * (forked by the caller, on its lifeline) and the others - even stopped
+ * (SIGSTOP), when only SIGKILL can end them. */
 static void test_dies_with_its_process(void)
 {
 	clear_published();
@@ -1071,6 +1072,8 @@ static void test_dies_with_its_process(void)
 		mpt_finish(c);
 		CU_FAIL_FATAL("the pool's tasks did not start");
 	}
+	for (int i = 0; i < 2; i++)
+		MPT_OK(kill(atomic_load(&sh->pids[8 + i]), SIGSTOP));
 	MPT_OK(mp_process_kill(c));
 	MPT_OK(mp_process_join(c, TEST_WAIT_NS));
 	/* Orphans come back to this process (a subreaper): reap them. */
