@@ -55,8 +55,9 @@
  * seccomp): workers talk to the pool through shared memory and futexes
  * only.  It also allows pidfd_open and ppoll, with which a worker waiting
  * on a lock asks the kernel whether its holder has ended (a pidfd only
- * observes: signalling and waiting for processes stay forbidden).  MP_SANDBOX_CUSTOM starts from the compute rules and lets the
- * caller add rules through libseccomp.
+ * observes: signalling and waiting for processes stay forbidden).
+ * MP_SANDBOX_CUSTOM starts from the compute rules and lets the caller add
+ * rules through libseccomp.
  *
  * Workers die (SIGKILL) when the pool's process dies, however it dies, or
  * execs.  The kernel's parent-death signal, which the others get, comes
@@ -64,9 +65,10 @@
  * may end before the pool, so the first worker instead holds a pipe whose
  * other end only the pool's process keeps (close-on-exec, and closed in
  * its children by fork handlers): when that end closes, the kernel sends
- * the worker SIGRTMAX - 2, and it dies.  So a task must not block, ignore
- * or take over that signal, and the process must not close descriptors it
- * did not open (closefrom) while a pool is open.  A child made without
+ * the worker SIGKILL (F_SETSIG), which ends it even if it is stopped.  So
+ * a task must not change that pipe's owner or signal (F_SETOWN, F_SETSIG),
+ * and the process must not close descriptors it did not open (closefrom)
+ * while a pool is open.  A child made without
  * fork's handlers (a raw clone) keeps that worker alive while it lives.
  * With forkserver (attr.context) the workers are forked by the server;
  * the others' death signal then comes when the thread that started the
