@@ -148,6 +148,8 @@ static void backlog_flush(mp_pool_t *p)
 			mp__pool_fail_task(p, t, r, "pool terminated", 0);
 		done++;
 	}
+	if (!done)
+		return;
 	p->nbacklog -= done;
 	memmove(p->backlog, p->backlog + done,
 	        p->nbacklog * sizeof(*p->backlog));
