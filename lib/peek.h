@@ -123,7 +123,7 @@ struct mp__peek_worker {
 	int32_t syscall;             /* TRAPPED: the call's number */
 	uint64_t tasks;              /* tasks finished by this process */
 };
-#define MP__PEEK_WORKER 192u
+#define MP__PEEK_WORKER 128u
 int mp__pool_peek_worker(const void *copy, struct mp__peek_worker *out);
 
 #endif

@@ -71,11 +71,11 @@ struct result {
 
 /*
  * One per worker, written by the worker, read by the parent when the
- * worker dies, and by mptop.  `job`/`chunk`/`fn` describe the task being
- * run, valid while `running` is 1 (stored last, with release).  `pid` and
- * `tasks` are for mptop only: the worker stores its pid once as it starts
- * and bumps `tasks` after each task (relaxed stores: nothing is ordered
- * by them).  A replacement worker takes over its predecessor's slot.
+ * worker dies, and by mptop.  `task` is the task being run while `running`
+ * is 1 (stored after it, with release).  `pid` and `tasks` are for mptop
+ * only: the worker stores its pid once as it starts and bumps `tasks`
+ * after each task (relaxed stores: nothing is ordered by them).  A
+ * replacement worker takes over its predecessor's slot.
  *
  * `task`, `receipt` and `sent` close the gaps around `running`: the
  * worker takes each task straight into `task` with a receipt (internal.h)
@@ -89,26 +89,22 @@ struct result {
  *  - running otherwise: the task fails with its death.
  * `task` stays as it is while `running` is 1, and carries its job's serial:
  * a job is failed only if it is still the one the task was made for.
- * Three lines a slot: the workers' stores never share one.
+ * Two lines a slot: the workers' stores never share one.
  */
 struct slot {
-	_Atomic uint64_t job;
-	_Atomic uint32_t chunk;
 	_Atomic uint32_t running;
 	_Atomic int32_t violation;  /* the system call that trapped, or -1 */
 	_Atomic uint32_t stopped;   /* took a TASK_STOP: exits on purpose */
 	_Atomic uint32_t retired;   /* ran maxtasksperchild: exits on purpose */
 	_Atomic int32_t pid;        /* the worker's, 0 until it runs */
-	_Atomic uint64_t fn;        /* the task's mp_elem_fn or mp_task_fn */
 	_Atomic uint64_t tasks;     /* tasks finished by this worker */
-	/* The rest mptop copies and ignores. */
 	struct mp__receipt receipt; /* the last take from the task queue */
 	struct mp__receipt sent;    /* the last put on the result queue */
 	struct task task;           /* the last task taken */
-	uint8_t pad[56];
+	uint8_t pad[8];
 };
 
-_Static_assert(sizeof(struct slot) == 192, "a slot is three lines");
+_Static_assert(sizeof(struct slot) == 128, "a slot is two lines");
 
 /*
  * The pool's block in the shared heap: what mptop finds through the

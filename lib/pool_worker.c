@@ -222,13 +222,10 @@ int mp__pool_worker_main(void *arg)
 			atomic_store(&sl->stopped, 1);
 			return 0;
 		}
-		atomic_store_explicit(&sl->job, t.job, memory_order_relaxed);
-		atomic_store_explicit(&sl->chunk, t.chunk, memory_order_relaxed);
-		atomic_store_explicit(&sl->fn, t.fn, memory_order_relaxed);
 		/* The last task's TAKEN would say this one's result is sent. */
 		atomic_store_explicit(&sl->sent.verdict, MP__RECEIPT_NONE,
 		                      memory_order_relaxed);
-		/* Release: job, chunk and `sent` before "running". */
+		/* Release: `task` and `sent` before "running". */
 		atomic_store_explicit(&sl->running, 1, memory_order_release);
 		/* After "running": the parent never sees neither. */
 		atomic_store_explicit(&sl->receipt.verdict, MP__RECEIPT_NONE,
