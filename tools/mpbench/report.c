@@ -80,8 +80,8 @@ static const char *const head[NCOL] = {
 static const bool right[NCOL] = { [C_M] = true, [C_B] = true,
                                   [C_SP] = true, [C_GOAL] = true };
 
-/* A cell holds a row's name whole (struct mpb_row's 96 bytes). */
-#define CELL 96
+/* A cell holds a row's name whole. */
+#define CELL sizeof(((struct mpb_row *)0)->name)
 typedef char cell_t[NCOL][CELL];
 
 static void side_cells(const struct mpb_side *s, char *med, char *spread)
