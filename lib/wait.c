@@ -26,13 +26,15 @@
 #define WAITV_MAX 128                 /* FUTEX_WAITV_MAX */
 #define FALLBACK_SLICE_NS MP_MSEC(1)
 
-static _Atomic bool force_fallback;
+/* How shared objects sleep (sleep_shared): chosen per wait, or - tests -
+ * one way for all. */
+enum { PATH_AUTO, PATH_URING, PATH_POLL };
+static _Atomic int force_path;
 
-/* Tests: run the shared objects' sleep on the fallback path. */
-void mp__wait_force_fallback(bool on);
-void mp__wait_force_fallback(bool on)
+void mp__wait_force_path(int path);
+void mp__wait_force_path(int path)
 {
-	atomic_store(&force_fallback, on);
+	atomic_store(&force_path, path);
 }
 
 struct plan {
@@ -364,18 +366,67 @@ static int sleep_uring(struct plan *p, int64_t deadline)
 	return r < 0 && r != -ETIME ? r : 0;
 }
 
+/*
+ * Shared objects only, and no more than one futex_waitv takes: the system
+ * call itself.  io_uring would cost a submission, then - once one
+ * operation completed - a cancel and the reaping of every completion: a
+ * second kernel entry on every wake-up (a pool's apply that sleeps for its
+ * result: 28-34 us a round trip that way, 15-21 us this way, here).
+ * 1: the kernel lacks futex_waitv (before 5.16), go the other way.
+ */
+static _Atomic bool no_waitv;
+
+static int sleep_waitv(struct plan *p, int64_t deadline)
+{
+	struct futex_waitv v[WAITV_MAX];
+	struct timespec ts;
+	for (size_t i = 0; i < p->nwatch; i++)
+		mp_sys_waitv_set(&v[i], p->watch[i].word, p->watch[i].value);
+	int r = mp_sys_futex_waitv(v, (unsigned)p->nwatch,
+	                           mp__deadline_ts(deadline, &ts));
+	if (r == -ENOSYS) {
+		atomic_store_explicit(&no_waitv, true, memory_order_relaxed);
+		return 1;
+	}
+	/* Woken, a word already changed, or the deadline: look again. */
+	return r >= 0 || r == -EAGAIN || r == -ETIMEDOUT ? 0 : r;
+}
+
+/*
+ * Descriptors too, or more words than one futex_waitv: io_uring, or
+ * without its FUTEX_WAITV (before 6.7) ppoll in slices.  So also in an
+ * interruptible thread: after an SA_RESTART handler the kernel restarts
+ * futex_waitv (ERESTARTSYS, deadline or not - unlike FUTEX_WAIT's restart
+ * block, see mp_sys_wait_deadline), and the thread would never hear of
+ * the signal; io_uring's wait reports it.
+ */
+static int sleep_shared(struct plan *p, int64_t deadline)
+{
+	int path = atomic_load_explicit(&force_path, memory_order_relaxed);
+	if (path == PATH_POLL)
+		return sleep_poll(p, deadline);
+	if (path == PATH_AUTO && !p->nfds && p->nwatch <= WAITV_MAX &&
+	    !mp_sys_interruptible() &&
+	    !atomic_load_explicit(&no_waitv, memory_order_relaxed)) {
+		int r = sleep_waitv(p, deadline);
+		if (r != 1)
+			return r;
+	}
+	if (mp_sys_uring_has_op(MP_SYS_IORING_OP_FUTEX_WAITV))
+		return sleep_uring(p, deadline);
+	return sleep_poll(p, deadline);
+}
+
 static int sleep_any(struct plan *p, int64_t deadline, size_t *ready)
 {
 	if (!p->nwatch)
 		return sleep_poll(p, deadline);
-	bool uring = !atomic_load(&force_fallback) &&
-	             mp_sys_uring_has_op(MP_SYS_IORING_OP_FUTEX_WAITV);
 	/* Counted in first, then one more look with fresh futex values: a
 	 * change after this look wakes us or fails our futex compare. */
 	count_in(p, 1);
 	int r = look(p, ready);
 	if (r == 0)
-		r = uring ? sleep_uring(p, deadline) : sleep_poll(p, deadline);
+		r = sleep_shared(p, deadline);
 	count_in(p, -1);
 	return r < 0 ? r : 0;
 }

@@ -1,13 +1,15 @@
-/* test_wait.c - mp_wait on descriptors, processes and shared objects, on
- * io_uring and on the fallback. */
+/* test_wait.c - mp_wait on descriptors, processes and shared objects, each
+ * way it can sleep: futex_waitv or io_uring as it chooses, io_uring only,
+ * and the fallback. */
 #include "testutil.h"
 
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
 
-void mp__wait_force_fallback(bool on);
+void mp__wait_force_path(int path); /* 0 as it chooses, 1 io_uring, 2 poll */
 
 struct shared {
 	mp_event_t ev[1000];
@@ -17,7 +19,6 @@ struct shared {
 };
 static struct shared *sh;
 static mp_queue_t *q;
-static bool fallback;
 
 /* A child that does `what` after a short delay. */
 struct later {
@@ -122,6 +123,56 @@ static void one_becomes_ready(void)
 	/* A closed queue is ready: a get would not block. */
 	mp_queue_close(q);
 	MPT_EQ(mp_wait(&objs[1], 1, 0, ready), 1);
+}
+
+static int64_t thread_cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+/* Shared objects only (one futex_waitv when mp_wait chooses): each kind
+ * made ready by another process, the deadline, a sleep that does not
+ * spin, and both sides of one futex_waitv's 128 words. */
+static void shared_only(void)
+{
+	reset();
+	static mp_waitable_t objs[129];
+	size_t ready[129];
+	objs[0] = mp_wait_queue(q);
+	objs[1] = mp_wait_event(&sh->ev[0]);
+	objs[2] = mp_wait_sem(&sh->sem);
+	int64_t t0 = mp_sys_now_ns(), c0 = thread_cpu_ns();
+	MPT_ERR(mp_wait(objs, 3, MP_MSEC(50), ready), -ETIMEDOUT);
+	MPT_CMP(mp_sys_now_ns() - t0, >=, MP_MSEC(50));
+	/* Asleep, not looking in a loop: the fallback wakes every 1 ms, a
+	 * spinning wait would take the whole 50. */
+	MPT_CMP(thread_cpu_ns() - c0, <, MP_MSEC(25));
+	for (int what = 1; what <= 3; what++) { /* later(): queue, event, sem */
+		mp_process_t *p = later(what, 0, -1);
+		MPT_EQ(mp_wait(objs, 3, TEST_WAIT_NS, ready), 1);
+		MPT_EQ(ready[0], (size_t)(what - 1));
+		reap(p);
+		char c;
+		size_t len;
+		if (what == 1)
+			MPT_OK(mp_queue_get(q, &c, 1, &len, 0));
+		if (what == 2)
+			mp_event_clear(&sh->ev[0]);
+		if (what == 3)
+			MPT_OK(mp_sem_acquire(&sh->sem, 0));
+	}
+	for (size_t n = 128; n <= 129; n++) {
+		for (size_t i = 0; i < n; i++)
+			objs[i] = mp_wait_event(&sh->ev[i]);
+		mp_process_t *p = later(2, (int)n - 1, -1);
+		MPT_EQ(mp_wait(objs, n, TEST_WAIT_NS, ready), 1);
+		MPT_EQ(ready[0], n - 1);
+		reap(p);
+		mp_event_clear(&sh->ev[n - 1]);
+	}
 }
 
 static int exit_soon(void *arg)
@@ -336,33 +387,34 @@ static void waitset(void)
 		close(efd[i]);
 }
 
-static void run_both(void (*fn)(void))
+static void run_paths(void (*fn)(void))
 {
-	for (int f = 0; f < 2; f++) {
-		fallback = f;
-		if (!fallback &&
+	for (int path = 0; path < 3; path++) {
+		if (path == 1 &&
 		    !mp_sys_uring_has_op(MP_SYS_IORING_OP_FUTEX_WAITV)) {
 			MPT_SKIP("io_uring FUTEX_WAITV needs Linux 6.7");
 			continue;
 		}
-		mp__wait_force_fallback(fallback);
+		mp__wait_force_path(path);
 		fn();
 	}
-	mp__wait_force_fallback(false);
+	mp__wait_force_path(0);
 }
 
-static void test_one_becomes_ready(void) { run_both(one_becomes_ready); }
-static void test_process_sentinel(void) { run_both(process_sentinel); }
-static void test_many(void) { run_both(many); }
+static void test_one_becomes_ready(void) { run_paths(one_becomes_ready); }
+static void test_shared_only(void) { run_paths(shared_only); }
+static void test_process_sentinel(void) { run_paths(process_sentinel); }
+static void test_many(void) { run_paths(many); }
 static void test_bad_input(void) { bad_input(); }
-static void test_waitset(void) { run_both(waitset); }
-static void test_conn_and_listener(void) { run_both(conn_and_listener); }
+static void test_waitset(void) { run_paths(waitset); }
+static void test_conn_and_listener(void) { run_paths(conn_and_listener); }
 
 int main(void)
 {
 	sh = mpt_shared(sizeof(*sh));
 	static CU_TestInfo tests[] = {
 		{ "each kind becomes ready", test_one_becomes_ready },
+		{ "shared objects only", test_shared_only },
 		{ "process sentinel", test_process_sentinel },
 		{ "1100 objects", test_many },
 		{ "bad input", test_bad_input },
