@@ -101,7 +101,9 @@ struct slot {
 	struct mp__receipt receipt; /* the last take from the task queue */
 	struct mp__receipt sent;    /* the last put on the result queue */
 	struct task task;           /* the last task taken */
-	uint8_t pad[8];
+	_Atomic uint32_t begun;     /* 1 once the first task is taken, if
+	                               cfg.announce (see pool.c) */
+	uint8_t pad[4];
 };
 
 _Static_assert(sizeof(struct slot) == 128, "a slot is two lines");
@@ -133,6 +135,7 @@ struct worker_cfg {
 	size_t memory_limit;
 	unsigned cpu_limit_sec;
 	int lifeline;  /* read end of the pool's lifeline (worker 0), or -1 */
+	uint32_t announce; /* wake the supervisor at the first task (begun) */
 	/* forkserver: the filter's instructions follow the struct (filter
 	 * is NULL in the copy sent); how many. */
 	uint32_t filter_insns;

@@ -227,6 +227,10 @@ int mp__pool_worker_main(void *arg)
 		                      memory_order_relaxed);
 		/* Release: `task` and `sent` before "running". */
 		atomic_store_explicit(&sl->running, 1, memory_order_release);
+		if (c->announce && !done) { /* the others wait for this */
+			atomic_store_explicit(&sl->begun, 1, memory_order_relaxed);
+			mp_sys_futex_wake(&sl->begun, 1);
+		}
 		/* After "running": the parent never sees neither. */
 		atomic_store_explicit(&sl->receipt.verdict, MP__RECEIPT_NONE,
 		                      memory_order_relaxed);

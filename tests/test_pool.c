@@ -1067,6 +1067,79 @@ static void clear_published(void)
 		atomic_store(&sh->pids[i], 0);
 }
 
+/* Wait (TEST_WAIT_NS at most) until this process has n children. */
+static int wait_children(int n)
+{
+	pid_t kids[16];
+	for (int tries = 0; tries < 2000; tries++) {
+		if (mpt_children(kids, 16) >= n)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/*
+ * The first worker, forked by mp_pool_new's caller, starts alone; the
+ * supervisor forks the others once it has its first task - or without
+ * one, a moment later, even if it never gets to take one (stopped).
+ */
+static void test_first_worker_alone(void)
+{
+	enum { N = 3 };
+	mp_pool_t *p = pool_with(N, MP_SANDBOX_COMPUTE);
+	if (!mpt_forkserver) /* the server's children, not ours */
+		MPT_OK(wait_children(N));
+	MPT_OK(mp_pool_free(p));
+
+	/* N holding tasks at once, from the start, need every worker.
+	 * (Unsandboxed: publish_and_hold(2) asks for its death signal.) */
+	clear_published();
+	p = pool_with(N, MP_SANDBOX_NONE);
+	int in[N] = { 0, 1, 2 };
+	mp_result_t *r[N];
+	for (int i = 0; i < N; i++) {
+		r[i] = mp_pool_apply_async(p, publish_and_hold, &in[i],
+		                           sizeof(int), NULL, NULL, NULL, NULL);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(r[i]);
+	}
+	MPT_OK(wait_started(N));
+	atomic_store(&sh->go, 1);
+	for (int i = 0; i < N; i++) {
+		MPT_OK(mp_result_get(r[i], TEST_WAIT_NS, NULL, NULL));
+		mp_result_free(r[i]);
+	}
+	MPT_OK(mp_pool_free(p));
+	if (mpt_forkserver)
+		return;
+
+	/* The first worker stopped before any task: the others start and
+	 * run the tasks.  (Only when it was alone when stopped: a loaded
+	 * machine may have let the others start already.) */
+	for (int round = 0, tested = 0; round < 20 && !tested; round++) {
+		clear_published();
+		p = pool_with(N, MP_SANDBOX_COMPUTE);
+		pid_t kids[16];
+		int n = mpt_children(kids, 16);
+		if (n == 1 && kill(kids[0], SIGSTOP) == 0) {
+			tested = 1;
+			MPT_OK(wait_children(N));
+			for (int i = 0; i < N - 1; i++)
+				CU_ASSERT_PTR_NOT_NULL(mp_pool_apply_async(
+				        p, publish_and_hold, &in[i], sizeof(int),
+				        NULL, NULL, NULL, NULL));
+			MPT_OK(wait_started(N - 1));
+			for (int i = 0; i < N - 1; i++)
+				MPT_CMP(atomic_load(&sh->pids[8 + i]), !=, kids[0]);
+			kill(kids[0], SIGCONT);
+			atomic_store(&sh->go, 1);
+		}
+		MPT_OK(mp_pool_free(p));
+		if (round == 19 && !tested)
+			MPT_SKIP("the other workers always started at once");
+	}
+}
+
 /* Whatever kills the pool's process, its workers die with it: the first
  * (forked by the caller, on its lifeline) and the others - even stopped
  * (SIGSTOP), when only SIGKILL can end them. */
@@ -1236,6 +1309,7 @@ int main(void)
 		{ "exit with a pool open", test_exit_with_open_pool },
 		{ "outlives the thread that made it", test_outlives_its_thread },
 		{ "made on a small stack", test_small_stack_maker },
+		{ "the first worker starts alone", test_first_worker_alone },
 		{ "workers die with the pool's process",
 		  test_dies_with_its_process },
 		{ "workers die when the pool's process execs",

@@ -4,10 +4,12 @@
  *
  * Lifecycle: mp_pool_new() makes the shared heap (which carries tasks and
  * results), forks the first worker and returns; the pool's supervisor
- * thread forks the others meanwhile, so the first task need not wait for
- * them.  (A worker runs on a copy of the forking thread's stack: with less
- * room left on the caller's than half of what new threads get, mp_pool_new
- * leaves the first worker to the supervisor too.)  Work goes in with
+ * thread forks the others once the first has taken a task, or after a
+ * millisecond without one, so the first task neither waits for them nor
+ * shares the CPUs with their forks.  (A worker runs on a copy of the
+ * forking thread's stack: with less room left on the caller's than half
+ * of what new threads get, mp_pool_new leaves the first worker to the
+ * supervisor too.)  Work goes in with
  * apply / map / imap and their async forms; results come back as
  * mp_result_t (AsyncResult) or an mp_imap_t iterator.  mp_pool_close()
  * stops taking work and lets the workers finish what is queued;
