@@ -60,6 +60,22 @@ static void reap(mp_process_t *p)
 	mp_process_free(p);
 }
 
+/* Undo what later(what, 0, fd) made ready, so that the next round starts
+ * clean: read the byte, get the message, clear the event, acquire. */
+static void consume(int what, int fd)
+{
+	char c;
+	size_t len;
+	if (what == 0)
+		MPT_EQ(read(fd, &c, 1), 1);
+	if (what == 1)
+		MPT_OK(mp_queue_get(q, &c, 1, &len, 0));
+	if (what == 2)
+		mp_event_clear(&sh->ev[0]);
+	if (what == 3)
+		MPT_OK(mp_sem_acquire(&sh->sem, 0));
+}
+
 static void reset(void)
 {
 	for (int i = 0; i < 1000; i++)
@@ -94,16 +110,7 @@ static void one_becomes_ready(void)
 		MPT_EQ(n, 1);
 		MPT_EQ(ready[0], (size_t)what);
 		reap(p);
-		char c;
-		size_t len;
-		if (what == 0)
-			MPT_EQ(read(pfd[0], &c, 1), 1);
-		if (what == 1)
-			MPT_OK(mp_queue_get(q, &c, 1, &len, 0));
-		if (what == 2)
-			mp_event_clear(&sh->ev[0]);
-		if (what == 3)
-			MPT_OK(mp_sem_acquire(&sh->sem, 0));
+		consume(what, pfd[0]);
 	}
 	/* The barrier: a party arrives in a child while we wait on it (a
 	 * barrier of 2: our arrival in a thread completes the cycle). */
@@ -155,14 +162,7 @@ static void shared_only(void)
 		MPT_EQ(mp_wait(objs, 3, TEST_WAIT_NS, ready), 1);
 		MPT_EQ(ready[0], (size_t)(what - 1));
 		reap(p);
-		char c;
-		size_t len;
-		if (what == 1)
-			MPT_OK(mp_queue_get(q, &c, 1, &len, 0));
-		if (what == 2)
-			mp_event_clear(&sh->ev[0]);
-		if (what == 3)
-			MPT_OK(mp_sem_acquire(&sh->sem, 0));
+		consume(what, -1);
 	}
 	for (size_t n = 128; n <= 129; n++) {
 		for (size_t i = 0; i < n; i++)
