@@ -296,29 +296,38 @@ static void supervise_once(mp_pool_t *p, mp_waitable_t *objs, int *who,
 
 /*
  * Forked by the caller, worker 0 runs alone until it has taken its first
- * task (or died, or FIRST_TASK_WAIT_NS passed, or the pool is ending);
- * then the supervisor forks the others.  A fork write-protects every
- * private page of this process, and the caller - putting the first task
- * and waiting for its result meanwhile - then takes a copy-on-write fault
- * on each page it writes; with two of our threads on the CPUs each fault
- * flushes the other CPU's TLB by interrupt (11 us a fault here, 2 alone).
- * A new pool's first result came 17% sooner (396 -> 330 us, means of 8
- * runs a side); the others start ~0.2 ms later.  The fork server's workers are not forks
- * of this process: they start at once.
+ * task, or FIRST_TASK_WAIT_NS passed; then the supervisor forks the
+ * others.  A fork write-protects every private page of this process, and
+ * the caller - handing the first task over and waiting for its result
+ * meanwhile - then takes a copy-on-write fault on each page it writes;
+ * with two of our threads on the CPUs each fault flushes the other CPU's
+ * TLB by interrupt (11 us a fault here, 2 alone).  A new pool's first
+ * result came 17% sooner (396 -> 330 us, means of 8 runs a side); the
+ * others start ~0.2 ms later.  The wait is on the one word, a futex on any
+ * kernel: a worker 0 that dies first, or that close stops, costs the
+ * others that millisecond at most (terminate ends the wait).  The fork
+ * server's workers are not forks of this process: they start at once.
  */
 #define FIRST_TASK_WAIT_NS MP_MSEC(1)
+
+static _Atomic int64_t first_task_wait = FIRST_TASK_WAIT_NS;
+
+/* Tests: make the wait long enough to watch (< 0: as built). */
+void mp__pool_first_task_wait(int64_t ns);
+void mp__pool_first_task_wait(int64_t ns)
+{
+	atomic_store(&first_task_wait, ns < 0 ? FIRST_TASK_WAIT_NS : ns);
+}
 
 static void await_first_task(mp_pool_t *p)
 {
 	if (!p->workers[0] || !p->cfg[0].announce)
 		return;
-	mp_waitable_t objs[3] = {
-		{ .kind = MP__WAIT_WORD, .since = 0, .obj = &p->slots[0].begun },
-		mp_wait_process(p->workers[0]),
-		mp_wait_event(&p->wake),
-	};
-	size_t ready[3];
-	(void)mp_wait(objs, 3, FIRST_TASK_WAIT_NS, ready);
+	_Atomic uint32_t *begun = &p->slots[0].begun;
+	int64_t deadline = mp_sys_now_ns() + atomic_load(&first_task_wait);
+	struct timespec ts;
+	while (!atomic_load(begun) && mp_sys_now_ns() < deadline)
+		(void)mp_sys_futex_wait(begun, 0, mp__deadline_ts(deadline, &ts));
 	p->cfg[0].announce = 0; /* a replacement does not */
 }
 
@@ -696,6 +705,9 @@ int mp_pool_terminate(mp_pool_t *p)
 	pthread_mutex_unlock(&p->mu);
 	mp_queue_close(p->tasks);
 	mp_event_set(&p->wake);
+	/* Nor wait for a first task now (await_first_task). */
+	atomic_store(&p->slots[0].begun, 1);
+	mp_sys_futex_wake(&p->slots[0].begun, 1);
 	return 0;
 }
 

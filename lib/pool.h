@@ -123,7 +123,8 @@ struct pool_shm {
 
 #define POOL_MAGIC 0x6d70706cu /* "mppl" */
 
-/* What a worker needs: read-only after the pool starts it. */
+/* What a worker needs: read-only after the pool starts it (but for
+ * announce, which the supervisor clears once it no longer waits). */
 struct worker_cfg {
 	mp_queue_t *tasks, *results;
 	struct slot *slot;

@@ -367,33 +367,36 @@ static int sleep_uring(struct plan *p, int64_t deadline)
 }
 
 /*
- * Shared objects only, and no more than one futex_waitv takes: the system
- * call itself.  io_uring would cost a submission, then - once one
- * operation completed - a cancel and the reaping of every completion: a
- * second kernel entry on every wake-up (a pool's apply that sleeps for its
- * result: 28-34 us a round trip that way, 15-21 us this way, here).
- * 1: the kernel lacks futex_waitv (before 5.16), go the other way.
+ * A few shared objects only: one futex_waitv system call.  io_uring would
+ * cost a submission, then - once one operation completed - a cancel and
+ * the reaping of every completion: a second kernel entry on every wake-up
+ * (a pool's apply that sleeps for its result: 28-34 us a round trip that
+ * way, 15-21 us this way, here).  More words go to io_uring, which keeps
+ * its array off the stack.  1: futex_waitv cannot be used here - the
+ * kernel lacks it (before 5.16), or a seccomp policy refuses it - so go
+ * the other way from now on.
  */
+#define WAITV_STACK 16
+
 static _Atomic bool no_waitv;
 
 static int sleep_waitv(struct plan *p, int64_t deadline)
 {
-	struct futex_waitv v[WAITV_MAX];
+	struct futex_waitv v[WAITV_STACK];
 	struct timespec ts;
 	for (size_t i = 0; i < p->nwatch; i++)
 		mp_sys_waitv_set(&v[i], p->watch[i].word, p->watch[i].value);
 	int r = mp_sys_futex_waitv(v, (unsigned)p->nwatch,
 	                           mp__deadline_ts(deadline, &ts));
-	if (r == -ENOSYS) {
-		atomic_store_explicit(&no_waitv, true, memory_order_relaxed);
-		return 1;
-	}
 	/* Woken, a word already changed, or the deadline: look again. */
-	return r >= 0 || r == -EAGAIN || r == -ETIMEDOUT ? 0 : r;
+	if (r >= 0 || r == -EAGAIN || r == -ETIMEDOUT)
+		return 0;
+	atomic_store_explicit(&no_waitv, true, memory_order_relaxed);
+	return 1;
 }
 
 /*
- * Descriptors too, or more words than one futex_waitv: io_uring, or
+ * Descriptors too, or more words: io_uring, or
  * without its FUTEX_WAITV (before 6.7) ppoll in slices.  So also in an
  * interruptible thread: after an SA_RESTART handler the kernel restarts
  * futex_waitv (ERESTARTSYS, deadline or not - unlike FUTEX_WAIT's restart
@@ -405,7 +408,7 @@ static int sleep_shared(struct plan *p, int64_t deadline)
 	int path = atomic_load_explicit(&force_path, memory_order_relaxed);
 	if (path == PATH_POLL)
 		return sleep_poll(p, deadline);
-	if (path == PATH_AUTO && !p->nfds && p->nwatch <= WAITV_MAX &&
+	if (path == PATH_AUTO && !p->nfds && p->nwatch <= WAITV_STACK &&
 	    !mp_sys_interruptible() &&
 	    !atomic_load_explicit(&no_waitv, memory_order_relaxed)) {
 		int r = sleep_waitv(p, deadline);

@@ -1071,13 +1071,16 @@ static void clear_published(void)
 static int wait_children(int n)
 {
 	pid_t kids[16];
-	for (int tries = 0; tries < 2000; tries++) {
-		if (mpt_children(kids, 16) >= n)
-			return 0;
+	int64_t deadline = mp_sys_now_ns() + TEST_WAIT_NS;
+	while (mpt_children(kids, 16) < n) {
+		if (mp_sys_now_ns() >= deadline)
+			return -ETIMEDOUT;
 		usleep(1000);
 	}
-	return -ETIMEDOUT;
+	return 0;
 }
+
+void mp__pool_first_task_wait(int64_t ns); /* lib/pool.c, for tests */
 
 /*
  * The first worker, forked by mp_pool_new's caller, starts alone; the
@@ -1091,6 +1094,23 @@ static void test_first_worker_alone(void)
 	if (!mpt_forkserver) /* the server's children, not ours */
 		MPT_OK(wait_children(N));
 	MPT_OK(mp_pool_free(p));
+
+	/* With the moment made long: alone until its first task, then all
+	 * (the first task is what starts them). */
+	void *o = NULL;
+	size_t len = 0;
+	if (!mpt_forkserver) {
+		mp__pool_first_task_wait(3 * TEST_WAIT_NS);
+		p = pool_with(N, MP_SANDBOX_COMPUTE);
+		usleep(50000);
+		pid_t kids[16];
+		MPT_EQ(mpt_children(kids, 16), 1);
+		MPT_OK(mp_pool_apply(p, echo_upper, "up", 2, &o, &len));
+		free(o);
+		MPT_OK(wait_children(N));
+		MPT_OK(mp_pool_free(p));
+		mp__pool_first_task_wait(-1);
+	}
 
 	/* N holding tasks at once, from the start, need every worker.
 	 * (Unsandboxed: publish_and_hold(2) asks for its death signal.) */
@@ -1125,8 +1145,6 @@ static void test_first_worker_alone(void)
 			tested = 1;
 			MPT_OK(wait_children(N));
 			kill(kids[0], SIGCONT);
-			void *o = NULL;
-			size_t len = 0;
 			MPT_OK(mp_pool_apply(p, echo_upper, "up", 2, &o, &len));
 			CU_ASSERT(len == 2 && o && memcmp(o, "UP", 2) == 0);
 			free(o);

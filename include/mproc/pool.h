@@ -5,18 +5,18 @@
  * Lifecycle: mp_pool_new() makes the shared heap (which carries tasks and
  * results), forks the first worker and returns; the pool's supervisor
  * thread forks the others once the first has taken a task, or after a
- * millisecond without one, so the first task neither waits for them nor
- * shares the CPUs with their forks.  (A worker runs on a copy of the
- * forking thread's stack: with less room left on the caller's than half
- * of what new threads get, mp_pool_new leaves the first worker to the
- * supervisor too.)  Work goes in with
- * apply / map / imap and their async forms; results come back as
- * mp_result_t (AsyncResult) or an mp_imap_t iterator.  mp_pool_close()
- * stops taking work and lets the workers finish what is queued;
- * mp_pool_terminate() kills them now; mp_pool_join() waits for them to
- * exit; mp_pool_free() does what is still needed of the three and frees
- * the pool.  A pool belongs to the process that made it; any of its
- * threads may use it.
+ * millisecond without one: the first task need not wait for them, and their
+ * forks do not slow the caller as it hands that task over (each fork makes
+ * the pages the caller writes next copy-on-write faults).  (A worker runs
+ * on a copy of the forking thread's stack: with less room left on the
+ * caller's than half of what new threads get, mp_pool_new leaves the first
+ * worker to the supervisor too.)  Work goes in with apply / map / imap and
+ * their async forms; results come back as mp_result_t (AsyncResult) or an
+ * mp_imap_t iterator.  mp_pool_close() stops taking work and lets the
+ * workers finish what is queued; mp_pool_terminate() kills them now;
+ * mp_pool_join() waits for them to exit; mp_pool_free() does what is still
+ * needed of the three and frees the pool.  A pool belongs to the process
+ * that made it; any of its threads may use it.
  *
  * Tasks are C functions.  Workers are forked from the pool's creator, so a
  * function pointer (and any pointer into memory that existed at fork time)

@@ -18,7 +18,8 @@
  * another process may consume what made an object ready before you act.
  *
  * How it sleeps: descriptors only - one ppoll().  Shared objects only, up
- * to 128 of them - one futex_waitv() (Linux 5.16).  Anything else - one
+ * to 16 of them - one futex_waitv() (Linux 5.16; not in a thread made
+ * interruptible, whose signals it would not report).  Anything else - one
  * io_uring submission on the calling thread's ring: a POLL_ADD per
  * descriptor and FUTEX_WAITV operations (128 words each) for the shared
  * objects; the first completion wakes the caller, the rest are cancelled
