@@ -187,13 +187,23 @@ static inline bool is_self(const mp_process_t *p)
 
 /* ---- the list of started children ------------------------------------ */
 
-static void list_add(mp_process_t *p)
+/* Listed unless the process has begun to exit (false): exit_cleanup
+ * sets `exiting` before it takes the lock to terminate and join what is
+ * listed, so a child listed after that would outlive us unjoined.  Looked
+ * at first without the lock too, which the exit holds while it joins. */
+static bool list_add(mp_process_t *p)
 {
+	if (atomic_load(&ps.exiting))
+		return false;
 	mp_sys_mutex_lock(&ps.lock);
-	p->next_child = ps.children;
-	ps.children = p;
-	p->listed = true;
+	bool ok = !atomic_load(&ps.exiting);
+	if (ok) {
+		p->next_child = ps.children;
+		ps.children = p;
+		p->listed = true;
+	}
 	mp_sys_mutex_unlock(&ps.lock);
+	return ok;
 }
 
 static void list_remove(mp_process_t *p)
@@ -527,7 +537,11 @@ int mp_process_start(mp_process_t *p)
 	/* Everything that can be written before the fork is, so that neither
 	 * side has to copy these pages afterwards; undone if fork fails. */
 	p->started = true;
-	list_add(p);
+	if (!list_add(p)) {
+		p->started = false;
+		pthread_mutex_unlock(&p->mu);
+		return -ECANCELED;
+	}
 	int fd = -1;
 	pid_t pid;
 	if (mp__context_method(p->ctx) == MP__FORKSERVER) {
@@ -855,7 +869,11 @@ bool mp__process_exiting(void)
  * for every child.  Also run by a child after its target returns.  The
  * children list stays locked throughout, so that no other thread of ours
  * (a pool's supervisor, say) frees or replaces a child under us; and
- * `exiting` tells such threads not to start new ones.
+ * `exiting`, set before the lock is taken, makes mp_process_start refuse
+ * from then on (list_add).  A process with no child listed returns at
+ * once and sets nothing: a thread starting its first child just then
+ * could still leave that one behind (it dies with the thread, by its
+ * death signal).
  */
 MP_SYS_FORK_PATH
 static void exit_cleanup(void)

@@ -14,6 +14,7 @@ struct shared {
 	_Atomic uint32_t ready;    /* ... and count themselves in here */
 	_Atomic int32_t pid;       /* a grandchild's pid, published */
 	_Atomic uint32_t value;
+	_Atomic int32_t late;      /* what a start during exit returned */
 	char text[256];
 };
 static struct shared *sh;
@@ -360,6 +361,51 @@ static void test_exit_joins_children(void)
 	mp_process_free(mid);
 }
 
+static int sleep_200ms(void *arg)
+{
+	(void)arg;
+	usleep(200000);
+	return 0;
+}
+
+static void *start_late(void *arg)
+{
+	(void)arg;
+	usleep(50000); /* by now the main thread is in its exit, joining */
+	mp_process_t *y = mp_process_new(ret_arg, NULL, NULL, 0, NULL);
+	atomic_store(&sh->late, y ? mp_process_start(y) : -ENOMEM);
+	return NULL;
+}
+
+/* Returns at once: its exit joins the 200 ms child while a thread tries
+ * to start another. */
+static int exit_while_a_thread_starts(void *arg)
+{
+	(void)arg;
+	mp_process_t *x = mp_process_new(sleep_200ms, NULL, NULL, 0, NULL);
+	pthread_t t;
+	if (!x || mp_process_start(x) < 0 ||
+	    pthread_create(&t, NULL, start_late, NULL) != 0)
+		return 9;
+	return 0;
+}
+
+/* Once a process has begun to exit, none of its threads starts a child:
+ * the exit is terminating and joining its children, and one started then
+ * would outlive it, unjoined (a pool's supervisor starting workers, say). */
+static void test_no_start_while_exiting(void)
+{
+	reset_shared();
+	atomic_store(&sh->late, 1);
+	mp_process_t *p = started(exit_while_a_thread_starts, NULL, 0);
+	MPT_OK(mp_process_join(p, TEST_WAIT_NS));
+	MPT_EQ(exitcode_of(p), 0);
+	MPT_EQ(atomic_load(&sh->late), -ECANCELED);
+	mp_process_free(p);
+	while (waitpid(-1, NULL, WNOHANG) > 0) /* one that started: ours */
+		;
+}
+
 static int daemon_tries_child(void *arg)
 {
 	(void)arg;
@@ -518,6 +564,7 @@ static const struct mpt_target targets[] = {
 	TARGET(report_identity), TARGET(count_calls),
 	TARGET(start_daemon_then_wait), TARGET(start_child_then_return),
 	TARGET(daemon_tries_child), TARGET(join_sibling), TARGET(report_cpus),
+	TARGET(exit_while_a_thread_starts), TARGET(sleep_200ms),
 	{ NULL, NULL },
 };
 
@@ -537,6 +584,7 @@ int main(void)
 		{ "daemon dies when parent exits", test_daemon_dies_when_parent_exits },
 		{ "daemon dies when parent killed", test_daemon_dies_when_parent_killed },
 		{ "exit joins non-daemonic children", test_exit_joins_children },
+		{ "no start while exiting", test_no_start_while_exiting },
 		{ "daemon flag, no children for daemons", test_daemon_flag },
 		{ "bad use", test_bad_use },
 		{ "concurrent joins", test_concurrent_joins },

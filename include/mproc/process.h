@@ -77,10 +77,13 @@ MP_API mp_process_t *mp_process_new(mp_target_t target, void *arg,
  * Errors: -EINVAL p NULL; -MP_ESTARTED started before; -MP_ECLOSED;
  * -MP_EDAEMONIC the caller is itself a daemonic process; -ECHILD p was made
  * by another process; -EAGAIN, -ENOMEM fork failed; -ESRCH the child was
- * reaped before its pidfd could be opened (SIGCHLD is being ignored).
- * forkserver only: -MP_ETARGET target is not registered (or was registered
- * after the server started); -MP_ESERVER the server died while handling
- * this start (the next start restarts it); -EMFILE, -ENOBUFS.
+ * reaped before its pidfd could be opened (SIGCHLD is being ignored);
+ * -ECANCELED the process has begun to exit (another thread returned from
+ * main or called exit(): its children are being terminated and joined,
+ * and one started now would outlive it).  forkserver only: -MP_ETARGET
+ * target is not registered (or was registered after the server started);
+ * -MP_ESERVER the server died while handling this start (the next start
+ * restarts it); -EMFILE, -ENOBUFS.
  */
 MP_API int mp_process_start(mp_process_t *p);
 
