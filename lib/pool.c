@@ -108,6 +108,17 @@ static int start_worker(mp_pool_t *p, int i, bool by_caller)
 	return 0;
 }
 
+/* Workers cannot be had (one failed to start, or its initialisation
+ * did): queued work fails (supervise_once), and so does any submitted
+ * from now on (submit looks under mu) - none waits for workers that will
+ * never come, even once the supervisor has gone. */
+static void set_broken(mp_pool_t *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->broken = true;
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* What a worker's death says, for the chunk it was running. */
 static int death_cause(struct slot *s, int code, char *detail, size_t len,
                        int *signo)
@@ -232,7 +243,7 @@ static void handle_death(mp_pool_t *p, int i)
 		mp__pool_fail_task(p, &t, err, detail, signo);
 	bool on_purpose = stopped || (code == 3 && !running);
 	if (code == 3 && !stopped)
-		p->broken = true; /* its initialisation failed: it would again */
+		set_broken(p); /* its initialisation failed: it would again */
 	if (stopped && p->extra_stops > 0) { /* see requeue */
 		p->extra_stops--;
 		on_purpose = false;
@@ -242,7 +253,7 @@ static void handle_death(mp_pool_t *p, int i)
 	               !p->broken && !mp__process_exiting();
 	pthread_mutex_unlock(&p->mu);
 	if (respawn && start_worker(p, i, false) < 0)
-		p->broken = true;
+		set_broken(p);
 	if (taken) /* after the respawn: the queue may wait for a taker */
 		requeue(p, &t, err, detail, signo);
 }
@@ -347,16 +358,18 @@ static void *supervisor(void *arg)
 		bool live = p->state != POOL_TERMINATED;
 		pthread_mutex_unlock(&p->mu);
 		if (live && start_worker(p, i, false) < 0)
-			p->broken = true; /* tasks fail rather than wait */
+			set_broken(p);
 	}
 	if (!objs || !who || !ready)
-		p->broken = true;
+		set_broken(p);
 	while (live_workers(p) > 0 && objs && who && ready)
 		supervise_once(p, objs, who, ready);
 	/* Also when the process exits with the pool open: its children are
 	 * terminated then (they are daemonic) and not replaced. */
 	/* Every worker is gone: nothing will complete any more (nor will
 	 * what the backlog holds be taken: it fails with the rest). */
+	if (p->broken)
+		mp__pool_fail_all(p, -MP_EWORKERDIED, "workers fail to start");
 	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
 	p->nbacklog = 0;
 	mp__pool_run_callbacks(p);

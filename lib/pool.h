@@ -185,7 +185,8 @@ struct mp_pool {
 	struct task *backlog;
 	size_t nbacklog, backlog_cap;
 	int extra_stops;
-	bool broken;                  /* workers cannot start: fail all */
+	bool broken;                  /* workers cannot start: fail all
+	                                 (set under mu, by the supervisor) */
 	struct mp_sys_filter custom;  /* MP_SANDBOX_CUSTOM's filter */
 	int life_w;                   /* lifeline write end, or -1 */
 	const mp_context_t *ctx;      /* the start method, fixed at new */

@@ -428,9 +428,9 @@ static int submit(mp_pool_t *p, struct mp_result *j, struct task *tasks,
                   const struct map_src *src)
 {
 	pthread_mutex_lock(&p->mu);
-	if (p->state != POOL_RUNNING) {
+	if (p->state != POOL_RUNNING || p->broken) {
 		pthread_mutex_unlock(&p->mu);
-		return -MP_ECLOSED;
+		return p->broken ? -MP_EWORKERDIED : -MP_ECLOSED;
 	}
 	j->next = p->jobs;
 	if (p->jobs)

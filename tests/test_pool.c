@@ -604,8 +604,13 @@ static mp_result_t *count_round(mp_pool_t *p, const int *in, int *out,
  * killed. */
 static void strike(unsigned *seed, int round, int *kills, int *stops)
 {
-	pid_t kids[8];
+	pid_t kids[8], server = mp_forkserver_pid();
 	int n = mpt_children(kids, 8);
+	/* Workers only: a fork server killed again as fast as it restarts
+	 * leaves the pool unable to start workers, which is another test. */
+	for (int i = 0; i < n; i++)
+		if (kids[i] == server)
+			kids[i--] = kids[--n];
 	pid_t victim = n ? kids[rand_r(seed) % n] : 0;
 	if (victim <= 0)
 		return;
@@ -917,6 +922,34 @@ static void test_exit_with_open_pool(void)
 	mp_process_free(c);
 }
 
+static void init_exits(void *arg)
+{
+	(void)arg;
+	_exit(3);
+}
+
+/* Workers that can never start (each one's initialisation ends it) fail
+ * the work given them - at once, or once they are all gone and the
+ * supervisor with them: nothing waits for workers that will not come. */
+static void test_workers_never_start(void)
+{
+	mp_pool_attr_t a = { .processes = 2, .initializer = init_exits };
+	mp_pool_t *p = mp_pool_new(&a, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	void *o = NULL;
+	size_t len = 0;
+	MPT_ERR(mp_pool_apply(p, echo_upper, "x", 1, &o, &len),
+	        -MP_EWORKERDIED);
+	usleep(100000); /* every worker gone, and the supervisor */
+	MPT_ERR(mp_pool_apply(p, echo_upper, "x", 1, &o, &len),
+	        -MP_EWORKERDIED);
+	int err = 0;
+	CU_ASSERT_PTR_NULL(mp_pool_apply_async(p, echo_upper, "x", 1, NULL,
+	                                       NULL, NULL, &err));
+	MPT_EQ(err, -MP_EWORKERDIED);
+	MPT_OK(mp_pool_free(p));
+}
+
 /* ---- the pool's ties to its maker ----------------------------------------- */
 
 struct maker {
@@ -1067,17 +1100,63 @@ static void clear_published(void)
 		atomic_store(&sh->pids[i], 0);
 }
 
-/* Wait (TEST_WAIT_NS at most) until this process has n children. */
-static int wait_children(int n)
+/*
+ * Children of this process's main thread (main), or of its other threads.
+ * A pool's first worker is a child of the thread that made the pool (here
+ * the main one), the others of its supervisor thread; orphans that this
+ * process adopts (testutil.h makes it a subreaper), and the children of a
+ * thread that ended, go to the main thread.  So "the others' children"
+ * are the live supervisors' workers, whatever earlier tests left behind.
+ */
+static int children_of(bool main, pid_t *out, int cap)
+{
+	int n = 0;
+	pid_t kid;
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char path[64];
+		if (e->d_name[0] == '.' || (atoi(e->d_name) == getpid()) != main)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
+		         e->d_name);
+		FILE *f = fopen(path, "re");
+		while (f && fscanf(f, "%d", &kid) == 1)
+			if (n < cap)
+				out[n++] = kid;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Wait (TEST_WAIT_NS at most) until supervisors have forked n workers. */
+static int wait_forked(int n)
 {
 	pid_t kids[16];
 	int64_t deadline = mp_sys_now_ns() + TEST_WAIT_NS;
-	while (mpt_children(kids, 16) < n) {
+	while (children_of(false, kids, 16) < n) {
 		if (mp_sys_now_ns() >= deadline)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
 	return 0;
+}
+
+/* The main thread's one child that is not in old[0..n), or 0. */
+static pid_t new_child(const pid_t *old, int n)
+{
+	pid_t kids[64], found = 0;
+	int k = children_of(true, kids, 64), fresh = 0;
+	for (int i = 0; i < k; i++) {
+		bool seen = false;
+		for (int j = 0; j < n; j++)
+			seen |= kids[i] == old[j];
+		if (!seen)
+			found = kids[i], fresh++;
+	}
+	return fresh == 1 ? found : 0;
 }
 
 void mp__pool_first_task_wait(int64_t ns); /* lib/pool.c, for tests */
@@ -1092,22 +1171,22 @@ static void test_first_worker_alone(void)
 	enum { N = 3 };
 	mp_pool_t *p = pool_with(N, MP_SANDBOX_COMPUTE);
 	if (!mpt_forkserver) /* the server's children, not ours */
-		MPT_OK(wait_children(N));
+		MPT_OK(wait_forked(N - 1));
 	MPT_OK(mp_pool_free(p));
 
 	/* With the moment made long: alone until its first task, then all
 	 * (the first task is what starts them). */
 	void *o = NULL;
 	size_t len = 0;
+	pid_t kids[64];
 	if (!mpt_forkserver) {
 		mp__pool_first_task_wait(3 * TEST_WAIT_NS);
 		p = pool_with(N, MP_SANDBOX_COMPUTE);
 		usleep(50000);
-		pid_t kids[16];
-		MPT_EQ(mpt_children(kids, 16), 1);
+		MPT_EQ(children_of(false, kids, 64), 0);
 		MPT_OK(mp_pool_apply(p, echo_upper, "up", 2, &o, &len));
 		free(o);
-		MPT_OK(wait_children(N));
+		MPT_OK(wait_forked(N - 1));
 		MPT_OK(mp_pool_free(p));
 		mp__pool_first_task_wait(-1);
 	}
@@ -1139,12 +1218,14 @@ static void test_first_worker_alone(void)
 	 * Only when it was alone when stopped: a loaded machine may have let
 	 * the others start already. */
 	for (int round = 0, tested = 0; round < 20 && !tested; round++) {
+		int old = children_of(true, kids, 64);
 		p = pool_with(N, MP_SANDBOX_COMPUTE);
-		pid_t kids[16];
-		if (mpt_children(kids, 16) == 1 && kill(kids[0], SIGSTOP) == 0) {
+		pid_t w0 = new_child(kids, old);
+		if (w0 > 0 && children_of(false, kids, 64) == 0 &&
+		    kill(w0, SIGSTOP) == 0) {
 			tested = 1;
-			MPT_OK(wait_children(N));
-			kill(kids[0], SIGCONT);
+			MPT_OK(wait_forked(N - 1));
+			kill(w0, SIGCONT);
 			MPT_OK(mp_pool_apply(p, echo_upper, "up", 2, &o, &len));
 			CU_ASSERT(len == 2 && o && memcmp(o, "UP", 2) == 0);
 			free(o);
@@ -1322,6 +1403,7 @@ int main(void)
 		{ "memory and CPU limits", test_limits },
 		{ "close, terminate, join", test_lifecycle },
 		{ "exit with a pool open", test_exit_with_open_pool },
+		{ "workers that never start", test_workers_never_start },
 		{ "outlives the thread that made it", test_outlives_its_thread },
 		{ "made on a small stack", test_small_stack_maker },
 		{ "the first worker starts alone", test_first_worker_alone },

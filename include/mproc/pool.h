@@ -152,7 +152,8 @@ typedef struct mp_pool_attr {
  * initarg; forkserver: mp_process_start's errors (-MP_ESERVER, ...); the error sandbox_rules returned;
  * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM, -EMFILE
  * (the first worker's fork or pipe failed).  A later worker that cannot be
- * forked fails the tasks instead (-MP_EWORKERDIED, "workers fail to start").
+ * forked (or whose initialisation fails) fails the tasks instead
+ * (-MP_EWORKERDIED, "workers fail to start"), and all work submitted after.
  */
 MP_API mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err);
 /* mp_pool_close - no more work; queued work still runs.  Twice is fine. */
@@ -174,7 +175,8 @@ typedef void (*mp_result_cb)(mp_result_t *res, void *arg);
 /*
  * mp_pool_apply_async - run fn(in[0..len)) on a worker.  callback runs when
  * it succeeds, error_callback when it fails (either may be NULL).
- * Errors (*err): -MP_ECLOSED the pool is closed or terminated; -EINVAL fn
+ * Errors (*err): -MP_ECLOSED the pool is closed or terminated;
+ * -MP_EWORKERDIED its workers cannot start (see mp_pool_new); -EINVAL fn
  * NULL, in NULL with len > 0; -ENOMEM.
  */
 MP_API mp_result_t *mp_pool_apply_async(mp_pool_t *pool, mp_task_fn fn,
