@@ -1100,43 +1100,12 @@ static void clear_published(void)
 		atomic_store(&sh->pids[i], 0);
 }
 
-/*
- * Children of this process's main thread (main), or of its other threads.
- * A pool's first worker is a child of the thread that made the pool (here
- * the main one), the others of its supervisor thread; orphans that this
- * process adopts (testutil.h makes it a subreaper), and the children of a
- * thread that ended, go to the main thread.  So "the others' children"
- * are the live supervisors' workers, whatever earlier tests left behind.
- */
-static int children_of(bool main, pid_t *out, int cap)
-{
-	int n = 0;
-	pid_t kid;
-	DIR *d = opendir("/proc/self/task");
-	for (struct dirent *e; d && (e = readdir(d));) {
-		char path[64];
-		if (e->d_name[0] == '.' || (atoi(e->d_name) == getpid()) != main)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
-		         e->d_name);
-		FILE *f = fopen(path, "re");
-		while (f && fscanf(f, "%d", &kid) == 1)
-			if (n < cap)
-				out[n++] = kid;
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* Wait (TEST_WAIT_NS at most) until supervisors have forked n workers. */
 static int wait_forked(int n)
 {
 	pid_t kids[16];
 	int64_t deadline = mp_sys_now_ns() + TEST_WAIT_NS;
-	while (children_of(false, kids, 16) < n) {
+	while (mpt_children_of(MPT_OTHER_THREADS, kids, 16) < n) {
 		if (mp_sys_now_ns() >= deadline)
 			return -ETIMEDOUT;
 		usleep(1000);
@@ -1148,7 +1117,7 @@ static int wait_forked(int n)
 static pid_t new_child(const pid_t *old, int n)
 {
 	pid_t kids[64], found = 0;
-	int k = children_of(true, kids, 64), fresh = 0;
+	int k = mpt_children_of(MPT_MAIN_THREAD, kids, 64), fresh = 0;
 	for (int i = 0; i < k; i++) {
 		bool seen = false;
 		for (int j = 0; j < n; j++)
@@ -1183,7 +1152,7 @@ static void test_first_worker_alone(void)
 		mp__pool_first_task_wait(3 * TEST_WAIT_NS);
 		p = pool_with(N, MP_SANDBOX_COMPUTE);
 		usleep(50000);
-		MPT_EQ(children_of(false, kids, 64), 0);
+		MPT_EQ(mpt_children_of(MPT_OTHER_THREADS, kids, 64), 0);
 		MPT_OK(mp_pool_apply(p, echo_upper, "up", 2, &o, &len));
 		free(o);
 		MPT_OK(wait_forked(N - 1));
@@ -1218,10 +1187,11 @@ static void test_first_worker_alone(void)
 	 * Only when it was alone when stopped: a loaded machine may have let
 	 * the others start already. */
 	for (int round = 0, tested = 0; round < 20 && !tested; round++) {
-		int old = children_of(true, kids, 64);
+		int old = mpt_children_of(MPT_MAIN_THREAD, kids, 64);
 		p = pool_with(N, MP_SANDBOX_COMPUTE);
 		pid_t w0 = new_child(kids, old);
-		if (w0 > 0 && children_of(false, kids, 64) == 0 &&
+		if (w0 > 0 &&
+		    mpt_children_of(MPT_OTHER_THREADS, kids, 64) == 0 &&
 		    kill(w0, SIGSTOP) == 0) {
 			tested = 1;
 			MPT_OK(wait_forked(N - 1));

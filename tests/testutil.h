@@ -184,16 +184,23 @@ static inline mp_queue_t *mpt_queue(long maxsize, size_t max_msg, size_t cap,
 	return q;
 }
 
-/* The child processes of every thread of ours (a pool's workers, say),
- * zombies included, up to cap; how many. */
-static inline int mpt_children(pid_t *out, int cap)
+/* The child processes of our threads - all, the main one's, or all but
+ * the main one's (a pool's supervisor forks its workers; the orphans a
+ * subreaper adopts and the children of threads that ended go to the main
+ * one) - zombies included, up to cap; how many. */
+enum { MPT_ALL_THREADS, MPT_MAIN_THREAD, MPT_OTHER_THREADS };
+
+static inline int mpt_children_of(int which, pid_t *out, int cap)
 {
 	int n = 0;
 	DIR *d = opendir("/proc/self/task");
 	for (struct dirent *e; d && (e = readdir(d));) {
 		char path[64];
 		int pid;
-		if (e->d_name[0] == '.')
+		bool is_main = atoi(e->d_name) == getpid();
+		if (e->d_name[0] == '.' ||
+		    (which == MPT_MAIN_THREAD && !is_main) ||
+		    (which == MPT_OTHER_THREADS && is_main))
 			continue;
 		snprintf(path, sizeof(path), "/proc/self/task/%.16s/children",
 		         e->d_name);
@@ -206,6 +213,11 @@ static inline int mpt_children(pid_t *out, int cap)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+static inline int mpt_children(pid_t *out, int cap)
+{
+	return mpt_children_of(MPT_ALL_THREADS, out, cap);
 }
 
 /* Start fn(arg) in a child process (the test fails at once if it cannot). */
