@@ -149,11 +149,13 @@ typedef struct mp_pool_attr {
  * mp_pool_new - start a pool (attr NULL: defaults).
  * Errors (*err): -EINVAL processes < 0, an unknown sandbox, CUSTOM without
  * rules, a negative maxtasksperchild, initarg_len > 16 KiB or with a NULL
- * initarg; forkserver: mp_process_start's errors (-MP_ESERVER, ...); the error sandbox_rules returned;
- * -MP_EDAEMONIC called from a daemonic process; -EAGAIN, -ENOMEM, -EMFILE
- * (the first worker's fork or pipe failed).  A later worker that cannot be
- * forked (or whose initialisation fails) fails the tasks instead
- * (-MP_EWORKERDIED, "workers fail to start"), and all work submitted after.
+ * initarg; forkserver: mp_process_start's errors (-MP_ESERVER, ...); the
+ * error sandbox_rules returned; -MP_EDAEMONIC called from a daemonic
+ * process; -ECANCELED the process is exiting (mp_process_start); -EAGAIN,
+ * -ENOMEM, -EMFILE (the first worker's fork or pipe failed).  A later
+ * worker that cannot be forked (or whose initialisation fails) fails the
+ * tasks instead (-MP_EWORKERDIED, "workers fail to start"), and all work
+ * submitted after.
  */
 MP_API mp_pool_t *mp_pool_new(const mp_pool_attr_t *attr, int *err);
 /* mp_pool_close - no more work; queued work still runs.  Twice is fine. */
