@@ -370,7 +370,8 @@ static void *supervisor(void *arg)
 	 * what the backlog holds be taken: it fails with the rest). */
 	if (p->broken)
 		mp__pool_fail_all(p, -MP_EWORKERDIED, "workers fail to start");
-	mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
+	else
+		mp__pool_fail_all(p, -MP_ECLOSED, "pool terminated");
 	p->nbacklog = 0;
 	mp__pool_run_callbacks(p);
 	free(objs);
